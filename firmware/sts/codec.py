@@ -1,0 +1,47 @@
+# codec.py  20 digits -> a verified data block and back: the one path every token takes
+from array import array
+
+from sts import digits, errors
+from sts.blocks import LAYOUT, build
+from sts.crc import crc_of
+
+
+class Decoder:
+    """Decodes tokens for one meter: `cipher` is an Sta or Misty1 under its decoder key.
+
+    After decode() returns errors.OK, `cls`, `subclass` and the plaintext limbs `block`
+    describe the token. Nothing is allocated per token beyond what parse() needs for a str.
+    """
+
+    def __init__(self, cipher):
+        self.cipher = cipher
+        self.block = array("I", bytes(12))
+        self.cls = 0
+        self.subclass = 0
+
+    def decode(self, token):
+        b = self.block
+        cls, err = digits.parse(token, b)
+        if err:
+            return err
+        if cls == 3:
+            return errors.UNKNOWN_CLASS
+        if cls != 1:  # class 1 (test/display) travels in the clear
+            self.cipher.decrypt(b)
+        if crc_of(cls, b[0], b[1], b[2]) != b[0] & 0xFFFF:
+            return errors.BAD_CRC
+        sub = b[2] >> 12
+        if (cls, sub) not in LAYOUT:
+            return errors.UNKNOWN_SUBCLASS
+        self.cls = cls
+        self.subclass = sub
+        return errors.OK
+
+
+def encode(cls, subclass, fields, cipher):
+    """The 20 digits of a token built from named fields (vending side, and tests)."""
+    b = array("I", bytes(12))
+    build(cls, subclass, fields, b)
+    if cls != 1:
+        cipher.encrypt(b)
+    return digits.format(cls, b)

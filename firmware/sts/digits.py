@@ -1,0 +1,40 @@
+# digits.py  20 decimal digits <-> the 66-bit token number, and the class-bit transposition
+# Before the decimal conversion the two class bits are swapped with bits 28 and 27 of the
+# encrypted block; those block bits ride in bits 65 and 64 of the token number.
+from sts import errors
+
+def parse(s, b):
+    """Digits (bytes or str) -> the class, with the encrypted block left in limbs b.
+
+    Returns (class, error): error is errors.OK or the reason the digits are not a token.
+    """
+    if isinstance(s, str):
+        s = s.encode()
+    if len(s) != 20:
+        return 0, errors.BAD_LENGTH
+    v0 = v1 = v2 = 0
+    for c in s:
+        d = c - 48
+        if d < 0 or d > 9:
+            return 0, errors.NOT_DIGIT
+        v0 = v0 * 10 + d
+        v1 = v1 * 10 + (v0 >> 24)
+        v0 &= 0xFFFFFF
+        v2 = v2 * 10 + (v1 >> 24)
+        v1 &= 0xFFFFFF
+    if v2 >> 18:
+        return 0, errors.TOO_LARGE
+    cls = (v1 >> 3) & 3
+    b[0] = v0
+    b[1] = (v1 & 0xFFFFE7) | (((v2 >> 16) & 3) << 3)
+    b[2] = v2 & 0xFFFF
+    return cls, errors.OK
+
+
+def format(cls, b):
+    """The 20 digits of class `cls` and encrypted block limbs b (not on the meter's path)."""
+    v1 = (b[1] & 0xFFFFE7) | (cls << 3)
+    v2 = b[2] | (((b[1] >> 3) & 3) << 16)
+    n = b[0] + (v1 << 24) + (v2 << 48)
+    s = str(n)
+    return "0" * (20 - len(s)) + s

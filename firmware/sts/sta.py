@@ -1,0 +1,142 @@
+# sta.py  EA07, the Standard Transfer Algorithm (IEC 62055-41, the classic STS cipher)
+# A block travels as three limbs (bits 0..23, 24..47, 48..63) so that no int exceeds 2**24
+# and a decrypt allocates nothing, on 32-bit boards too. One round is a key-selected nibble
+# substitution and a bit permutation; both are folded into one table per nibble position:
+# entry (position, table, value) holds, as three limbs, where that nibble's bits land.
+from array import array
+
+from sts.kernels import VIPER
+
+_T1 = b"\x0e\x0a\x07\x09\x0c\x03\x02\x05\x0d\x00\x0f\x01\x04\x08\x06\x0b"
+_T2 = b"\x0c\x08\x02\x0d\x07\x06\x01\x03\x0b\x05\x09\x0f\x00\x04\x0a\x0e"
+# P[i]: where bit i goes. These are the tables vending systems use (see vectors/README.md),
+# not the "sample" tables printed in the standard's text.
+_P = bytes((55, 42, 10, 18, 24, 21, 44, 35, 2, 22, 56, 43, 27, 58, 9, 50, 6, 36, 12, 61, 37,
+            38, 53, 16, 62, 3, 7, 4, 32, 20, 63, 25, 51, 52, 54, 33, 49, 19, 46, 29, 48, 31,
+            23, 30, 41, 28, 13, 5, 40, 60, 39, 11, 15, 17, 1, 0, 57, 34, 59, 8, 47, 14, 45, 26))
+
+
+def _inverse(t):
+    r = bytearray(len(t))
+    for i, v in enumerate(t):
+        r[v] = i
+    return bytes(r)
+
+
+_INV = _inverse(_T1) + _inverse(_T2)  # T1 inverse at 0, T2 inverse at 16
+
+
+def _spread(sub1, sub2, perm):
+    """Index ((pos * 3 + slot) * 16 + value) * 3 + limb; slot 0: T1, 1: T2, 2: no table."""
+    out = array("I", bytes(4 * 16 * 3 * 16 * 3))
+    for pos in range(16):
+        for slot in range(3):
+            for v in range(16):
+                s = (sub1[v], sub2[v], v)[slot]
+                i = ((pos * 3 + slot) * 16 + v) * 3
+                for bit in range(4):
+                    if (s >> bit) & 1:
+                        d = perm[4 * pos + bit]
+                        out[i + d // 24] |= 1 << (d % 24)
+    return out
+
+
+_TABLES = {}
+
+
+def _table(name):
+    # Built on first use: a meter only ever decrypts, so it never pays for the other table.
+    t = _TABLES.get(name)
+    if t is None:
+        if name == "enc":
+            t = _spread(_T1, _T2, _P)
+        else:
+            t = _spread(_INV[:16], _INV[16:], _inverse(_P))
+        _TABLES[name] = t
+    return t
+
+
+def _choices(key):
+    """For rounds 0..15 and nibbles 0..15: 1 where table T2 is used, else 0."""
+    # Working key of round r is rotl(rotr(~K, 12), r): its bit i is bit (i + 12 - r) % 64 of ~K.
+    ch = bytearray(256)
+    for r in range(16):
+        for n in range(16):
+            j = (4 * n + 3 + 12 - r) % 64
+            ch[r * 16 + n] = 1 - ((key[7 - (j >> 3)] >> (j & 7)) & 1)
+    return ch
+
+
+class Sta:
+    """EA07 under one 8-byte decoder key (big-endian, as DKGA02/DKGA04 produce it).
+
+    Blocks are limbs b = [bits 0..23, 24..47, 48..63] (a list or an array('I')), changed in
+    place. `portable=True` keeps to plain Python where viper is available too (for tests).
+    """
+
+    def __init__(self, key, portable=False):
+        if len(key) != 8:
+            raise ValueError("STA key is 8 bytes")
+        ch = _choices(key)
+        # Table offsets in the order the rounds read them, premultiplied: encryption reads
+        # rounds 0..15; decryption a bare inverse permutation, then rounds 15..1 (each round's
+        # inverse substitution folded with the previous round's inverse permutation), then
+        # round 0's inverse substitution alone (`_uk`).
+        enc = array("H", bytes(512))
+        dec = array("H", bytes(512))
+        for n in range(16):
+            dec[n] = (n * 3 + 2) * 48
+            for r in range(16):
+                enc[r * 16 + n] = (n * 3 + ch[r * 16 + n]) * 48
+                if r:
+                    dec[(16 - r) * 16 + n] = (n * 3 + ch[r * 16 + n]) * 48
+        self._enc = enc
+        self._dec = dec
+        self._uk = bytes(16 * c for c in ch[:16])
+        self._v = None if portable else VIPER
+
+    def encrypt(self, b):
+        """Encrypt limbs b in place."""
+        _rounds(self._v, _table("enc"), self._enc, b)
+
+    def decrypt(self, b):
+        """Decrypt limbs b in place."""
+        v = self._v
+        _rounds(v, _table("dec"), self._dec, b)
+        if v:
+            v.sta_unsub(_INV, self._uk, b)
+        else:
+            _unsub(self._uk, b)
+
+
+def _rounds(v, t, ks, b):
+    if v:
+        v.sta_rounds(t, ks, b)
+        return
+    k = 0
+    for _ in range(16):
+        p = q = s = 0
+        for limb in range(3):
+            x = b[limb]
+            for _ in range(4 if limb == 2 else 6):
+                i = ks[k] + (x & 15) * 3
+                p |= t[i]
+                q |= t[i + 1]
+                s |= t[i + 2]
+                x >>= 4
+                k += 1
+        b[0] = p
+        b[1] = q
+        b[2] = s
+
+
+def _unsub(uk, b):
+    inv = _INV
+    k = 0
+    for limb in range(3):
+        x = b[limb]
+        out = 0
+        for sh in range(0, 16 if limb == 2 else 24, 4):
+            out |= inv[uk[k] + ((x >> sh) & 15)] << sh
+            k += 1
+        b[limb] = out

@@ -1,0 +1,39 @@
+# mp_decode.py  runs inside `micropython`: decodes every token of a vectors file with the
+# firmware's codec and prints one JSON line per case (id, error name, class, fields).
+# Usage: micropython -X heapsize=96K host_tools/mp_decode.py FIRMWARE_DIR VECTORS.jsonl
+import json
+import sys
+
+sys.path.insert(0, sys.argv[1])
+
+from binascii import unhexlify  # noqa: E402
+
+from sts import amount, blocks, errors  # noqa: E402
+from sts.codec import Decoder  # noqa: E402
+from sts.misty1 import Misty1  # noqa: E402
+from sts.sta import Sta  # noqa: E402
+
+_CIPHERS = {"sta": Sta, "misty1": Misty1}
+
+
+def main(path):
+    with open(path) as f:
+        for line in f:
+            case = json.loads(line)
+            if case.get("kind") != "token":
+                continue
+            ea = case.get("ea")
+            cipher = _CIPHERS[ea](unhexlify(case["decoder_key"])) if ea else None
+            dec = Decoder(cipher)
+            err = dec.decode(case["token"])
+            out = {"id": case["id"], "error": errors.NAMES[err]}
+            if not err:
+                out["class"] = dec.cls
+                fields = blocks.fields(dec.cls, dec.block)
+                if dec.cls == 0:
+                    fields["amount_tenths"] = amount.decode(fields["amount"])
+                out["fields"] = fields
+            print(json.dumps(out))
+
+
+main(sys.argv[2])
