@@ -2,7 +2,7 @@
 from array import array
 
 from sts import digits, errors
-from sts.blocks import LAYOUT, build
+from sts.blocks import KNOWN, build
 from sts.crc import crc_of
 
 
@@ -21,9 +21,9 @@ class Decoder:
 
     def decode(self, token):
         b = self.block
-        cls, err = digits.parse(token, b)
-        if err:
-            return err
+        cls = digits.parse(token, b)
+        if cls < 0:
+            return -cls
         if cls == 3:
             return errors.UNKNOWN_CLASS
         if cls != 1:  # class 1 (test/display) travels in the clear
@@ -31,7 +31,7 @@ class Decoder:
         if crc_of(cls, b[0], b[1], b[2]) != b[0] & 0xFFFF:
             return errors.BAD_CRC
         sub = b[2] >> 12
-        if (cls, sub) not in LAYOUT:
+        if not (KNOWN[cls] >> sub) & 1:
             return errors.UNKNOWN_SUBCLASS
         self.cls = cls
         self.subclass = sub

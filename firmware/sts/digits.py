@@ -3,32 +3,34 @@
 # encrypted block; those block bits ride in bits 65 and 64 of the token number.
 from sts import errors
 
-def parse(s, b):
-    """Digits (bytes or str) -> the class, with the encrypted block left in limbs b.
 
-    Returns (class, error): error is errors.OK or the reason the digits are not a token.
+def parse(s, b):
+    """Digits (bytes or str) -> the token class 0..3, with the encrypted block in limbs b.
+
+    A negative result is minus the errors code saying why the digits are not a token (an
+    int, not a tuple, so that the meter's decode path allocates nothing).
     """
     if isinstance(s, str):
         s = s.encode()
     if len(s) != 20:
-        return 0, errors.BAD_LENGTH
+        return -errors.BAD_LENGTH
     v0 = v1 = v2 = 0
     for c in s:
         d = c - 48
         if d < 0 or d > 9:
-            return 0, errors.NOT_DIGIT
+            return -errors.NOT_DIGIT
         v0 = v0 * 10 + d
         v1 = v1 * 10 + (v0 >> 24)
         v0 &= 0xFFFFFF
         v2 = v2 * 10 + (v1 >> 24)
         v1 &= 0xFFFFFF
     if v2 >> 18:
-        return 0, errors.TOO_LARGE
+        return -errors.TOO_LARGE
     cls = (v1 >> 3) & 3
     b[0] = v0
     b[1] = (v1 & 0xFFFFE7) | (((v2 >> 16) & 3) << 3)
     b[2] = v2 & 0xFFFF
-    return cls, errors.OK
+    return cls
 
 
 def format(cls, b):

