@@ -4,6 +4,7 @@
 import gc
 import json
 import sys
+from array import array
 
 sys.path.insert(0, sys.argv[1])
 sys.path.insert(0, sys.argv[2])
@@ -34,22 +35,24 @@ def median(xs):
 
 
 def measure(name, tokens, fn, expect_ok):
-    times = []
-    allocs = []
-    for t in tokens:
+    # Preallocated, so that what survives each decode does not fragment micropython's heap.
+    times = array("f", bytes(4 * len(tokens)))
+    allocs = array("i", bytes(4 * len(tokens)))
+    gc.collect()
+    for i, t in enumerate(tokens):
         if expect_ok and fn(t):
             raise SystemExit("%s refused a good token %s" % (name, t))
         t0 = ticks_us()
         for _ in range(REPEAT):
             fn(t)
-        times.append(ticks_diff(ticks_us(), t0) / REPEAT)
+        times[i] = ticks_diff(ticks_us(), t0) / REPEAT
         if _MP:
             a = gc.mem_alloc()
             fn(t)
-            allocs.append(gc.mem_alloc() - a)
+            allocs[i] = gc.mem_alloc() - a
     out = {"variant": name, "interp": sys.implementation.name, "tokens": len(tokens),
            "median_us": median(times)}
-    if allocs:
+    if _MP:
         out["alloc_median"] = median(allocs)
         out["alloc_max"] = max(allocs)
     print(json.dumps(out))
