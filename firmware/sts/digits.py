@@ -10,10 +10,14 @@ def parse(s, b):
     A negative result is minus the errors code saying why the digits are not a token (an
     int, not a tuple, so that the meter's decode path allocates nothing).
     """
-    if isinstance(s, str):
-        s = s.encode()
     if len(s) != 20:
         return -errors.BAD_LENGTH
+    if isinstance(s, str):
+        # Characters, not UTF-8 bytes: a non-ASCII character is NOT_DIGIT, whatever its size.
+        for c in s:
+            if c < "0" or c > "9":
+                return -errors.NOT_DIGIT
+        s = s.encode()
     v0 = v1 = v2 = 0
     for c in s:
         d = c - 48

@@ -1,0 +1,41 @@
+# test_bench_and_demo.py  the benchmark and the demo still run (figures are not asserted)
+import os
+import re
+import subprocess
+import sys
+
+from conftest import ROOT, micropython_binary
+
+
+def _env():
+    env = dict(os.environ)
+    env["PATH"] = os.path.dirname(micropython_binary()) + os.pathsep + env.get("PATH", "")
+    return env
+
+
+def test_bench_reports_every_variant_with_ratios_to_the_baseline():
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "run.py"), "-n", "25"],
+                       capture_output=True, text=True, env=_env(), timeout=300)
+    assert r.returncode == 0, r.stderr
+    for interp in ("micropython", "cpython"):
+        for variant in ("sta", "sta-portable", "misty1", "misty1-portable",
+                        "sta-bitwise-baseline"):
+            assert re.search(r"^%s\s+%s\s+[\d.]+\s+[\d.]+" % (interp, variant), r.stdout, re.M)
+    # Heap per decode is measured under micropython only.
+    assert re.search(r"^micropython\s+sta\s+[\d.]+\s+[\d.]+\s+\d+ \(max \d+\)", r.stdout, re.M)
+    assert re.search(r"STA [\d.]+x faster than the bit-by-bit baseline", r.stdout)
+
+
+def test_demo_decodes_its_samples_in_micropython():
+    r = subprocess.run([micropython_binary(), os.path.join(ROOT, "boards", "unix", "demo.py")],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert "2371 6100 5011 8319 4197 -> class 0.0 electricity credit: 0.1 units, TID 5871715" \
+        in r.stdout
+    assert "refused: BAD_CRC" in r.stdout
+
+
+def test_demo_takes_a_token_on_the_command_line():
+    r = subprocess.run([micropython_binary(), os.path.join(ROOT, "boards", "unix", "demo.py"),
+                        "5090 1894 2098 6026 3092"], capture_output=True, text=True, timeout=60)
+    assert "register 1000, TID 5910301" in r.stdout
