@@ -1,0 +1,137 @@
+# vend.py  tokens of every class for a meter profile: credit, management, test/display,
+# key change sets, and the edition-2 migration set
+import random
+
+from host_tools import tid as tids
+from sts import amount
+from sts.codec import encode
+from sts.misty1 import Misty1
+from sts.sta import Sta
+
+COMMODITIES = {"electricity": 0, "water": 1, "gas": 2, "time": 3}
+MANAGEMENT = {"max-power": 0, "clear-credit": 1, "tariff-rate": 2, "clear-tamper": 5,
+              "phase-unbalance": 6, "water-factor": 7}
+_NEXT_BASE = {1993: 2014, 2014: 2035}
+
+
+def cipher(ea, key):
+    return (Sta if ea == "sta" else Misty1)(key)
+
+
+class Token:
+    """One token as vended: digits and what it carries."""
+
+    def __init__(self, digits, cls, subclass, fields, what, **extra):
+        self.digits = digits
+        self.cls = cls
+        self.subclass = subclass
+        self.fields = fields
+        self.what = what
+        self.extra = extra
+
+    def grouped(self):
+        return " ".join(self.digits[i:i + 4] for i in range(0, 20, 4))
+
+    def as_dict(self):
+        d = {"token": self.digits, "class": self.cls, "subclass": self.subclass,
+             "what": self.what, "fields": self.fields}
+        d.update(self.extra)
+        return d
+
+
+def _register_token(profile, cls, subclass, value_field, value, when, ledger, rng, what):
+    t = tids.from_time(when, profile.base_date)
+    got = ledger.claim(profile.pan, profile.base_date, t) if ledger else t
+    fields = {value_field: value, "tid": got, "rnd": rng.randrange(16)}
+    digits = encode(cls, subclass, fields, cipher(profile.ea, profile.decoder_key()))
+    note = {}
+    if got != t:
+        note["tid_moved"] = ("TID %d was already issued; moved to the next free minute %d"
+                             % (t, got))
+    return Token(digits, cls, subclass, fields, what, base_date=profile.base_date,
+                 tid_time=tids.to_time(got, profile.base_date).strftime("%Y-%m-%d %H:%M UTC"),
+                 **note)
+
+
+def credit(profile, commodity, tenths, when, ledger=None, rng=random):
+    """A class 0 credit token; the amount rounds up to the next encodable value."""
+    if commodity not in COMMODITIES:
+        raise ValueError("commodity: one of %s" % ", ".join(COMMODITIES))
+    if tenths > amount.MAX_TENTHS:
+        raise ValueError("%d.%d is above the largest amount a token carries, %d.%d"
+                         % (tenths // 10, tenths % 10, amount.MAX_TENTHS // 10,
+                            amount.MAX_TENTHS % 10))
+    if tenths <= 0:
+        raise ValueError("the amount must be above zero")
+    raw = amount.encode(tenths)
+    tok = _register_token(profile, 0, COMMODITIES[commodity], "amount", raw, when, ledger, rng,
+                          "%s credit" % commodity)
+    tok.extra["requested_tenths"] = tenths
+    tok.extra["encoded_tenths"] = amount.decode(raw)
+    return tok
+
+
+def management(profile, kind, register, when, ledger=None, rng=random):
+    """A class 2 register token (max power, clear credit, tariff, tamper, unbalance, water)."""
+    if kind not in MANAGEMENT:
+        raise ValueError("management token: one of %s" % ", ".join(MANAGEMENT))
+    if not 0 <= register <= 0xFFFF:
+        raise ValueError("register value 0..65535, got %d" % register)
+    return _register_token(profile, 2, MANAGEMENT[kind], "register", register, when, ledger,
+                           rng, kind)
+
+
+def test_display(control, mfr=0, subclass=0):
+    """A class 1 test/display token (sent in the clear, no key, no TID)."""
+    widths = {0: (8, 36), 1: (16, 28)}[subclass]
+    if not 0 <= mfr < 1 << widths[0] or not 0 <= control < 1 << widths[1]:
+        raise ValueError("subclass %d: manufacturer < 2**%d, control < 2**%d"
+                         % (subclass, widths[0], widths[1]))
+    fields = {"mfr": mfr, "control": control}
+    return Token(encode(1, subclass, fields, None), 1, subclass, fields, "test/display")
+
+
+def key_change(profile, new, ro=0):
+    """The key change set moving `profile` to the key of `new` (a dict of changed fields).
+
+    Returns (tokens, new profile fields). STA keys take 2 sections, MISTY1 keys 4 (the 3rd
+    and 4th carry the SGC). Every section is encrypted under the current key.
+    """
+    target = dict(profile.as_dict(), **new)
+    if target["ea"] != profile.ea:
+        raise ValueError("a key change keeps the encryption algorithm (%s)" % profile.ea)
+    nk = profile.decoder_key(**new)
+    old = cipher(profile.ea, profile.decoder_key())
+    ken = target["ken"]
+    secs = [(3, {"kt": target["kt"], "res": 0, "ro": ro, "krn": target["krn"],
+                 "kenho": ken >> 4}),
+            (4, {"ti": int(target["ti"]), "kenlo": ken & 15})]
+    if len(nk) == 8:
+        secs[0][1]["nkho"] = int.from_bytes(nk[:4], "big")
+        secs[1][1]["nklo"] = int.from_bytes(nk[4:], "big")
+    else:  # MISTY1: NKHO, NKMO2, NKMO1, NKLO
+        sgc = int(target["sgc"])
+        secs[0][1]["nkho"] = int.from_bytes(nk[0:4], "big")
+        secs.append((8, {"nkmo2": int.from_bytes(nk[4:8], "big"), "sgclo": sgc & 0xFFF}))
+        secs.append((9, {"nkmo1": int.from_bytes(nk[8:12], "big"), "sgcho": sgc >> 12}))
+        secs[1][1]["nklo"] = int.from_bytes(nk[12:16], "big")
+    n = len(secs)
+    out = [Token(encode(2, sub, f, old), 2, sub, f, "key change section %d of %d" % (i + 1, n),
+                 new_decoder_key=nk.hex())
+           for i, (sub, f) in enumerate(secs)]
+    return out, target
+
+
+def migration(profile, tenths, when, ledger=None, rng=random, commodity="electricity"):
+    """The edition-2 set: key change with rollover to the next base date and KRN + 1, then
+    a credit token under the new key. Returns (tokens in typing order, new profile fields)."""
+    if profile.base_date not in _NEXT_BASE:
+        raise ValueError("base date %d has no successor" % profile.base_date)
+    if profile.krn >= 9:
+        raise ValueError("KRN %d is the last: a migration needs KRN + 1" % profile.krn)
+    change = {"base_date": _NEXT_BASE[profile.base_date], "krn": profile.krn + 1}
+    kcts, target = key_change(profile, change, ro=1)
+    moved = profile.__class__(dict(target, name=profile.name,
+                                   vending_key=profile.vending_key.hex()))
+    last = credit(moved, commodity, tenths, when, ledger, rng)
+    return kcts + [last], target

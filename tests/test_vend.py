@@ -1,0 +1,837 @@
+# test_vend.py  the vending side: meter profiles, TIDs and the ledger, tokens of every class,
+# key change sets, the edition-2 migration and the `stsvend` command line. Every token is
+# checked by decoding it again with the firmware's own codec under the meter's key.
+import datetime as dt
+import json
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+from conftest import ROOT, load_vectors
+
+if ROOT not in sys.path:
+    sys.path.insert(0, ROOT)
+
+from host_tools import cli, keys, vend  # noqa: E402
+from host_tools import profile as profiles  # noqa: E402
+from host_tools import tid as tids  # noqa: E402
+from host_tools.profile import Profile, ProfileError  # noqa: E402
+from host_tools.tid import Ledger, TidError  # noqa: E402
+from sts import amount, blocks, errors  # noqa: E402
+from sts.codec import Decoder  # noqa: E402
+
+DEMO_PATH = os.path.join(ROOT, "host_tools", "profiles", "demo.json")
+with open(DEMO_PATH) as _f:
+    DEMO = json.load(_f)
+DEMO_KEY = "e653341f9d5bf36f"  # vectors: CTSA01, the demo meter's DKGA02 key at KRN 1
+DEMO_KEY_KRN2 = "f469dc6937c04441"  # vectors: the same meter at KRN 2
+
+DKGA04_VK = "abababababababab949494949494949401234567"
+MISTY = {"name": "misty meter", "pan": "600727000000000009", "sgc": "123457", "ti": "01",
+         "kt": 2, "krn": 1, "ken": 255, "ea": "misty1", "dkga": 4, "base_date": 1993,
+         "vending_key": DKGA04_VK}
+MISTY_KEY = "f94b6ed353c3bfdb113e2d3a7ea3c41d"  # vectors: CTSA05's old key
+MISTY_KEY_KRN2 = "9ca924e05d4d647026b55a4bbba54bdf"  # vectors: CTSA19's new key
+
+UTC = dt.timezone.utc
+AT = dt.datetime(2024, 11, 23, 10, 0, tzinfo=UTC)  # inside the 1993 window
+AT_TEXT = "2024-11-23T10:00Z"
+AFTER = dt.datetime(2024, 11, 25, 8, 0, tzinfo=UTC)  # after the 1993 window closed
+AFTER_TEXT = "2024-11-25T08:00Z"
+GROUPED = re.compile(r"\b\d{4} \d{4} \d{4} \d{4} \d{4}\b")
+VECTOR_TOKEN = "23716100501183194197"  # CTSA01 step 1: demo meter, 0.1 units, TID 5871715
+
+
+def demo(**change):
+    return Profile(dict(DEMO, **change))
+
+
+def misty(**change):
+    return Profile(dict(MISTY, **change))
+
+
+def decode(token, ea=None, key=None):
+    """(result, class, subclass, fields) of a token decoded by the firmware's codec."""
+    dec = Decoder(vend.cipher(ea, key) if key is not None else None)
+    rc = dec.decode(token)
+    if rc != errors.OK:
+        return rc, None, None, None
+    return rc, dec.cls, dec.subclass, blocks.fields(dec.cls, dec.block)
+
+
+def write_profile(tmp_path, data, name="meter.json"):
+    path = tmp_path / name
+    path.write_text(json.dumps(data))
+    return str(path)
+
+
+@pytest.fixture
+def demo_file(tmp_path):
+    """A copy of the demo profile in tmp_path (nothing is written beside the repo's)."""
+    path = tmp_path / "demo.json"
+    shutil.copy(DEMO_PATH, path)
+    return str(path)
+
+
+@pytest.fixture
+def stsvend(tmp_path, demo_file, capsys):
+    """Run main(argv) with the demo profile copy, a tmp ledger and a seed: (code, out, err)."""
+
+    def run(*argv, profile=True, ledger=True, seed=True):
+        pre = []
+        if profile:
+            pre += ["--profile", demo_file]
+        if ledger:
+            pre += ["--ledger", str(tmp_path / "ledger.json")]
+        if seed:
+            pre += ["--seed", "7"]
+        code = cli.main(pre + list(argv))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+# ---------------------------------------------------------------------------------- profile
+
+
+def test_profile_demo_loads():
+    p = profiles.load(DEMO_PATH)
+    assert (p.pan, p.sgc, p.ti, p.kt, p.krn, p.ken, p.ea, p.dkga, p.base_date) == (
+        "600727000000000009", "123456", "01", 2, 1, 255, "sta", 2, 1993)
+    assert (p.iin, p.iain) == ("600727", "00000000000")
+    assert p.decoder_key().hex() == DEMO_KEY
+
+
+@pytest.mark.parametrize("field", profiles.FIELDS)
+def test_profile_missing_field_is_named(field):
+    data = dict(DEMO)
+    del data[field]
+    with pytest.raises(ProfileError, match=r"\b%s\b" % field):
+        Profile(data)
+
+
+REFUSALS = [
+    ("pan_length_17", {"pan": "60072700000000009"}, "pan"),
+    ("pan_length_19", {"pan": "6007270000000000090"}, "pan"),
+    ("pan_not_digits", {"pan": "60072700000000000x"}, "pan"),
+    ("pan_luhn", {"pan": "600727000000000008"}, "pan"),
+    ("sgc_5_digits", {"sgc": "12345"}, "sgc"),
+    ("sgc_7_digits", {"sgc": "1234567"}, "sgc"),
+    ("sgc_int", {"sgc": 123456}, "sgc"),
+    ("ti_1_digit", {"ti": "1"}, "ti"),
+    ("ti_3_digits", {"ti": "001"}, "ti"),
+    ("kt_4", {"kt": 4}, "kt"),
+    ("krn_0", {"krn": 0}, "krn"),
+    ("krn_10", {"krn": 10}, "krn"),
+    ("ken_256", {"ken": 256}, "ken"),
+    ("ea_des", {"ea": "des"}, "ea"),
+    ("dkga_3", {"dkga": 3}, "dkga"),
+    ("dkga_2_misty1", {"ea": "misty1"}, "dkga"),
+    ("base_date_2000", {"base_date": 2000}, "base_date"),
+    ("dkga02_key_20_bytes", {"vending_key": DKGA04_VK}, "vending_key"),
+    ("dkga04_key_8_bytes", {"dkga": 4, "vending_key": "abababababababab"}, "vending_key"),
+    ("key_not_hex", {"vending_key": "zzababababababab"}, "vending_key"),
+]
+
+
+@pytest.mark.parametrize("change,field", [r[1:] for r in REFUSALS], ids=[r[0] for r in REFUSALS])
+def test_profile_refusal_names_the_field(change, field):
+    with pytest.raises(ProfileError, match=r"\b%s\b" % field):
+        Profile(dict(DEMO, **change))
+
+
+def test_profile_luhn_message_says_check_digit():
+    with pytest.raises(ProfileError, match="check digit"):
+        Profile(dict(DEMO, pan="600727000000000008"))
+
+
+TYPE_REFUSALS = [
+    ("vending_key_int", {"vending_key": 1234}, "vending_key"),
+    ("ea_list", {"ea": ["sta"]}, "ea"),
+    ("base_date_float", {"base_date": 1993.0}, "base_date"),
+]
+
+
+@pytest.mark.parametrize("change,field", [r[1:] for r in TYPE_REFUSALS],
+                         ids=[r[0] for r in TYPE_REFUSALS])
+def test_profile_wrong_json_type_is_a_profile_error(change, field):
+    with pytest.raises(ProfileError, match=r"\b%s\b" % field):
+        Profile(dict(DEMO, **change))
+
+
+def test_profile_vending_key_file_wrong_json_type_is_a_profile_error():
+    data = dict(DEMO)
+    del data["vending_key"]
+    data["vending_key_file"] = 5
+    with pytest.raises(ProfileError, match="vending_key_file"):
+        Profile(data)
+
+
+def test_profile_vending_key_file_is_read_beside_the_profile(tmp_path):
+    (tmp_path / "keys").mkdir()
+    (tmp_path / "keys" / "vk.hex").write_text("abababababababab\n")
+    data = dict(DEMO)
+    del data["vending_key"]
+    data["vending_key_file"] = os.path.join("keys", "vk.hex")
+    p = profiles.load(write_profile(tmp_path, data))
+    assert p.vending_key == bytes.fromhex("abababababababab")
+    assert p.decoder_key().hex() == DEMO_KEY
+
+
+def test_profile_vending_key_file_absent_is_a_clear_error(tmp_path):
+    data = dict(DEMO)
+    del data["vending_key"]
+    data["vending_key_file"] = "nowhere.hex"
+    with pytest.raises(ProfileError, match=r"vending_key_file.*nowhere\.hex"):
+        profiles.load(write_profile(tmp_path, data))
+
+
+def test_profile_no_vending_key_at_all_is_refused():
+    data = dict(DEMO)
+    del data["vending_key"]
+    with pytest.raises(ProfileError, match="vending_key"):
+        Profile(data)
+
+
+def test_profile_file_not_json_is_refused(tmp_path):
+    path = tmp_path / "broken.json"
+    path.write_text('{"pan": "600727000000000009",')
+    with pytest.raises(ProfileError, match="not JSON"):
+        profiles.load(str(path))
+
+
+def test_profile_file_absent_is_refused(tmp_path):
+    with pytest.raises(ProfileError, match="cannot read"):
+        profiles.load(str(tmp_path / "absent.json"))
+
+
+def test_profile_13_digit_iain_split():
+    assert profiles.split_pan("000001000000000082") == ("0000", "0100000000008")
+    p = Profile(dict(DEMO, pan="000001000000000082"))
+    assert (p.iin, p.iain) == ("0000", "0100000000008")
+    assert p.decoder_key().hex() == "e94023262e9993c2"  # vectors: CTSA01 step 2
+
+
+def _key_specs():
+    seen = {}
+    for case in load_vectors():
+        spec = case.get("key")
+        if spec and spec["dkga"] in (2, 4):
+            k = json.dumps([case["ea"], spec], sort_keys=True)
+            seen.setdefault(k, (case["id"], case["ea"], spec, case["decoder_key"]))
+    return list(seen.values())
+
+
+KEY_SPECS = _key_specs()
+
+
+def test_profile_vectors_have_key_specs_of_both_dkgas():
+    assert {s[2]["dkga"] for s in KEY_SPECS} == {2, 4}
+    assert {s[1] for s in KEY_SPECS} == {"sta", "misty1"}
+
+
+@pytest.mark.parametrize("case_id,ea,spec,want", KEY_SPECS, ids=[s[0] for s in KEY_SPECS])
+def test_profile_decoder_key_matches_vectors(case_id, ea, spec, want):
+    data = {f: spec[f] for f in ("pan", "sgc", "ti", "kt", "krn", "dkga", "vending_key")}
+    data.update(ea=ea, base_date=spec.get("base_date", 1993), ken=255)
+    p = Profile(data)
+    assert (p.iin, p.iain) == (spec["iin"], spec["iain"])
+    assert p.decoder_key().hex() == want
+
+
+# -------------------------------------------------------------------------------------- tid
+
+
+def test_tid_base_date_start_is_zero():
+    for base in profiles.BASE_DATES:
+        assert tids.from_time(dt.datetime(base, 1, 1, tzinfo=UTC), base) == 0
+
+
+def test_tid_one_minute_later_is_one():
+    assert tids.from_time(dt.datetime(1993, 1, 1, 0, 1, tzinfo=UTC), 1993) == 1
+
+
+def test_tid_counts_whole_minutes_floor():
+    start = dt.datetime(2014, 1, 1, tzinfo=UTC)
+    assert tids.from_time(start + dt.timedelta(seconds=59.9), 2014) == 0
+    assert tids.from_time(start + dt.timedelta(seconds=119.9), 2014) == 1
+
+
+def test_tid_last_minute_of_1993_window():
+    last = dt.datetime(2024, 11, 24, 20, 15, tzinfo=UTC)
+    assert dt.datetime(1993, 1, 1, tzinfo=UTC) + dt.timedelta(minutes=2**24 - 1) == last
+    assert tids.from_time(last, 1993) == 2**24 - 1
+    assert tids.from_time(last + dt.timedelta(seconds=59), 1993) == 2**24 - 1
+
+
+def test_tid_after_window_refused_naming_window():
+    with pytest.raises(TidError) as e:
+        tids.from_time(dt.datetime(2024, 11, 24, 20, 16, tzinfo=UTC), 1993)
+    assert "1993-01-01 00:00" in str(e.value)
+    assert "2024-11-24 20:15" in str(e.value)
+
+
+def test_tid_before_base_date_refused():
+    with pytest.raises(TidError):
+        tids.from_time(dt.datetime(2013, 12, 31, 23, 59, 30, tzinfo=UTC), 2014)
+
+
+def test_tid_naive_datetime_refused():
+    with pytest.raises(TidError):
+        tids.from_time(dt.datetime(2024, 11, 23, 10, 0), 1993)
+
+
+def test_tid_offset_converted_to_utc():
+    east = tids.parse_time("2024-11-23T11:00+01:00")
+    z = tids.parse_time("2024-11-23T10:00Z")
+    assert tids.from_time(east, 1993) == tids.from_time(z, 1993)
+    assert tids.from_time(east, 2014) == tids.from_time(AT, 2014)
+
+
+@pytest.mark.parametrize("text", ["garbage", "", "2024-13-01T10:00Z", "10:00Z"])
+def test_tid_parse_time_refuses_garbage(text):
+    with pytest.raises(TidError):
+        tids.parse_time(text)
+
+
+def test_tid_parse_time_refuses_zoneless():
+    with pytest.raises(TidError, match="zone"):
+        tids.parse_time("2024-11-23T10:00")
+
+
+def test_ledger_same_tid_twice_moves_to_next_free(tmp_path):
+    led = Ledger(str(tmp_path / "l.json"))
+    pan = DEMO["pan"]
+    assert led.claim(pan, 1993, 100) == 100
+    assert led.claim(pan, 1993, 100) == 101
+    assert led.claim(pan, 1993, 100) == 102
+    assert led.claim(pan, 1993, 101) == 103
+
+
+def test_ledger_persists_across_instances(tmp_path):
+    path = str(tmp_path / "l.json")
+    assert Ledger(path).claim(DEMO["pan"], 1993, 500) == 500
+    assert os.path.exists(path)
+    assert Ledger(path).claim(DEMO["pan"], 1993, 500) == 501
+
+
+def test_ledger_different_pans_do_not_collide(tmp_path):
+    led = Ledger(str(tmp_path / "l.json"))
+    assert led.claim("600727000000000009", 1993, 100) == 100
+    assert led.claim("000001000000000082", 1993, 100) == 100
+
+
+# ------------------------------------------------------------------------------------- vend
+
+
+@pytest.mark.parametrize("commodity", sorted(vend.COMMODITIES))
+def test_vend_credit_decodes_with_meter_key(commodity):
+    p = demo()
+    tok = vend.credit(p, commodity, 255, AT, None, random.Random(1))
+    rc, cls, sub, f = decode(tok.digits, "sta", p.decoder_key())
+    assert rc == errors.OK
+    assert (cls, sub) == (0, vend.COMMODITIES[commodity])
+    assert f["tid"] == tids.from_time(AT, 1993) == 16775160
+    assert amount.decode(f["amount"]) == 255
+    assert f["amount"] == tok.fields["amount"] and f["rnd"] == tok.fields["rnd"]
+
+
+def test_vend_credit_misty1_decodes_with_meter_key():
+    p = misty()
+    tok = vend.credit(p, "electricity", 1234, AT, None, random.Random(1))
+    rc, cls, sub, f = decode(tok.digits, "misty1", bytes.fromhex(MISTY_KEY))
+    assert (rc, cls, sub) == (errors.OK, 0, 0)
+    assert f["tid"] == tids.from_time(AT, 1993)
+    assert amount.decode(f["amount"]) == 1234
+
+
+@pytest.mark.parametrize("text,tenths", [("25.55", 256), ("16385.5", 163855), ("0.01", 1),
+                                         ("180214.6", 1802146)])
+def test_vend_credit_amount_rounds_up(text, tenths):
+    assert cli._tenths(text) == tenths
+    p = demo()
+    tok = vend.credit(p, "electricity", tenths, AT, None, random.Random(1))
+    raw = tok.fields["amount"]
+    assert tok.extra["requested_tenths"] == tenths
+    assert tok.extra["encoded_tenths"] >= tenths
+    assert amount.decode(raw) == tok.extra["encoded_tenths"]
+    rc, _, _, f = decode(tok.digits, "sta", p.decoder_key())
+    assert rc == errors.OK and amount.decode(f["amount"]) == tok.extra["encoded_tenths"]
+
+
+def test_vend_amount_rounds_up_to_the_nearest_encodable_value():
+    samples = set(range(0, 200)) | {amount.MAX_TENTHS - i for i in range(2000)}
+    for edge in (16383, 16384, 180214, 180224, 1818524, 1818624):
+        samples |= set(range(edge - 1500, edge + 1500))
+    for t in sorted(samples):
+        raw = amount.encode(t)
+        got = amount.decode(raw)
+        assert got >= t, t
+        assert raw == 0 or amount.decode(raw - 1) < t, t  # no smaller encodable value
+
+
+def test_vend_credit_maximum_amount():
+    p = demo()
+    assert cli._tenths("1820162.4") == amount.MAX_TENTHS
+    tok = vend.credit(p, "electricity", amount.MAX_TENTHS, AT, None, random.Random(1))
+    rc, _, _, f = decode(tok.digits, "sta", p.decoder_key())
+    assert rc == errors.OK and amount.decode(f["amount"]) == amount.MAX_TENTHS
+    with pytest.raises(ValueError, match="largest"):
+        vend.credit(p, "electricity", amount.MAX_TENTHS + 1, AT, None, random.Random(1))
+
+
+def test_cli_credit_maximum_works_and_above_is_refused(stsvend):
+    code, out, err = stsvend("credit", "1820162.4", "--at", AT_TEXT)
+    assert code == 0 and GROUPED.search(out) and "amount 1820162.4" in out
+    code, out, err = stsvend("credit", "1820162.5", "--at", AT_TEXT)
+    assert code == 2 and "error" in err and out == ""
+
+
+@pytest.mark.parametrize("tenths", [0, -1, -10])
+def test_vend_credit_zero_or_negative_refused(tenths):
+    with pytest.raises(ValueError, match="above zero"):
+        vend.credit(demo(), "electricity", tenths, AT, None, random.Random(1))
+
+
+@pytest.mark.parametrize("text", ["0", "-5", "-0.5"])
+def test_cli_credit_zero_or_negative_refused(stsvend, text):
+    code, out, err = stsvend("credit", text, "--at", AT_TEXT)
+    assert code == 2 and "error" in err and not GROUPED.search(out)
+
+
+@pytest.mark.parametrize("text", ["-0.01", "-0.09"])
+def test_cli_credit_small_negative_refused(stsvend, text):
+    assert cli._tenths(text) <= 0
+    code, out, err = stsvend("credit", text, "--at", AT_TEXT)
+    assert code == 2 and "error" in err and not GROUPED.search(out)
+
+
+def test_vend_credit_unknown_commodity_refused():
+    with pytest.raises(ValueError, match="commodity"):
+        vend.credit(demo(), "beer", 10, AT, None, random.Random(1))
+
+
+def test_vend_credit_claims_the_ledger(tmp_path):
+    led = Ledger(str(tmp_path / "l.json"))
+    p = demo()
+    a = vend.credit(p, "electricity", 10, AT, led, random.Random(1))
+    b = vend.credit(p, "electricity", 10, AT, led, random.Random(1))
+    assert a.fields["tid"] + 1 == b.fields["tid"]
+    assert "tid_moved" in b.extra and "tid_moved" not in a.extra
+    assert decode(b.digits, "sta", p.decoder_key())[3]["tid"] == b.fields["tid"]
+
+
+@pytest.mark.parametrize("kind", sorted(vend.MANAGEMENT))
+def test_vend_management_decodes_to_class_2(kind):
+    p = demo()
+    tok = vend.management(p, kind, 5000, AT, None, random.Random(1))
+    rc, cls, sub, f = decode(tok.digits, "sta", p.decoder_key())
+    assert rc == errors.OK
+    assert (cls, sub) == (2, vend.MANAGEMENT[kind])
+    assert f["register"] == 5000
+    assert f["tid"] == tids.from_time(AT, 1993)
+
+
+def test_vend_management_register_limits():
+    p = demo()
+    tok = vend.management(p, "tariff-rate", 65535, AT, None, random.Random(1))
+    assert decode(tok.digits, "sta", p.decoder_key())[3]["register"] == 65535
+    for bad in (65536, -1):
+        with pytest.raises(ValueError, match="register"):
+            vend.management(p, "tariff-rate", bad, AT, None, random.Random(1))
+
+
+def test_cli_management_register_65536_refused(stsvend):
+    code, out, err = stsvend("management", "max-power", "65536", "--at", AT_TEXT)
+    assert code == 2 and "error" in err and not GROUPED.search(out)
+
+
+@pytest.mark.parametrize("subclass,mfr,control", [(0, 0, 512), (0, 255, 2**36 - 1),
+                                                  (1, 65535, 2**28 - 1), (1, 7, 3)])
+def test_vend_test_display_decodes_without_key(subclass, mfr, control):
+    tok = vend.test_display(control, mfr, subclass)
+    rc, cls, sub, f = decode(tok.digits)  # no cipher at all: class 1 is in the clear
+    assert (rc, cls, sub) == (errors.OK, 1, subclass)
+    assert (f["mfr"], f["control"]) == (mfr, control)
+
+
+@pytest.mark.parametrize("subclass,mfr,control", [(0, 0, 2**36), (1, 0, 2**28), (0, 0, -1),
+                                                  (0, 256, 0), (1, 65536, 0)])
+def test_vend_test_display_out_of_range_refused(subclass, mfr, control):
+    with pytest.raises(ValueError):
+        vend.test_display(control, mfr, subclass)
+
+
+# ------------------------------------------------------------------------------- key change
+
+
+@pytest.mark.parametrize("change", [{"krn": 2}, {"krn": 3, "kt": 1, "ti": "07", "ken": 0x5A},
+                                    {"sgc": "654321"}],
+                         ids=["krn2", "krn_kt_ti_ken", "sgc"])
+def test_keychange_sta_two_sections_under_old_key(change):
+    p = demo()
+    toks, target = vend.key_change(p, change)
+    assert [t.subclass for t in toks] == [3, 4]
+    old = p.decoder_key()
+    got = []
+    for t in toks:
+        rc, cls, sub, f = decode(t.digits, "sta", old)
+        assert rc == errors.OK and cls == 2
+        got.append((sub, f))
+    (s1, f1), (s2, f2) = got
+    assert (s1, s2) == (3, 4)
+    new = p.decoder_key(**change)
+    assert new != old
+    assert ((f1["nkho"] << 32) | f2["nklo"]).to_bytes(8, "big") == new
+    assert toks[0].extra["new_decoder_key"] == new.hex()
+    assert f1["krn"] == target["krn"] == change.get("krn", 1)
+    assert f1["kt"] == target["kt"] == change.get("kt", 2)
+    assert f2["ti"] == int(change.get("ti", "01"))
+    assert (f1["kenho"] << 4) | f2["kenlo"] == change.get("ken", 255)
+    assert f1["ro"] == 0 and f1["res"] == 0
+
+
+def test_keychange_sta_new_key_is_the_vectors_krn2_key():
+    p = demo()
+    toks, _ = vend.key_change(p, {"krn": 2})
+    f1 = decode(toks[0].digits, "sta", p.decoder_key())[3]
+    f2 = decode(toks[1].digits, "sta", p.decoder_key())[3]
+    new = ((f1["nkho"] << 32) | f2["nklo"]).to_bytes(8, "big")
+    assert new == p.decoder_key(krn=2) == bytes.fromhex(DEMO_KEY_KRN2)
+
+
+@pytest.mark.parametrize("change", [{"krn": 2}, {"sgc": "654321", "krn": 3}], ids=["krn2", "sgc"])
+def test_keychange_misty1_four_sections(change):
+    p = misty()
+    old = p.decoder_key()
+    assert old.hex() == MISTY_KEY
+    toks, target = vend.key_change(p, change)
+    assert [t.subclass for t in toks] == [3, 4, 8, 9]
+    f = {}
+    for t in toks:
+        rc, cls, sub, fields = decode(t.digits, "misty1", old)
+        assert rc == errors.OK and cls == 2
+        f[sub] = fields
+    assert sorted(f) == [3, 4, 8, 9]
+    nk = b"".join(v.to_bytes(4, "big") for v in
+                  (f[3]["nkho"], f[8]["nkmo2"], f[9]["nkmo1"], f[4]["nklo"]))
+    assert nk == p.decoder_key(**change) and len(nk) == 16
+    if change == {"krn": 2}:
+        assert nk.hex() == MISTY_KEY_KRN2
+    assert (f[9]["sgcho"] << 12) | f[8]["sgclo"] == int(target["sgc"])
+    assert f[3]["krn"] == change["krn"] and f[3]["kt"] == 2 and f[4]["ti"] == 1
+    assert (f[3]["kenho"] << 4) | f[4]["kenlo"] == 255
+
+
+@pytest.mark.parametrize("ro", [0, 1])
+def test_keychange_rollover_flag(ro):
+    p = demo()
+    toks, _ = vend.key_change(p, {"krn": 2}, ro=ro)
+    assert decode(toks[0].digits, "sta", p.decoder_key())[3]["ro"] == ro
+
+
+def test_cli_keychange_rollover_only_with_flag(stsvend):
+    key = bytes.fromhex(DEMO_KEY)
+    code, out, _ = stsvend("keychange", "--krn", "2", "--json")
+    assert code == 0
+    plain = json.loads(out)["tokens"][0]
+    code, out, _ = stsvend("keychange", "--krn", "2", "--rollover", "--json")
+    assert code == 0
+    rolled = json.loads(out)["tokens"][0]
+    assert plain["fields"]["ro"] == 0 and rolled["fields"]["ro"] == 1
+    assert decode(plain["token"], "sta", key)[3]["ro"] == 0
+    assert decode(rolled["token"], "sta", key)[3]["ro"] == 1
+
+
+def test_keychange_changing_ea_refused():
+    with pytest.raises(ValueError, match="algorithm"):
+        vend.key_change(demo(), {"ea": "misty1", "dkga": 4})
+    with pytest.raises(ValueError, match="algorithm"):
+        vend.key_change(misty(), {"ea": "sta"})
+
+
+@pytest.mark.parametrize("argv", [["--ken", "256"], ["--krn", "0"], ["--ti", "1"],
+                                  ["--sgc", "12"], ["--kt", "4"]])
+def test_cli_keychange_invalid_new_field_refused(stsvend, argv):
+    code, out, err = stsvend("keychange", *argv)
+    assert code == 2 and "error" in err and not GROUPED.search(out)
+
+
+# -------------------------------------------------------------------------------- migration
+
+
+def test_migration_sta_demo():
+    p = demo()
+    old = p.decoder_key()
+    toks, target = vend.migration(p, 100, AFTER, None, random.Random(1))
+    assert len(toks) == 3
+    assert (target["base_date"], target["krn"]) == (2014, 2)
+    f = []
+    for t, sub in zip(toks[:2], (3, 4)):
+        rc, cls, s, fields = decode(t.digits, "sta", old)
+        assert (rc, cls, s) == (errors.OK, 2, sub)
+        f.append(fields)
+    assert f[0]["ro"] == 1 and f[0]["krn"] == 2
+    new = ((f[0]["nkho"] << 32) | f[1]["nklo"]).to_bytes(8, "big")
+    assert new == p.decoder_key(krn=2) == bytes.fromhex(DEMO_KEY_KRN2)
+    rc, cls, sub, fc = decode(toks[2].digits, "sta", new)
+    assert (rc, cls, sub) == (errors.OK, 0, 0)
+    want = int((AFTER - dt.datetime(2014, 1, 1, tzinfo=UTC)).total_seconds() // 60)
+    assert fc["tid"] == want == 5733120
+    assert amount.decode(fc["amount"]) == 100
+    assert decode(toks[2].digits, "sta", old)[0] == errors.BAD_CRC
+
+
+def test_migration_misty1_dkga04():
+    p = misty()
+    old = p.decoder_key()
+    toks, target = vend.migration(p, 50, AFTER, None, random.Random(1))
+    assert len(toks) == 5
+    f = {}
+    for t, sub in zip(toks[:4], (3, 4, 8, 9)):
+        rc, cls, s, fields = decode(t.digits, "misty1", old)
+        assert (rc, cls, s) == (errors.OK, 2, sub)
+        f[sub] = fields
+    assert f[3]["ro"] == 1 and f[3]["krn"] == 2
+    new = b"".join(v.to_bytes(4, "big") for v in
+                   (f[3]["nkho"], f[8]["nkmo2"], f[9]["nkmo1"], f[4]["nklo"]))
+    want = keys.dkga04(bytes.fromhex(DKGA04_VK), "misty1", 2014, MISTY["pan"], MISTY["sgc"],
+                       MISTY["ti"], MISTY["kt"], 2)
+    assert new == want == p.decoder_key(base_date=2014, krn=2)
+    assert new != p.decoder_key(krn=2)  # the base date is part of a DKGA04 key
+    rc, cls, sub, fc = decode(toks[4].digits, "misty1", new)
+    assert (rc, cls, sub) == (errors.OK, 0, 0)
+    assert fc["tid"] == tids.from_time(AFTER, 2014)
+    assert amount.decode(fc["amount"]) == 50
+    assert decode(toks[4].digits, "misty1", old)[0] == errors.BAD_CRC
+
+
+@pytest.mark.parametrize("change,msg", [({"krn": 9}, "KRN 9"),
+                                        ({"base_date": 2035}, "2035 has no successor")],
+                         ids=["krn9", "base2035"])
+def test_migration_refused_without_successor(change, msg):
+    when = dt.datetime(2040, 1, 1, tzinfo=UTC)  # inside the windows of 2014 and 2035
+    with pytest.raises(ValueError, match=msg):
+        vend.migration(demo(**change), 100, when, None, random.Random(1))
+
+
+def test_cli_migrate_at_krn_9_refused(tmp_path, capsys):
+    path = write_profile(tmp_path, dict(DEMO, krn=9))
+    code = cli.main(["--profile", path, "--ledger", str(tmp_path / "l.json"), "migrate", "10",
+                     "--at", AFTER_TEXT])
+    out, err = capsys.readouterr()
+    assert code == 2 and "KRN 9" in err and not GROUPED.search(out)
+
+
+def test_migration_from_2014_goes_to_2035():
+    p = misty(base_date=2014, krn=4)
+    toks, target = vend.migration(p, 10, dt.datetime(2040, 1, 1, tzinfo=UTC), None,
+                                  random.Random(1))
+    assert (target["base_date"], target["krn"]) == (2035, 5)
+    new = p.decoder_key(base_date=2035, krn=5)
+    rc, _, _, fc = decode(toks[-1].digits, "misty1", new)
+    assert rc == errors.OK and fc["tid"] == tids.from_time(dt.datetime(2040, 1, 1,
+                                                                       tzinfo=UTC), 2035)
+
+
+# -------------------------------------------------------------------------------------- cli
+
+
+SUBCOMMANDS = {
+    "credit": ["credit", "25.5", "--at", AT_TEXT],
+    "management": ["management", "max-power", "5000", "--at", AT_TEXT],
+    "keychange": ["keychange", "--krn", "2"],
+    "migrate": ["migrate", "10", "--at", AFTER_TEXT],
+    "test": ["test", "512"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(SUBCOMMANDS))
+def test_cli_subcommand_prints_grouped_tokens(stsvend, name):
+    code, out, err = stsvend(*SUBCOMMANDS[name])
+    assert code == 0, err
+    n = {"keychange": 2, "migrate": 3}.get(name, 1)
+    assert len(GROUPED.findall(out)) == n, out
+
+
+def test_cli_key_prints_decoder_key(stsvend):
+    code, out, err = stsvend("key")
+    assert code == 0, err
+    assert DEMO_KEY in out and "DKGA02" in out
+
+
+def test_cli_explain_runs_on_grouped_token(stsvend):
+    code, out, err = stsvend("explain", "2371 6100 5011 8319 4197")
+    assert code == 0, err
+    assert re.search(r"^digits\s+%s$" % VECTOR_TOKEN, out, re.M)
+    assert "match" in out
+
+
+def test_cli_test_needs_no_profile(stsvend):
+    code, out, err = stsvend("test", "512", profile=False, ledger=False)
+    assert code == 0, err
+    assert GROUPED.search(out)
+
+
+JSON_CASES = {
+    "key": (["key"], dict, {"decoder_key", "ea", "dkga"}),
+    "credit": (SUBCOMMANDS["credit"], dict, {"tokens"}),
+    "management": (SUBCOMMANDS["management"], dict, {"tokens"}),
+    "keychange": (SUBCOMMANDS["keychange"], dict, {"tokens", "new_profile"}),
+    "migrate": (SUBCOMMANDS["migrate"], dict, {"tokens", "new_profile"}),
+    "test": (SUBCOMMANDS["test"], dict, {"tokens"}),
+    "explain": (["explain", VECTOR_TOKEN], list, None),
+}
+TOKEN_KEYS = {"token", "class", "subclass", "what", "fields"}
+
+
+@pytest.mark.parametrize("where", ["before", "after"])
+@pytest.mark.parametrize("name", sorted(JSON_CASES))
+def test_cli_json_output(stsvend, name, where):
+    argv, kind, want = JSON_CASES[name]
+    argv = ["--json"] + argv if where == "before" else argv + ["--json"]
+    code, out, err = stsvend(*argv)
+    assert code == 0, err
+    data = json.loads(out)
+    assert isinstance(data, kind)
+    if kind is list:
+        assert all(set(d) == {"stage", "value"} for d in data)
+        assert data[0] == {"stage": "digits", "value": VECTOR_TOKEN}
+        return
+    assert want <= set(data)
+    if name == "key":
+        assert data["decoder_key"] == DEMO_KEY
+    for t in data.get("tokens", ()):
+        assert TOKEN_KEYS <= set(t) and re.fullmatch(r"\d{20}", t["token"])
+    if name == "credit":
+        t = data["tokens"][0]
+        assert t["requested_tenths"] == 255 and t["encoded_tenths"] == 255
+        assert t["base_date"] == 1993 and t["tid_time"] == "2024-11-23 10:00 UTC"
+    if "new_profile" in data:
+        assert set(data["new_profile"]) == set(profiles.FIELDS)
+        assert "vending_key" not in data["new_profile"]
+
+
+def test_cli_seed_makes_output_reproducible(tmp_path, demo_file, capsys):
+    outs = []
+    for i in range(2):
+        argv = ["--profile", demo_file, "--ledger", str(tmp_path / ("l%d.json" % i)),
+                "--seed", "11", "credit", "3", "--at", AT_TEXT]
+        assert cli.main(argv) == 0
+        outs.append(capsys.readouterr().out)
+    assert outs[0] == outs[1]
+
+
+def _stages(out):
+    return {m.group(1): m.group(2) for m in re.finditer(r"^(\S+(?: \S+)?)\s{2,}(.*)$", out, re.M)}
+
+
+def test_cli_explain_vector_token_stages(stsvend):
+    code, out, err = stsvend("explain", VECTOR_TOKEN)
+    assert code == 0, err
+    st = _stages(out)
+    assert st["digits"] == VECTOR_TOKEN
+    assert re.fullmatch(r"[01]{66}", st["66 bits"]) and int(st["66 bits"], 2) == int(VECTOR_TOKEN)
+    assert "class 0" in st["class bits"]
+    assert "transposition" in st
+    assert re.fullmatch(r"[0-9a-f]{16}", st["cipher block"])
+    assert st["plaintext"].startswith("05599863000119e6")  # the vector's block
+    assert "match" in st["CRC"] and "MISMATCH" not in st["CRC"]
+    assert st["field tid"].startswith("5871715 ")
+    assert st["amount"].startswith("0.1")
+    assert "refused" not in st
+
+
+def test_cli_explain_wrong_crc(stsvend):
+    code, out, err = stsvend("explain", VECTOR_TOKEN[:-1] + "6")
+    assert code == 0, err
+    st = _stages(out)
+    assert "MISMATCH" in st["CRC"]
+    assert st["refused"] == "BAD_CRC"
+    assert "field tid" not in st
+
+
+def test_cli_explain_19_digits(stsvend):
+    code, out, err = stsvend("explain", VECTOR_TOKEN[:-1])
+    assert code == 0, err
+    assert _stages(out)["refused"] == "BAD_LENGTH"
+
+
+def test_cli_missing_profile_for_credit(stsvend):
+    code, out, err = stsvend("credit", "5", "--at", AT_TEXT, profile=False)
+    assert code == 2 and "--profile" in err and out == ""
+
+
+def test_cli_unreadable_profile(tmp_path, capsys):
+    code = cli.main(["--profile", str(tmp_path / "absent.json"), "--ledger",
+                     str(tmp_path / "l.json"), "credit", "5", "--at", AT_TEXT])
+    out, err = capsys.readouterr()
+    assert code == 2 and "error" in err and "absent.json" in err and out == ""
+
+
+@pytest.mark.parametrize("when", ["2024-11-24T20:16Z", "1992-12-31T23:59Z"])
+def test_cli_time_outside_window(stsvend, when):
+    code, out, err = stsvend("credit", "5", "--at", when)
+    assert code == 2 and "1993-01-01 00:00" in err and "2024-11-24 20:15" in err
+    assert out == ""
+
+
+def test_cli_time_without_zone(stsvend):
+    code, out, err = stsvend("credit", "5", "--at", "2024-11-23T10:00")
+    assert code == 2 and "zone" in err and out == ""
+
+
+@pytest.mark.parametrize("text", ["abc", "nan", "5kWh"])
+def test_cli_non_numeric_amount(stsvend, text):
+    with pytest.raises(SystemExit) as e:
+        stsvend("credit", text, "--at", AT_TEXT)
+    assert e.value.code == 2
+
+
+@pytest.mark.parametrize("text", ["inf", "-inf", "Infinity"])
+def test_cli_infinite_amount_is_a_usage_error(stsvend, text):
+    with pytest.raises(SystemExit) as e:
+        stsvend("credit", text, "--at", AT_TEXT)
+    assert e.value.code == 2
+
+
+def test_cli_huge_amount_refused(stsvend):
+    try:
+        code, out, err = stsvend("credit", "1e400", "--at", AT_TEXT)
+    except SystemExit as e:  # refused by argparse: a usage error is fine too
+        code, out = e.code, ""
+    assert code == 2 and not GROUPED.search(out)
+
+
+def test_cli_keychange_nothing_to_change(stsvend):
+    code, out, err = stsvend("keychange")
+    assert code == 2 and "say what changes" in err and out == ""
+
+
+def test_cli_never_writes_beside_the_profile(stsvend, demo_file, tmp_path):
+    assert stsvend("credit", "5", "--at", AT_TEXT)[0] == 0
+    assert not os.path.exists(demo_file + ".tids.json")
+    assert not os.path.exists(DEMO_PATH + ".tids.json")
+    assert json.loads((tmp_path / "ledger.json").read_text()) == {
+        "600727000000000009@1993": [16775160]}
+
+
+def test_cli_console_script(tmp_path, demo_file, capsys):
+    exe = os.path.join(os.path.dirname(sys.executable), "stsvend")
+    if not os.path.exists(exe):
+        pytest.skip("no stsvend console script: pip install -e .")
+    tail = ["--seed", "5", "credit", "7.25", "--at", AT_TEXT]
+    r = subprocess.run([exe, "--profile", demo_file, "--ledger", str(tmp_path / "a.json")]
+                       + tail, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert GROUPED.search(r.stdout) and "amount 7.3" in r.stdout
+    assert cli.main(["--profile", demo_file, "--ledger", str(tmp_path / "b.json")] + tail) == 0
+    assert capsys.readouterr().out == r.stdout
+    r = subprocess.run([exe, "--profile", demo_file, "--ledger", str(tmp_path / "a.json"),
+                        "keychange"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "error" in r.stderr
