@@ -5,9 +5,10 @@ import sys
 from array import array
 
 import pytest
-from conftest import ROOT, load_vectors
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from conftest import ROOT, load_vectors
 
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)

@@ -6,6 +6,7 @@ import sys
 from array import array
 
 import pytest
+
 from conftest import ROOT, VECTORS, load_vectors
 
 if ROOT not in sys.path:

@@ -5,6 +5,7 @@ import re
 import sys
 
 import pytest
+
 from conftest import ROOT, VECTORS, load_vectors, micropython_binary
 
 if ROOT not in sys.path:

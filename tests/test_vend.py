@@ -11,6 +11,7 @@ import subprocess
 import sys
 
 import pytest
+
 from conftest import ROOT, load_vectors
 
 if ROOT not in sys.path:

@@ -1,0 +1,62 @@
+# results.py  what the meter says about a typed token: a closed set of numbered outcomes
+# Numbered the way a well-known meter does, so that a short code can show the last result as
+# a number; 16..18 are ours (events that meter folds into other codes).
+
+ACCEPT = 1  # credit, management, test/display accepted
+KCT_STAGED = 2  # a key change section held, waiting for the rest of its set
+KEY_CHANGED = 3  # the last section of a key change set: the new key is in use
+OVERFLOW = 4  # the credit would pass the register's limit
+KEY_TYPE = 5  # a key change to a key type the rules do not allow
+FORMAT = 6  # not 20 digits, not digits, >= 2**66, or token class 3
+RANGE = 7  # a register value outside what the meter accepts
+FUNCTION = 8  # a subclass this meter does not support
+OLD = 9  # older than the oldest remembered TID, with the memory full
+USED = 10  # this TID has been accepted before
+KEY_EXPIRED = 11  # the TID is past the key's expiry number (KEN)
+DDTK = 12  # credit refused: the meter holds a default or initialisation key
+CRC = 13  # the block does not check: a typo, or another key (another meter, an old key)
+MFR = 14  # a test/display token for another manufacturer
+LOCKED = 15  # too many refused tokens: entry is locked for a while
+KCT_TIMEOUT = 16  # the held sections were older than the window and were dropped
+KCT_MIXED = 17  # a section that does not belong with the held ones: they were dropped
+STORAGE = 18  # the meter's stored state is corrupt: nothing is accepted until serviced
+
+NAMES = {ACCEPT: "ACCEPT", KCT_STAGED: "KCT STAGED", KEY_CHANGED: "KEY CHANGED",
+         OVERFLOW: "OVERFLOW", KEY_TYPE: "KEY TYPE", FORMAT: "FORMAT", RANGE: "RANGE",
+         FUNCTION: "FUNCTION", OLD: "OLD", USED: "USED", KEY_EXPIRED: "KEY EXPIRED",
+         DDTK: "DDTK", CRC: "CRC", MFR: "MFR CODE", LOCKED: "LOCKED",
+         KCT_TIMEOUT: "KCT TIMEOUT", KCT_MIXED: "KCT MIXED", STORAGE: "STORAGE"}
+
+# Refusals of a token that may be a guess: they count towards the keypad lockout. OLD, USED
+# and KEY_EXPIRED are real tokens typed again or late, not guesses.
+GUESSES = (FORMAT, CRC, FUNCTION, MFR, RANGE)
+
+
+class Result:
+    """One outcome. `what` names the token (e.g. "electricity credit"); the numbers that
+    apply are set: amount and balance (tenths), register, section n of m, seconds left."""
+
+    def __init__(self, code, what="", **values):
+        self.code = code
+        self.what = what
+        self.amount = values.get("amount")
+        self.balance = values.get("balance")
+        self.register = values.get("register")
+        self.n = values.get("n")
+        self.m = values.get("m")
+        self.seconds = values.get("seconds")
+        self.control = values.get("control")
+
+    @property
+    def name(self):
+        return NAMES[self.code]
+
+    @property
+    def accepted(self):
+        return self.code in (ACCEPT, KCT_STAGED, KEY_CHANGED)
+
+    def __repr__(self):
+        extra = ["%s=%r" % (k, getattr(self, k)) for k in
+                 ("amount", "balance", "register", "n", "m", "seconds", "control")
+                 if getattr(self, k) is not None]
+        return "<Result %s %s>" % (self.name, " ".join([self.what] + extra))

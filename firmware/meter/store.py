@@ -1,0 +1,77 @@
+# store.py  the record store: two slots, each a whole state with a sequence number and a CRC
+# A new state goes into the slot not in use and becomes current only once written whole:
+# a power cut at any write leaves the previous state intact in the other slot. One state
+# holds every record (key, registers, TID memory, pending key change), so that crediting a
+# register and remembering its TID are one write, never two.
+import struct
+from binascii import crc32
+
+_MAGIC = b"STM1"
+_HEAD = "<4sIH"  # magic, sequence number, payload length
+_HEAD_LEN = 10
+
+
+class RecordStore:
+    """State slots `<prefix>.0` and `<prefix>.1` in a directory of any file system."""
+
+    def __init__(self, prefix):
+        self.prefix = prefix
+        self.seq = 0
+        self.slot = 1  # the next write goes to slot 0
+        self.report = ""
+
+    def _path(self, slot):
+        return "%s.%d" % (self.prefix, slot)
+
+    def _read(self, slot):
+        """(seq, payload), or None if absent, or a reason string if present but bad."""
+        try:
+            with open(self._path(slot), "rb") as f:
+                data = f.read()
+        except OSError:
+            return None
+        if len(data) < _HEAD_LEN + 4:
+            return "slot %d: short (%d bytes)" % (slot, len(data))
+        magic, seq, n = struct.unpack_from(_HEAD, data)
+        if magic != _MAGIC or len(data) != _HEAD_LEN + n + 4:
+            return "slot %d: not a state record" % slot
+        (crc,) = struct.unpack_from("<I", data, _HEAD_LEN + n)
+        if crc32(data[:_HEAD_LEN + n]) & 0xFFFFFFFF != crc:
+            return "slot %d: CRC mismatch" % slot
+        return seq, data[_HEAD_LEN:_HEAD_LEN + n]
+
+    def load(self):
+        """The newest valid payload, or None if the store is empty.
+
+        Raises ValueError if there are slots and none is valid. A bad slot beside a good one
+        is what a cut write leaves: the good one is used and `report` says so.
+        """
+        found = []
+        bad = []
+        for slot in (0, 1):
+            r = self._read(slot)
+            if isinstance(r, str):
+                bad.append(r)
+            elif r is not None:
+                found.append((r[0], slot, r[1]))
+        self.report = "; ".join(bad)
+        if not found:
+            if bad:
+                raise ValueError("no valid state: " + self.report)
+            return None
+        found.sort()
+        seq, slot, payload = found[-1]
+        self.seq = seq
+        self.slot = slot
+        return payload
+
+    def save(self, payload):
+        """Write payload as the next state; it is current once this returns."""
+        seq = self.seq + 1
+        slot = 1 - self.slot
+        data = struct.pack(_HEAD, _MAGIC, seq, len(payload)) + payload
+        data += struct.pack("<I", crc32(data) & 0xFFFFFFFF)
+        with open(self._path(slot), "wb") as f:
+            f.write(data)
+        self.seq = seq
+        self.slot = slot

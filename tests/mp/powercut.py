@@ -1,0 +1,90 @@
+# powercut.py  runs in micropython: a meter on real LittleFS, power cut at every write of one
+# token, then a reboot from what the flash holds. Prints one JSON line per cut point.
+# Usage: micropython powercut.py FIRMWARE_DIR SCENARIO.json
+import gc
+import json
+import sys
+
+sys.path.insert(0, sys.argv[1])
+sys.path.insert(0, __file__.rsplit("/", 1)[0])
+
+from binascii import unhexlify  # noqa: E402
+
+import vfs  # noqa: E402
+
+from flakydev import FlakyDev, PowerCut  # noqa: E402
+from meter.meter import Meter  # noqa: E402
+from meter.store import RecordStore  # noqa: E402
+
+MNT = "/pc"
+
+
+_current = []
+
+
+def boot(data, cut_at=-1):
+    """Power the meter up on flash holding `data`; the previous device is off for good."""
+    for old in _current:
+        old.dead = True
+    gc.collect()
+    try:
+        vfs.umount(MNT)
+    except OSError:
+        pass
+    dev = FlakyDev(data)
+    _current[:] = [dev]
+    dev.cut_at = cut_at
+    vfs.mount(vfs.VfsLfs2(dev), MNT)
+    return dev, Meter(RecordStore(MNT + "/state"), **SC.get("meter", {}))
+
+
+def summary(m, r=None):
+    s = m.status()
+    out = {"fault": m.fault, "report": m.store.report}
+    if "fault" not in s:
+        out.update(balances=s["balances"], tids=list(m.tids.tids[:m.tids.count]),
+                   krn=s["krn"], ti=s["ti"], key=m.key.hex(), held=s["kct_held"],
+                   base_date=s["base_date"], max_power=s["max_power"], fails=m.fails)
+    if r is not None:
+        out["result"] = r.name
+    return out
+
+
+def main():
+    dev = FlakyDev()
+    vfs.VfsLfs2.mkfs(dev)
+    dev, m = boot(dev.data)
+    p = SC["profile"]
+    p["decoder_key"] = unhexlify(p["decoder_key"])
+    m.personalise(p, SC["manufacture_tid"])
+    now = SC["now"]
+    for t in SC["before"]:
+        m.apply(t, now)
+        now += 10
+    base = bytearray(dev.data)
+    print(json.dumps({"before": summary(m)}))
+    # Dry run: how many writes does this token take, and where does it end?
+    dev, m = boot(base)
+    w0 = dev.writes
+    r = m.apply(SC["token"], now)
+    writes = dev.writes - w0
+    print(json.dumps({"after": summary(m, r), "writes": writes}))
+    for k in range(writes):
+        dev, m = boot(base)
+        dev.cut_at = dev.writes + k
+        try:
+            m.apply(SC["token"], now)
+        except (PowerCut, OSError):
+            pass  # MicroPython's LittleFS may turn the device's exception into an OSError
+        cut = dev.dead
+        _, m2 = boot(bytearray(dev.data))
+        state = summary(m2)
+        # Typed again after the reboot: USED if the cut came after the commit, else ACCEPT.
+        again = m2.apply(SC["token"], now + 5) if not m2.fault else None
+        print(json.dumps({"cut": k, "was_cut": cut, "state": state,
+                          "again": summary(m2, again) if again else None}))
+
+
+with open(sys.argv[2]) as f:
+    SC = json.load(f)
+main()
