@@ -8,8 +8,7 @@ from meter.tid_memory import OLD, TidMemory
 from sts import amount, errors
 from sts.blocks import LAYOUT, bits
 from sts.codec import Decoder
-from sts.misty1 import Misty1
-from sts.sta import Sta
+from sts.sta import Sta  # at import: its 6 KB table wants the heap still in one piece
 
 COMMODITIES = ("electricity", "water", "gas", "time")
 MAX_BALANCE = 99999999  # tenths: 9,999,999.9 units, 8 digits on a display, < 2**30
@@ -214,7 +213,11 @@ class Meter:
 
     def decoder(self):
         if self._decoder is None:
-            self._decoder = Decoder((Sta if self.ea == "sta" else Misty1)(self.key))
+            if self.ea == "sta":
+                cipher = Sta
+            else:  # imported only by a MISTY1 meter: 6 KB of heap
+                from sts.misty1 import Misty1 as cipher
+            self._decoder = Decoder(cipher(self.key))
         return self._decoder
 
     def status(self):

@@ -31,8 +31,8 @@ def sta_rounds(t: ptr32, ks: ptr16, b: ptr32):
 
 
 @micropython.viper
-def sta_unsub(inv: ptr8, uk: ptr8, b: ptr32):
-    """Round 0's inverse substitution: nibble n through inv[uk[n]:uk[n] + 16]."""
+def sta_sub(table: ptr8, uk: ptr8, b: ptr32):
+    """Nibble n of the limbs b through table[uk[n]:uk[n] + 16]."""
     k = 0
     limb = 0
     while limb < 3:
@@ -41,7 +41,7 @@ def sta_unsub(inv: ptr8, uk: ptr8, b: ptr32):
         sh = 0
         n = 4 if limb == 2 else 6
         while n > 0:
-            out |= inv[uk[k] + ((x >> sh) & 15)] << sh
+            out |= table[uk[k] + ((x >> sh) & 15)] << sh
             sh += 4
             k += 1
             n -= 1

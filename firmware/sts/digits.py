@@ -13,11 +13,13 @@ def parse(s, b):
     if len(s) != 20:
         return -errors.BAD_LENGTH
     if isinstance(s, str):
-        # Characters, not UTF-8 bytes: a non-ASCII character is NOT_DIGIT, whatever its size.
-        for c in s:
-            if c < "0" or c > "9":
-                return -errors.NOT_DIGIT
-        s = s.encode()
+        # 20 characters checked above; a non-ASCII one makes more than 20 bytes: NOT_DIGIT.
+        try:
+            s = s.encode()
+        except UnicodeError:  # a lone surrogate (CPython)
+            return -errors.NOT_DIGIT
+        if len(s) != 20:
+            return -errors.NOT_DIGIT
     v0 = v1 = v2 = 0
     for c in s:
         d = c - 48

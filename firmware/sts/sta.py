@@ -23,17 +23,19 @@ def _inverse(t):
     return bytes(r)
 
 
-_INV = _inverse(_T1) + _inverse(_T2)  # T1 inverse at 0, T2 inverse at 16
+_FWD = _T1 + _T2  # nibble tables side by side: offset 0 for T1, 16 for T2
+_INV = _inverse(_T1) + _inverse(_T2)
+_ZERO = bytes(16)  # every nibble through T1
 
 
 def _spread(sub1, sub2, perm):
-    """Index ((pos * 3 + slot) * 16 + value) * 3 + limb; slot 0: T1, 1: T2, 2: no table."""
-    out = array("I", bytes(4 * 16 * 3 * 16 * 3))
+    """Index ((pos * 2 + slot) * 16 + value) * 3 + limb; slot 0: table sub1, 1: sub2."""
+    out = array("I", bytes(4 * 16 * 2 * 16 * 3))
     for pos in range(16):
-        for slot in range(3):
+        for slot in range(2):
             for v in range(16):
-                s = (sub1[v], sub2[v], v)[slot]
-                i = ((pos * 3 + slot) * 16 + v) * 3
+                s = (sub1[v], sub2[v])[slot]
+                i = ((pos * 2 + slot) * 16 + v) * 3
                 for bit in range(4):
                     if (s >> bit) & 1:
                         d = perm[4 * pos + bit]
@@ -45,7 +47,8 @@ _TABLES = {}
 
 
 def _table(name):
-    # Built on first use: a meter only ever decrypts, so it never pays for the other table.
+    # The decryption table is built at import, while the heap is still unfragmented (6 KB
+    # in one piece); the encryption table on first use: a meter never pays for it.
     t = _TABLES.get(name)
     if t is None:
         if name == "enc":
@@ -54,6 +57,9 @@ def _table(name):
             t = _spread(_INV[:16], _INV[16:], _inverse(_P))
         _TABLES[name] = t
     return t
+
+
+_table("dec")
 
 
 def _choices(key):
@@ -78,18 +84,19 @@ class Sta:
         if len(key) != 8:
             raise ValueError("STA key is 8 bytes")
         ch = _choices(key)
-        # Table offsets in the order the rounds read them, premultiplied: encryption reads
-        # rounds 0..15; decryption a bare inverse permutation, then rounds 15..1 (each round's
-        # inverse substitution folded with the previous round's inverse permutation), then
-        # round 0's inverse substitution alone (`_uk`).
+        # Table offsets in the order the rounds read them, premultiplied. Encryption reads
+        # rounds 0..15. Decryption folds each round's inverse substitution with the previous
+        # round's inverse permutation: it first puts every nibble through T1, so that a round
+        # of T1-inverse gives the bare inverse permutation of round 15; then rounds 15..1;
+        # then round 0's inverse substitution alone (`_uk`).
         enc = array("H", bytes(512))
         dec = array("H", bytes(512))
         for n in range(16):
-            dec[n] = (n * 3 + 2) * 48
+            dec[n] = n * 2 * 48
             for r in range(16):
-                enc[r * 16 + n] = (n * 3 + ch[r * 16 + n]) * 48
+                enc[r * 16 + n] = (n * 2 + ch[r * 16 + n]) * 48
                 if r:
-                    dec[(16 - r) * 16 + n] = (n * 3 + ch[r * 16 + n]) * 48
+                    dec[(16 - r) * 16 + n] = (n * 2 + ch[r * 16 + n]) * 48
         self._enc = enc
         self._dec = dec
         self._uk = bytes(16 * c for c in ch[:16])
@@ -102,11 +109,14 @@ class Sta:
     def decrypt(self, b):
         """Decrypt limbs b in place."""
         v = self._v
-        _rounds(v, _table("dec"), self._dec, b)
         if v:
-            v.sta_unsub(_INV, self._uk, b)
-        else:
-            _unsub(self._uk, b)
+            v.sta_sub(_FWD, _ZERO, b)
+            v.sta_rounds(_table("dec"), self._dec, b)
+            v.sta_sub(_INV, self._uk, b)
+            return
+        _sub(_FWD, _ZERO, b)
+        _rounds(None, _table("dec"), self._dec, b)
+        _sub(_INV, self._uk, b)
 
 
 def _rounds(v, t, ks, b):
@@ -130,13 +140,13 @@ def _rounds(v, t, ks, b):
         b[2] = s
 
 
-def _unsub(uk, b):
-    inv = _INV
+def _sub(table, uk, b):
+    """Nibble n of the limbs b through table[uk[n]:uk[n] + 16]."""
     k = 0
     for limb in range(3):
         x = b[limb]
         out = 0
         for sh in range(0, 16 if limb == 2 else 24, 4):
-            out |= inv[uk[k] + ((x >> sh) & 15)] << sh
+            out |= table[uk[k] + ((x >> sh) & 15)] << sh
             k += 1
         b[limb] = out

@@ -1,0 +1,65 @@
+# drive_meter.py  runs in micropython: a meter in a state directory, driven by a script of
+# JSON lines (read one at a time, so a long script costs no heap). First line: the setup
+# {"profile": {... "decoder_key": hex}, "manufacture_tid": n, "meter": {options}}; then
+# {"token": digits, "now": s}, {"consume": tenths}, {"load": watts}, {"reboot": true} or
+# {"status": true}. Prints one JSON line per step unless quiet, then a summary with the heap
+# in use after a collection every 1000 steps.
+# Usage: micropython drive_meter.py FIRMWARE_DIR STATE_DIR SCRIPT.jsonl [quiet]
+import gc
+import json
+import sys
+
+sys.path.insert(0, sys.argv[1])
+
+from binascii import unhexlify  # noqa: E402
+
+from meter.meter import Meter  # noqa: E402
+from meter.results import NAMES  # noqa: E402
+from meter.store import RecordStore  # noqa: E402
+
+STATE = sys.argv[2] + "/state"
+QUIET = len(sys.argv) > 4
+
+
+def main():
+    f = open(sys.argv[3])
+    setup = json.loads(f.readline())
+    opts = setup.get("meter", {})
+    m = Meter(RecordStore(STATE), **opts)
+    if "profile" in setup:
+        p = setup["profile"]
+        p["decoder_key"] = unhexlify(p["decoder_key"])
+        m.personalise(p, setup["manufacture_tid"])
+    del setup
+    counts = dict((name, 0) for name in NAMES.values())  # all keys now: it never grows
+    steps = 0
+    heap = []
+    for line in f:
+        step = json.loads(line)
+        out = None
+        if "token" in step:
+            r = m.apply(step["token"], step["now"])
+            counts[r.name] += 1
+            if not QUIET:
+                out = {"result": r.name, "code": r.code, "what": r.what, "amount": r.amount,
+                       "balance": r.balance, "n": r.n, "m": r.m, "seconds": r.seconds,
+                       "register": r.register, "control": r.control}
+        elif "consume" in step:
+            out = {"balance": m.consume(step["consume"], step.get("commodity", 0))}
+        elif "load" in step:
+            out = {"relay": m.load(step["load"]) and m.relay_closed()}
+        elif "reboot" in step:
+            m = Meter(RecordStore(STATE), **opts)
+            out = {"rebooted": True, "fault": m.fault, "report": m.store.report}
+        elif "status" in step:
+            out = m.status()
+        steps += 1
+        if steps % 1000 == 0:  # the heap after a collection, always measured at this spot
+            gc.collect()
+            heap.append(gc.mem_alloc())
+        if out is not None and not QUIET:
+            print(json.dumps(out))
+    print(json.dumps({"done": steps, "counts": counts, "heap": heap, "status": m.status()}))
+
+
+main()
