@@ -8,6 +8,7 @@ from array import array
 
 sys.path.insert(0, sys.argv[1])
 sys.path.insert(0, sys.argv[2])
+sys.path.insert(0, sys.argv[2] + "/../tests/mp")  # flakydev: LittleFS on a RAM block device
 
 import baseline  # noqa: E402
 from sts.codec import Decoder  # noqa: E402
@@ -81,6 +82,39 @@ def main(path):
     for name, toks, fn, ok in variants:
         measure(name, toks, fn, ok)
     measure("sta-bitwise-baseline", text, base, True)
+    if _MP:
+        measure_apply(sta_key, [t.encode() for t in spec["meter_tokens"]])
+
+
+def measure_apply(key, tokens):
+    """Meter.apply of credit tokens, persistence included, on LittleFS in RAM (as a board)."""
+    import vfs
+
+    from flakydev import FlakyDev
+    from meter.meter import Meter
+    from meter.store import RecordStore
+
+    dev = FlakyDev(blocks=128)
+    vfs.VfsLfs2.mkfs(dev)
+    vfs.mount(vfs.VfsLfs2(dev), "/bench")
+    m = Meter(RecordStore("/bench/state"))
+    m.personalise({"pan": "600727000000000009", "sgc": "123456", "ti": "01", "kt": 2, "krn": 1,
+                   "ken": 255, "ea": "sta", "base_date": 1993, "decoder_key": key}, 0)
+    times = array("f", bytes(4 * len(tokens)))
+    allocs = array("i", bytes(4 * len(tokens)))
+    gc.collect()
+    for i, t in enumerate(tokens):
+        a = gc.mem_alloc()
+        t0 = ticks_us()
+        r = m.apply(t, 1000 + i)
+        times[i] = ticks_diff(ticks_us(), t0)
+        allocs[i] = gc.mem_alloc() - a
+        if r.code != 1:
+            raise SystemExit("apply refused a good token: %r" % r)
+    print(json.dumps({"variant": "meter-apply-credit", "interp": sys.implementation.name,
+                      "tokens": len(tokens), "median_us": median(times),
+                      "alloc_median": median(allocs), "alloc_max": max(allocs)}))
+    vfs.umount("/bench")
 
 
 main(sys.argv[3])

@@ -21,6 +21,8 @@ def test_bench_reports_every_variant_with_ratios_to_the_baseline():
         for variant in ("sta", "sta-portable", "misty1", "misty1-portable",
                         "sta-bitwise-baseline"):
             assert re.search(r"^%s\s+%s\s+[\d.]+\s+[\d.]+" % (interp, variant), r.stdout, re.M)
+    assert re.search(r"^micropython\s+meter-apply-credit\s+[\d.]+\s+[\d.]+\s+\d+ \(max \d+\)",
+                     r.stdout, re.M)
     # Heap per decode is measured under micropython only.
     assert re.search(r"^micropython\s+sta\s+[\d.]+\s+[\d.]+\s+\d+ \(max \d+\)", r.stdout, re.M)
     assert re.search(r"STA [\d.]+x faster than the bit-by-bit baseline", r.stdout)
