@@ -160,6 +160,7 @@ class Meter:
         kt = kc.field(3, 48, 2)
         if kt not in KCT_KEY_TYPES:
             kc.drop()
+            self._commit()  # the dropped sections must stay dropped after a reboot
             return self._refuse(R.KEY_TYPE, now, what)
         self.key = kc.new_key(self.ea)
         self.kt = kt
@@ -183,9 +184,9 @@ class Meter:
     def _refuse(self, code, now, what=""):
         r = R.Result(code, what)
         if code in R.GUESSES:
-            self.fails += 1
+            self.fails = min(self.fails + 1, 255)  # stored in a byte; the lock is capped anyway
             if self.fails >= LOCK_AFTER:
-                lock = min(LOCK_FIRST << (self.fails - LOCK_AFTER), LOCK_MAX)
+                lock = min(LOCK_FIRST << min(self.fails - LOCK_AFTER, 8), LOCK_MAX)
                 self.locked_until = now + lock
                 r.seconds = lock
             self._commit()  # persisted, so that pulling the plug does not reset the count

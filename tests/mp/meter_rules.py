@@ -1,0 +1,947 @@
+# meter_rules.py  the meter's rules, one test_* function per rule; runs unchanged in the
+# micropython unix binary and in CPython, through tests/mp/mptest.py.
+#
+# The tests type token sequences with play(m, script), one token a line:
+#   [@SECONDS] TOKEN [k=KEY] -> RESULT [field=value ...]      # comment
+# @SECONDS sets the clock to T0 + SECONDS (it stays there for the lines after). TOKEN:
+#   c TID TENTHS [SUB]   class 0 credit (SUB: 0 electricity, 1 water, 2 gas, 3 time)
+#   m SUB REGISTER TID   class 2 register token (0 max power, 1 clear credit, 2 tariff,
+#                        5 clear tamper, 6 phase unbalance, 7 water factor)
+#   d MFR CONTROL [SUB]  class 1 test/display token (in the clear)
+#   s NAME+SUB           key change section SUB (3, 4, 8, 9) of the set `sets[NAME]`
+#   g                    a guess: a credit token under another meter's key (CRC here)
+#   x DIGITS             the typed characters themselves
+# Encrypted tokens use play's `key`, or k=NAME (a name in KEYS) for that line. RESULT is a
+# name in meter.results; field=value checks the Result's attribute (an int, or None).
+import gc
+import os
+import sys
+from array import array
+from binascii import unhexlify
+
+from meter import results as R
+from meter.meter import LOCK_MAX, MAX_BALANCE, Meter
+from meter.store import RecordStore
+from sts import amount, digits
+from sts.codec import encode
+from sts.sta import Sta
+
+KEY = unhexlify("e653341f9d5bf36f")  # the STA meter's decoder key
+MKEY = unhexlify("f94b6ed353c3bfdb113e2d3a7ea3c41d")  # the MISTY1 meter's decoder key
+KEYS = {"key": KEY, "new": unhexlify("0123456789abcdef"),
+        "other": unhexlify("8877665544332211"), "wrong": unhexlify("0011223344556677"),
+        "mkey": MKEY, "newm": unhexlify("00112233445566778899aabbccddeeff")}
+PAN = "600727000000000009"
+MTID = 1000  # manufacture TID
+T0 = 1000000  # a time on the meter's clock, seconds
+_ROOT = "/tmp/meter_rules_" + sys.implementation.name
+_count = [0]
+_guess = []
+
+
+def _fresh_dir():
+    for d in (_ROOT, None):
+        if d is None:
+            _count[0] += 1
+            d = "%s/%d" % (_ROOT, _count[0])
+        try:
+            os.mkdir(d)
+        except OSError:
+            pass
+    for f in os.listdir(d):
+        os.remove(d + "/" + f)
+    return d
+
+
+def new_meter(ea="sta", kt=2, ken=255, tid_capacity=50, kct_window=120, mfr=0, mtid=MTID):
+    gc.collect()
+    m = Meter(RecordStore(_fresh_dir() + "/state"), tid_capacity=tid_capacity,
+              kct_window=kct_window, mfr=mfr)
+    m.personalise({"pan": PAN, "sgc": "123456", "ti": "01", "kt": kt, "krn": 1, "ken": ken,
+                   "ea": ea, "base_date": 1993, "decoder_key": KEY if ea == "sta" else MKEY},
+                  mtid)
+    return m
+
+
+def reboot(m, tid_capacity=None):
+    '''A new Meter on the same store, as after a power cut.'''
+    gc.collect()
+    return Meter(RecordStore(m.store.prefix), kct_window=m.kct.window, mfr=m.mfr,
+                 tid_capacity=tid_capacity or m.tids.capacity)
+
+
+_cipher = [None, None]  # the last key and its cipher: one at a time, 2 KB of tables each
+
+
+def cipher(key):
+    if _cipher[0] != key:
+        _cipher[1] = None
+        gc.collect()
+        if len(key) == 8:
+            _cipher[1] = Sta(key)
+        else:
+            from sts.misty1 import Misty1
+
+            _cipher[1] = Misty1(key)
+        _cipher[0] = key
+    return _cipher[1]
+
+
+def _word(k, i):
+    return int.from_bytes(k[4 * i:4 * i + 4], "big")
+
+
+def kct(old, new, kt=2, krn=2, ken=255, ti=7, ro=0, sgc=123456):
+    '''The key change sections, by subclass, moving a meter from key `old` to key `new`
+    (names in KEYS).'''
+    c = cipher(KEYS[old])
+    nk = KEYS[new]
+    out = {3: encode(2, 3, {"nkho": _word(nk, 0), "kt": kt, "ro": ro, "krn": krn,
+                            "kenho": ken >> 4}, c)}
+    lo = _word(nk, 1 if len(nk) == 8 else 3)
+    out[4] = encode(2, 4, {"nklo": lo, "ti": ti, "kenlo": ken & 15}, c)
+    if len(nk) == 16:  # MISTY1: NKHO, NKMO2, NKMO1, NKLO
+        out[8] = encode(2, 8, {"nkmo2": _word(nk, 1), "sgclo": sgc & 0xFFF}, c)
+        out[9] = encode(2, 9, {"nkmo1": _word(nk, 2), "sgcho": sgc >> 12}, c)
+    return out
+
+
+def token(words, key, sets):
+    '''The digits a script line's TOKEN words describe.'''
+    w = []
+    for x in words:
+        if x[:2] == "k=":
+            key = KEYS[x[2:]]
+        else:
+            w.append(x)
+    op = w[0]
+    if op == "x":
+        return w[1]
+    if op == "s":
+        return sets[w[1][:-1]][int(w[1][-1])]
+    if op == "g":
+        if not _guess:
+            _guess.append(token(["c", "5000", "100"], KEYS["wrong"], None))
+        return _guess[0]
+    a = [int(v) for v in w[1:]]
+    if op == "d":
+        return encode(1, a[2] if len(a) > 2 else 0, {"mfr": a[0], "control": a[1]}, None)
+    if op == "m":
+        return encode(2, a[0], {"register": a[1], "tid": a[2], "rnd": 3}, cipher(key))
+    raw = amount.encode(a[1])
+    assert amount.decode(raw) == a[1], "not an exact amount: %d" % a[1]
+    return encode(0, a[2] if len(a) > 2 else 0, {"amount": raw, "tid": a[0], "rnd": 5},
+                  cipher(key))
+
+
+def play(m, script, key=KEY, sets=None, now=T0):
+    '''Type each line's token into m, check each result; returns the last Result.'''
+    r = None
+    for line in script.split("\n"):
+        line = line.split("#")[0].strip()
+        if not line:
+            continue
+        left, right = line.split("->")
+        words = left.split()
+        if words[0][0] == "@":
+            now = T0 + int(words.pop(0)[1:])
+        r = m.apply(token(words, key, sets), now)
+        want = right.split()
+        assert r.code == getattr(R, want[0]), "%s: got %r" % (line, r)
+        for check in want[1:]:
+            name, v = check.split("=")
+            v = None if v == "None" else int(v)
+            assert getattr(r, name) == v, "%s: got %r" % (line, r)
+        gc.collect()
+    return r
+
+
+def tids_of(m):
+    return list(m.tids.tids[:m.tids.count])
+
+
+def essentials(m):
+    return (list(m.balance), tids_of(m), m.key, m.kt, m.krn, m.ken, m.ti, m.sgc,
+            m.base_date, m.kct.held, m.max_power, m.tariff)
+
+
+def _overwrite(path, data):
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+# -- credit and the TID memory -------------------------------------------------------------
+
+
+def test_credit_adds_to_its_commodity_register():
+    m = new_meter()
+    play(m, '''
+    c 2000 100 0 -> ACCEPT amount=100 balance=100
+    c 2001 200 1 -> ACCEPT amount=200 balance=200
+    c 2002 300 2 -> ACCEPT amount=300 balance=300
+    c 2003 400 3 -> ACCEPT amount=400 balance=400
+    c 2004 55 1  -> ACCEPT amount=55 balance=255
+    c 2005 18201624 3 -> ACCEPT amount=18201624   # the largest amount a token carries
+    ''')
+    assert m.balance == [100, 255, 300, 18201624 + 400]
+    assert m.status()["balance"] == 100 and m.status()["balances"] == m.balance
+
+
+def test_same_tid_twice_is_used():
+    m = new_meter()
+    play(m, '''
+    c 2000 100 -> ACCEPT
+    c 2000 100 -> USED
+    c 2000 70 2 -> USED      # another register, another amount, the same TID
+    m 2 42 2000 -> USED      # a register token too
+    ''')
+    assert m.balance == [100, 0, 0, 0] and m.tariff == 0
+
+
+def test_tid_below_oldest_with_memory_full_is_old():
+    m = new_meter(tid_capacity=5)
+    play(m, '''
+    c 2001 1 -> ACCEPT
+    c 2002 1 -> ACCEPT
+    c 2003 1 -> ACCEPT
+    c 2004 1 -> ACCEPT
+    c 2005 1 -> ACCEPT
+    c 2000 1 -> OLD          # never seen, but below the oldest remembered
+    m 2 9 1999 -> OLD        # register tokens too
+    c 2006 1 -> ACCEPT
+    c 2001 1 -> OLD          # forgotten: OLD, not USED
+    ''')
+    assert tids_of(m) == [2002, 2003, 2004, 2005, 2006] and m.balance[0] == 6
+
+
+def test_tid_below_oldest_with_memory_not_full_is_accepted():
+    m = new_meter(tid_capacity=5)
+    play(m, '''
+    s a3 -> KCT_STAGED
+    s a4 -> KEY_CHANGED     # RO set: the TID memory is emptied
+    c 5000 1 -> ACCEPT
+    c 10 1 -> ACCEPT        # below the oldest, memory not full
+    c 9 1 -> ACCEPT
+    ''', KEYS["new"], {"a": kct("key", "new", ro=1)})
+    assert tids_of(m) == [9, 10, 5000]
+    m = reboot(m, tid_capacity=8)  # a larger memory: not full either
+    assert m.tids.count == 3 and m.tids.capacity == 8
+    play(m, "c 1 1 k=new -> ACCEPT")
+
+
+def test_manufacture_fill_makes_older_tokens_old():
+    m = new_meter(tid_capacity=5)
+    assert tids_of(m) == [MTID] * 5 and m.status()["tids_used"] == 5
+    play(m, '''
+    c 999 10 -> OLD
+    c 0 10 -> OLD
+    m 0 500 999 -> OLD
+    c 1000 10 -> USED      # the manufacture TID itself
+    c 1001 10 -> ACCEPT
+    ''')
+    assert m.balance[0] == 10
+
+
+def test_memory_keeps_the_largest_tids_when_full():
+    m = new_meter(tid_capacity=5, mtid=100)
+    play(m, '''
+    c 200 1 -> ACCEPT
+    c 150 1 -> ACCEPT
+    c 300 1 -> ACCEPT
+    c 250 1 -> ACCEPT
+    c 120 1 -> ACCEPT
+    c 400 1 -> ACCEPT
+    ''')
+    assert tids_of(m) == [150, 200, 250, 300, 400]
+    play(m, '''
+    c 120 1 -> OLD          # accepted once, then forgotten
+    c 150 1 -> USED
+    c 400 1 -> USED
+    c 175 1 -> ACCEPT       # between: the smallest (150) is forgotten
+    c 150 1 -> OLD
+    m 2 9 500 -> ACCEPT     # register tokens share the memory
+    ''')
+    assert tids_of(m) == [200, 250, 300, 400, 500] and m.balance[0] == 7
+
+
+def test_tid_capacity_configurable():
+    m = new_meter()
+    assert m.status()["tids_capacity"] == 50 and m.status()["tids_used"] == 50
+    m = new_meter(tid_capacity=3)
+    assert m.status()["tids_capacity"] == 3 and m.status()["tids_used"] == 3
+    play(m, '''
+    c 2000 1 -> ACCEPT
+    c 2001 1 -> ACCEPT
+    c 2002 1 -> ACCEPT
+    c 2003 1 -> ACCEPT   # the 4th: 2000 is forgotten
+    c 2000 1 -> OLD
+    c 2001 1 -> USED
+    ''')
+    m = reboot(m, tid_capacity=2)  # a smaller memory keeps the newest TIDs
+    assert tids_of(m) == [2002, 2003] and m.status()["tids_capacity"] == 2
+    play(m, "c 2001 1 -> OLD")
+
+
+# -- key expiry and key types --------------------------------------------------------------
+
+
+def test_ken_edges():
+    m = new_meter(ken=5)
+    play(m, '''
+    c 393215 10 -> ACCEPT          # tid >> 16 == 5 == KEN (0x5FFFF)
+    c 327680 10 -> ACCEPT          # 5 << 16
+    c 393216 10 -> KEY_EXPIRED     # 6 << 16
+    c 393217 10 1 -> KEY_EXPIRED
+    c 16711680 10 -> KEY_EXPIRED   # 255 << 16
+    ''')
+    assert m.balance == [20, 0, 0, 0]
+    play(new_meter(ken=255), '''
+    c 16711680 10 -> ACCEPT        # KEN 255: the key never expires
+    c 16777215 10 -> ACCEPT
+    ''')
+    play(new_meter(ken=0), '''
+    c 65535 10 -> ACCEPT
+    c 65536 10 -> KEY_EXPIRED
+    ''')
+
+
+def test_expired_key_still_accepts_a_key_change():
+    m = new_meter(ken=5)
+    play(m, '''
+    c 393216 10 -> KEY_EXPIRED
+    s a3 -> KCT_STAGED
+    s a4 -> KEY_CHANGED
+    c 393216 10 k=new -> ACCEPT
+    ''', sets={"a": kct("key", "new", ken=255)})
+    assert m.ken == 255 and m.balance[0] == 10
+
+
+def test_credit_refused_under_ddtk_and_dith():
+    for kt in (0, 1):
+        m = new_meter(kt=kt)
+        play(m, '''
+        c 2000 10 -> DDTK
+        c 2001 10 3 -> DDTK
+        m 0 3000 2002 -> ACCEPT    # management tokens still work
+        m 2 77 2003 -> ACCEPT
+        d 0 5 -> ACCEPT
+        s a3 -> KCT_STAGED         # and key changes
+        s a4 -> KEY_CHANGED
+        c 2000 10 k=new -> ACCEPT  # the refused TID was not remembered
+        ''', sets={"a": kct("key", "new", kt=2)})
+        assert m.max_power == 3000 and m.tariff == 77 and m.kt == 2
+        assert m.balance == [10, 0, 0, 0]
+    m = new_meter()
+    play(m, '''
+    s a4 -> KCT_STAGED
+    s a3 -> KEY_CHANGED            # to a default key (kt 1): allowed
+    c 2000 10 k=new -> DDTK
+    s b3 -> KCT_STAGED
+    s b4 -> KEY_CHANGED            # to a common key (kt 3)
+    c 2000 10 k=other -> ACCEPT
+    ''', sets={"a": kct("key", "new", kt=1), "b": kct("new", "other", kt=3)})
+    assert m.kt == 3
+
+
+def test_key_change_to_key_type_0_refused():
+    m = new_meter()
+    play(m, '''
+    s a3 -> KCT_STAGED
+    s a4 -> KEY_TYPE
+    c 2000 10 -> ACCEPT      # the old key stays in use
+    s a4 -> KCT_STAGED       # in the other order too
+    s a3 -> KEY_TYPE
+    ''', sets={"a": kct("key", "new", kt=0, krn=3)})
+    assert m.key == KEY and m.kt == 2 and m.krn == 1 and m.status()["kct_held"] == 0
+
+
+def test_key_type_refusal_persists_the_dropped_sections():
+    # A KEY_TYPE refusal drops the held sections; the store must say so too, else a power
+    # cut brings back a section of the refused set, which then spoils the next, good set.
+    sets = {"a": kct("key", "new", kt=0), "b": kct("key", "other", kt=2)}
+    m = new_meter()
+    play(m, "@0 s a3 -> KCT_STAGED\n @10 s a4 -> KEY_TYPE", sets=sets)
+    assert m.status()["kct_held"] == 0
+    m2 = reboot(m)
+    held = m2.status()["kct_held"]
+    r = m2.apply(sets["b"][4], T0 + 20)  # a good set, typed after the power cut
+    assert r.code == R.KCT_STAGED, "after a reboot %d section(s) held; a good set's 2nd " \
+        "section then gives %r" % (held, r)
+    play(m2, "@30 s b3 -> KEY_CHANGED", sets=sets)
+    m = new_meter()
+    play(m, "@0 s a3 -> KCT_STAGED\n @10 s a4 -> KEY_TYPE", sets=sets)
+    assert reboot(m)._pack() == m._pack()
+
+
+# -- overflow, consumption, the relay ---------------------------------------------------------
+
+
+def test_overflow_refused_and_tid_not_remembered():
+    m = new_meter()
+    play(m, '''
+    c 2000 18201624 -> ACCEPT
+    c 2001 18201624 -> ACCEPT
+    c 2002 18201624 -> ACCEPT
+    c 2003 18201624 -> ACCEPT
+    c 2004 18201624 -> ACCEPT
+    c 2005 8991624 -> ACCEPT balance=99999744
+    ''')
+    assert m.balance[0] == MAX_BALANCE - 255
+    before = m._pack()
+    play(m, '''
+    c 2011 256 -> OVERFLOW
+    c 2011 256 -> OVERFLOW      # again OVERFLOW, not USED: the TID was not remembered
+    ''')
+    assert m._pack() == before and 2011 not in tids_of(m)
+    play(m, '''
+    c 2012 255 -> ACCEPT balance=99999999     # exactly the limit
+    c 2013 1 -> OVERFLOW
+    c 2014 1 1 -> ACCEPT        # each register has its own limit
+    ''')
+    m.consume(1000)
+    play(m, '''
+    c 2011 256 -> ACCEPT balance=99999255     # the refused token stays valid
+    c 2011 256 -> USED
+    ''')
+
+
+def test_consumption_drains_and_stops_at_zero():
+    m = new_meter()
+    assert not m.relay_closed() and m.status()["relay"] is False  # no credit: open
+    play(m, "c 2000 100 -> ACCEPT\n c 2001 50 1 -> ACCEPT")
+    assert m.relay_closed()
+    assert m.consume(30) == 70 and m.balance == [70, 50, 0, 0]
+    assert m.consume(69) == 1 and m.relay_closed()
+    assert m.consume(100) == 0 and m.balance == [0, 50, 0, 0]  # stops at zero
+    assert not m.relay_closed() and m.status()["relay"] is False
+    assert m.consume(5) == 0
+    assert m.consume(20, 1) == 30 and m.balance == [0, 30, 0, 0]
+    play(m, "c 2002 10 -> ACCEPT")  # credit returns: the relay closes
+    assert m.relay_closed() and m.status()["relay"] is True
+    assert reboot(m).balance == [10, 30, 0, 0]
+
+
+def test_max_power_limit_trips_and_closes():
+    m = new_meter()
+    play(m, "c 2000 100 -> ACCEPT")
+    assert m.load(60000) and m.relay_closed()  # no limit (0)
+    play(m, "m 0 1000 2001 -> ACCEPT register=1000")
+    assert m.max_power == 1000 and m.status()["max_power"] == 1000
+    assert m.load(1000) and m.relay_closed()  # at the limit: closed
+    assert not m.load(1001)  # above: trips
+    assert not m.relay_closed() and m.status()["tripped"] is True
+    assert m.status()["relay"] is False
+    assert reboot(m).status()["tripped"] is True
+    assert m.load(999) and m.relay_closed() and m.status()["tripped"] is False
+    play(m, "m 0 0 2002 -> ACCEPT")  # 0: no limit again
+    assert m.load(65535) and m.relay_closed()
+
+
+def test_clear_credit_register():
+    m = new_meter()
+    fill = "c %d 10 0 -> ACCEPT\nc %d 20 1 -> ACCEPT\nc %d 30 2 -> ACCEPT\nc %d 40 3 -> ACCEPT"
+    play(m, fill % (2000, 2001, 2002, 2003))
+    play(m, "m 1 65535 2004 -> ACCEPT")
+    assert m.balance == [0, 0, 0, 0]
+    for reg in range(4):
+        t = 2010 + 10 * reg
+        play(m, fill % (t, t + 1, t + 2, t + 3))
+        want = list(m.balance)
+        want[reg] = 0
+        play(m, "m 1 %d %d -> ACCEPT" % (reg, t + 4))
+        assert m.balance == want, "clear %d: %r" % (reg, m.balance)
+    before = list(m.balance)
+    play(m, '''
+    m 1 4 2100 -> RANGE
+    m 1 4 2100 -> RANGE      # not remembered
+    m 1 65534 2101 -> RANGE
+    ''')
+    assert m.balance == before
+
+
+def test_tariff_unbalance_water_factor_registers_stored():
+    m = new_meter()
+    play(m, '''
+    m 2 1234 2000 -> ACCEPT
+    m 6 4321 2001 -> ACCEPT
+    m 7 65535 2002 -> ACCEPT
+    ''')
+    assert m.tariff == 1234 and m.unbalance == 4321 and m.water_factor == 65535
+    m = reboot(m)
+    assert m.tariff == 1234 and m.unbalance == 4321 and m.water_factor == 65535
+    play(m, "m 2 0 2003 -> ACCEPT")
+    assert m.tariff == 0 and m.unbalance == 4321
+
+
+def test_clear_tamper():
+    m = new_meter()
+    m.tamper = 1
+    assert m.status()["tamper"] is True
+    play(m, "m 5 0 2000 -> ACCEPT")
+    assert m.tamper == 0 and m.status()["tamper"] is False and reboot(m).tamper == 0
+
+
+# -- test/display tokens ---------------------------------------------------------------------
+
+
+def test_test_display_accepted_with_control_never_remembered():
+    m = new_meter()
+    before = tids_of(m)
+    play(m, '''
+    d 0 4886718345 -> ACCEPT control=4886718345
+    d 0 4886718345 -> ACCEPT control=4886718345    # again: no TID, nothing remembered
+    d 0 268435455 1 -> ACCEPT control=268435455
+    d 0 0 -> ACCEPT control=0
+    ''')
+    assert tids_of(m) == before and m.status()["tids_used"] == len(before)
+    assert m.balance == [0, 0, 0, 0]
+
+
+def test_foreign_manufacturer_code_refused():
+    play(new_meter(mfr=7), '''
+    d 9 1 -> MFR
+    d 9 1 1 -> MFR
+    d 7 1 -> ACCEPT
+    d 7 1 1 -> ACCEPT
+    d 0 1 -> ACCEPT        # manufacturer 0: any meter
+    d 0 1 1 -> ACCEPT
+    ''')
+    play(new_meter(mfr=0), "d 9 1 -> MFR\n d 0 1 -> ACCEPT")
+
+
+# -- key change --------------------------------------------------------------------------------
+
+
+def test_sta_key_change_in_either_order():
+    sets = {"a": kct("key", "new", kt=3, krn=4, ken=200, ti=42)}
+    for first, second in (("a3", "a4"), ("a4", "a3")):
+        m = new_meter()
+        play(m, "s %s -> KCT_STAGED n=1 m=2" % first, sets=sets)
+        st = m.status()
+        assert st["kct_held"] == 1 and st["kct_of"] == 2 and m.key == KEY
+        play(m, "s %s -> KEY_CHANGED n=2 m=2" % second, sets=sets)
+        assert m.key == KEYS["new"]
+        st = m.status()
+        assert st["kt"] == 3 and st["krn"] == 4 and st["ken"] == 200 and st["ti"] == "42"
+        assert st["kct_held"] == 0 and st["sgc"] == "123456" and st["base_date"] == 1993
+
+
+def test_key_change_old_key_refused_new_key_accepted():
+    m = new_meter()
+    play(m, '''
+    s a3 -> KCT_STAGED
+    s a4 -> KEY_CHANGED
+    c 2000 10 k=key -> CRC      # under the old key
+    c 2000 10 k=new -> ACCEPT
+    ''', sets={"a": kct("key", "new")})
+    assert m.balance[0] == 10
+
+
+def test_key_change_set_typed_again_refused():
+    m = new_meter()
+    play(m, '''
+    s a3 -> KCT_STAGED
+    s a4 -> KEY_CHANGED
+    s a3 -> CRC
+    s a4 -> CRC
+    s b4 -> KCT_STAGED     # a set under the new key moves on again
+    s b3 -> KEY_CHANGED
+    ''', sets={"a": kct("key", "new", krn=5), "b": kct("new", "other", krn=6)})
+    assert m.key == KEYS["other"] and m.krn == 6
+
+
+def test_section_typed_again_while_pending_keeps_n_1():
+    m = new_meter()
+    play(m, '''
+    @0 s a3 -> KCT_STAGED n=1 m=2
+    @10 s a3 -> KCT_STAGED n=1 m=2
+    @20 s a4 -> KEY_CHANGED n=2 m=2
+    ''', sets={"a": kct("key", "new")})
+    assert m.key == KEYS["new"]
+
+
+def test_two_different_first_sections_are_mixed_and_restart():
+    sets = {"a": kct("key", "new"), "b": kct("key", "other", krn=3)}
+    m = new_meter()
+    play(m, '''
+    s a3 -> KCT_STAGED n=1
+    s b3 -> KCT_MIXED n=1 m=2
+    s b4 -> KEY_CHANGED n=2     # b's set, restarted, completes
+    ''', sets=sets)
+    assert m.key == KEYS["other"] and m.krn == 3
+    m = new_meter()
+    play(m, "s a4 -> KCT_STAGED\n s b4 -> KCT_MIXED n=1\n s b3 -> KEY_CHANGED", sets=sets)
+    assert m.key == KEYS["other"]
+
+
+def test_second_section_after_window_times_out():
+    sets = {"a": kct("key", "new")}
+    m = new_meter(kct_window=120)
+    play(m, '''
+    @0 s a3 -> KCT_STAGED
+    @121 s a4 -> KCT_TIMEOUT n=1 m=2     # dropped; the late section starts a new set
+    ''', sets=sets)
+    assert m.key == KEY and m.status()["kct_held"] == 1
+    play(m, "@241 s a3 -> KEY_CHANGED", sets=sets)  # within the new set's window
+    m = new_meter(kct_window=120)
+    play(m, "@0 s a4 -> KCT_STAGED\n @120 s a3 -> KEY_CHANGED", sets=sets)  # at the edge
+    m = new_meter(kct_window=10)  # the window is configurable
+    play(m, "@0 s a3 -> KCT_STAGED\n @11 s a4 -> KCT_TIMEOUT", sets=sets)
+
+
+def test_held_section_survives_reboot():
+    sets = {"a": kct("key", "new", krn=7)}
+    m = new_meter()
+    play(m, "@0 s a4 -> KCT_STAGED", sets=sets)
+    m = reboot(m)
+    assert m.status()["kct_held"] == 1
+    play(m, "@60 s a3 -> KEY_CHANGED n=2", sets=sets)
+    m = reboot(m)
+    assert m.key == KEYS["new"] and m.krn == 7 and m.status()["kct_held"] == 0
+    play(m, "c 2000 10 k=new -> ACCEPT")
+    m = new_meter()  # the window counts across a reboot
+    play(m, "@0 s a3 -> KCT_STAGED", sets=sets)
+    play(reboot(m), "@121 s a4 -> KCT_TIMEOUT", sets=sets)
+
+
+def test_ro_flag_clears_tid_memory_and_moves_base_date():
+    m = new_meter()
+    sets = {"a": kct("key", "new", ro=0), "b": kct("new", "other", ro=1)}
+    play(m, '''
+    c 2000 10 -> ACCEPT
+    s a3 -> KCT_STAGED
+    s a4 -> KEY_CHANGED          # RO 0
+    c 2000 10 k=new -> USED      # the memory was kept
+    c 999 10 k=new -> OLD
+    ''', sets=sets)
+    st = m.status()
+    assert st["base_date"] == 1993 and st["edition"] == 1 and st["tids_used"] == 50
+    play(m, '''
+    s b4 -> KCT_STAGED
+    s b3 -> KEY_CHANGED          # RO 1
+    c 5 10 -> ACCEPT             # TIDs count from 2014 now
+    c 2000 10 -> ACCEPT
+    ''', key=KEYS["other"], sets=sets)
+    st = m.status()
+    assert st["base_date"] == 2014 and st["edition"] == 2 and st["tids_used"] == 2
+    m = reboot(m)
+    assert m.base_date == 2014 and tids_of(m) == [5, 2000]
+
+
+def test_misty1_key_change_needs_four_sections_in_any_order():
+    sets = {"a": kct("mkey", "newm", krn=5, ken=100, ti=9, sgc=654321)}
+    for order in ("3489", "9843", "8394"):
+        m = new_meter(ea="misty1")
+        assert m.status()["ea"] == "EA11" and m.status()["kct_of"] == 4
+        for i in range(3):
+            play(m, "s a%s -> KCT_STAGED n=%d m=4" % (order[i], i + 1), sets=sets)
+            assert m.key == MKEY
+        play(m, "s a%s -> KEY_CHANGED n=4 m=4" % order[3], sets=sets)
+        assert m.key == KEYS["newm"] and m.status()["sgc"] == "654321" and m.sgc == 654321
+        assert m.krn == 5 and m.ken == 100 and m.ti == 9
+        play(m, "c 2000 10 k=mkey -> CRC\n c 2000 10 k=newm -> ACCEPT")
+    m = reboot(m)
+    assert m.key == KEYS["newm"] and m.sgc == 654321
+
+
+def test_sta_meter_refuses_subclass_8_with_function():
+    m = new_meter()
+    play(m, "s a8 -> FUNCTION\n s a9 -> FUNCTION", sets={"a": kct("key", "newm")})
+    assert m.status()["kct_held"] == 0
+
+
+# -- result codes and formats --------------------------------------------------------------------
+
+
+def test_result_codes_are_numbered():
+    names = ("ACCEPT KCT_STAGED KEY_CHANGED OVERFLOW KEY_TYPE FORMAT RANGE FUNCTION OLD USED "
+             "KEY_EXPIRED DDTK CRC MFR LOCKED KCT_TIMEOUT KCT_MIXED STORAGE").split()
+    for n, name in enumerate(names):
+        assert getattr(R, name) == n + 1, name
+        assert n + 1 in R.NAMES
+    # the meter returns them for matching inputs (play compares the numbers)
+    m = new_meter(ken=5)
+    play(m, '''
+    @0 c 2000 10 -> ACCEPT
+    c 2000 10 -> USED
+    c 5 10 -> OLD
+    c 393216 10 -> KEY_EXPIRED
+    @100 d 3 1 -> MFR
+    @200 g -> CRC
+    @300 m 1 9 2002 -> RANGE
+    @350 s a3 -> KCT_STAGED
+    @400 s a4 -> KEY_CHANGED
+    c 2003 18201624 k=new -> ACCEPT
+    c 2004 18201624 k=new -> ACCEPT
+    c 2005 18201624 k=new -> ACCEPT
+    c 2006 18201624 k=new -> ACCEPT
+    c 2007 18201624 k=new -> ACCEPT
+    c 2008 18201624 k=new -> OVERFLOW
+    @500 x 1234 -> FORMAT
+    @600 x 1234 -> FORMAT
+    @700 x 1234 -> FORMAT
+    @701 x 1234 -> LOCKED
+    ''', sets={"a": kct("key", "new")})
+    m = new_meter(kt=1)
+    play(m, '''
+    c 2000 10 -> DDTK
+    s a8 -> FUNCTION
+    s b3 -> KCT_STAGED
+    s b4 -> KEY_TYPE
+    ''', sets={"a": kct("key", "newm"), "b": kct("key", "new", kt=0)})
+    assert R.STORAGE == 18 and R.KCT_TIMEOUT == 16 and R.KCT_MIXED == 17
+
+
+def test_format_refusals():
+    m = new_meter()
+    t = token(["c", "2000", "10"], KEY, None)
+    cls3 = digits.format(3, array("I", [0x123456, 0x654321, 0x1234]))
+    assert len(cls3) == 20
+    for i, s in enumerate((t[:19], t + "0", "", "1234567890123456789a", "1234 5678 9012 34 ",
+                           "99999999999999999999", cls3)):
+        r = m.apply(s, T0 + 10000 * i)  # 99999999999999999999 >= 2**66; class 3 reserved
+        assert r.code == R.FORMAT, "%r: got %r" % (s, r)
+    assert m.apply(t.encode(), T0 + 100000).code == R.ACCEPT  # bytes are digits too
+    assert m.balance[0] == 10
+
+
+def test_status_contents():
+    gc.collect()
+    blank = Meter(RecordStore(_fresh_dir() + "/state"))
+    assert blank.status() == {"fault": "blank"}
+    play(blank, "c 2000 10 -> STORAGE")
+    m = new_meter(tid_capacity=10)
+    want = {"balance": 0, "balances": [0, 0, 0, 0], "krn": 1, "kt": 2, "sgc": "123456",
+            "ti": "01", "ea": "EA07", "ken": 255, "base_date": 1993, "edition": 1,
+            "pan": PAN, "tids_used": 10, "tids_capacity": 10, "relay": False,
+            "tripped": False, "tamper": False, "max_power": 0, "kct_held": 0, "kct_of": 2,
+            "last": 0, "locked_until": 0}
+    st = m.status()
+    for k in want:
+        assert st[k] == want[k], "%s: %r" % (k, st[k])
+    sets = {"a": kct("key", "new", ro=1, krn=2)}
+    play(m, "c 2000 25 -> ACCEPT")
+    st = m.status()
+    assert st["balance"] == 25 and st["relay"] is True and st["last"] == R.ACCEPT
+    play(m, "s a3 -> KCT_STAGED", sets=sets)
+    assert m.status()["kct_held"] == 1 and m.status()["last"] == R.KCT_STAGED
+    play(m, "c 2000 25 -> USED")
+    assert m.status()["last"] == R.USED
+    play(m, "s a4 -> KEY_CHANGED", sets=sets)
+    st = m.status()
+    assert st["edition"] == 2 and st["base_date"] == 2014 and st["krn"] == 2
+    assert st["tids_used"] == 0 and st["tids_capacity"] == 10 and st["kct_held"] == 0
+    assert st["last"] == R.KEY_CHANGED
+    play(m, "c 3 25 k=new -> ACCEPT\n g -> CRC")
+    assert m.status()["tids_used"] == 1 and m.status()["last"] == R.CRC
+
+
+# -- lockout ------------------------------------------------------------------------------------
+
+
+def test_lockout_after_three_guesses():
+    m = new_meter()
+    play(m, '''
+    @0 g -> CRC seconds=None
+    @1 g -> CRC seconds=None
+    @2 g -> CRC seconds=10
+    @3 c 2000 10 -> LOCKED seconds=9    # even a good token
+    @11 g -> LOCKED seconds=1
+    @12 c 2000 10 -> ACCEPT             # the lock is over
+    ''')
+    assert m.fails == 0
+
+
+def test_lockout_doubles_and_caps_at_1280():
+    m = new_meter()
+    play(m, "g -> CRC\n g -> CRC")
+    now = 0
+    for lock in (10, 20, 40, 80, 160, 320, 640, 1280, 1280, 1280):
+        play(m, "@%d g -> CRC seconds=%d\n @%d g -> LOCKED seconds=1"
+             % (now, lock, now + lock - 1))
+        now += lock
+    assert LOCK_MAX == 1280
+    play(m, '''
+    @%d c 2000 10 -> ACCEPT
+    g -> CRC seconds=None    # the count starts again
+    g -> CRC seconds=None
+    g -> CRC seconds=10
+    ''' % now)
+
+
+def test_lockout_capped_however_many_guesses():
+    # A patient attacker: 257 guesses in a row, each as soon as the lock ends (3.5 days).
+    # The lock stays at the cap, and a reboot does not shorten it.
+    m = new_meter()
+    g = token(["g"], KEY, None)
+    now = T0
+    for i in range(257):
+        r = m.apply(g, now)
+        assert r.code == R.CRC, "guess %d: %r" % (i + 1, r)
+        assert i < 9 or r.seconds == 1280, "guess %d: %r" % (i + 1, r)
+        now += r.seconds or 0
+    m = reboot(m)
+    play(m, "g -> LOCKED seconds=1", now=now - 1)
+    r = m.apply(g, now)
+    assert r.seconds == 1280, "after a reboot: %r, fails %d" % (r, m.fails)
+
+
+def test_accepted_token_resets_the_guess_count():
+    m = new_meter()
+    play(m, '''
+    g -> CRC
+    g -> CRC
+    c 2000 10 -> ACCEPT
+    g -> CRC
+    g -> CRC seconds=None
+    d 0 1 -> ACCEPT           # any accepted token
+    g -> CRC
+    g -> CRC
+    s a3 -> KCT_STAGED        # a staged section too
+    g -> CRC
+    g -> CRC
+    g -> CRC seconds=10
+    ''', sets={"a": kct("key", "new")})
+
+
+def test_used_and_old_do_not_count_as_guesses():
+    m = new_meter(ken=5)
+    play(m, "c 2000 10 -> ACCEPT\n g -> CRC\n g -> CRC")
+    for _ in range(4):
+        play(m, "c 2000 10 -> USED\n c 5 10 -> OLD\n c 393216 10 -> KEY_EXPIRED")
+    assert m.fails == 2 and m.locked_until == 0
+    play(m, "g -> CRC seconds=10")  # nor did they reset the count
+
+
+def test_other_refusals_count_as_guesses():
+    play(new_meter(mfr=7), '''
+    x 123 -> FORMAT
+    d 9 1 -> MFR
+    s a8 -> FUNCTION seconds=10
+    ''', sets={"a": kct("key", "newm")})
+    play(new_meter(), '''
+    m 1 4 2000 -> RANGE
+    m 1 5 2001 -> RANGE
+    m 1 6 2002 -> RANGE seconds=10
+    ''')
+
+
+def test_lockout_persists_across_reboot():
+    m = new_meter()
+    play(m, "@0 g -> CRC\n @1 g -> CRC")
+    m = reboot(m)  # the count survives
+    play(m, "@2 g -> CRC seconds=10")
+    m = reboot(m)  # the lock survives
+    play(m, "@5 c 2000 10 -> LOCKED seconds=7\n @12 g -> CRC seconds=20")
+    m = reboot(m)
+    play(m, "@31 g -> LOCKED seconds=1\n @32 c 2000 10 -> ACCEPT")
+
+
+# -- persistence ---------------------------------------------------------------------------------
+
+
+def test_state_persists_across_reboot():
+    m = new_meter(tid_capacity=8)
+    play(m, '''
+    c 2000 100 -> ACCEPT
+    c 2001 200 2 -> ACCEPT
+    m 0 2500 2002 -> ACCEPT
+    m 2 12 2003 -> ACCEPT
+    s a3 -> KCT_STAGED
+    s a4 -> KEY_CHANGED
+    c 2004 50 1 k=new -> ACCEPT
+    ''', sets={"a": kct("key", "new", kt=3, krn=4, ken=77, ti=33)})
+    m.consume(30)
+    m2 = reboot(m)
+    assert m2.fault == "" and m2._pack() == m._pack()
+    assert m2.balance == [70, 50, 200, 0] and tids_of(m2) == tids_of(m)
+    assert m2.key == KEYS["new"] and m2.kt == 3 and m2.krn == 4 and m2.ken == 77
+    assert m2.ti == 33 and m2.max_power == 2500 and m2.tariff == 12
+    play(m2, '''
+    c 2004 50 1 -> USED
+    c 2000 50 -> USED
+    c 2005 50 k=key -> CRC
+    c 2005 50 -> ACCEPT balance=120
+    ''', key=KEYS["new"])
+
+
+def test_every_accepted_and_refused_token_is_persisted():
+    m = new_meter(ken=5, tid_capacity=6)
+    script = '''c 2000 10 -> ACCEPT
+    c 2000 10 -> USED
+    c 5 10 -> OLD
+    c 393216 10 -> KEY_EXPIRED
+    m 0 100 2001 -> ACCEPT
+    m 1 9 2002 -> RANGE
+    d 0 3 -> ACCEPT
+    d 4 3 -> MFR
+    g -> CRC
+    x 12345 -> FORMAT
+    s a3 -> KCT_STAGED
+    s a3 -> KCT_STAGED
+    s a4 -> KEY_CHANGED
+    c 2003 10 k=new -> ACCEPT'''
+    sets = {"a": kct("key", "new")}
+    for i, line in enumerate(script.split("\n")):
+        play(m, "@%d %s" % (50 * i, line), sets=sets)
+        assert reboot(m)._pack() == m._pack(), "after " + line
+
+
+def test_corrupt_store_is_a_storage_fault():
+    m = new_meter()
+    play(m, "c 2000 10 -> ACCEPT")
+    p = m.store.prefix
+    _overwrite(p + ".0", b"garbage garbage garbage garbage")
+    _overwrite(p + ".1", b"\x00" * 64)
+    m2 = reboot(m)
+    assert m2.fault != ""
+    play(m2, "c 2001 10 -> STORAGE")
+    assert m2.status()["fault"] != ""
+    _overwrite(p + ".0", b"x")  # short files are faults too
+    _overwrite(p + ".1", b"")
+    m3 = reboot(m)
+    assert m3.fault != ""
+    play(m3, "c 2001 10 -> STORAGE")
+
+
+def test_corrupt_newest_slot_boots_on_the_older():
+    m = new_meter()
+    play(m, "c 2000 10 -> ACCEPT")
+    older = m._pack()
+    play(m, "c 2001 20 -> ACCEPT")
+    path = "%s.%d" % (m.store.prefix, m.store.slot)
+    with open(path, "rb") as f:
+        data = bytearray(f.read())
+    data[20] ^= 0xFF  # one flipped byte: the CRC no longer checks
+    _overwrite(path, bytes(data))
+    m2 = reboot(m)
+    assert m2.fault == "" and m2.store.report != ""
+    assert m2._pack() == older and m2.balance[0] == 10
+    play(m2, '''
+    c 2001 20 -> ACCEPT    # the lost credit can be typed again
+    c 2000 10 -> USED
+    ''')
+    m3 = reboot(m2)
+    assert m3.balance[0] == 30 and m3.fault == ""
+
+
+def test_nothing_changes_on_a_refused_token():
+    m = new_meter(ken=5, tid_capacity=5)
+    play(m, "c 2000 10 -> ACCEPT\n m 2 5 2001 -> ACCEPT")
+    for line in ("c 2000 10 -> USED", "c 5 10 -> OLD", "c 393216 10 -> KEY_EXPIRED",
+                 "m 2 6 2001 -> USED"):
+        before = m._pack()
+        seq = m.store.seq
+        play(m, line)
+        assert m._pack() == before and m.store.seq == seq, line  # nothing written
+    m2 = new_meter(kt=1)
+    before = m2._pack()
+    play(m2, "c 2000 10 -> DDTK")
+    assert m2._pack() == before
+    for line in ("g -> CRC", "m 1 4 2003 -> RANGE", "d 9 1 -> MFR", "s a8 -> FUNCTION",
+                 "x 1234567890 -> FORMAT"):
+        m.fails = 0
+        before = essentials(m)
+        play(m, line, sets={"a": kct("key", "newm")})
+        assert essentials(m) == before, line
+    assert m.balance == [10, 0, 0, 0] and m.tariff == 5
