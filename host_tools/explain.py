@@ -2,6 +2,7 @@
 from array import array
 
 from host_tools import vend
+from host_tools.tid import to_time
 from sts import amount, blocks, digits, errors
 from sts.crc import crc_of
 
@@ -48,7 +49,6 @@ def explain(profile, token):
         t = amount.decode(f["amount"])
         st.append(("amount", "%d.%d units" % (t // 10, t % 10)))
     if "tid" in f:
-        from host_tools.tid import to_time
         st.append(("TID time", to_time(f["tid"], profile.base_date).strftime(
             "%Y-%m-%d %H:%M UTC (base date " + str(profile.base_date) + ")")))
     return st
