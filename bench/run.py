@@ -75,12 +75,17 @@ def main(argv=None):
             print("%-12s %-22s %10.2f %9.1f %14s" % (interp, r["variant"], r["median_us"],
                                                      base / r["median_us"], heap))
     print("(meter-apply-credit: Meter.apply of a credit token, decode and rules and the state\n"
-          " written to LittleFS on a RAM block device; its ratio is to the baseline decode)")
+          " written to LittleFS on a RAM block device; keypad-to-display: from the Enter key\n"
+          " of a typed credit token to the frame that shows ACCEPT, through the ui; their\n"
+          " ratios are to the baseline decode)")
     by = {(r["interp"], r["variant"]): r["median_us"] for r in rows}
     print("micropython: STA %.1fx faster than the bit-by-bit baseline (target >= 5x); "
           "MISTY1/STA time ratio %.2f (target <= 2)"
           % (by["micropython", "sta-bitwise-baseline"] / by["micropython", "sta"],
              by["micropython", "misty1"] / by["micropython", "sta"]))
+    import footprint
+
+    footprint.main()
 
 
 if __name__ == "__main__":

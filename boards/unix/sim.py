@@ -1,0 +1,203 @@
+# sim.py  the meter in a terminal: the same meter and ui as a board, on the unix port
+# Usage: micropython boards/unix/sim.py [--state DIR] [--profile meter.json] [--script]
+#        [--start SECONDS] [--rows 2] [--cols 16]
+# Interactive: the LCD drawn in the terminal, keys from the keyboard. --script: commands on
+# stdin, every display frame on stdout as one JSON line (see the README for the protocol).
+import json
+import os
+import sys
+import time
+
+_HERE = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
+sys.path.insert(0, _HERE + "/../../firmware")
+
+from main import personalise  # noqa: E402
+
+from meter.meter import Meter  # noqa: E402
+from meter.store import RecordStore  # noqa: E402
+from meter.usage import Usage  # noqa: E402
+from ui.ui import Ui  # noqa: E402
+
+STEP = 100  # ms: how finely `wait` walks the clock, so no frame is skipped
+
+
+class Sim:
+    def __init__(self, state, profile, start_ms, rows, cols):
+        self.state = state
+        self.profile = profile
+        self.now = start_ms
+        self.rows = rows
+        self.cols = cols
+        self.watts = 0
+        self.usage = Usage()
+        self.tokens = []
+        try:
+            with open(state + "/tokens.txt") as f:
+                self.tokens = [line.rstrip() for line in f if line.strip()]
+        except OSError:
+            pass
+        self.boot()
+
+    def boot(self):
+        try:
+            os.mkdir(self.state)
+        except OSError:
+            pass
+        self.meter = Meter(RecordStore(self.state + "/meter"))
+        if not self.meter.personalised and not self.meter.fault:
+            personalise(self.meter, self.profile)
+        self.ui = Ui(self.meter, self.rows, self.cols)
+
+    def press(self, k):
+        self.ui.key(k, self.now)
+
+    def advance(self, ms):
+        """Let ms pass: the load uses energy while the supply is on."""
+        m = self.meter
+        watts = self.watts if m.relay_closed() else 0
+        m.load(watts)
+        used = self.usage.add(watts, ms)
+        if used:
+            m.consume(used)
+        self.now += ms
+
+    def frame(self):
+        return self.ui.frame(self.now)
+
+
+def scripted(sim, out):
+    shown = [None]
+
+    def emit():
+        f = sim.frame()
+        relay = sim.meter.relay_closed() if sim.meter.personalised else False
+        if (f, relay) != shown[0]:
+            shown[0] = (f, relay)
+            out.write(json.dumps({"t": sim.now, "lines": f, "relay": relay}) + "\n")
+
+    emit()
+    for raw in sys.stdin:
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        cmd, _, arg = line.partition(" ")
+        arg = arg.strip()
+        if cmd == "key":
+            sim.press(arg)
+        elif cmd == "keys":
+            for k in arg.replace(" ", ""):
+                sim.press(k)
+                emit()
+        elif cmd == "type":  # a token or short code as a person types it, then Enter
+            for k in arg.replace(" ", "").replace("-", "") + "#":
+                sim.press(k)
+                emit()
+        elif cmd == "wait":
+            left = int(arg)
+            while left > 0:
+                step = min(STEP, left)
+                sim.advance(step)
+                left -= step
+                emit()
+        elif cmd == "load":
+            sim.watts = int(arg)
+            sim.advance(0)
+        elif cmd == "reboot":
+            sim.boot()
+        elif cmd == "status":
+            out.write(json.dumps({"t": sim.now, "status": sim.meter.status()}) + "\n")
+        elif cmd == "quit":
+            break
+        else:
+            out.write(json.dumps({"t": sim.now, "error": "unknown command: " + cmd}) + "\n")
+        emit()
+
+
+def draw(sim):
+    f = sim.frame()
+    bar = "+" + "-" * (sim.cols + 2) + "+"
+    s = sim.meter.status()
+    supply = "ON " if sim.meter.relay_closed() else "OFF"
+    out = ["\x1b[H\x1b[2J", "  stsmeter simulator (%s)\r\n\r\n" % sim.state, "  " + bar + "\r\n"]
+    for line in f:
+        out.append("  | " + line + " |\r\n")
+    out.append("  " + bar + "\r\n\r\n")
+    out.append("  supply %s  load %d W  relay %s\r\n" % (supply, sim.watts,
+                                                        "tripped" if s.get("tripped") else ""))
+    out.append("\r\n  keys: 0-9, Enter = #, Backspace = *, c = clear,\r\n"
+               "        l = load 0/1/2 kW, q = quit\r\n")
+    if sim.tokens:
+        out.append("\r\n  tokens to try (made by `make sim` for this meter):\r\n")
+        out.extend("    " + t + "\r\n" for t in sim.tokens)
+    sys.stdout.write("".join(out))
+
+
+def interactive(sim):
+    import select
+    import termios
+
+    fd = 0
+    old = termios.tcgetattr(fd)
+    termios.setraw(fd)
+    poll = select.poll()
+    poll.register(sys.stdin, select.POLLIN)
+    loads = (0, 1000, 2000)
+    last = time.ticks_ms()
+    try:
+        while True:
+            draw(sim)
+            ready = poll.poll(200)
+            now = time.ticks_ms()
+            sim.advance(time.ticks_diff(now, last))
+            last = now
+            if not ready:
+                continue
+            c = sys.stdin.read(1)
+            if c in "0123456789#*":
+                sim.press(c)
+            elif c in "\r\n":
+                sim.press("#")
+            elif c in "\x7f\x08":
+                sim.press("*")
+            elif c in "cC":
+                sim.press("C")
+            elif c == "l":
+                sim.watts = loads[(loads.index(sim.watts) + 1) % 3] if sim.watts in loads else 0
+            elif c in "q\x03":
+                break
+    finally:
+        termios.tcsetattr(fd, termios.TCSANOW, old)
+        sys.stdout.write("\r\n")
+
+
+def main(argv):
+    opts = {"--state": ".sim", "--profile": ".sim/meter.json", "--start": None,
+            "--rows": "2", "--cols": "16"}
+    script = False
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a == "--script":
+            script = True
+        elif a in opts and i + 1 < len(argv):
+            opts[a] = argv[i + 1]
+            i += 1
+        else:
+            sys.stderr.write("unknown argument %s\n" % a)
+            sys.exit(2)
+        i += 1
+    start = int(opts["--start"]) * 1000 if opts["--start"] else int(time.time() * 1000)
+    try:
+        sim = Sim(opts["--state"], opts["--profile"], start, int(opts["--rows"]),
+                  int(opts["--cols"]))
+    except OSError as e:
+        sys.stderr.write("cannot personalise the meter from %s (%s): run `make sim`\n"
+                         % (opts["--profile"], e))
+        sys.exit(2)
+    if script:
+        scripted(sim, sys.stdout)
+    else:
+        interactive(sim)
+
+
+main(sys.argv[1:])

@@ -1,0 +1,15 @@
+# usage.py  energy from load and time, in the register's unit: 0.1 kWh = 360,000 W*s
+_TENTH_WS = 360000  # watt-seconds in a tenth of a kWh
+
+
+class Usage:
+    """Accumulates watts over milliseconds; hands out whole tenths to consume."""
+
+    def __init__(self):
+        self.rest = 0  # watt-milliseconds not yet a whole tenth
+
+    def add(self, watts, ms):
+        self.rest += watts * ms
+        n = self.rest // (_TENTH_WS * 1000)
+        self.rest -= n * _TENTH_WS * 1000
+        return n

@@ -1,0 +1,1 @@
+# ui  the meter people touch: key events and time in, display frames out (no hardware)
