@@ -38,7 +38,9 @@ def drive(tmp_path, prof, steps, heap="96K", quiet=False, meter=None, firmware=F
            str(script)] + (["quiet"] if quiet else [])
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
-    return [json.loads(line) for line in r.stdout.splitlines()]
+    lines = r.stdout.splitlines()
+    at = next(i for i, line in enumerate(lines) if line.startswith('{"done"'))
+    return [json.loads(line) for line in lines[:at]] + [json.loads("".join(lines[at:]))]
 
 
 @pytest.mark.parametrize("prof", [demo(), profile.Profile(MISTY1)], ids=["sta", "misty1"])

@@ -59,7 +59,13 @@ def main():
             heap.append(gc.mem_alloc())
         if out is not None and not QUIET:
             print(json.dumps(out))
-    print(json.dumps({"done": steps, "counts": counts, "heap": heap, "status": m.status()}))
+    # The summary in small pieces, after a collection: in a 64 KB heap a long line may find
+    # no free run long enough.
+    gc.collect()
+    print('{"done": %d,' % steps)
+    print(' "counts": %s,' % json.dumps(counts))
+    print(' "heap": %s,' % json.dumps(heap))
+    print(' "status": %s}' % json.dumps(m.status()))
 
 
 main()
