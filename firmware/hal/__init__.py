@@ -1,0 +1,9 @@
+# hal  drivers behind tiny interfaces; only main.py and boards/* know which driver and pin
+# The interfaces the rest of the firmware relies on (duck-typed, nothing to inherit):
+#   keypad:  scan() -> one key character ("0".."9", "*", "#", "A".."D") per press, or None;
+#            debounced; call it every few milliseconds
+#   display: rows, cols; show(lines) draws a frame: a list of `rows` strings of `cols` chars
+#   relay:   set(closed: bool); closed -> supply on.   led: set(on: bool)
+#   clock:   now_ms() -> milliseconds of wall-clock time (survives reboots on an RTC board;
+#            the meter's `now` is now_ms() // 1000)
+#   storage: a directory prefix on a mounted file system, for meter.store.RecordStore
