@@ -122,8 +122,8 @@ def draw(sim):
     for line in f:
         out.append("  | " + line + " |\r\n")
     out.append("  " + bar + "\r\n\r\n")
-    out.append("  supply %s  load %d W  relay %s\r\n" % (supply, sim.watts,
-                                                        "tripped" if s.get("tripped") else ""))
+    trip = "  TRIPPED: load over the max power limit" if s.get("tripped") else ""
+    out.append("  supply %s  load %d W%s\r\n" % (supply, sim.watts, trip))
     out.append("\r\n  keys: 0-9, Enter = #, Backspace = *, c = clear,\r\n"
                "        l = load 0/1/2 kW, q = quit\r\n")
     if sim.tokens:
