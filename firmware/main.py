@@ -43,9 +43,9 @@ def run(dev, load_watts=lambda: 0, period_ms=20):
         k = dev["keypad"].scan()
         if k:
             ui.key(k, now)
-        watts = load_watts() if m.relay_closed() else 0
-        m.load(watts)
-        used = usage.add(watts, now - last)
+        watts = load_watts()
+        m.load(watts, now // 1000)
+        used = usage.add(watts if m.relay_closed() else 0, now - last)
         last = now
         if used:
             m.consume(used)

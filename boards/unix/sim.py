@@ -54,15 +54,31 @@ class Sim:
     def advance(self, ms):
         """Let ms pass: the load uses energy while the supply is on."""
         m = self.meter
-        watts = self.watts if m.relay_closed() else 0
-        m.load(watts)
-        used = self.usage.add(watts, ms)
+        m.load(self.watts, self.now // 1000)  # what the appliances ask for
+        used = self.usage.add(self.watts if m.relay_closed() else 0, ms)
         if used:
             m.consume(used)
         self.now += ms
 
     def frame(self):
         return self.ui.frame(self.now)
+
+
+KEYS = "0123456789#*C"
+COMMANDS = ("key", "keys", "type", "wait", "load", "reboot", "status", "quit")
+
+
+def _check(cmd, arg):
+    """Why a script line cannot run, or None."""
+    if cmd not in COMMANDS:
+        return "unknown command: " + cmd
+    if cmd == "key" and (len(arg) != 1 or arg not in KEYS):
+        return "key takes one of %s, not %r" % (KEYS, arg)
+    if cmd == "keys" and [k for k in arg.replace(" ", "") if k not in KEYS]:
+        return "keys takes only %s, not %r" % (KEYS, arg)
+    if cmd in ("wait", "load") and not (arg.isdigit()):
+        return "%s takes a whole number, not %r" % (cmd, arg)
+    return None
 
 
 def scripted(sim, out):
@@ -82,7 +98,10 @@ def scripted(sim, out):
             continue
         cmd, _, arg = line.partition(" ")
         arg = arg.strip()
-        if cmd == "key":
+        bad = _check(cmd, arg)
+        if bad:
+            out.write(json.dumps({"t": sim.now, "error": bad}) + "\n")
+        elif cmd == "key":
             sim.press(arg)
         elif cmd == "keys":
             for k in arg.replace(" ", ""):
@@ -108,8 +127,6 @@ def scripted(sim, out):
             out.write(json.dumps({"t": sim.now, "status": sim.meter.status()}) + "\n")
         elif cmd == "quit":
             break
-        else:
-            out.write(json.dumps({"t": sim.now, "error": "unknown command: " + cmd}) + "\n")
         emit()
 
 

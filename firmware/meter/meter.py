@@ -16,6 +16,7 @@ NEXT_BASE = {1993: 2014, 2014: 2035}
 LOCK_AFTER = 3  # refused guesses in a row before the keypad locks
 LOCK_FIRST = 10  # seconds; doubles with each further guess
 LOCK_MAX = 1280
+TRIP_SECONDS = 60  # an overload keeps the supply off this long before it is tried again
 _EA_CODE = {"sta": 7, "misty1": 11}
 _EA_NAME = {7: "sta", 11: "misty1"}
 _CODEC_ERR = {errors.BAD_LENGTH: R.FORMAT, errors.NOT_DIGIT: R.FORMAT,
@@ -64,7 +65,7 @@ class Meter:
         self.key = bytes(profile["decoder_key"])
         self.balance = [0, 0, 0, 0]
         self.max_power = self.tariff = self.unbalance = self.water_factor = 0
-        self.tamper = self.tripped = 0
+        self.tamper = self.tripped = self.trip_until = 0
         self.fails = 0
         self.locked_until = 0
         self.kct.drop()
@@ -200,14 +201,23 @@ class Meter:
         self._commit()
         return b[commodity]
 
-    def load(self, watts):
-        """Report the present load: above the max power limit the relay trips; it closes
-        again once the load is back within the limit."""
-        over = 1 if self.max_power and watts > self.max_power else 0
-        if over != self.tripped:
-            self.tripped = over
+    def load(self, watts, now):
+        """Report the load at `now` (seconds). Above the max power limit the relay trips and
+        stays open for TRIP_SECONDS, whatever is reported meanwhile (behind an open relay a
+        board measures nothing); then it closes and the load is measured again."""
+        changed = False
+        if self.tripped:
+            if now < self.trip_until:
+                return False
+            self.tripped = 0
+            changed = True
+        if self.max_power and watts > self.max_power:
+            self.tripped = 1
+            self.trip_until = now + TRIP_SECONDS
+            changed = True
+        if changed:
             self._commit()
-        return not over
+        return not self.tripped
 
     def relay_closed(self):
         return self.balance[0] > 0 and not self.tripped
@@ -247,7 +257,8 @@ class Meter:
                            self.key + bytes(16 - len(self.key)), *self.balance,
                            self.max_power, self.tariff, self.unbalance, self.water_factor,
                            self.tamper, self.tripped, self.fails, self.locked_until,
-                           kc.held, kc.started, self.tids.capacity, self.tids.count, 0)
+                           kc.held, kc.started, self.tids.capacity, self.tids.count,
+                           self.trip_until)
         t = self.tids
         return (head + struct.pack("<12I", *kc.blocks)
                 + struct.pack("<%dI" % t.count, *t.tids[:t.count]))
@@ -256,7 +267,7 @@ class Meter:
         (ea, self.kt, self.krn, self.ken, self.ti, klen, self.base_date, self.sgc, pan, key,
          b0, b1, b2, b3, self.max_power, self.tariff, self.unbalance, self.water_factor,
          self.tamper, self.tripped, self.fails, self.locked_until, held, started, cap, count,
-         _) = struct.unpack_from(_FMT, p)
+         self.trip_until) = struct.unpack_from(_FMT, p)
         self.ea = _EA_NAME[ea]
         self.pan = pan.decode()
         self.key = bytes(key[:klen])

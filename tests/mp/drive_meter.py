@@ -47,7 +47,7 @@ def main():
         elif "consume" in step:
             out = {"balance": m.consume(step["consume"], step.get("commodity", 0))}
         elif "load" in step:
-            out = {"relay": m.load(step["load"]) and m.relay_closed()}
+            out = {"relay": m.load(step["load"], step.get("now", 0)) and m.relay_closed()}
         elif "reboot" in step:
             m = Meter(RecordStore(STATE), **opts)
             out = {"rebooted": True, "fault": m.fault, "report": m.store.report}

@@ -20,7 +20,7 @@ from array import array
 from binascii import unhexlify
 
 from meter import results as R
-from meter.meter import LOCK_MAX, MAX_BALANCE, Meter
+from meter.meter import LOCK_MAX, MAX_BALANCE, TRIP_SECONDS, Meter
 from meter.store import RecordStore
 from sts import amount, digits
 from sts.codec import encode
@@ -424,17 +424,32 @@ def test_consumption_drains_and_stops_at_zero():
 def test_max_power_limit_trips_and_closes():
     m = new_meter()
     play(m, "c 2000 100 -> ACCEPT")
-    assert m.load(60000) and m.relay_closed()  # no limit (0)
+    assert m.load(60000, T0) and m.relay_closed()  # no limit (0)
     play(m, "m 0 1000 2001 -> ACCEPT register=1000")
     assert m.max_power == 1000 and m.status()["max_power"] == 1000
-    assert m.load(1000) and m.relay_closed()  # at the limit: closed
-    assert not m.load(1001)  # above: trips
+    assert m.load(1000, T0) and m.relay_closed()  # at the limit: closed
+    assert not m.load(1001, T0)  # above: trips
     assert not m.relay_closed() and m.status()["tripped"] is True
     assert m.status()["relay"] is False
     assert reboot(m).status()["tripped"] is True
-    assert m.load(999) and m.relay_closed() and m.status()["tripped"] is False
+    # Open for TRIP_SECONDS whatever is reported (an open relay measures nothing) ...
+    assert not m.load(0, T0 + TRIP_SECONDS - 1) and not m.relay_closed()
+    assert not reboot(m).load(0, T0 + TRIP_SECONDS - 1), "the trip time survives a reboot"
+    # ... then it closes and measures again: still too much trips it again at once.
+    assert not m.load(1001, T0 + TRIP_SECONDS)
+    assert m.load(999, T0 + 2 * TRIP_SECONDS) and m.relay_closed()
+    assert m.status()["tripped"] is False
     play(m, "m 0 0 2002 -> ACCEPT")  # 0: no limit again
-    assert m.load(65535) and m.relay_closed()
+    assert m.load(65535, T0 + 3 * TRIP_SECONDS) and m.relay_closed()
+
+
+def test_an_overload_writes_the_store_once_not_every_report():
+    m = new_meter()
+    play(m, "c 2000 100 -> ACCEPT\n m 0 1000 2001 -> ACCEPT")
+    seq = m.store.seq
+    for t in range(TRIP_SECONDS):
+        m.load(2000, T0 + t)
+    assert m.store.seq == seq + 1
 
 
 def test_clear_credit_register():
