@@ -37,6 +37,7 @@ class Ui:
     # -- input ---------------------------------------------------------------------------
     def key(self, k, now):
         """One key press: "0".."9", "#" enter, "*" back (cancel when empty), "C" clear."""
+        self.tick(now)  # a timeout that passed since the last frame counts before this key
         if self.state in (RESULT, INFO):
             self.state = IDLE
         self.since = now
