@@ -8,17 +8,10 @@ import os
 import random
 
 from host_tools import profile, tid, vend
+from host_tools.deploy import meter_json
 
 UTC = dt.timezone.utc
 MADE = dt.datetime(2024, 1, 1, tzinfo=UTC)  # the demo meter's manufacture date
-
-
-def meter_json(prof, made=MADE):
-    d = prof.as_dict()
-    d.pop("dkga")
-    d["decoder_key"] = prof.decoder_key().hex()
-    d["manufacture_tid"] = tid.from_time(made, prof.base_date)
-    return d
 
 
 def tokens(prof, now, rng):
@@ -60,7 +53,7 @@ def main(argv=None):
     for name in os.listdir(args.state):  # a fresh meter each time `make sim` runs
         os.remove(os.path.join(args.state, name))
     with open(os.path.join(args.state, "meter.json"), "w") as f:
-        json.dump(meter_json(prof), f)
+        json.dump(meter_json(prof, MADE), f)  # the same file a board is provisioned with
     rng = random.Random(args.seed) if args.seed is not None else random.SystemRandom()
     lines = ["%-26s %s" % (token, label) for label, token in tokens(prof, dt.datetime.now(UTC),
                                                                     rng)]

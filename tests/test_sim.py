@@ -1,0 +1,246 @@
+# test_sim.py  the terminal simulator (boards/unix/sim.py --script) driven from CPython: a demo
+# meter prepared by host_tools.simprep, tokens typed on its keypad, a load over simulated time,
+# reboots and a second process on the same state. One JSON line per frame on stdout.
+import json
+import os
+import subprocess
+import time
+
+from conftest import ROOT, micropython_binary
+from host_tools import profile, simprep, tid
+from sts.blocks import bits
+from sts.codec import Decoder
+from sts.sta import Sta
+
+SIM = os.path.join(ROOT, "boards", "unix", "sim.py")
+START = int(time.time())  # the sim's clock, epoch seconds: the demo tokens' TIDs are near it
+IDLE_0 = ["CREDIT 0.0 kWh", "NO CREDIT: OFF"]
+
+
+def prep(tmp_path):
+    """A fresh demo meter's state dir; (dir, {label: token}) from its tokens.txt."""
+    state = tmp_path / "s"
+    simprep.main(["--state", str(state), "--seed", "1"])
+    tokens = {}
+    with open(state / "tokens.txt") as f:
+        for line in f:
+            if line.strip():
+                tokens[line[26:].strip()] = line[:26].strip()
+    return state, tokens
+
+
+def tok(tokens, label):
+    """The token whose label starts with `label`."""
+    found = [t for k, t in tokens.items() if k.startswith(label)]
+    assert len(found) == 1, "%r in %s" % (label, sorted(tokens))
+    return found[0]
+
+
+def migration(tokens):
+    """Script lines: the two key change sections and the credit under the new key."""
+    return ["type " + tok(tokens, "key change 1 of 2"), "type " + tok(tokens, "key change 2 of 2"),
+            "type " + tok(tokens, "credit 10 kWh under the new key"), "wait 3000"]
+
+
+def sim(state, lines, start=START, rows=None, cols=None, check=True):
+    cmd = [micropython_binary(), SIM, "--script", "--state", str(state), "--profile",
+           str(state / "meter.json"), "--start", str(start)]
+    if rows:
+        cmd += ["--rows", str(rows), "--cols", str(cols)]
+    r = subprocess.run(cmd, input="\n".join(lines) + "\n", capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0 or not check, r.stdout[-2000:] + r.stderr[-2000:]
+    assert not r.stderr or not check, r.stderr[-2000:]
+    return [json.loads(line) for line in r.stdout.splitlines()]
+
+
+def frames(out):
+    return [o for o in out if "lines" in o]
+
+
+def screens(out):
+    return [[s.rstrip() for s in o["lines"]] for o in frames(out)]
+
+
+def statuses(out):
+    return [o["status"] for o in out if "status" in o]
+
+
+def in_order(out, wanted):
+    """Every screen of `wanted` shown, in this order (others may come between); the rows
+    past a wanted screen's are blank."""
+    got = screens(out)
+    i = 0
+    for w in wanted:
+        while i < len(got) and (got[i][:len(w)] != w or any(got[i][len(w):])):
+            i += 1
+        assert i < len(got), "screen %r not shown (in order); screens:\n%s" % (
+            w, "\n".join(map(str, got)))
+        i += 1
+
+
+def last_screen(out):
+    return screens(out)[-1]
+
+
+def test_simprep_writes_meter_json_and_tokens(tmp_path):
+    state, tokens = prep(tmp_path)
+    with open(state / "meter.json") as f:
+        meter = json.load(f)
+    prof = profile.load(os.path.join(ROOT, "host_tools", "profiles", "demo.json"))
+    assert meter["decoder_key"] == prof.decoder_key().hex()
+    assert "vending_key" not in meter and "dkga" not in meter
+    assert meter["pan"] == prof.pan and meter["base_date"] == 1993
+    assert meter["manufacture_tid"] == tid.from_time(simprep.MADE, 1993)
+    assert tok(tokens, "short code: STS edition") == "873"
+    old = tok(tokens, "credit 25 kWh bought before the 2024 rollover").replace(" ", "")
+    assert len(old) == 20
+    d = Decoder(Sta(bytes.fromhex(meter["decoder_key"])))  # the old credit's TID is its date
+    assert d.decode(old) == 0 and d.cls == 0
+    when = tid.to_time(bits(d.block, 32, 24), 1993)
+    assert when < simprep.dt.datetime(2024, 11, 24, tzinfo=simprep.UTC), when
+    again = prep(tmp_path)[1]  # the same seed: the same tokens; old state cleared
+    assert again == tokens and sorted(os.listdir(state)) == ["meter.json", "tokens.txt"]
+
+
+def test_edition_2_migration_typed_on_the_keypad(tmp_path):
+    state, tokens = prep(tmp_path)
+    old = tok(tokens, "credit 25 kWh bought before")
+    out = sim(state, ["type 873", "wait 5000", "type " + old, "wait 3000",
+                      "type " + tok(tokens, "key change 1 of 2"), "wait 3000",
+                      "type " + tok(tokens, "key change 2 of 2"),
+                      "type " + tok(tokens, "credit 10 kWh under the new key"), "wait 3000",
+                      "type 873", "status", "quit"])
+    assert screens(out)[0] == IDLE_0 and frames(out)[0]["relay"] is False
+    in_order(out, [["STS EDITION 1", "KRN 1 BASE 1993"], IDLE_0,
+                   ["TOKEN:", old[:4]],  # typed a digit at a time, in groups of four
+                   ["ACCEPT", "+25.0 kWh"], ["CREDIT 25.0 kWh", "SUPPLY ON"],
+                   ["KEY CHANGE 1/2", "ENTER NEXT TOKEN"], ["CREDIT 25.0 kWh", "KEY CHANGE 1/2"],
+                   ["KEY CHANGED", "ACCEPT"], ["ACCEPT", "+10.0 kWh"],
+                   ["CREDIT 35.0 kWh", "SUPPLY ON"], ["STS EDITION 2", "KRN 2 BASE 2014"]])
+    st = statuses(out)[-1]
+    assert st["edition"] == 2 and st["krn"] == 2 and st["base_date"] == 2014
+    assert st["balance"] == 350 and st["tids_used"] == 1 and st["relay"] is True
+    assert "REJECT" not in json.dumps(screens(out))
+
+
+def test_key_change_window_is_120_s_of_simulated_time(tmp_path):
+    state, tokens = prep(tmp_path)
+    k1, k2 = tok(tokens, "key change 1 of 2"), tok(tokens, "key change 2 of 2")
+    out = sim(state, ["type " + k1, "wait 121000", "type " + k2, "wait 119000",
+                      "type " + k1, "status"])
+    in_order(out, [["KEY CHANGE 1/2", "ENTER NEXT TOKEN"],
+                   ["KEY CHANGE 1/2", "TIMED OUT: AGAIN"],  # 121 s: the first was dropped
+                   ["KEY CHANGED", "ACCEPT"]])  # 119 s after the second: in time
+    assert statuses(out)[-1]["edition"] == 2
+
+
+def test_state_survives_reboot_and_a_second_process(tmp_path):
+    state, tokens = prep(tmp_path)
+    old = tok(tokens, "credit 25 kWh bought before")
+    out = sim(state, ["type " + old, "wait 3000"] + migration(tokens)
+              + ["reboot", "status", "type 0", "quit"])
+    st = statuses(out)[-1]
+    assert st["balance"] == 350 and st["edition"] == 2
+    assert last_screen(out) == ["BALANCE", "35.0 kWh"]
+    out = sim(state, ["status", "type 873", "wait 5000", "type " + old, "wait 3000",
+                      "type " + tok(tokens, "credit 10 kWh under"), "status"])
+    assert screens(out)[0] == ["CREDIT 35.0 kWh", "SUPPLY ON"]
+    assert frames(out)[0]["relay"] is True
+    assert statuses(out)[0]["balance"] == 350 and statuses(out)[0]["tids_used"] == 1
+    in_order(out, [["STS EDITION 2", "KRN 2 BASE 2014"], ["CREDIT 35.0 kWh", "SUPPLY ON"],
+                   ["REJECT 13", "WRONG TOKEN"],  # the old key's credit
+                   ["REJECT 10", "USED TOKEN"]])  # the new credit's TID was remembered
+    assert statuses(out)[-1]["balance"] == 350
+
+
+def test_load_uses_credit_and_the_relay_opens_when_it_runs_out(tmp_path):
+    state, tokens = prep(tmp_path)
+    out = sim(state, ["type " + tok(tokens, "credit 25 kWh bought before"), "wait 3000",
+                      "load 2000", "wait 180000", "status", "load 100000", "wait 900000",
+                      "status", "wait 10000", "status"])
+    t0 = START * 1000 + 3000
+    first, drained, after = statuses(out)
+    assert first["balance"] == 249, "2000 W for 180 s is 0.1 kWh"
+    drop = [o for o in frames(out) if o["lines"][0].rstrip() == "CREDIT 24.9 kWh"]
+    assert drop and drop[0]["t"] == t0 + 180000, "0.1 kWh used exactly at 180 s"
+    assert drained["balance"] == 0 and drained["relay"] is False
+    assert after["balance"] == 0
+    in_order(out, [["CREDIT 25.0 kWh", "SUPPLY ON"], ["CREDIT 24.9 kWh", "SUPPLY ON"],
+                   ["CREDIT 5.0 kWh", "SUPPLY ON"], ["CREDIT 4.9 kWh", "LOW CREDIT"],
+                   ["CREDIT 0.1 kWh", "LOW CREDIT"], IDLE_0])
+    off = [o for o in frames(out) if [s.rstrip() for s in o["lines"]] == IDLE_0]
+    assert off[-1]["relay"] is False and frames(out)[-1] == off[-1]
+    # 24.9 kWh at 100 kW: 896.4 s; the supply is off from then on
+    assert off[-1]["t"] == t0 + 180000 + 896400
+    assert all(o["relay"] for o in frames(out) if o["t"] < off[-1]["t"] and o["t"] > t0)
+
+
+def test_max_power_token_then_overload_opens_the_relay(tmp_path):
+    state, tokens = prep(tmp_path)
+    out = sim(state, migration(tokens) + [
+        "type " + tok(tokens, "max power 1000 W"), "wait 3000", "load 900", "load 2000",
+        "status"])
+    in_order(out, [["ACCEPT", "SET MAX POWER LI"], ["CREDIT 10.0 kWh", "SUPPLY ON"],
+                   ["CREDIT 10.0 kWh", "OVERLOAD: OFF"]])
+    assert frames(out)[-1]["relay"] is False
+    st = statuses(out)[-1]
+    assert st["max_power"] == 1000 and st["tripped"] is True and st["relay"] is False
+
+
+def test_overload_stays_off_while_the_load_is_above_the_limit(tmp_path):
+    # The load is still plugged in while the relay is open: the supply stays off (and no
+    # energy is used); each reconnection after the trip time finds the overload again. Once
+    # the load drops to the limit, the next reconnection (at most 60 s on) holds.
+    state, tokens = prep(tmp_path)
+    out = sim(state, migration(tokens) + [
+        "type " + tok(tokens, "max power 1000 W"), "wait 3000", "load 2000", "wait 360000",
+        "status", "load 500", "wait 61000", "status"])
+    tripped = next(i for i, o in enumerate(frames(out))
+                   if o["lines"][1].rstrip() == "OVERLOAD: OFF")
+    during = frames(out)[tripped:-1]
+    over, back = statuses(out)
+    problems = []
+    closed = [(o["t"] - START * 1000, o["lines"][1].rstrip()) for o in during if o["relay"]]
+    if closed:
+        problems.append("the relay closed again %d times in 360 s under a 2000 W load (limit "
+                        "1000 W), e.g. at ms %s" % (len(closed), [t for t, _ in closed[:3]]))
+    if not over["tripped"] or over["relay"]:
+        problems.append("not tripped after 360 s at 2000 W: %r" % over)
+    if over["balance"] != 100:
+        problems.append("energy used while tripped: balance %d, want 100" % over["balance"])
+    assert not problems, "; ".join(problems)
+    assert back["tripped"] is False and back["relay"] is True
+    assert screens(out)[-1] == ["CREDIT 10.0 kWh", "SUPPLY ON"]
+
+
+def test_unknown_command_is_an_error_line_and_the_sim_goes_on(tmp_path):
+    state, _ = prep(tmp_path)
+    out = sim(state, ["frobnicate 3", "", "# a comment", "type 873", "quit", "type 0"])
+    errors = [o for o in out if "error" in o]
+    assert len(errors) == 1 and "frobnicate" in errors[0]["error"]
+    assert errors[0]["t"] == START * 1000
+    assert last_screen(out) == ["STS EDITION 1", "KRN 1 BASE 1993"], "nothing after quit"
+
+
+def test_frames_are_json_lines_of_t_lines_relay(tmp_path):
+    state, tokens = prep(tmp_path)
+    script = ["keys 1234", "key *", "key C", "type 873", "wait 5000", "type 8", "wait 5000",
+              "type " + tok(tokens, "credit 25 kWh bought before"), "load 1000", "wait 4000"]
+    for rows, cols in ((2, 16), (4, 20)):
+        out = sim(state, script, rows=rows, cols=cols)
+        fs = frames(out)
+        assert len(fs) == len(out) and len(fs) > 10
+        assert fs[0]["t"] == START * 1000
+        for o in fs:
+            assert sorted(o) == ["lines", "relay", "t"]
+            assert isinstance(o["t"], int) and isinstance(o["relay"], bool)
+            assert len(o["lines"]) == rows and all(len(s) == cols for s in o["lines"]), o
+        for a, b in zip(fs, fs[1:]):
+            assert b["t"] >= a["t"] and (a["lines"], a["relay"]) != (b["lines"], b["relay"])
+        in_order(out, [["TOKEN:", "1"], ["TOKEN:", "1234"], ["TOKEN:", "123"], IDLE_0,
+                       ["STS EDITION 1", "KRN 1 BASE 1993"], ["PAN 600727000000", "000009"],
+                       ["ACCEPT", "+25.0 kWh"], ["CREDIT 25.0 kWh", "SUPPLY ON"]])
+        for name in os.listdir(state):  # a fresh meter for the next size
+            if name.startswith("meter.") and name != "meter.json":
+                os.remove(state / name)
