@@ -38,3 +38,24 @@ bench: setup  ## decode speed and heap per decode, as ratios to a bit-by-bit bas
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache
+
+# Boards: boards/pico (RP2040) and boards/esp32 (DevKitC); the wiring is in their README.md.
+BOARD ?= pico
+PORT ?=
+PROFILE ?= host_tools/profiles/demo.json
+# The demo meter's base date (1993) ran out on 2024-11-24, so no TID names "now": like
+# `make sim`, it was made on 2024-01-01. Other profiles: now, unless MANUFACTURED=ISO-time.
+MANUFACTURED ?= $(if $(filter host_tools/profiles/demo.json,$(PROFILE)),2024-01-01T00:00Z,now)
+
+.PHONY: deploy provision boards
+
+deploy: setup  ## make deploy BOARD=pico|esp32 PORT=/dev/ttyACM0: build .mpy, copy, reset
+	$(BIN)/python -m host_tools.deploy deploy --board $(BOARD) --port "$(PORT)"
+
+provision: setup  ## make provision BOARD=pico PORT=/dev/ttyACM0 PROFILE=meter.json
+	$(BIN)/python -m host_tools.deploy provision --board $(BOARD) --port "$(PORT)" \
+		--profile $(PROFILE) --manufactured $(MANUFACTURED)
+
+boards: setup  ## .mpy for every board into build/pico and build/esp32; needs no hardware
+	$(BIN)/python -m host_tools.deploy build --board pico
+	$(BIN)/python -m host_tools.deploy build --board esp32
