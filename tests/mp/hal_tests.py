@@ -2,13 +2,12 @@
 # function per behaviour; runs in the micropython binary through tests/mp/mptest.py.
 import gc
 
-from hal_sim import FakeI2c, FakePin, SimMatrix, SimPcf8574Hd44780
-
 from hal.clock import Clock, FakeClock
 from hal.gpio import Led, Relay
 from hal.keypad import KEYS_4X3, KEYS_4X4, Keypad
 from hal.pcf8574_lcd import I2cLcd
 from hal.ssd1306 import INIT, SSD1306
+from hal_sim import FakeI2c, FakePin, SimMatrix, SimPcf8574Hd44780
 
 
 def _keypad(keymap=KEYS_4X4, ncols=4, debounce=2):

@@ -14,17 +14,15 @@
 # Encrypted tokens use play's `key`, or k=NAME (a name in KEYS) for that line. RESULT is a
 # name in meter.results; field=value checks the Result's attribute (an int, or None).
 import gc
-import os
-import sys
 from array import array
 from binascii import unhexlify
 
 from meter import results as R
 from meter.meter import LOCK_MAX, MAX_BALANCE, TRIP_SECONDS, Meter
 from meter.store import RecordStore
+from scratch import cipher, fresh_dir
 from sts import amount, digits
 from sts.codec import encode
-from sts.sta import Sta
 
 KEY = unhexlify("e653341f9d5bf36f")  # the STA meter's decoder key
 MKEY = unhexlify("f94b6ed353c3bfdb113e2d3a7ea3c41d")  # the MISTY1 meter's decoder key
@@ -34,28 +32,14 @@ KEYS = {"key": KEY, "new": unhexlify("0123456789abcdef"),
 PAN = "600727000000000009"
 MTID = 1000  # manufacture TID
 T0 = 1000000  # a time on the meter's clock, seconds
-_ROOT = "/tmp/meter_rules_" + sys.implementation.name
-_count = [0]
 _guess = []
 
 
-def _fresh_dir():
-    for d in (_ROOT, None):
-        if d is None:
-            _count[0] += 1
-            d = "%s/%d" % (_ROOT, _count[0])
-        try:
-            os.mkdir(d)
-        except OSError:
-            pass
-    for f in os.listdir(d):
-        os.remove(d + "/" + f)
-    return d
 
 
 def new_meter(ea="sta", kt=2, ken=255, tid_capacity=50, kct_window=120, mfr=0, mtid=MTID):
     gc.collect()
-    m = Meter(RecordStore(_fresh_dir() + "/state"), tid_capacity=tid_capacity,
+    m = Meter(RecordStore(fresh_dir("meter_rules") + "/state"), tid_capacity=tid_capacity,
               kct_window=kct_window, mfr=mfr)
     m.personalise({"pan": PAN, "sgc": "123456", "ti": "01", "kt": kt, "krn": 1, "ken": ken,
                    "ea": ea, "base_date": 1993, "decoder_key": KEY if ea == "sta" else MKEY},
@@ -70,21 +54,8 @@ def reboot(m, tid_capacity=None):
                  tid_capacity=tid_capacity or m.tids.capacity)
 
 
-_cipher = [None, None]  # the last key and its cipher: one at a time, 2 KB of tables each
 
 
-def cipher(key):
-    if _cipher[0] != key:
-        _cipher[1] = None
-        gc.collect()
-        if len(key) == 8:
-            _cipher[1] = Sta(key)
-        else:
-            from sts.misty1 import Misty1
-
-            _cipher[1] = Misty1(key)
-        _cipher[0] = key
-    return _cipher[1]
 
 
 def _word(k, i):
@@ -722,7 +693,7 @@ def test_format_refusals():
 
 def test_status_contents():
     gc.collect()
-    blank = Meter(RecordStore(_fresh_dir() + "/state"))
+    blank = Meter(RecordStore(fresh_dir("meter_rules") + "/state"))
     assert blank.status() == {"fault": "blank"}
     play(blank, "c 2000 10 -> STORAGE")
     m = new_meter(tid_capacity=10)

@@ -5,16 +5,14 @@
 # Time is milliseconds of the ui's clock (the meter sees whole seconds). Frames are compared
 # with their padding stripped (show()), and checked for size separately (frames_fit).
 import gc
-import os
-import sys
 from binascii import unhexlify
 
 from meter import results as R
 from meter.meter import TRIP_SECONDS, Meter
 from meter.store import RecordStore
+from scratch import cipher, fresh_dir
 from sts import amount
 from sts.codec import encode
-from sts.sta import Sta
 from ui import texts as T
 from ui import ui as U
 from ui.ui import Ui
@@ -24,41 +22,19 @@ KEYS = {"key": KEY, "new": unhexlify("0123456789abcdef"),
         "wrong": unhexlify("0011223344556677")}
 PAN = "600727000000000009"
 MTID = 1000  # manufacture TID: tokens with a lower TID are OLD
-_ROOT = "/tmp/ui_rules_" + sys.implementation.name
-_count = [0]
-_cipher = [None, None]
 
 
-def _fresh_dir():
-    for d in (_ROOT, None):
-        if d is None:
-            _count[0] += 1
-            d = "%s/%d" % (_ROOT, _count[0])
-        try:
-            os.mkdir(d)
-        except OSError:
-            pass
-    for f in os.listdir(d):
-        os.remove(d + "/" + f)
-    return d
 
 
 def new_meter(kt=2, ken=255, personalise=True):
     gc.collect()
-    m = Meter(RecordStore(_fresh_dir() + "/state"))
+    m = Meter(RecordStore(fresh_dir("ui_rules") + "/state"))
     if personalise:
         m.personalise({"pan": PAN, "sgc": "123456", "ti": "01", "kt": kt, "krn": 1,
                        "ken": ken, "ea": "sta", "base_date": 1993, "decoder_key": KEY}, MTID)
     return m
 
 
-def cipher(key):
-    if _cipher[0] != key:
-        _cipher[1] = None
-        gc.collect()
-        _cipher[1] = Sta(key)
-        _cipher[0] = key
-    return _cipher[1]
 
 
 def credit(tid, tenths, sub=0, key="key"):

@@ -1,0 +1,39 @@
+# scratch.py  helpers the rule modules share: an empty state directory per meter, and one
+# cipher at a time for making tokens (runs in micropython and CPython)
+import gc
+import os
+import sys
+
+_count = [0]
+_cipher = [None, None]  # the last key and its cipher
+
+
+def fresh_dir(name):
+    """An empty directory /tmp/<name>_<interpreter>/<n>, a new n each call."""
+    root = "/tmp/%s_%s" % (name, sys.implementation.name)
+    _count[0] += 1
+    for d in (root, "%s/%d" % (root, _count[0])):
+        try:
+            os.mkdir(d)
+        except OSError:
+            pass
+    for f in os.listdir(d):
+        os.remove(d + "/" + f)
+    return d
+
+
+def cipher(key):
+    """Sta for an 8-byte key, Misty1 for a 16-byte one; the last one is kept."""
+    if _cipher[0] != key:
+        _cipher[1] = None
+        gc.collect()
+        if len(key) == 8:
+            from sts.sta import Sta
+
+            _cipher[1] = Sta(key)
+        else:
+            from sts.misty1 import Misty1
+
+            _cipher[1] = Misty1(key)
+        _cipher[0] = key
+    return _cipher[1]
