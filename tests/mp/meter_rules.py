@@ -780,7 +780,7 @@ def test_accepted_token_resets_the_guess_count():
     c 2000 10 -> ACCEPT
     g -> CRC
     g -> CRC seconds=None
-    d 0 1 -> ACCEPT           # any accepted token
+    m 2 5 2001 -> ACCEPT      # a management token too (not a test token: see below)
     g -> CRC
     g -> CRC
     s a3 -> KCT_STAGED        # a staged section too
@@ -931,3 +931,10 @@ def test_nothing_changes_on_a_refused_token():
         play(m, line, sets={"a": kct("key", "newm")})
         assert essentials(m) == before, line
     assert m.balance == [10, 0, 0, 0] and m.tariff == 5
+
+
+def test_a_test_token_does_not_reset_the_guess_count():
+    # Class 1 tokens are sent in the clear: anyone can make one, so typing one between
+    # guesses must not undo the lockout.
+    m = new_meter()
+    play(m, "g -> CRC\n g -> CRC\n d 0 512 -> ACCEPT\n g -> CRC seconds=10")
