@@ -9,22 +9,12 @@ from meter.usage import Usage
 from ui.ui import Ui
 
 
-def personalise(m, path):
-    """First boot: load the meter data a provisioning step wrote (decoder key, never a
-    vending key)."""
-    from binascii import unhexlify
-
-    with open(path) as f:
-        p = json.load(f)
-    p["decoder_key"] = unhexlify(p["decoder_key"])
-    m.personalise(p, p["manufacture_tid"])
-
-
 def make(dev):
     m = Meter(RecordStore(dev["state"]))
     if not m.personalised and not m.fault:
         try:
-            personalise(m, dev.get("profile", "/meter.json"))
+            with open(dev.get("profile", "/meter.json")) as f:
+                m.provision(json.load(f))
         except OSError:
             pass  # not provisioned: the display says so
     d = dev["display"]

@@ -1,17 +1,19 @@
 # sim.py  the meter in a terminal: the same meter and ui as a board, on the unix port
 # Usage: micropython boards/unix/sim.py [--state DIR] [--profile meter.json] [--script]
-#        [--start SECONDS] [--rows 2] [--cols 16]
+#        [--start SECONDS] [--rows 2] [--cols 16] [--firmware DIR] [--cut-at N]
 # Interactive: the LCD drawn in the terminal, keys from the keyboard. --script: commands on
 # stdin, every display frame on stdout as one JSON line (see the README for the protocol).
+import gc
 import json
 import os
 import sys
 import time
 
 _HERE = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
-sys.path.insert(0, _HERE + "/../../firmware")
+# --firmware DIR runs another build of the firmware (e.g. .mpy from host_tools.build_mpy).
+_FW = sys.argv[sys.argv.index("--firmware") + 1] if "--firmware" in sys.argv else None
+sys.path.insert(0, _FW or _HERE + "/../../firmware")
 
-from main import personalise  # noqa: E402
 
 from meter.meter import Meter  # noqa: E402
 from meter.store import RecordStore  # noqa: E402
@@ -19,6 +21,23 @@ from meter.usage import Usage  # noqa: E402
 from ui.ui import Ui  # noqa: E402
 
 STEP = 100  # ms: how finely `wait` walks the clock, so no frame is skipped
+
+
+class CuttingStore(RecordStore):
+    """A record store that loses power at write number `cut_at` (counted from 1 since the
+    simulator started): half of that record reaches the file, then the process ends."""
+
+    writes = 0
+    cut_at = 0
+
+    def _write(self, path, data):
+        CuttingStore.writes += 1
+        if CuttingStore.writes == CuttingStore.cut_at:
+            with open(path, "wb") as f:
+                f.write(data[:len(data) // 2])
+            sys.stdout.write(json.dumps({"cut": CuttingStore.writes, "path": path}) + "\n")
+            sys.exit(3)
+        RecordStore._write(self, path, data)
 
 
 class Sim:
@@ -43,9 +62,19 @@ class Sim:
             os.mkdir(self.state)
         except OSError:
             pass
-        self.meter = Meter(RecordStore(self.state + "/meter"))
+        self.meter = Meter(CuttingStore(self.state + "/meter"))
         if not self.meter.personalised and not self.meter.fault:
-            personalise(self.meter, self.profile)
+            with open(self.profile) as f:
+                self.meter.provision(json.load(f))
+        self.ui = Ui(self.meter, self.rows, self.cols)
+
+    def repersonalise(self, data):
+        """Forget the meter in the state directory; personalise a new one from `data`."""
+        for name in os.listdir(self.state):
+            if name.startswith("meter."):
+                os.remove(self.state + "/" + name)
+        self.meter = Meter(CuttingStore(self.state + "/meter"))
+        self.meter.provision(data)
         self.ui = Ui(self.meter, self.rows, self.cols)
 
     def press(self, k):
@@ -65,7 +94,8 @@ class Sim:
 
 
 KEYS = "0123456789#*C"
-COMMANDS = ("key", "keys", "type", "wait", "load", "reboot", "status", "quit")
+COMMANDS = ("key", "keys", "type", "wait", "load", "reboot", "status", "quit", "writes", "mem",
+            "personalise")
 
 
 def _check(cmd, arg):
@@ -123,6 +153,14 @@ def scripted(sim, out):
             sim.advance(0)
         elif cmd == "reboot":
             sim.boot()
+        elif cmd == "writes":  # state records written since the simulator started
+            out.write(json.dumps({"t": sim.now, "writes": CuttingStore.writes}) + "\n")
+        elif cmd == "mem":
+            gc.collect()
+            out.write(json.dumps({"t": sim.now, "mem_alloc": gc.mem_alloc(),
+                                  "mem_free": gc.mem_free()}) + "\n")
+        elif cmd == "personalise":  # a new meter from meter.json data, for tests
+            sim.repersonalise(json.loads(arg))
         elif cmd == "status":
             out.write(json.dumps({"t": sim.now, "status": sim.meter.status()}) + "\n")
         elif cmd == "quit":
@@ -189,7 +227,7 @@ def interactive(sim):
 
 def main(argv):
     opts = {"--state": ".sim", "--profile": ".sim/meter.json", "--start": None,
-            "--rows": "2", "--cols": "16"}
+            "--rows": "2", "--cols": "16", "--firmware": None, "--cut-at": "0"}
     script = False
     i = 0
     while i < len(argv):
@@ -204,6 +242,7 @@ def main(argv):
             sys.exit(2)
         i += 1
     start = int(opts["--start"]) * 1000 if opts["--start"] else int(time.time() * 1000)
+    CuttingStore.cut_at = int(opts["--cut-at"])
     try:
         sim = Sim(opts["--state"], opts["--profile"], start, int(opts["--rows"]),
                   int(opts["--cols"]))

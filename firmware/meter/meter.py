@@ -75,6 +75,15 @@ class Meter:
         self._commit()
         self.personalised = True
 
+    def provision(self, data):
+        """Personalise from provisioning data (a board's /meter.json, the simulator's): the
+        decoder key as hex, never a vending key, and the manufacture TID."""
+        from binascii import unhexlify
+
+        p = dict(data)
+        p["decoder_key"] = unhexlify(p["decoder_key"])
+        self.personalise(p, p["manufacture_tid"])
+
     # -- the entry point ---------------------------------------------------------------
     def apply(self, digits, now):
         """Decide on a typed token at time `now` (seconds); persist what changes."""

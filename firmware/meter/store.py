@@ -71,7 +71,11 @@ class RecordStore:
         slot = 1 - self.slot
         data = struct.pack(_HEAD, _MAGIC, seq, len(payload)) + payload
         data += struct.pack("<I", crc32(data) & 0xFFFFFFFF)
-        with open(self._path(slot), "wb") as f:
-            f.write(data)
+        self._write(self._path(slot), data)
         self.seq = seq
         self.slot = slot
+
+    def _write(self, path, data):
+        # The one place bytes reach the file system (a test double cuts power here).
+        with open(path, "wb") as f:
+            f.write(data)

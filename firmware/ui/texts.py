@@ -24,6 +24,17 @@ RESULT = {
     18: ("METER FAULT", "CALL SERVICE"),
 }
 ACCEPT_CREDIT = ("ACCEPT", "+{amount} {unit}")  # code 1 for a credit token
+# Code 1 for management and test/display tokens: the second line shows what was set.
+ACCEPT_TOKEN = {
+    "set max power limit": "MAX POWER {register}W",
+    "clear credit": "CREDIT CLEARED",
+    "set tariff rate": "TARIFF {register}",
+    "clear tamper": "TAMPER CLEARED",
+    "set max phase power unbalance": "UNBALANCE {register}W",
+    "set water meter factor": "WATER FACTOR {register}",
+    "test/display 1": "TEST {control}",
+    "test/display 2": "TEST {control}",
+}
 UNITS = ("kWh", "m3", "m3", "h")  # electricity, water, gas, time (tenths of these)
 
 # Short codes: typed digits (fewer than 20) then Enter. Name -> screen in ui.py.

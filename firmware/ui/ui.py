@@ -138,8 +138,10 @@ class Ui:
             top, bottom = self.t.ACCEPT_CREDIT
             return [top, bottom.format(amount=tenths(r.amount), unit=self.t.UNITS[sub])]
         top, bottom = self.t.RESULT.get(r.code, ("RESULT %d" % r.code, ""))
+        if r.code == ACCEPT and r.what in self.t.ACCEPT_TOKEN:
+            bottom = self.t.ACCEPT_TOKEN[r.what]
         v = {"what": r.what.upper(), "n": r.n, "m": r.m, "seconds": r.seconds,
-             "register": r.register}
+             "register": r.register, "control": r.control}
         return [top.format(**v), bottom.format(**v)]
 
     def _subclass_of(self, what):

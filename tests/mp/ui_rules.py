@@ -273,9 +273,10 @@ def test_every_result_code_has_its_screen():
 
     m = new_meter()
     ui = Ui(m)
-    check(ui, mgmt(0, 1000, 2000), 0, R.ACCEPT, what="SET MAX POWER LIMIT")
+    # Management and test/display tokens say what they set (texts.ACCEPT_TOKEN).
+    check(ui, mgmt(0, 1000, 2000), 0, R.ACCEPT, ["ACCEPT", "MAX POWER 1000W"])
     check(ui, encode(1, 0, {"mfr": 0, "control": 512}, None), 5000, R.ACCEPT,
-          what="TEST/DISPLAY 1")
+          ["ACCEPT", "TEST 512"])
     check(ui, "99999999999999999999", 10000, R.FORMAT)  # >= 2**66
     check(ui, mgmt(1, 5, 2001), 15000, R.RANGE)  # clear credit of register 5
     check(ui, credit(2002, 10), 20000, R.ACCEPT, ["ACCEPT", "+1.0 kWh"])  # guesses back to 0
