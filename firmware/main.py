@@ -33,12 +33,8 @@ def run(dev, load_watts=lambda: 0, period_ms=20):
         k = dev["keypad"].scan()
         if k:
             ui.key(k, now)
-        watts = load_watts()
-        m.load(watts, now // 1000)
-        used = usage.add(watts if m.relay_closed() else 0, now - last)
+        usage.supply(m, load_watts(), now - last, now // 1000)
         last = now
-        if used:
-            m.consume(used)
         frame = ui.frame(now)
         if frame != shown:
             dev["display"].show(frame)

@@ -82,12 +82,8 @@ class Sim:
 
     def advance(self, ms):
         """Let ms pass: the load uses energy while the supply is on."""
-        m = self.meter
-        m.load(self.watts, self.now // 1000)  # what the appliances ask for
-        used = self.usage.add(self.watts if m.relay_closed() else 0, ms)
-        if used:
-            m.consume(used)
         self.now += ms
+        self.usage.supply(self.meter, self.watts, ms, self.now // 1000)
 
     def frame(self):
         return self.ui.frame(self.now)

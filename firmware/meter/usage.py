@@ -13,3 +13,12 @@ class Usage:
         n = self.rest // (_TENTH_WS * 1000)
         self.rest -= n * _TENTH_WS * 1000
         return n
+
+    def supply(self, meter, watts, ms, now):
+        """`ms` milliseconds of supply ending at `now` (seconds) with `watts` asked for: the
+        meter checks the load (an overload trips), and energy drawn while the relay is closed
+        drains the credit."""
+        meter.load(watts, now)
+        used = self.add(watts if meter.relay_closed() else 0, ms)
+        if used:
+            meter.consume(used)

@@ -30,7 +30,6 @@ class Ui:
         self.state = IDLE
         self.digits = bytearray()
         self.since = 0  # ms of the last key, or when the state began
-        self.lines = None
         self.last = []  # (token, result line) of recent accepted tokens
         self.result = self.info = None  # the lines of the RESULT and INFO screens
 
