@@ -148,7 +148,7 @@ class Meter:
                 self.balance = [0, 0, 0, 0]
             elif value < 4:
                 self.balance[value] = 0
-            else:
+            elif value > 7:  # 4..7 are the standard's currency registers: none here to clear
                 return R.RANGE
         elif sub == 2:
             self.tariff = value

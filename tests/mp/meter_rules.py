@@ -438,8 +438,9 @@ def test_clear_credit_register():
         assert m.balance == want, "clear %d: %r" % (reg, m.balance)
     before = list(m.balance)
     play(m, '''
-    m 1 4 2100 -> RANGE
-    m 1 4 2100 -> RANGE      # not remembered
+    m 1 4 2099 -> ACCEPT     # a currency register (4..7): this meter has none to clear
+    m 1 8 2100 -> RANGE
+    m 1 8 2100 -> RANGE      # not remembered
     m 1 65534 2101 -> RANGE
     ''')
     assert m.balance == before
@@ -806,9 +807,9 @@ def test_other_refusals_count_as_guesses():
     s a8 -> FUNCTION seconds=10
     ''', sets={"a": kct("key", "newm")})
     play(new_meter(), '''
-    m 1 4 2000 -> RANGE
-    m 1 5 2001 -> RANGE
-    m 1 6 2002 -> RANGE seconds=10
+    m 1 8 2000 -> RANGE
+    m 1 9 2001 -> RANGE
+    m 1 10 2002 -> RANGE seconds=10
     ''')
 
 
@@ -924,7 +925,7 @@ def test_nothing_changes_on_a_refused_token():
     before = m2._pack()
     play(m2, "c 2000 10 -> DDTK")
     assert m2._pack() == before
-    for line in ("g -> CRC", "m 1 4 2003 -> RANGE", "d 9 1 -> MFR", "s a8 -> FUNCTION",
+    for line in ("g -> CRC", "m 1 8 2003 -> RANGE", "d 9 1 -> MFR", "s a8 -> FUNCTION",
                  "x 1234567890 -> FORMAT"):
         m.fails = 0
         before = essentials(m)

@@ -278,7 +278,7 @@ def test_every_result_code_has_its_screen():
     check(ui, encode(1, 0, {"mfr": 0, "control": 512}, None), 5000, R.ACCEPT,
           ["ACCEPT", "TEST 512"])
     check(ui, "99999999999999999999", 10000, R.FORMAT)  # >= 2**66
-    check(ui, mgmt(1, 5, 2001), 15000, R.RANGE)  # clear credit of register 5
+    check(ui, mgmt(1, 8, 2001), 15000, R.RANGE)  # clear credit of register 8: none
     check(ui, credit(2002, 10), 20000, R.ACCEPT, ["ACCEPT", "+1.0 kWh"])  # guesses back to 0
     check(ui, encode(2, 8, {"nkmo2": 1, "sgclo": 2}, cipher(KEY)), 25000, R.FUNCTION)
     check(ui, encode(1, 0, {"mfr": 5, "control": 1}, None), 30000, R.MFR)
