@@ -41,6 +41,8 @@ class Meter:
         self.balance = [0, 0, 0, 0]
         self.last = 0  # code of the last result, for the short code
         self.fault = ""
+        # A blank or faulted meter has no registers; these keep its supply off and still.
+        self.max_power = self.tripped = self.trip_until = 0
         try:
             payload = store.load()
         except ValueError as e:
@@ -208,6 +210,8 @@ class Meter:
     def consume(self, tenths, commodity=0):
         """Drain a register by what was used; it stops at zero (the relay opens)."""
         b = self.balance
+        if self.fault or not self.personalised:
+            return b[commodity]
         b[commodity] = max(0, b[commodity] - tenths)
         self._commit()
         return b[commodity]
@@ -216,6 +220,8 @@ class Meter:
         """Report the load at `now` (seconds). Above the max power limit the relay trips and
         stays open for TRIP_SECONDS, whatever is reported meanwhile (behind an open relay a
         board measures nothing); then it closes and the load is measured again."""
+        if self.fault or not self.personalised:
+            return False
         changed = False
         if self.tripped:
             if now < self.trip_until:

@@ -19,6 +19,7 @@ class RecordStore:
         self.seq = 0
         self.slot = 1  # the next write goes to slot 0
         self.report = ""
+        self.bad = []  # why each bad slot is bad, as found at load()
 
     def _path(self, slot):
         return "%s.%d" % (self.prefix, slot)
@@ -54,6 +55,7 @@ class RecordStore:
                 bad.append(r)
             elif r is not None:
                 found.append((r[0], slot, r[1]))
+        self.bad = bad
         self.report = "; ".join(bad)
         if not found:
             if bad:
@@ -74,6 +76,10 @@ class RecordStore:
         self._write(self._path(slot), data)
         self.seq = seq
         self.slot = slot
+        if self.report:  # that slot is good now: report only what is still bad
+            tag = "slot %d:" % slot
+            self.bad = [r for r in self.bad if not r.startswith(tag)]
+            self.report = "; ".join(self.bad)
 
     def _write(self, path, data):
         # The one place bytes reach the file system (a test double cuts power here).

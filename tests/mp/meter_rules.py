@@ -939,3 +939,14 @@ def test_a_test_token_does_not_reset_the_guess_count():
     # guesses must not undo the lockout.
     m = new_meter()
     play(m, "g -> CRC\n g -> CRC\n d 0 512 -> ACCEPT\n g -> CRC seconds=10")
+
+
+def test_storage_report_clears_once_the_bad_slot_is_written_again():
+    m = new_meter()
+    play(m, "c 2000 10 -> ACCEPT")
+    path = "%s.%d" % (m.store.prefix, m.store.slot)
+    _overwrite(path, b"garbage")
+    m2 = reboot(m)
+    assert m2.store.report.startswith("slot %d:" % m.store.slot)
+    play(m2, "c 2001 10 -> ACCEPT")  # the next state goes over the bad slot
+    assert m2.store.report == "" and reboot(m2).store.report == ""
