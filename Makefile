@@ -59,3 +59,7 @@ provision: setup  ## make provision BOARD=pico PORT=/dev/ttyACM0 PROFILE=meter.j
 boards: setup  ## .mpy for every board into build/pico and build/esp32; needs no hardware
 	$(BIN)/python -m host_tools.deploy build --board pico
 	$(BIN)/python -m host_tools.deploy build --board esp32
+
+.PHONY: soak
+soak: setup  ## 10,000 tokens typed on the simulator's keypad in a small heap, with its memory
+	SOAK_TOKENS=10000 $(BIN)/python -m pytest -q -s -m soak tests/test_e2e_faults.py
