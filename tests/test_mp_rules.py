@@ -13,7 +13,7 @@ from conftest import FIRMWARE, ROOT, micropython_binary
 RUNNER = os.path.join(ROOT, "tests", "mp", "mptest.py")
 # module -> interpreters. The drivers need micropython's `const` and `framebuf`.
 MODULES = {"meter_rules": ("mp", "cpython"), "ui_rules": ("mp", "cpython"),
-           "hal_tests": ("mp",)}
+           "web_rules": ("mp", "cpython"), "hal_tests": ("mp",)}
 
 
 def _path(module):

@@ -1,0 +1,93 @@
+# web_rules.py  the classroom page's Python side (web/webmeter.py), in micropython and CPython
+# The page runs the same module in MicroPython's WebAssembly port; here it runs on a
+# directory instead of the page's virtual file system.
+import json
+import sys
+
+from scratch import fresh_dir
+
+_root = __file__.rsplit("/", 3)[0] if "/" in __file__ else "../.."
+sys.path.insert(0, _root + "/web")
+
+import webmeter as W  # noqa: E402
+
+NOW = 1795435200000  # 2026-11-23 12:00 UTC, in ms
+DEMO = json.dumps({
+    "meter": {"pan": "600727000000000009", "sgc": "123456", "ti": "01", "kt": 2, "krn": 1,
+              "ken": 255, "ea": "sta", "base_date": 1993, "decoder_key": "e653341f9d5bf36f",
+              "manufacture_tid": 16303680},
+    "next_key": "0123456789abcdef", "profile": "demo"})
+
+
+def boot():
+    W.STATE = fresh_dir("web_rules")
+    return json.loads(W.boot(DEMO, NOW))
+
+
+def type_token(token, now):
+    for k in token.replace(" ", "") + "#":
+        f = json.loads(W.key(k, now))
+    return f["lines"]
+
+
+def vend(kind, arg=""):
+    out = json.loads(W.vend(kind, arg, NOW))
+    assert "tokens" in out, out
+    return [t["token"] for t in out["tokens"]]
+
+
+def test_boot_shows_the_balance_of_a_fresh_demo_meter():
+    f = boot()
+    assert f["lines"] == ["CREDIT 0.0 kWh  ", "NO CREDIT: OFF  "] and f["relay"] is False
+    assert f["status"]["edition"] == 1
+
+
+def test_a_test_token_typed_on_the_keypad_is_shown_and_explained():
+    boot()
+    assert type_token("0000 0000 0087 2419 5840", NOW) == ["ACCEPT          ", "TEST 512        "]
+    stages = dict((s["stage"], s["value"]) for s in json.loads(W.explain()))
+    for name in ("digits", "66 bits", "class bits", "transposition", "cipher block",
+                 "plaintext", "CRC", "TID memory before", "TID memory after", "result"):
+        assert name in stages, name
+    assert "class 1" in stages["class bits"] and "match" in stages["CRC"]
+
+
+def test_the_migration_set_moves_the_meter_to_edition_2():
+    boot()
+    k1, k2, credit = vend("migration")
+    assert type_token(k1, NOW)[0].startswith("KEY CHANGE 1/2")
+    assert type_token(k2, NOW + 10000)[0].startswith("KEY CHANGED")
+    assert type_token(credit, NOW + 20000) == ["ACCEPT          ", "+10.0 kWh       "]
+    st = json.loads(W.frame(NOW + 30000))["status"]
+    assert st["edition"] == 2 and st["krn"] == 2 and st["balance"] == 100
+    assert "error" in json.loads(W.vend("migration", "", NOW))  # once only
+    # The explainer shows the credit decrypted under the new key, TID memory refilled.
+    stages = dict((s["stage"], s["value"]) for s in json.loads(W.explain()))
+    assert stages["TID memory before"].startswith("0 of 50")
+    assert stages["TID memory after"].startswith("1 of 50")
+
+
+def test_credit_and_management_tokens_from_the_panel_are_accepted_in_order():
+    boot()
+    # Edition 1's window has closed: the panel's tokens count on from the newest TID.
+    a = vend("credit", "2.5")[0]
+    b = vend("max-power", "1000")[0]
+    assert type_token(a, NOW) == ["ACCEPT          ", "+2.5 kWh        "]
+    assert type_token(b, NOW + 5000) == ["ACCEPT          ", "MAX POWER 1000W "]
+    c = vend("credit", "1")[0]
+    assert type_token(c, NOW + 10000)[1].startswith("+1.0 kWh")
+    assert type_token(a, NOW + 15000)[1].startswith("USED TOKEN")
+    assert "error" in json.loads(W.vend("beer", "", NOW))
+
+
+def test_state_survives_a_reload_through_the_browser_storage():
+    boot()
+    type_token(vend("credit", "5")[0], NOW)
+    saved = W.state_files()
+    W.STATE = fresh_dir("web_rules")  # a new page: empty file system
+    W.restore(saved)
+    f = json.loads(W.boot(DEMO, NOW + 1000))
+    assert f["status"]["balance"] == 50
+    W.reset()
+    f = json.loads(W.boot(DEMO, NOW + 2000))
+    assert f["status"]["balance"] == 0

@@ -1,0 +1,203 @@
+# webmeter.py  the classroom page's meter: the firmware's meter and ui behind a few calls
+# Runs in the page's MicroPython (WebAssembly) with the firmware on sys.path; every call
+# returns JSON for app.js. The page holds the demo meter's decoder keys, never a vending key.
+# Times are milliseconds since 1970 given as text: a JS number that large does not cross into
+# MicroPython intact.
+import json
+import os
+from binascii import a2b_base64, b2a_base64, unhexlify
+
+from meter.meter import Meter
+from meter.store import RecordStore
+from sts import amount
+from sts.codec import encode
+from sts.explain import stages
+from sts.sta import Sta
+from ui.ui import Ui
+
+STATE = "/state"
+_EPOCH = {1993: 725846400, 2014: 1388534400, 2035: 2051222400}  # 1 January, UTC, in seconds
+_REGISTER = {"max-power": 0, "clear-credit": 1, "tariff": 2, "clear-tamper": 5}
+_s = {"meter": None, "ui": None, "demo": None, "explain": []}
+
+
+def _mkdir():
+    try:
+        os.mkdir(STATE)
+    except OSError:
+        pass
+
+
+def restore(files_json):
+    """Put the state files saved in the browser back before boot()."""
+    _mkdir()
+    for name, data in json.loads(files_json).items():
+        with open(STATE + "/" + name, "wb") as f:
+            f.write(a2b_base64(data))
+    return json.dumps({"restored": len(json.loads(files_json))})
+
+
+def boot(demo_json, now_ms):
+    """The meter from /state, personalised from the demo data if there is none yet."""
+    now_ms = int(now_ms)
+    _mkdir()
+    demo = json.loads(demo_json)
+    m = Meter(RecordStore(STATE + "/meter"))
+    if not m.personalised and not m.fault:
+        m.provision(demo["meter"])
+    _s["meter"] = m
+    _s["ui"] = Ui(m)
+    _s["demo"] = demo
+    _s["explain"] = []
+    return frame(now_ms)
+
+
+def frame(now_ms):
+    now_ms = int(now_ms)
+    m = _s["meter"]
+    lines = _s["ui"].frame(now_ms)
+    ok = m.personalised and not m.fault
+    return json.dumps({"lines": lines, "relay": m.relay_closed() if ok else False,
+                       "status": m.status()})
+
+
+def _tids(m):
+    t = m.tids
+    newest = [t.tids[i] for i in range(max(0, t.count - 4), t.count)]
+    return "%d of %d; newest: %s" % (t.count, t.capacity, ", ".join(str(x) for x in newest))
+
+
+def key(k, now_ms):
+    """One key of the keypad; Enter on 20 digits also records the explainer's stages."""
+    now_ms = int(now_ms)
+    m = _s["meter"]
+    ui = _s["ui"]
+    explain = None
+    if k == "#" and len(ui.digits) == 20 and m.personalised and not m.fault:
+        token = ui.digits.decode()
+        # With the key in force when the token was typed (a key change may replace it).
+        explain = stages(token, m.decoder().cipher, m.ea)
+        explain.append(("TID memory before", _tids(m)))
+    ui.key(k, now_ms)
+    if explain is not None:
+        explain.append(("TID memory after", _tids(m)))
+        explain.append(("result", "%d %s: %s" % (m.last, _name(m.last), " / ".join(
+            line.strip() for line in ui.result))))
+        _s["explain"] = explain
+    return frame(now_ms)
+
+
+def _name(code):
+    from meter.results import NAMES
+
+    return NAMES.get(code, "?")
+
+
+def explain():
+    return json.dumps([{"stage": k, "value": v} for k, v in _s["explain"]])
+
+
+def _key_now(m):
+    """The decoder key the meter has now: the demo key, or the one after the migration."""
+    d = _s["demo"]
+    return unhexlify(d["meter"]["decoder_key"] if m.krn == d["meter"]["krn"] else d["next_key"])
+
+
+def _tid(m, now_ms):
+    """Minutes since the meter's base date, after the newest TID the meter remembers and the
+    last one this panel issued (kept with the state, so a reload issues no duplicate).
+    Edition 1's window closed on 2024-11-24: its tokens count on from there."""
+    last = max(m.tids.newest() or 0, _issued(m.base_date))
+    tid = (now_ms // 1000 - _EPOCH[m.base_date]) // 60
+    if tid >= 1 << 24 or tid <= last:
+        tid = last + 1
+    if tid >= 1 << 24:
+        raise ValueError("no TID left for base date %d: migrate first" % m.base_date)
+    with open(STATE + "/vend.json", "w") as f:
+        json.dump({"base_date": m.base_date, "tid": tid}, f)
+    return tid
+
+
+def _issued(base_date):
+    try:
+        with open(STATE + "/vend.json") as f:
+            v = json.load(f)
+    except (OSError, ValueError):
+        return 0
+    return v["tid"] if v.get("base_date") == base_date else 0
+
+
+def _grouped(digits):
+    return " ".join(digits[i:i + 4] for i in range(0, 20, 4))
+
+
+def vend(kind, arg, now_ms):
+    """Tokens for the demo meter, made by the firmware's own codec."""
+    now_ms = int(now_ms)
+    m = _s["meter"]
+    try:
+        toks = _vend(m, kind, arg, now_ms)
+    except ValueError as e:
+        return json.dumps({"error": str(e)})
+    return json.dumps({"tokens": [{"label": label, "token": _grouped(t)} for label, t in toks]})
+
+
+def _vend(m, kind, arg, now_ms):
+    key = _key_now(m)
+    rnd = now_ms % 16
+    if kind == "credit":
+        tenths = int(float(arg) * 10 + 0.999999)
+        raw = amount.encode(tenths)
+        t = encode(0, 0, {"amount": raw, "tid": _tid(m, now_ms), "rnd": rnd}, Sta(key))
+        v = amount.decode(raw)
+        return [("credit %d.%d kWh" % (v // 10, v % 10), t)]
+    if kind in _REGISTER:
+        value = {"clear-credit": 0xFFFF, "clear-tamper": 0}.get(kind)
+        if value is None:
+            value = int(arg)
+        t = encode(2, _REGISTER[kind], {"register": value, "tid": _tid(m, now_ms), "rnd": rnd},
+                   Sta(key))
+        return [("%s %s" % (kind, "" if kind.startswith("clear") else value), t)]
+    if kind == "test":
+        return [("test/display %s" % arg, encode(1, 0, {"mfr": 0, "control": int(arg)}, None))]
+    if kind == "migration":
+        return _migration(m, now_ms)
+    raise ValueError("unknown token kind %r" % kind)
+
+
+def _migration(m, now_ms):
+    d = _s["demo"]["meter"]
+    if m.krn != d["krn"]:
+        raise ValueError("this meter has already moved to KRN %d" % m.krn)
+    old = Sta(unhexlify(d["decoder_key"]))
+    nk = unhexlify(_s["demo"]["next_key"])
+    hi = (nk[0] << 24) | (nk[1] << 16) | (nk[2] << 8) | nk[3]
+    lo = (nk[4] << 24) | (nk[5] << 16) | (nk[6] << 8) | nk[7]
+    ken = d["ken"]
+    kct1 = encode(2, 3, {"nkho": hi, "kt": d["kt"], "res": 0, "ro": 1, "krn": d["krn"] + 1,
+                         "kenho": ken >> 4}, old)
+    kct2 = encode(2, 4, {"nklo": lo, "ti": int(d["ti"]), "kenlo": ken & 15}, old)
+    # The credit counts from the new base date, 2014, under the new key.
+    tid = (now_ms // 1000 - _EPOCH[2014]) // 60
+    credit = encode(0, 0, {"amount": amount.encode(100), "tid": tid, "rnd": now_ms % 16},
+                    Sta(nk))
+    return [("1. key change 1 of 2 (type both within 2 minutes)", kct1),
+            ("2. key change 2 of 2", kct2),
+            ("3. credit 10.0 kWh under the new key", credit)]
+
+
+def state_files():
+    """The meter's state files as base64, for the browser's storage."""
+    _mkdir()
+    out = {}
+    for name in os.listdir(STATE):
+        with open(STATE + "/" + name, "rb") as f:
+            out[name] = b2a_base64(f.read()).decode().strip()
+    return json.dumps(out)
+
+
+def reset():
+    _mkdir()
+    for name in os.listdir(STATE):
+        os.remove(STATE + "/" + name)
+    return json.dumps({"reset": True})
