@@ -33,7 +33,8 @@ def restore(files_json):
     _mkdir()
     for name, data in json.loads(files_json).items():
         with open(STATE + "/" + name, "wb") as f:
-            f.write(a2b_base64(data))
+            # bytes: the WebAssembly port's binascii (in Python) takes no str
+            f.write(a2b_base64(data.encode()))
     return json.dumps({"restored": len(json.loads(files_json))})
 
 
@@ -64,7 +65,8 @@ def frame(now_ms):
 def _tids(m):
     t = m.tids
     newest = [t.tids[i] for i in range(max(0, t.count - 4), t.count)]
-    return "%d of %d; newest: %s" % (t.count, t.capacity, ", ".join(str(x) for x in newest))
+    return "%d of %d; newest: %s" % (t.count, t.capacity,
+                                      ", ".join(str(x) for x in newest) or "none")
 
 
 def key(k, now_ms):
@@ -103,18 +105,23 @@ def _key_now(m):
     return unhexlify(d["meter"]["decoder_key"] if m.krn == d["meter"]["krn"] else d["next_key"])
 
 
-def _tid(m, now_ms):
-    """Minutes since the meter's base date, after the newest TID the meter remembers and the
-    last one this panel issued (kept with the state, so a reload issues no duplicate).
-    Edition 1's window closed on 2024-11-24: its tokens count on from there."""
-    last = max(m.tids.newest() or 0, _issued(m.base_date))
-    tid = (now_ms // 1000 - _EPOCH[m.base_date]) // 60
+def _tid(m, now_ms, base_date=None):
+    """Minutes since the base date (the meter's, unless given), after the newest TID the
+    meter remembers and the last one this panel issued (kept with the state, so a reload
+    issues no duplicate). Edition 1's window closed on 2024-11-24: its tokens count on from
+    there."""
+    if base_date is None:
+        base_date = m.base_date
+    last = _issued(base_date)
+    if base_date == m.base_date:
+        last = max(m.tids.newest() or 0, last)
+    tid = (now_ms // 1000 - _EPOCH[base_date]) // 60
     if tid >= 1 << 24 or tid <= last:
         tid = last + 1
     if tid >= 1 << 24:
-        raise ValueError("no TID left for base date %d: migrate first" % m.base_date)
+        raise ValueError("no TID left for base date %d: migrate first" % base_date)
     with open(STATE + "/vend.json", "w") as f:
-        json.dump({"base_date": m.base_date, "tid": tid}, f)
+        json.dump({"base_date": base_date, "tid": tid}, f)
     return tid
 
 
@@ -125,6 +132,32 @@ def _issued(base_date):
     except (OSError, ValueError):
         return 0
     return v["tid"] if v.get("base_date") == base_date else 0
+
+
+_ASK = {"max-power": ("max power", "watts"), "tariff": ("tariff", "its units")}
+
+
+def _tenths(text):
+    """A credit in kWh as typed ("10", "2.5", "0.05") in tenths, rounded up as the vending
+    side does; exact, with no float on the way."""
+    text = str(text).strip()
+    whole, _, frac = text.partition(".")
+    if not (whole or frac) or not (whole + frac).isdigit() or len(whole) > 8:
+        raise ValueError("credit: type an amount in kWh, such as 10 or 2.5")
+    tenths = int(whole or "0") * 10 + int((frac + "0")[0])
+    if frac[1:].strip("0"):
+        tenths += 1
+    if tenths > amount.MAX_TENTHS:
+        raise ValueError("credit: at most %d.%d kWh in one token"
+                         % (amount.MAX_TENTHS // 10, amount.MAX_TENTHS % 10))
+    return tenths
+
+
+def _whole(text, what, top):
+    text = str(text).strip()
+    if not text.isdigit() or len(text) > 12 or int(text) > top:
+        raise ValueError("%s: type a whole number from 0 to %d" % (what, top))
+    return int(text)
 
 
 def _grouped(digits):
@@ -146,20 +179,20 @@ def _vend(m, kind, arg, now_ms):
     key = _key_now(m)
     rnd = now_ms % 16
     if kind == "credit":
-        tenths = int(float(arg) * 10 + 0.999999)
-        raw = amount.encode(tenths)
+        raw = amount.encode(_tenths(arg))
         t = encode(0, 0, {"amount": raw, "tid": _tid(m, now_ms), "rnd": rnd}, Sta(key))
         v = amount.decode(raw)
         return [("credit %d.%d kWh" % (v // 10, v % 10), t)]
     if kind in _REGISTER:
         value = {"clear-credit": 0xFFFF, "clear-tamper": 0}.get(kind)
         if value is None:
-            value = int(arg)
+            value = _whole(arg, "%s in %s" % _ASK[kind], 0xFFFF)
         t = encode(2, _REGISTER[kind], {"register": value, "tid": _tid(m, now_ms), "rnd": rnd},
                    Sta(key))
         return [("%s %s" % (kind, "" if kind.startswith("clear") else value), t)]
     if kind == "test":
-        return [("test/display %s" % arg, encode(1, 0, {"mfr": 0, "control": int(arg)}, None))]
+        return [("test/display %s" % arg, encode(1, 0, {"mfr": 0, "control": _whole(
+            arg, "the test/display control", (1 << 36) - 1)}, None))]
     if kind == "migration":
         return _migration(m, now_ms)
     raise ValueError("unknown token kind %r" % kind)
@@ -178,7 +211,7 @@ def _migration(m, now_ms):
                          "kenho": ken >> 4}, old)
     kct2 = encode(2, 4, {"nklo": lo, "ti": int(d["ti"]), "kenlo": ken & 15}, old)
     # The credit counts from the new base date, 2014, under the new key.
-    tid = (now_ms // 1000 - _EPOCH[2014]) // 60
+    tid = _tid(m, now_ms, 2014)
     credit = encode(0, 0, {"amount": amount.encode(100), "tid": tid, "rnd": now_ms % 16},
                     Sta(nk))
     return [("1. key change 1 of 2 (type both within 2 minutes)", kct1),

@@ -91,3 +91,38 @@ def test_state_survives_a_reload_through_the_browser_storage():
     W.reset()
     f = json.loads(W.boot(DEMO, NOW + 2000))
     assert f["status"]["balance"] == 0
+
+
+def test_panel_amounts_are_exact_and_round_up_like_the_vending_side():
+    boot()
+    out = json.loads(W.vend("credit", "0.3", NOW))  # 0.3 * 10 is 3.0000000000000004 in float
+    assert out["tokens"][0]["label"] == "credit 0.3 kWh"
+    label = json.loads(W.vend("credit", "1.00000001", NOW))["tokens"][0]["label"]
+    assert label == "credit 1.1 kWh"  # any part of a tenth more is a tenth more
+    assert json.loads(W.vend("credit", "0.31", NOW))["tokens"][0]["label"] == "credit 0.4 kWh"
+    assert json.loads(W.vend("credit", ".5", NOW))["tokens"][0]["label"] == "credit 0.5 kWh"
+    assert json.loads(W.vend("credit", "2.50", NOW))["tokens"][0]["label"] == "credit 2.5 kWh"
+
+
+def test_panel_refuses_what_is_not_an_amount_or_a_whole_number_and_says_what_to_type():
+    boot()
+    for kind, arg in (("credit", ""), ("credit", "-5"), ("credit", "inf"), ("credit", "nan"),
+                      ("credit", "1e3"), ("credit", "1.2.3"), ("credit", "."),
+                      ("credit", "1820162.5"), ("max-power", "-1"), ("max-power", "1.5"),
+                      ("max-power", "65536"), ("test", "x"), ("test", str(1 << 36))):
+        out = json.loads(W.vend(kind, arg, NOW))
+        assert "type" in out.get("error", "") or "at most" in out.get("error", ""), (kind, arg,
+                                                                                   out)
+    files = json.loads(W.state_files())
+    assert "vend.json" not in files  # nothing refused used up a TID
+
+
+def test_a_credit_made_after_the_migration_set_has_its_own_tid():
+    boot()
+    k1, k2, credit = vend("migration")
+    type_token(k1, NOW)
+    type_token(k2, NOW + 1000)
+    more = vend("credit", "1")[0]  # the same minute, before the set's credit is typed
+    assert more != credit
+    assert type_token(credit, NOW + 2000)[0].startswith("ACCEPT")
+    assert type_token(more, NOW + 3000)[0].startswith("ACCEPT")
