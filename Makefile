@@ -37,7 +37,7 @@ bench: setup  ## decode speed and heap per decode, as ratios to a bit-by-bit bas
 	$(BIN)/python bench/run.py
 
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache web/dist
 
 # Boards: boards/pico (RP2040) and boards/esp32 (DevKitC); the wiring is in their README.md.
 BOARD ?= pico
@@ -63,3 +63,22 @@ boards: setup  ## .mpy for every board into build/pico and build/esp32; needs no
 .PHONY: soak
 soak: setup  ## 10,000 tokens typed on the simulator's keypad in a small heap, with its memory
 	SOAK_TOKENS=10000 $(BIN)/python -m pytest -q -s -m soak tests/test_e2e_faults.py
+
+# The classroom page: the firmware in MicroPython's WebAssembly port, in a browser (web/).
+# npm ci runs once (node_modules/.package-lock.json is its stamp); after that the page
+# builds and serves with no network.
+WEB_PORT ?= 8000
+
+.PHONY: web web-shot
+
+web/node_modules/.package-lock.json: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund
+
+web: setup web/node_modules/.package-lock.json  ## the meter in a web page: build web/dist, serve it on loopback
+	$(BIN)/python -m host_tools.webbuild
+	@echo "the classroom meter: open http://127.0.0.1:$(WEB_PORT)/  (Ctrl-C stops the server)"
+	$(BIN)/python -m http.server --bind 127.0.0.1 --directory web/dist $(WEB_PORT)
+
+web-shot: setup web/node_modules/.package-lock.json  ## the README's picture of the page, docs/web.png, from the page test
+	$(BIN)/python -m host_tools.webbuild
+	SCREENSHOT=$(CURDIR)/docs/web.png node --test web/test/

@@ -1,0 +1,347 @@
+// app.js  the classroom page: boots MicroPython (WebAssembly), runs webmeter.py, draws the meter
+// The page is one more board: the firmware's meter and ui run unchanged; this file is its
+// keypad, display, relay LED and storage. Every webmeter call returns JSON text.
+import { loadMicroPython } from "./micropython.mjs";
+
+const COLS = 16;
+const ROWS = 2;
+const TICK_MS = 200; // the ui's timeouts (entry, result screens) need time to pass
+const STORE = "stsmeter.state"; // localStorage: the meter's state files, base64
+const params = new URLSearchParams(location.search);
+const TYPE_DELAY = Number(params.get("typedelay") || 150); // ms between keys of "type it"
+
+const $ = (sel) => document.querySelector(sel);
+let wm = null; // the webmeter module (a proxy of the Python module)
+let demoText = "";
+let shown = ""; // the frame last drawn, as JSON
+let typing = Promise.resolve(); // "type it" runs one token after another
+
+// Times cross into MicroPython as text: a JS number above 2**30 does not arrive intact.
+const now = () => String(Date.now());
+
+function fail(where, err) {
+  const text = `${where}: ${err && err.message ? err.message : err}`;
+  console.error(text);
+  const b = $("#banner");
+  b.textContent = text;
+  b.hidden = false;
+}
+
+function call(name, ...args) {
+  return JSON.parse(wm[name](...args));
+}
+
+// -- the display and the relay ------------------------------------------------------------
+function drawLcd(lines) {
+  const rows = document.querySelectorAll("#lcd .lcd-line");
+  for (let r = 0; r < ROWS; r++) {
+    const text = ((lines[r] || "") + " ".repeat(COLS)).slice(0, COLS);
+    const row = rows[r];
+    if (row.children.length !== COLS) {
+      row.replaceChildren(...Array.from({ length: COLS }, () => document.createElement("span")));
+    }
+    for (let c = 0; c < COLS; c++) row.children[c].textContent = text[c];
+    row.dataset.text = text;
+  }
+}
+
+function tenths(v) {
+  return `${Math.floor(v / 10)}.${v % 10}`;
+}
+
+function drawStatus(s, relay) {
+  const led = $("#led");
+  led.classList.toggle("on", !!relay);
+  $("#relay-text").textContent = relay ? "SUPPLY ON" : "SUPPLY OFF";
+  const el = $("#status");
+  if (!s || s.fault) {
+    el.textContent = `meter fault: ${s ? s.fault : "no status"}`;
+    return;
+  }
+  const parts = [
+    `STS edition ${s.edition}`,
+    `KRN ${s.krn}`,
+    `base date ${s.base_date}`,
+    `${s.ea}`,
+    `balance ${tenths(s.balance)} kWh`,
+    `TID memory ${s.tids_used}/${s.tids_capacity}`,
+  ];
+  if (s.max_power) parts.push(`max power ${s.max_power} W`);
+  if (s.kct_held) parts.push(`key change ${s.kct_held}/${s.kct_of} held`);
+  el.textContent = parts.join(" \u00b7 ");
+  el.dataset.balance = tenths(s.balance);
+  el.dataset.edition = s.edition;
+}
+
+function show(frame) {
+  const text = JSON.stringify(frame);
+  if (text === shown) return;
+  shown = text;
+  drawLcd(frame.lines);
+  drawStatus(frame.status, frame.relay);
+}
+
+// -- storage ---------------------------------------------------------------------------
+function save() {
+  try {
+    localStorage.setItem(STORE, wm.state_files());
+  } catch (e) {
+    fail("saving the meter's state", e);
+  }
+}
+
+// -- keys --------------------------------------------------------------------------------
+function press(k) {
+  if (!wm) return;
+  const btn = document.querySelector(`#keypad button[data-key="${k}"]`);
+  if (btn) {
+    btn.classList.add("pressed");
+    setTimeout(() => btn.classList.remove("pressed"), 120);
+  }
+  try {
+    show(call("key", k, now()));
+    if (k === "#") drawExplain();
+    save();
+  } catch (e) {
+    fail(`key ${k}`, e);
+  }
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// A token typed digit by digit, then #, so that a class can watch the display.
+function typeToken(token, li) {
+  const keys = token.replace(/[^0-9]/g, "") + "#";
+  typing = typing.then(async () => {
+    if (li) li.classList.add("typing");
+    for (const k of keys) {
+      press(k);
+      await sleep(TYPE_DELAY);
+    }
+    if (li) {
+      li.classList.remove("typing");
+      li.classList.add("typed");
+    }
+  });
+  return typing;
+}
+
+const KEYBOARD = { Enter: "#", NumpadEnter: "#", Backspace: "*", Escape: "C", "#": "#",
+  "*": "*", c: "C", C: "C" };
+
+function onKeydown(e) {
+  if (e.target.closest && e.target.closest("input, textarea, select")) return;
+  if (e.ctrlKey || e.metaKey || e.altKey) return;
+  const k = /^[0-9]$/.test(e.key) ? e.key : KEYBOARD[e.key];
+  if (!k) return;
+  e.preventDefault();
+  press(k);
+}
+
+// -- vending -----------------------------------------------------------------------------
+function vend(kind, arg) {
+  const err = $("#vend-error");
+  err.hidden = true;
+  let out;
+  try {
+    out = call("vend", kind, arg, now());
+    save(); // the panel remembers the TIDs it issued, with the meter's state
+  } catch (e) {
+    fail(`vend ${kind}`, e);
+    return;
+  }
+  if (out.error) {
+    err.textContent = out.error;
+    err.hidden = false;
+    return;
+  }
+  const list = $("#tokens");
+  list.replaceChildren();
+  for (const t of out.tokens) {
+    const li = document.createElement("li");
+    const label = document.createElement("span");
+    label.className = "label";
+    label.textContent = t.label;
+    const code = document.createElement("code");
+    code.className = "token";
+    code.textContent = t.token;
+    const b = document.createElement("button");
+    b.className = "type-it";
+    b.textContent = "type it";
+    b.addEventListener("click", () => typeToken(t.token, li));
+    li.append(code, b, label);
+    list.append(li);
+  }
+  $("#type-all").hidden = out.tokens.length < 2;
+}
+
+function typeAll() {
+  for (const li of document.querySelectorAll("#tokens li")) {
+    typeToken(li.querySelector(".token").textContent, li);
+  }
+}
+
+// -- the explainer -----------------------------------------------------------------------
+function cell(text) {
+  const td = document.createElement("td");
+  td.textContent = text;
+  return td;
+}
+
+// The 66-bit string with the two places transposition swaps: bits 65,64 (first two
+// characters) and the class bits 28,27.
+function bitsCell(value) {
+  const td = document.createElement("td");
+  if (!/^[01]{66}$/.test(value)) {
+    td.textContent = value;
+    return td;
+  }
+  const at = (bit) => 65 - bit; // string index of a bit number
+  const mark = (text, cls, title) => {
+    const m = document.createElement("mark");
+    m.className = cls;
+    m.title = title;
+    m.textContent = text;
+    return m;
+  };
+  td.append(
+    mark(value.slice(0, 2), "moved", "bits 65,64: block bits 28,27, moved out for the class"),
+    value.slice(2, at(28)),
+    mark(value.slice(at(28), at(27) + 1), "cls", "bits 28,27: the class"),
+    value.slice(at(27) + 1),
+  );
+  return td;
+}
+
+function drawExplain() {
+  let rows;
+  try {
+    rows = call("explain");
+  } catch (e) {
+    fail("explain", e);
+    return;
+  }
+  const table = $("#explain");
+  const body = table.querySelector("tbody");
+  body.replaceChildren();
+  for (const { stage, value } of rows) {
+    const tr = document.createElement("tr");
+    tr.dataset.stage = stage;
+    if (stage.startsWith("TID memory") || stage === "result") tr.className = "meter-stage";
+    tr.append(cell(stage), stage === "66 bits" ? bitsCell(value) : cell(value));
+    body.append(tr);
+  }
+  table.hidden = rows.length === 0;
+  $("#explain-empty").hidden = rows.length !== 0;
+}
+
+// -- boot --------------------------------------------------------------------------------
+function mkdirs(FS, path) {
+  let at = "";
+  for (const part of path.split("/").filter(Boolean)) {
+    at += "/" + part;
+    try {
+      FS.mkdir(at);
+    } catch {
+      // it exists
+    }
+  }
+}
+
+async function fetchText(name) {
+  const r = await fetch(name);
+  if (!r.ok) throw new Error(`${name}: HTTP ${r.status}`);
+  return r.text();
+}
+
+function bootMeter(store = true) {
+  const saved = localStorage.getItem(STORE);
+  if (saved) {
+    try {
+      wm.restore(saved);
+    } catch (e) {
+      // Not the meter's files (another page's key, or edited by hand): start afresh, say so.
+      call("reset");
+      fail("the saved meter state could not be read, so the meter starts new", e);
+    }
+  }
+  shown = "";
+  show(call("boot", demoText, now()));
+  if (store) save();
+  drawExplain();
+}
+
+async function main() {
+  const [firmware, webmeter, demo] = await Promise.all(
+    ["firmware.json", "webmeter.py", "demo.json"].map(fetchText));
+  demoText = demo;
+  $("#profile").textContent = JSON.parse(demo).profile || "";
+  const mp = await loadMicroPython({
+    heapsize: 4 * 1024 * 1024,
+    stdout: (line) => console.log("[micropython]", line),
+    stderr: (line) => console.error("[micropython]", line),
+  });
+  for (const [path, source] of Object.entries(JSON.parse(firmware))) {
+    mkdirs(mp.FS, "/fw/" + path.split("/").slice(0, -1).join("/"));
+    mp.FS.writeFile("/fw/" + path, source);
+  }
+  mkdirs(mp.FS, "/web");
+  mp.FS.writeFile("/web/webmeter.py", webmeter);
+  mp.runPython('import sys; sys.path[:0] = ["/fw", "/web"]; import webmeter');
+  wm = mp.pyimport("webmeter");
+  window.webmeter = wm; // for the curious, in the browser's console
+  bootMeter();
+  $("#lcd").classList.remove("booting");
+  setInterval(() => {
+    try {
+      show(call("frame", now()));
+    } catch (e) {
+      fail("frame", e);
+    }
+  }, TICK_MS);
+
+  for (const b of document.querySelectorAll("#keypad button")) {
+    b.addEventListener("click", () => press(b.dataset.key));
+  }
+  document.addEventListener("keydown", onKeydown);
+  for (const f of document.querySelectorAll("form.vend")) {
+    f.addEventListener("submit", (e) => {
+      e.preventDefault();
+      vend(f.dataset.kind, f.elements.arg.value.trim());
+    });
+  }
+  for (const b of document.querySelectorAll("button.vend-now")) {
+    b.addEventListener("click", () => vend(b.dataset.kind, ""));
+  }
+  $("#type-all").addEventListener("click", typeAll);
+  // Another tab of this page changed the meter (the storage is shared): take its state, so
+  // that neither tab overwrites what the other did.
+  window.addEventListener("storage", (e) => {
+    if (e.key !== STORE && e.key !== null) return;
+    try {
+      call("reset");
+      bootMeter(false);
+    } catch (err) {
+      fail("following another tab", err);
+    }
+  });
+  const reset = $("#reset");
+  reset.disabled = false;
+  reset.addEventListener("click", () => {
+    if (!confirm("Reset the meter? Its credit, keys and TID memory go back to a new demo " +
+      "meter (edition 1), in every tab of this page.")) return;
+    try {
+      call("reset");
+      localStorage.removeItem(STORE);
+      $("#tokens").replaceChildren();
+      $("#type-all").hidden = true;
+      bootMeter();
+    } catch (e) {
+      fail("reset", e);
+    }
+  });
+  document.body.dataset.ready = "1";
+}
+
+drawLcd(["STARTING", "MICROPYTHON..."]);
+main().catch((e) => fail("boot", e));

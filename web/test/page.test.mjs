@@ -1,0 +1,205 @@
+// page.test.mjs  the classroom page in headless Chromium: keypad, LCD, explainer, vending,
+// storage across a reload, reset. Run: node --test web/test/  (after host_tools.webbuild)
+// Chromium is Debian's (`$CHROMIUM`, default /usr/bin/chromium), driven by playwright-core;
+// no browser is downloaded. The page is at $WEB_URL, or else served from web/dist (or
+// $WEB_DIST) on 127.0.0.1 by this file.
+import assert from "node:assert/strict";
+import { mkdirSync, readFileSync, statSync } from "node:fs";
+import http from "node:http";
+import path from "node:path";
+import { after, before, test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, "..", "..");
+const DIST = path.resolve(process.env.WEB_DIST || path.join(ROOT, "web", "dist"));
+// SCREENSHOT=file.png keeps a picture of the page after the migration (`make web-shot`
+// refreshes the README's, docs/web.png); without it no picture is taken.
+const SHOT = process.env.SCREENSHOT || "";
+const TYPES = {
+  ".html": "text/html; charset=utf-8", ".js": "text/javascript", ".mjs": "text/javascript",
+  ".css": "text/css", ".json": "application/json", ".wasm": "application/wasm",
+  ".py": "text/plain; charset=utf-8",
+};
+const TEST_TOKEN = "0000 0000 0087 2419 5840"; // test/display, control 512 (stsvend test 512)
+
+let server;
+let base;
+let browser;
+
+function serve() {
+  return new Promise((resolve) => {
+    const s = http.createServer((req, res) => {
+      const url = new URL(req.url, "http://x");
+      const rel = decodeURIComponent(url.pathname === "/" ? "/index.html" : url.pathname);
+      const file = path.join(DIST, path.normalize(rel));
+      if (!file.startsWith(DIST) || !statSync(file, { throwIfNoEntry: false })?.isFile()) {
+        res.writeHead(404).end("not found");
+        return;
+      }
+      res.writeHead(200, { "content-type": TYPES[path.extname(file)] || "application/octet-stream" });
+      res.end(readFileSync(file));
+    });
+    s.listen(0, "127.0.0.1", () => resolve(s));
+  });
+}
+
+before(async () => {
+  if (process.env.WEB_URL) {
+    base = process.env.WEB_URL; // the README's server, started by tests/test_web.py
+  } else {
+    assert.ok(statSync(path.join(DIST, "index.html"), { throwIfNoEntry: false }),
+      `${DIST} is not built: python -m host_tools.webbuild`);
+    server = await serve();
+    base = `http://127.0.0.1:${server.address().port}/`;
+  }
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    args: ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
+      "--no-first-run", "--disable-background-networking", "--disable-component-update",
+      "--disable-sync"],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.close();
+});
+
+const lcd = (page) => page.evaluate(() =>
+  [...document.querySelectorAll("#lcd .lcd-line")].map((l) => l.dataset.text || ""));
+
+// Waits until the LCD shows every `want` string (each on one of its lines).
+async function waitLcd(page, want, timeout = 20000) {
+  try {
+    await page.waitForFunction((w) => {
+      const text = [...document.querySelectorAll("#lcd .lcd-line")]
+        .map((l) => l.dataset.text || "").join("\n");
+      return w.every((s) => text.includes(s));
+    }, want, { timeout, polling: 20 });
+  } catch (e) {
+    throw new Error(`LCD never showed ${JSON.stringify(want)}; it shows ${
+      JSON.stringify(await lcd(page))}: ${e.message}`);
+  }
+}
+
+async function open(page) {
+  await page.goto(base + "?typedelay=25");
+  await page.waitForSelector("body[data-ready='1']", { timeout: 30000 });
+  await waitLcd(page, ["CREDIT"]);
+}
+
+async function clickKeys(page, keys) {
+  for (const k of keys.replace(/ /g, "")) {
+    await page.click(`#keypad button[data-key="${k}"]`);
+  }
+}
+
+async function explainer(page) {
+  return page.evaluate(() => Object.fromEntries(
+    [...document.querySelectorAll("#explain tr")].map((tr) =>
+      [tr.dataset.stage, tr.lastElementChild.textContent])));
+}
+
+test("the classroom page: keypad, LCD, explainer, vending, storage, reset", async () => {
+  const context = await browser.newContext({ viewport: { width: 1360, height: 1000 } });
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
+  const offsite = [];
+  page.on("request", (r) => { if (!r.url().startsWith(base)) offsite.push(r.url()); });
+
+  await open(page);
+  const first = await lcd(page);
+  assert.equal(first.length, 2);
+  for (const line of first) assert.equal(line.length, 16);
+  assert.match(first[0], /^CREDIT 0\.0 kWh/);
+
+  // The test/display token clicked on the keypad: class 1, sent in the clear.
+  await clickKeys(page, TEST_TOKEN);
+  await waitLcd(page, ["0000 0000 0087", "2419 5840"]);
+  await clickKeys(page, "#");
+  await waitLcd(page, ["ACCEPT", "TEST 512"]);
+  const st = await explainer(page);
+  for (const stage of ["digits", "66 bits", "class bits", "transposition", "cipher block",
+    "plaintext", "CRC", "TID memory before", "TID memory after", "result"]) {
+    assert.ok(stage in st, `the explainer has no "${stage}" stage: ${Object.keys(st)}`);
+  }
+  assert.equal(st.digits, TEST_TOKEN.replace(/ /g, ""));
+  assert.match(st["class bits"], /class 1/);
+  assert.match(st.CRC, /match/);
+  assert.ok(Object.keys(st).some((s) => s.startsWith("field ")), "no field stages");
+  assert.match(st.result, /ACCEPT/);
+
+  // The keyboard types too: 873 Enter shows the edition.
+  await page.keyboard.type("873");
+  await page.keyboard.press("Enter");
+  await waitLcd(page, ["STS EDITION 1", "KRN 1 BASE 1993"]);
+
+  // The edition-2 migration set from the vending panel, typed on the keypad by "type it".
+  await page.click("button[data-kind='migration']");
+  await page.waitForSelector("#tokens li:nth-child(3)");
+  const tokens = await page.$$eval("#tokens .token", (els) => els.map((e) => e.textContent));
+  assert.equal(tokens.length, 3);
+  for (const t of tokens) assert.match(t, /^\d{4}( \d{4}){4}$/);
+  await page.click("#tokens li:nth-child(1) .type-it");
+  await waitLcd(page, ["KEY CHANGE 1/2"]);
+  await page.click("#tokens li:nth-child(2) .type-it");
+  await waitLcd(page, ["KEY CHANGED"]);
+  await page.click("#tokens li:nth-child(3) .type-it");
+  await waitLcd(page, ["ACCEPT", "+10.0 kWh"]);
+  const credit = await explainer(page);
+  assert.equal(credit.digits, tokens[2].replace(/ /g, ""));
+  assert.match(credit["class bits"], /class 0/);
+  assert.match(credit.CRC, /match/);
+  assert.notEqual(credit["TID memory before"], credit["TID memory after"]);
+  await waitLcd(page, ["CREDIT 10.0 kWh", "SUPPLY ON"]);
+  assert.equal(await page.getAttribute("#status", "data-edition"), "2");
+  assert.equal(await page.getAttribute("#status", "data-balance"), "10.0");
+  if (SHOT) {
+    mkdirSync(path.dirname(SHOT), { recursive: true });
+    await page.screenshot({ path: SHOT, fullPage: true });
+  }
+
+  // A second tab shares the storage: what it does, the first tab follows (nothing lost).
+  const tab = await context.newPage();
+  tab.on("pageerror", (e) => errors.push(String(e)));
+  await open(tab);
+  await waitLcd(tab, ["CREDIT 10.0 kWh"]);
+  await tab.fill("form[data-kind='credit'] input", "1.5");
+  await tab.click("form[data-kind='credit'] button");
+  await tab.click("#tokens li:nth-child(1) .type-it");
+  await waitLcd(tab, ["ACCEPT", "+1.5 kWh"]);
+  await waitLcd(page, ["CREDIT 11.5 kWh"]);
+  await tab.close();
+
+  // A credit that is not a number is refused on the panel, with what to type.
+  await page.fill("form[data-kind='credit'] input", "ten");
+  await page.click("form[data-kind='credit'] button");
+  assert.match(await page.textContent("#vend-error"), /type an amount in kWh/);
+  assert.equal(await page.isVisible("#vend-error"), true);
+
+  // The state survives a reload (browser storage) ...
+  await page.reload();
+  await open(page);
+  await waitLcd(page, ["CREDIT 11.5 kWh"]);
+  assert.equal(await page.getAttribute("#status", "data-edition"), "2");
+  // ... and the reset button forgets it, once the teacher says yes.
+  page.once("dialog", (d) => d.dismiss());
+  await page.click("#reset");
+  assert.equal(await page.getAttribute("#status", "data-balance"), "11.5");
+  page.once("dialog", (d) => d.accept());
+  await page.click("#reset");
+  await waitLcd(page, ["CREDIT 0.0 kWh"]);
+  assert.equal(await page.getAttribute("#status", "data-edition"), "1");
+  await page.reload();
+  await open(page);
+  await waitLcd(page, ["CREDIT 0.0 kWh"]);
+
+  assert.equal(await page.isHidden("#banner"), true, await page.textContent("#banner"));
+  assert.deepEqual(errors, []);
+  assert.deepEqual(offsite, [], "the page fetched something from elsewhere");
+  await context.close();
+});
