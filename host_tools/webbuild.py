@@ -17,7 +17,7 @@ from host_tools.deploy import meter_json
 ROOT = os.path.dirname(FIRMWARE)
 WEB = os.path.join(ROOT, "web")
 PORT_DIR = os.path.join("node_modules", "@micropython", "micropython-webassembly-pyscript")
-PAGE = ("index.html", "app.js", "style.css")
+PAGE = ("index.html", "app.js", "style.css", "webmeter.py")
 PORT = ("micropython.mjs", "micropython.wasm")
 PACKAGES = ("sts", "meter", "ui")  # not hal (drivers) nor main.py (a board's loop)
 DEMO = os.path.join(os.path.dirname(__file__), "profiles", "demo.json")
@@ -49,20 +49,19 @@ def demo(path=DEMO):
 
 def build(out, web=WEB):
     """dist/ afresh in out; returns the names written."""
+    if os.path.isdir(out) and os.listdir(out):
+        if not os.path.exists(os.path.join(out, "index.html")):
+            raise WebBuildError("%s is not empty and holds no page build: not emptying it" % out)
     port = os.path.join(web, PORT_DIR)
     if not os.path.isdir(port):
         raise WebBuildError("%s is missing: run make web (it runs npm ci in web/)" % port)
     if os.path.isdir(out) and os.listdir(out):
-        if not os.path.exists(os.path.join(out, "index.html")):
-            raise WebBuildError("%s is not empty and holds no page build: not emptying it" % out)
         shutil.rmtree(out)  # a file gone from web/ must not linger in the page
     os.makedirs(out)
     written = []
-    for name in PAGE + ("webmeter.py",):
+    for name in PAGE:
         src = os.path.join(web, name)
         if not os.path.exists(src):
-            if name == "webmeter.py":
-                continue
             raise WebBuildError("%s is missing" % src)
         shutil.copyfile(src, os.path.join(out, name))
         written.append(name)

@@ -4,6 +4,7 @@
 # failure; elsewhere the test is skipped with the reason.
 import contextlib
 import glob
+import json
 import os
 import re
 import shutil
@@ -12,7 +13,7 @@ import sys
 
 import pytest
 
-from host_tools import webbuild
+from host_tools import profile, webbuild
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WEB = os.path.join(ROOT, "web")
@@ -67,3 +68,38 @@ def _run_page_tests(node, dist, url, tmp_path):
                                          CHROMIUM=CHROMIUM, SCREENSHOT=str(shot)))
     assert r.returncode == 0, "node --test web/test/ failed:\n%s\n%s" % (r.stdout, r.stderr)
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", "no screenshot of the page"
+
+
+def test_the_build_holds_the_firmware_and_decoder_keys_but_no_vending_key(tmp_path):
+    if not os.path.isdir(os.path.join(WEB, webbuild.PORT_DIR)):
+        _missing("web/node_modules has no MicroPython port (npm ci in web/)")
+    out = tmp_path / "dist"
+    written = webbuild.build(str(out))
+    for name in ("index.html", "app.js", "style.css", "webmeter.py", "micropython.mjs",
+                 "micropython.wasm", "firmware.json", "demo.json"):
+        assert name in written and (out / name).is_file(), name
+    fw = json.loads((out / "firmware.json").read_text())
+    assert {"sts/codec.py", "meter/meter.py", "ui/ui.py"} <= set(fw)
+    with open(os.path.join(ROOT, "firmware", "meter", "meter.py"), encoding="utf-8") as f:
+        assert fw["meter/meter.py"] == f.read()  # the firmware itself, not a copy of it
+    assert not any(p.startswith(("hal/", "main")) for p in fw)
+    prof = profile.load(webbuild.DEMO)
+    demo = json.loads((out / "demo.json").read_text())
+    assert demo["meter"]["decoder_key"] == prof.decoder_key().hex()
+    vk = prof.vending_key.hex()
+    for f in out.iterdir():
+        if f.suffix in (".json", ".js", ".html", ".py"):
+            assert vk not in f.read_text().lower(), f.name
+
+
+def test_the_build_refuses_to_empty_a_directory_that_is_not_a_page_build(tmp_path):
+    keep = tmp_path / "notes.txt"
+    keep.write_text("mine")
+    with pytest.raises(webbuild.WebBuildError, match="not emptying"):
+        webbuild.build(str(tmp_path))
+    assert keep.read_text() == "mine"
+
+
+def test_the_build_says_to_run_npm_ci_when_the_port_is_missing(tmp_path):
+    with pytest.raises(webbuild.WebBuildError, match="npm ci"):
+        webbuild.build(str(tmp_path / "dist"), web=str(tmp_path))
