@@ -69,7 +69,7 @@ soak: setup  ## 10,000 tokens typed on the simulator's keypad in a small heap, w
 # builds and serves with no network.
 WEB_PORT ?= 8000
 
-.PHONY: web web-shot
+.PHONY: web web-shot bench-web
 
 web/node_modules/.package-lock.json: web/package.json web/package-lock.json
 	cd web && npm ci --no-audit --no-fund
@@ -79,6 +79,9 @@ web: setup web/node_modules/.package-lock.json  ## the meter in a web page: buil
 	@echo "the classroom meter: open http://127.0.0.1:$(WEB_PORT)/  (Ctrl-C stops the server)"
 	$(BIN)/python -m http.server --bind 127.0.0.1 --directory web/dist $(WEB_PORT)
 
+bench-web: setup web/node_modules/.package-lock.json  ## the page's speed in Chromium against the unix micropython
+	$(BIN)/python bench/web.py
+
 web-shot: setup web/node_modules/.package-lock.json  ## the README's picture of the page, docs/web.png, from the page test
 	$(BIN)/python -m host_tools.webbuild
-	SCREENSHOT=$(CURDIR)/docs/web.png node --test web/test/
+	SCREENSHOT=$(CURDIR)/docs/web.png node --test web/test/page.test.mjs

@@ -103,3 +103,20 @@ def test_the_build_refuses_to_empty_a_directory_that_is_not_a_page_build(tmp_pat
 def test_the_build_says_to_run_npm_ci_when_the_port_is_missing(tmp_path):
     with pytest.raises(webbuild.WebBuildError, match="npm ci"):
         webbuild.build(str(tmp_path / "dist"), web=str(tmp_path))
+
+
+def test_the_page_benchmark_reports_medians_and_ratios_to_the_unix_port():
+    node = shutil.which("node")
+    if not node or not os.path.exists(CHROMIUM):
+        _missing("no node or no Chromium at %s" % CHROMIUM)
+    if not os.path.isdir(os.path.join(WEB, "node_modules", "playwright-core")):
+        _missing("web/node_modules is not installed (npm ci in web/)")
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "web.py"), "--tokens", "3",
+                        "--loads", "1"], capture_output=True, text=True, timeout=300,
+                       env=dict(os.environ, CHROMIUM=CHROMIUM))
+    assert r.returncode == 0, r.stdout + r.stderr
+    rows = {line[:34].strip(): line[34:].split() for line in r.stdout.splitlines()}
+    for call in ("20 digit keys, together", "Enter (decode, apply, explain)"):
+        unix, page, ratio = (float(x) for x in rows[call])
+        assert unix > 0 and page > 0 and abs(ratio - page / unix) < 0.05 + ratio * 0.01
+    assert "median" in r.stdout and "over 1 fresh loads" in r.stdout

@@ -4,12 +4,12 @@
 // no browser is downloaded. The page is at $WEB_URL, or else served from web/dist (or
 // $WEB_DIST) on 127.0.0.1 by this file.
 import assert from "node:assert/strict";
-import { mkdirSync, readFileSync, statSync } from "node:fs";
-import http from "node:http";
+import { mkdirSync, statSync } from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { CHROMIUM_ARGS, serve } from "./serve.mjs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, "..", "..");
@@ -17,33 +17,11 @@ const DIST = path.resolve(process.env.WEB_DIST || path.join(ROOT, "web", "dist")
 // SCREENSHOT=file.png keeps a picture of the page after the migration (`make web-shot`
 // refreshes the README's, docs/web.png); without it no picture is taken.
 const SHOT = process.env.SCREENSHOT || "";
-const TYPES = {
-  ".html": "text/html; charset=utf-8", ".js": "text/javascript", ".mjs": "text/javascript",
-  ".css": "text/css", ".json": "application/json", ".wasm": "application/wasm",
-  ".py": "text/plain; charset=utf-8",
-};
 const TEST_TOKEN = "0000 0000 0087 2419 5840"; // test/display, control 512 (stsvend test 512)
 
 let server;
 let base;
 let browser;
-
-function serve() {
-  return new Promise((resolve) => {
-    const s = http.createServer((req, res) => {
-      const url = new URL(req.url, "http://x");
-      const rel = decodeURIComponent(url.pathname === "/" ? "/index.html" : url.pathname);
-      const file = path.join(DIST, path.normalize(rel));
-      if (!file.startsWith(DIST) || !statSync(file, { throwIfNoEntry: false })?.isFile()) {
-        res.writeHead(404).end("not found");
-        return;
-      }
-      res.writeHead(200, { "content-type": TYPES[path.extname(file)] || "application/octet-stream" });
-      res.end(readFileSync(file));
-    });
-    s.listen(0, "127.0.0.1", () => resolve(s));
-  });
-}
 
 before(async () => {
   if (process.env.WEB_URL) {
@@ -51,14 +29,12 @@ before(async () => {
   } else {
     assert.ok(statSync(path.join(DIST, "index.html"), { throwIfNoEntry: false }),
       `${DIST} is not built: python -m host_tools.webbuild`);
-    server = await serve();
+    server = await serve(DIST);
     base = `http://127.0.0.1:${server.address().port}/`;
   }
   browser = await chromium.launch({
     executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    args: ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic",
-      "--no-first-run", "--disable-background-networking", "--disable-component-update",
-      "--disable-sync"],
+    args: CHROMIUM_ARGS,
   });
 });
 
