@@ -134,6 +134,11 @@ test("the classroom page: keypad, LCD, explainer, vending, storage, reset", asyn
   await waitLcd(page, ["CREDIT 10.0 kWh", "SUPPLY ON"]);
   assert.equal(await page.getAttribute("#status", "data-edition"), "2");
   assert.equal(await page.getAttribute("#status", "data-balance"), "10.0");
+  await page.keyboard.type("873");
+  await page.keyboard.press("Enter");
+  await waitLcd(page, ["STS EDITION 2", "KRN 2 BASE 2014"]);
+  await page.keyboard.press("Escape"); // back to the balance for the picture
+  await waitLcd(page, ["CREDIT 10.0 kWh"]);
   if (SHOT) {
     mkdirSync(path.dirname(SHOT), { recursive: true });
     await page.screenshot({ path: SHOT, fullPage: true });
