@@ -120,18 +120,26 @@ def _tid(m, now_ms, base_date=None):
         tid = last + 1
     if tid >= 1 << 24:
         raise ValueError("no TID left for base date %d: migrate first" % base_date)
+    issued = _issued_all()
+    issued[str(base_date)] = tid
     with open(STATE + "/vend.json", "w") as f:
-        json.dump({"base_date": base_date, "tid": tid}, f)
+        json.dump(issued, f)
     return tid
 
 
-def _issued(base_date):
+def _issued_all():
+    """{"1993": tid, "2014": tid}: the last TID the panel issued for each base date."""
     try:
         with open(STATE + "/vend.json") as f:
             v = json.load(f)
     except (OSError, ValueError):
-        return 0
-    return v["tid"] if v.get("base_date") == base_date else 0
+        return {}
+    return v if isinstance(v, dict) else {}
+
+
+def _issued(base_date):
+    v = _issued_all().get(str(base_date), 0)
+    return v if isinstance(v, int) else 0
 
 
 _ASK = {"max-power": ("max power", "watts"), "tariff": ("tariff", "its units")}

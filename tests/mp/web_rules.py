@@ -126,3 +126,15 @@ def test_a_credit_made_after_the_migration_set_has_its_own_tid():
     assert more != credit
     assert type_token(credit, NOW + 2000)[0].startswith("ACCEPT")
     assert type_token(more, NOW + 3000)[0].startswith("ACCEPT")
+
+
+def test_the_panel_remembers_its_last_tid_for_each_base_date():
+    boot()
+    k1, k2, credit = vend("migration")  # its credit counts from 2014
+    old = vend("credit", "1")[0]  # under the edition-1 key, from 1993
+    type_token(k1, NOW)
+    type_token(k2, NOW + 1000)
+    more = vend("credit", "2")[0]  # the same minute as the set's credit
+    assert type_token(credit, NOW + 2000)[0].startswith("ACCEPT")
+    assert type_token(more, NOW + 3000)[1].startswith("+2.0 kWh")
+    assert not type_token(old, NOW + 4000)[0].startswith("ACCEPT")  # the old key is gone
