@@ -27,6 +27,9 @@ _CODEC_ERR = {errors.BAD_LENGTH: R.FORMAT, errors.NOT_DIGIT: R.FORMAT,
 # to the initialisation key.
 CREDIT_KEY_TYPES = (2, 3)
 KCT_KEY_TYPES = (1, 2, 3)
+# What unpacking a record may raise (CPython has struct.error; MicroPython raises ValueError).
+_UNREADABLE = (ValueError, KeyError, IndexError, UnicodeError,
+               getattr(struct, "error", ValueError))
 _FMT = "<BBBBBBHI18s16s" + "i" * 4 + "HHHHBBBI" + "BI" + "BBI"
 
 
@@ -50,7 +53,13 @@ class Meter:
             payload = None
         self.personalised = payload is not None
         if payload:
-            self._unpack(payload)
+            try:
+                self._unpack(payload)
+            except _UNREADABLE as e:
+                # A record that checks but does not unpack (another firmware's layout): a
+                # fault to show, not a crash at every boot.
+                self.fault = "unreadable state: %r" % (e,)
+                self.personalised = False
 
     # -- personalisation ---------------------------------------------------------------
     def personalise(self, profile, manufacture_tid):

@@ -891,6 +891,24 @@ def test_corrupt_store_is_a_storage_fault():
     play(m3, "c 2001 10 -> STORAGE")
 
 
+def test_a_record_that_checks_but_does_not_unpack_is_a_storage_fault():
+    for damage in ("ea", "short", "pan"):
+        m = new_meter()
+        play(m, "c 2000 10 -> ACCEPT")
+        p = bytearray(m._pack())
+        if damage == "ea":
+            p[0] = 99  # no such encryption algorithm
+        elif damage == "short":
+            p = p[:60]
+        else:
+            p[p.index(m.pan.encode())] = 0xFF  # not UTF-8
+        m.store.save(bytes(p))  # a good CRC around a bad record
+        m2 = reboot(m)
+        assert m2.fault.startswith("unreadable state"), (damage, m2.fault)
+        assert m2.status()["fault"] == m2.fault
+        play(m2, "c 2001 10 -> STORAGE")
+
+
 def test_corrupt_newest_slot_boots_on_the_older():
     m = new_meter()
     play(m, "c 2000 10 -> ACCEPT")
