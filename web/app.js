@@ -7,6 +7,7 @@ const COLS = 16;
 const ROWS = 2;
 const TICK_MS = 200; // the ui's timeouts (entry, result screens) need time to pass
 const STORE = "stsmeter.state"; // localStorage: the meter's state files, base64
+const TOKENS = "stsmeter.tokens"; // localStorage: the panel's last tokens, typed or not
 const params = new URLSearchParams(location.search);
 const TYPE_DELAY = Number(params.get("typedelay") || 150); // ms between keys of "type it"
 
@@ -14,7 +15,8 @@ const $ = (sel) => document.querySelector(sel);
 let wm = null; // the webmeter module (a proxy of the Python module)
 let demoText = "";
 let shown = ""; // the frame last drawn, as JSON
-let typing = Promise.resolve(); // "type it" runs one token after another
+let typing = 0; // >0 while "type it" types: the keypad is its own until it ends
+let typingRun = 0; // a reset ends the run in progress
 
 // Times cross into MicroPython as text: a JS number above 2**30 does not arrive intact.
 const now = () => String(Date.now());
@@ -55,7 +57,8 @@ function drawStatus(s, relay) {
   $("#relay-text").textContent = relay ? "SUPPLY ON" : "SUPPLY OFF";
   const el = $("#status");
   if (!s || s.fault) {
-    el.textContent = `meter fault: ${s ? s.fault : "no status"}`;
+    el.textContent = `meter fault: ${s ? s.fault : "no status"}. ` +
+      "Reset meter starts a new demo meter.";
     return;
   }
   const parts = [
@@ -91,8 +94,8 @@ function save() {
 }
 
 // -- keys --------------------------------------------------------------------------------
-function press(k) {
-  if (!wm) return;
+function press(k, typed = false) {
+  if (!wm || (typing && !typed)) return; // "type it" owns the keypad while it types
   const btn = document.querySelector(`#keypad button[data-key="${k}"]`);
   if (btn) {
     btn.classList.add("pressed");
@@ -109,28 +112,45 @@ function press(k) {
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-// A token typed digit by digit, then #, so that a class can watch the display.
-function typeToken(token, li) {
-  const keys = token.replace(/[^0-9]/g, "") + "#";
-  typing = typing.then(async () => {
-    if (li) li.classList.add("typing");
-    for (const k of keys) {
-      press(k);
-      await sleep(TYPE_DELAY);
+// Tokens typed digit by digit, each after C and then #, so that a class can watch the
+// display. One run at a time; the keypad and the "type it" buttons wait for it.
+async function typeTokens(items) {
+  if (typing || !items.length) return;
+  const run = ++typingRun;
+  typing = 1;
+  setBusy(true);
+  try {
+    for (const item of items) {
+      const keys = "C" + item.token.replace(/[^0-9]/g, "") + "#";
+      item.li?.classList.add("typing");
+      for (const k of keys) {
+        if (run !== typingRun) return;
+        press(k, true);
+        await sleep(TYPE_DELAY);
+      }
+      item.li?.classList.remove("typing");
+      item.li?.classList.add("typed");
+      item.typed = true;
+      saveTokens();
     }
-    if (li) {
-      li.classList.remove("typing");
-      li.classList.add("typed");
-    }
-  });
-  return typing;
+  } finally {
+    typing = 0;
+    setBusy(false);
+  }
+}
+
+function setBusy(on) {
+  $("#keypad").classList.toggle("busy", on);
+  for (const b of document.querySelectorAll("#tokens .type-it, #type-all")) b.disabled = on;
 }
 
 const KEYBOARD = { Enter: "#", NumpadEnter: "#", Backspace: "*", Escape: "C", "#": "#",
   "*": "*", c: "C", C: "C" };
 
 function onKeydown(e) {
-  if (e.target.closest && e.target.closest("input, textarea, select")) return;
+  const t = e.target.closest ? e.target : document.body;
+  // A field, or a button of the panels, keeps its own keys (Enter presses it).
+  if (t.closest("input, textarea, select, a, button") && !t.closest("#keypad")) return;
   if (e.ctrlKey || e.metaKey || e.altKey) return;
   const k = /^[0-9]$/.test(e.key) ? e.key : KEYBOARD[e.key];
   if (!k) return;
@@ -153,12 +173,46 @@ function vend(kind, arg) {
   if (out.error) {
     err.textContent = out.error;
     err.hidden = false;
+    tokenList = []; // no token under the message that is not what was asked for
+    saveTokens();
+    drawTokens();
     return;
   }
+  tokenList = out.tokens.map((t) => ({ label: t.label, token: t.token, typed: false }));
+  saveTokens();
+  drawTokens();
+}
+
+// The panel's last tokens, in the browser's storage too: a reload loses none of them.
+let tokenList = [];
+
+function saveTokens() {
+  try {
+    localStorage.setItem(TOKENS, JSON.stringify(tokenList.map(
+      ({ label, token, typed }) => ({ label, token, typed }))));
+  } catch (e) {
+    fail("saving the panel's tokens", e);
+  }
+}
+
+function loadTokens() {
+  try {
+    const list = JSON.parse(localStorage.getItem(TOKENS) || "[]");
+    tokenList = Array.isArray(list) ? list.filter((t) => t && typeof t.token === "string" &&
+      typeof t.label === "string") : [];
+  } catch {
+    tokenList = [];
+  }
+  drawTokens();
+}
+
+function drawTokens() {
   const list = $("#tokens");
   list.replaceChildren();
-  for (const t of out.tokens) {
+  for (const t of tokenList) {
     const li = document.createElement("li");
+    t.li = li;
+    if (t.typed) li.classList.add("typed");
     const label = document.createElement("span");
     label.className = "label";
     label.textContent = t.label;
@@ -168,17 +222,17 @@ function vend(kind, arg) {
     const b = document.createElement("button");
     b.className = "type-it";
     b.textContent = "type it";
-    b.addEventListener("click", () => typeToken(t.token, li));
+    b.disabled = typing > 0;
+    b.addEventListener("click", () => typeTokens([t]));
     li.append(code, b, label);
     list.append(li);
   }
-  $("#type-all").hidden = out.tokens.length < 2;
+  $("#type-all").hidden = tokenList.length < 2;
 }
 
 function typeAll() {
-  for (const li of document.querySelectorAll("#tokens li")) {
-    typeToken(li.querySelector(".token").textContent, li);
-  }
+  const left = tokenList.filter((t) => !t.typed);
+  typeTokens(left.length ? left : tokenList);
 }
 
 // -- the explainer -----------------------------------------------------------------------
@@ -254,7 +308,7 @@ async function fetchText(name) {
   return r.text();
 }
 
-function bootMeter(store = true) {
+function bootMeter() {
   const saved = localStorage.getItem(STORE);
   if (saved) {
     try {
@@ -267,7 +321,7 @@ function bootMeter(store = true) {
   }
   shown = "";
   show(call("boot", demoText, now()));
-  if (store) save();
+  save();
   drawExplain();
 }
 
@@ -290,7 +344,12 @@ async function main() {
   mp.runPython('import sys; sys.path[:0] = ["/fw", "/web"]; import webmeter');
   wm = mp.pyimport("webmeter");
   window.webmeter = wm; // for the curious, in the browser's console
-  bootMeter();
+  wire();
+  try {
+    bootMeter();
+  } catch (e) {
+    fail("starting the meter (Reset meter starts a new one)", e);
+  }
   $("#lcd").classList.remove("booting");
   setInterval(() => {
     try {
@@ -299,8 +358,14 @@ async function main() {
       fail("frame", e);
     }
   }, TICK_MS);
+  document.body.dataset.ready = "1";
+}
 
+// The keypad, keyboard, panel, other tabs and reset: wired before the meter boots, so that
+// Reset can still mend a meter that does not.
+function wire() {
   for (const b of document.querySelectorAll("#keypad button")) {
+    b.addEventListener("mousedown", (e) => e.preventDefault()); // no focus: Space stays off it
     b.addEventListener("click", () => press(b.dataset.key));
   }
   document.addEventListener("keydown", onKeydown);
@@ -314,13 +379,18 @@ async function main() {
     b.addEventListener("click", () => vend(b.dataset.kind, ""));
   }
   $("#type-all").addEventListener("click", typeAll);
+  loadTokens();
   // Another tab of this page changed the meter (the storage is shared): take its state, so
-  // that neither tab overwrites what the other did.
+  // that neither tab overwrites what the other did. What this tab's keypad holds stays.
   window.addEventListener("storage", (e) => {
-    if (e.key !== STORE && e.key !== null) return;
     try {
-      call("reset");
-      bootMeter(false);
+      if (e.key === STORE && e.newValue) {
+        call("sync", e.newValue);
+        shown = "";
+        show(call("frame", now()));
+      } else if (e.key === TOKENS && !typing) {
+        loadTokens();
+      }
     } catch (err) {
       fail("following another tab", err);
     }
@@ -330,17 +400,19 @@ async function main() {
   reset.addEventListener("click", () => {
     if (!confirm("Reset the meter? Its credit, keys and TID memory go back to a new demo " +
       "meter (edition 1), in every tab of this page.")) return;
+    typingRun++; // a token being typed stops
     try {
       call("reset");
       localStorage.removeItem(STORE);
-      $("#tokens").replaceChildren();
-      $("#type-all").hidden = true;
+      tokenList = [];
+      saveTokens();
+      drawTokens();
       bootMeter();
+      $("#banner").hidden = true;
     } catch (e) {
       fail("reset", e);
     }
   });
-  document.body.dataset.ready = "1";
 }
 
 drawLcd(["STARTING", "MICROPYTHON..."]);

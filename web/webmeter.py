@@ -8,12 +8,13 @@ import os
 from binascii import a2b_base64, b2a_base64, unhexlify
 
 from meter.meter import Meter
+from meter.results import LOCKED, NAMES
 from meter.store import RecordStore
 from sts import amount
 from sts.codec import encode
 from sts.explain import stages
 from sts.sta import Sta
-from ui.ui import Ui
+from ui.ui import ENTRY, RESULT, Ui
 
 STATE = "/state"
 _EPOCH = {1993: 725846400, 2014: 1388534400, 2035: 2051222400}  # 1 January, UTC, in seconds
@@ -43,14 +44,20 @@ def boot(demo_json, now_ms):
     now_ms = int(now_ms)
     _mkdir()
     demo = json.loads(demo_json)
-    m = Meter(RecordStore(STATE + "/meter"))
-    if not m.personalised and not m.fault:
-        m.provision(demo["meter"])
+    _s["demo"] = demo
+    m = _meter()
     _s["meter"] = m
     _s["ui"] = Ui(m)
-    _s["demo"] = demo
     _s["explain"] = []
     return frame(now_ms)
+
+
+def _meter():
+    """The meter in STATE, personalised from the demo data if it is blank."""
+    m = Meter(RecordStore(STATE + "/meter"))
+    if not m.personalised and not m.fault:
+        m.provision(_s["demo"]["meter"])
+    return m
 
 
 def frame(now_ms):
@@ -70,29 +77,38 @@ def _tids(m):
 
 
 def key(k, now_ms):
-    """One key of the keypad; Enter on 20 digits also records the explainer's stages."""
+    """One key of the keypad; Enter on a token also records the explainer's stages."""
     now_ms = int(now_ms)
     m = _s["meter"]
     ui = _s["ui"]
+    ui.tick(now_ms)  # an entry that timed out since the last frame is gone before this key
+    typed = ui.digits.decode() if k == "#" and ui.state == ENTRY else ""
+    ready = m.personalised and not m.fault
     explain = None
-    if k == "#" and len(ui.digits) == 20 and m.personalised and not m.fault:
-        token = ui.digits.decode()
+    if len(typed) == 20 and ready and now_ms // 1000 >= m.locked_until:
         # With the key in force when the token was typed (a key change may replace it).
-        explain = stages(token, m.decoder().cipher, m.ea)
+        explain = stages(typed, m.decoder().cipher, m.ea)
         explain.append(("TID memory before", _tids(m)))
     ui.key(k, now_ms)
-    if explain is not None:
+    if ui.state != RESULT or not typed:
+        return frame(now_ms)  # a digit, a short code: the explainer keeps the last token
+    if explain is None:  # refused before any decoding: too short, locked, a faulted meter
+        explain = [("digits", "%s (%d digits)" % (typed, len(typed))),
+                   ("not decoded", _why_not(m, typed))]
+    else:
         explain.append(("TID memory after", _tids(m)))
-        explain.append(("result", "%d %s: %s" % (m.last, _name(m.last), " / ".join(
-            line.strip() for line in ui.result))))
-        _s["explain"] = explain
+    explain.append(("result", "%d %s: %s" % (m.last, NAMES.get(m.last, "?"), " / ".join(
+        line.strip() for line in ui.result))))
+    _s["explain"] = explain
     return frame(now_ms)
 
 
-def _name(code):
-    from meter.results import NAMES
-
-    return NAMES.get(code, "?")
+def _why_not(m, typed):
+    if m.last == LOCKED:
+        return "the keypad is locked after refused tokens: the meter did not look at it"
+    if len(typed) != 20:
+        return "a token has 20 digits: the meter refuses it before decoding"
+    return "the meter is not in service (%s)" % (m.fault or "not personalised")
 
 
 def explain():
@@ -155,6 +171,8 @@ def _tenths(text):
     tenths = int(whole or "0") * 10 + int((frac + "0")[0])
     if frac[1:].strip("0"):
         tenths += 1
+    if tenths == 0:
+        raise ValueError("credit: at least 0.1 kWh")
     if tenths > amount.MAX_TENTHS:
         raise ValueError("credit: at most %d.%d kWh in one token"
                          % (amount.MAX_TENTHS // 10, amount.MAX_TENTHS % 10))
@@ -197,7 +215,7 @@ def _vend(m, kind, arg, now_ms):
             value = _whole(arg, "%s in %s" % _ASK[kind], 0xFFFF)
         t = encode(2, _REGISTER[kind], {"register": value, "tid": _tid(m, now_ms), "rnd": rnd},
                    Sta(key))
-        return [("%s %s" % (kind, "" if kind.startswith("clear") else value), t)]
+        return [(kind if kind.startswith("clear") else "%s %d" % (kind, value), t)]
     if kind == "test":
         return [("test/display %s" % arg, encode(1, 0, {"mfr": 0, "control": _whole(
             arg, "the test/display control", (1 << 36) - 1)}, None))]
@@ -225,6 +243,18 @@ def _migration(m, now_ms):
     return [("1. key change 1 of 2 (type both within 2 minutes)", kct1),
             ("2. key change 2 of 2", kct2),
             ("3. credit 10.0 kWh under the new key", credit)]
+
+
+def sync(files_json):
+    """Another tab changed the state: its files in, the meter read again. The ui stays, so
+    what this tab's keypad holds (digits typed, the screen shown) is not lost."""
+    for name in os.listdir(STATE):
+        os.remove(STATE + "/" + name)
+    restore(files_json)
+    m = _meter()
+    _s["meter"] = m
+    _s["ui"].meter = m
+    return json.dumps({"synced": True})
 
 
 def state_files():

@@ -138,3 +138,61 @@ def test_the_panel_remembers_its_last_tid_for_each_base_date():
     assert type_token(credit, NOW + 2000)[0].startswith("ACCEPT")
     assert type_token(more, NOW + 3000)[1].startswith("+2.0 kWh")
     assert not type_token(old, NOW + 4000)[0].startswith("ACCEPT")  # the old key is gone
+
+
+def _stages():
+    return dict((s["stage"], s["value"]) for s in json.loads(W.explain()))
+
+
+def test_an_entry_that_timed_out_is_not_explained_and_does_not_crash():
+    boot()
+    token = vend("credit", "1")[0].replace(" ", "")
+    for d in token:
+        W.key(d, NOW)
+    f = json.loads(W.key("#", NOW + 20500))  # the 20 s entry timeout passed between frames
+    assert f["status"]["balance"] == 0 and json.loads(W.explain()) == []
+    type_token(token, NOW + 30000)
+    assert _stages()["digits"] == token
+
+
+def test_a_locked_keypad_explains_nothing_it_did_not_decode():
+    boot()
+    for i in range(3):
+        type_token("1234 5678 9012 3456 7890", NOW + i * 1000)  # three refused guesses
+    good = vend("credit", "1")[0]
+    assert type_token(good, NOW + 4000)[0].startswith("LOCKED")
+    st = _stages()
+    assert "locked" in st["not decoded"] and "plaintext" not in st and "CRC" not in st
+    assert st["result"].startswith("15 LOCKED")
+
+
+def test_a_short_entry_is_explained_as_refused_before_decoding():
+    boot()
+    type_token("0000 0000 0087 2419 5840", NOW)
+    type_token("1234 5678 9012 3456 789", NOW + 1000)  # 19 digits
+    st = _stages()
+    assert st["digits"].startswith("1234567890123456789 (19") and "20 digits" in st["not decoded"]
+    assert st["result"].startswith("6 ")
+
+
+def test_another_tabs_state_is_taken_without_losing_what_this_tab_typed():
+    boot()
+    mine = W.STATE
+    W.STATE = fresh_dir("web_rules_other")  # the other tab
+    W.boot(DEMO, NOW)
+    type_token(vend("credit", "5")[0], NOW)
+    theirs = W.state_files()
+    W.STATE = mine
+    W.boot(DEMO, NOW)  # this tab again, with "1234" typed
+    for d in "1234":
+        W.key(d, NOW + 1000)
+    W.sync(theirs)
+    f = json.loads(W.frame(NOW + 2000))
+    assert f["status"]["balance"] == 50 and f["lines"][1].startswith("1234")
+
+
+def test_labels_and_a_zero_credit():
+    boot()
+    assert json.loads(W.vend("clear-tamper", "", NOW))["tokens"][0]["label"] == "clear-tamper"
+    assert json.loads(W.vend("max-power", "900", NOW))["tokens"][0]["label"] == "max-power 900"
+    assert "at least" in json.loads(W.vend("credit", "0", NOW))["error"]

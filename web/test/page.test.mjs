@@ -72,6 +72,13 @@ async function clickKeys(page, keys) {
   }
 }
 
+// "type it" on the nth token of the panel, then waits until that run has ended.
+async function typeIt(page, n) {
+  await page.click(`#tokens li:nth-child(${n}) .type-it`);
+  await page.waitForSelector(`#tokens li:nth-child(${n}).typed`);
+  await page.waitForSelector("#keypad:not(.busy)");
+}
+
 async function explainer(page) {
   return page.evaluate(() => Object.fromEntries(
     [...document.querySelectorAll("#explain tr")].map((tr) =>
@@ -120,11 +127,17 @@ test("the classroom page: keypad, LCD, explainer, vending, storage, reset", asyn
   const tokens = await page.$$eval("#tokens .token", (els) => els.map((e) => e.textContent));
   assert.equal(tokens.length, 3);
   for (const t of tokens) assert.match(t, /^\d{4}( \d{4}){4}$/);
+  await clickKeys(page, "5"); // a stray digit: "type it" clears the entry first
   await page.click("#tokens li:nth-child(1) .type-it");
+  await page.waitForSelector("#keypad.busy");
+  await clickKeys(page, "7"); // the keypad waits while "type it" types
+  await page.keyboard.press("Escape");
+  await page.waitForSelector("#tokens li:nth-child(1).typed");
   await waitLcd(page, ["KEY CHANGE 1/2"]);
-  await page.click("#tokens li:nth-child(2) .type-it");
+  await page.waitForSelector("#keypad:not(.busy)");
+  await typeIt(page, 2);
   await waitLcd(page, ["KEY CHANGED"]);
-  await page.click("#tokens li:nth-child(3) .type-it");
+  await typeIt(page, 3);
   await waitLcd(page, ["ACCEPT", "+10.0 kWh"]);
   const credit = await explainer(page);
   assert.equal(credit.digits, tokens[2].replace(/ /g, ""));
@@ -151,8 +164,14 @@ test("the classroom page: keypad, LCD, explainer, vending, storage, reset", asyn
   await waitLcd(tab, ["CREDIT 10.0 kWh"]);
   await tab.fill("form[data-kind='credit'] input", "1.5");
   await tab.click("form[data-kind='credit'] button");
-  await tab.click("#tokens li:nth-child(1) .type-it");
+  await page.keyboard.type("12"); // this tab's entry outlives the other tab's token
+  await waitLcd(page, ["12"]);
+  await typeIt(tab, 1);
   await waitLcd(tab, ["ACCEPT", "+1.5 kWh"]);
+  await page.waitForFunction(() =>
+    document.querySelector("#status").dataset.balance === "11.5");
+  assert.match((await lcd(page))[1], /^12 /);
+  await page.keyboard.press("Escape");
   await waitLcd(page, ["CREDIT 11.5 kWh"]);
   await tab.close();
 
@@ -161,12 +180,19 @@ test("the classroom page: keypad, LCD, explainer, vending, storage, reset", asyn
   await page.click("form[data-kind='credit'] button");
   assert.match(await page.textContent("#vend-error"), /type an amount in kWh/);
   assert.equal(await page.isVisible("#vend-error"), true);
+  assert.equal(await page.locator("#tokens li").count(), 0); // no old token under it
+
+  // A token made but not typed is still there after a reload, as the meter is.
+  await page.fill("form[data-kind='credit'] input", "2");
+  await page.click("form[data-kind='credit'] button");
+  const kept = await page.textContent("#tokens li:nth-child(1) .token");
 
   // The state survives a reload (browser storage) ...
   await page.reload();
   await open(page);
   await waitLcd(page, ["CREDIT 11.5 kWh"]);
   assert.equal(await page.getAttribute("#status", "data-edition"), "2");
+  assert.equal(await page.textContent("#tokens li:nth-child(1) .token"), kept);
   // ... and the reset button forgets it, once the teacher says yes.
   page.once("dialog", (d) => d.dismiss());
   await page.click("#reset");
@@ -175,6 +201,7 @@ test("the classroom page: keypad, LCD, explainer, vending, storage, reset", asyn
   await page.click("#reset");
   await waitLcd(page, ["CREDIT 0.0 kWh"]);
   assert.equal(await page.getAttribute("#status", "data-edition"), "1");
+  assert.equal(await page.locator("#tokens li").count(), 0);
   await page.reload();
   await open(page);
   await waitLcd(page, ["CREDIT 0.0 kWh"]);
@@ -182,5 +209,23 @@ test("the classroom page: keypad, LCD, explainer, vending, storage, reset", asyn
   assert.equal(await page.isHidden("#banner"), true, await page.textContent("#banner"));
   assert.deepEqual(errors, []);
   assert.deepEqual(offsite, [], "the page fetched something from elsewhere");
+  await context.close();
+});
+
+test("a saved state that is not a meter's shows METER FAULT, and Reset mends it", async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  await page.goto(base);
+  await page.evaluate(() => localStorage.setItem("stsmeter.state", '{"meter.0": "AAAA"}'));
+  await page.reload();
+  await page.waitForSelector("body[data-ready='1']", { timeout: 30000 });
+  await waitLcd(page, ["METER FAULT"]);
+  assert.match(await page.textContent("#status"), /Reset meter starts a new demo meter/);
+  page.once("dialog", (d) => d.accept());
+  await page.click("#reset");
+  await waitLcd(page, ["CREDIT 0.0 kWh"]);
+  assert.deepEqual(errors, []);
   await context.close();
 });
