@@ -30,7 +30,10 @@ _ZERO = bytes(16)  # every nibble through T1
 
 def _spread(sub1, sub2, perm):
     """Index ((pos * 2 + slot) * 16 + value) * 3 + limb; slot 0: table sub1, 1: sub2."""
-    out = array("I", bytes(4 * 16 * 2 * 16 * 3))
+    n = 16 * 2 * 16 * 3
+    out = array("I", range(n))  # sized from range's len: one 6 KB block, no 6 KB of bytes
+    for i in range(n):  # to copy from first (that doubled the peak at import)
+        out[i] = 0
     for pos in range(16):
         for slot in range(2):
             for v in range(16):
