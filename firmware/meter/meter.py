@@ -27,9 +27,6 @@ _CODEC_ERR = {errors.BAD_LENGTH: R.FORMAT, errors.NOT_DIGIT: R.FORMAT,
 # to the initialisation key.
 CREDIT_KEY_TYPES = (2, 3)
 KCT_KEY_TYPES = (1, 2, 3)
-# What unpacking a record may raise (CPython has struct.error; MicroPython raises ValueError).
-_UNREADABLE = (ValueError, KeyError, IndexError, UnicodeError,
-               getattr(struct, "error", ValueError))
 _FMT = "<BBBBBBHI18s16s" + "i" * 4 + "HHHHBBBI" + "BI" + "BBI"
 
 
@@ -55,9 +52,10 @@ class Meter:
         if payload:
             try:
                 self._unpack(payload)
-            except _UNREADABLE as e:
+            except Exception as e:  # noqa: BLE001
                 # A record that checks but does not unpack (another firmware's layout): a
-                # fault to show, not a crash at every boot.
+                # fault to show, not a crash at every boot. (What unpacking raises differs:
+                # struct.error in CPython, ValueError in MicroPython, KeyError, ...)
                 self.fault = "unreadable state: %r" % (e,)
                 self.personalised = False
 
