@@ -248,8 +248,7 @@ def _migration(m, now_ms):
 def sync(files_json):
     """Another tab changed the state: its files in, the meter read again. The ui stays, so
     what this tab's keypad holds (digits typed, the screen shown) is not lost."""
-    for name in os.listdir(STATE):
-        os.remove(STATE + "/" + name)
+    reset()
     restore(files_json)
     m = _meter()
     _s["meter"] = m
