@@ -2,14 +2,7 @@
 # Copied to the board's root by `make deploy BOARD=esp32`; the wiring is in README.md here.
 # Pins kept free: 6..11 (the module's flash), 0, 5, 12, 15 (strapping), 16, 17 (PSRAM on
 # WROVER modules), 34..39 (inputs without pull-ups), 1, 3 (the USB serial port).
-import os
-
-from machine import I2C, Pin
-
-from hal.clock import Clock
-from hal.gpio import Led, Relay
-from hal.keypad import Keypad
-from hal.pcf8574_lcd import I2cLcd
+from hal.wiring import setup as wire
 
 KEYMAP = "123A456B789C*0#D"  # a 4x4 membrane keypad, row by row as printed on it
 ROWS = (13, 14, 27, 26)  # keypad R1..R4: outputs, idle high
@@ -24,22 +17,5 @@ STATE_DIR = "/state"
 
 def setup():
     """The drivers main.py runs the meter with."""
-    rows = [Pin(n, Pin.OUT, value=1) for n in ROWS]
-    cols = [Pin(n, Pin.IN, Pin.PULL_UP) for n in COLS]
-    # The PCF8574 is specified to 100 kHz.
-    i2c = I2C(0, sda=Pin(SDA), scl=Pin(SCL), freq=100_000)
-    # Supply off until the meter has read its state and says otherwise.
-    relay = Pin(RELAY, Pin.OUT, value=0 if RELAY_ACTIVE_HIGH else 1)
-    try:
-        os.stat(STATE_DIR)
-    except OSError:
-        os.mkdir(STATE_DIR)
-    return {
-        "keypad": Keypad(rows, cols, KEYMAP),
-        "display": I2cLcd(i2c, LCD_ADDR, 2, 16),
-        "relay": Relay(relay, active_high=RELAY_ACTIVE_HIGH),
-        "led": Led(Pin(LED, Pin.OUT, value=0)),
-        "clock": Clock(),
-        "state": STATE_DIR + "/meter",
-        "profile": "/meter.json",
-    }
+    return wire(KEYMAP, ROWS, COLS, SDA, SCL, LCD_ADDR, RELAY, RELAY_ACTIVE_HIGH, LED,
+                STATE_DIR)
