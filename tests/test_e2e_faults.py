@@ -15,16 +15,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import ROOT, micropython_binary
-from host_tools import build_mpy, profile, vend
+import simscript
+from conftest import micropython_binary
+from host_tools import build_mpy, vend
 from host_tools.deploy import meter_json
 from meter import results as R
+from simscript import SIM, demo, frames, screen, statuses
 from sts import errors
 from sts.codec import Decoder
 from sts.sta import Sta
 
 UTC = dt.timezone.utc
-SIM = os.path.join(ROOT, "boards", "unix", "sim.py")
 START = int(dt.datetime(2026, 11, 23, 12, tzinfo=UTC).timestamp())  # the sim's clock
 MADE = dt.datetime(2024, 1, 1, tzinfo=UTC)  # the demo meter's manufacture date
 WHEN = dt.datetime(2024, 6, 1, 12, tzinfo=UTC)  # demo (base 1993) tokens: before 2024-11-24
@@ -42,10 +43,6 @@ FUZZ = settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "100")), deadli
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
-def demo():
-    return profile.load(os.path.join(ROOT, "host_tools", "profiles", "demo.json"))
-
-
 DEMO = demo()
 DECODER = Decoder(Sta(DEMO.decoder_key()))
 
@@ -58,45 +55,11 @@ def new_state(path, prof=DEMO):
     return path
 
 
-def parse(stdout):
-    """Every line the simulator printed, as JSON; no traceback or stray text."""
-    out = []
-    for line in stdout.splitlines():
-        try:
-            out.append(json.loads(line))
-        except ValueError:
-            raise AssertionError("not a JSON line from the simulator: %r\n%s"
-                                 % (line, stdout[-3000:])) from None
-    return out
-
-
 def run(state, lines, start=START, cut_at=None, rc=0):
-    """The simulator on `state` fed the script `lines`; the JSON lines it printed."""
-    cmd = [micropython_binary(), SIM, "--script", "--state", str(state), "--profile",
-           os.path.join(str(state), "meter.json"), "--start", str(start)]
-    if cut_at is not None:
-        cmd += ["--cut-at", str(cut_at)]
-    r = subprocess.run(cmd, input="\n".join(lines) + "\n", capture_output=True, text=True,
-                       timeout=120)
-    what = "exit %d\nstdout tail:\n%s\nstderr:\n%s" % (r.returncode, r.stdout[-3000:],
-                                                       r.stderr[-3000:])
-    assert "Traceback" not in r.stdout + r.stderr, what
-    assert r.returncode == rc and not r.stderr, what
-    out = parse(r.stdout)
-    assert not [o for o in out if "error" in o], what
-    return out
-
-
-def frames(out):
-    return [o for o in out if "lines" in o]
-
-
-def screen(o):
-    return [s.rstrip() for s in o["lines"]]
-
-
-def statuses(out):
-    return [o["status"] for o in out if "status" in o]
+    """The simulator on `state` fed the script `lines`, the power cut at state write `cut_at`
+    if given; the JSON lines it printed."""
+    return simscript.run(state, lines, start,
+                         [] if cut_at is None else ["--cut-at", str(cut_at)], rc)
 
 
 def core(s):

@@ -5,15 +5,14 @@
 # visible effect, and every token of the shared conformance vectors typed on a fresh meter.
 import datetime as dt
 import json
-import os
 import random
-import subprocess
 
-from conftest import ROOT, load_vectors, micropython_binary
+import simscript
+from conftest import load_vectors
 from host_tools import profile, vend
 from host_tools.deploy import meter_json
+from simscript import demo, frames, screen, screens, statuses
 
-SIM = os.path.join(ROOT, "boards", "unix", "sim.py")
 UTC = dt.timezone.utc
 NOW = dt.datetime(2026, 11, 23, 12, tzinfo=UTC)  # the meter's clock when the script starts
 START = int(NOW.timestamp())
@@ -25,10 +24,6 @@ IDLE_0 = ["CREDIT 0.0 kWh", "NO CREDIT: OFF"]
 
 
 # -- driving the simulator ---------------------------------------------------------------
-def demo():
-    return profile.load(os.path.join(ROOT, "host_tools", "profiles", "demo.json"))
-
-
 def new_meter(tmp_path, prof=None, made=MADE):
     """A state directory with meter.json for `prof` (the demo meter by default), as
     `make sim` or `make provision` writes it: the decoder key, never the vending key."""
@@ -40,32 +35,9 @@ def new_meter(tmp_path, prof=None, made=MADE):
 
 
 def sim(state, lines, start=START):
-    """Run one simulator process over the script `lines`; its output, one object a line."""
-    cmd = [micropython_binary(), SIM, "--script", "--state", str(state), "--profile",
-           str(state / "meter.json"), "--start", str(start)]
-    r = subprocess.run(cmd, input="\n".join(lines) + "\nquit\n", capture_output=True,
-                       text=True, timeout=120)
-    assert r.returncode == 0 and not r.stderr, r.stdout[-2000:] + r.stderr[-2000:]
-    out = [json.loads(line) for line in r.stdout.splitlines()]
-    errors = [o for o in out if "error" in o]
-    assert not errors, errors
-    return out
-
-
-def frames(out):
-    return [o for o in out if "lines" in o]
-
-
-def screen(o):
-    return [s.rstrip() for s in o["lines"]]
-
-
-def screens(out):
-    return [screen(o) for o in frames(out)]
-
-
-def statuses(out):
-    return [o["status"] for o in out if "status" in o]
+    """Run one simulator process over the script `lines`, then quit; its output, one object
+    a line."""
+    return simscript.run(state, lines + ["quit"], start)
 
 
 def in_order(out, wanted):

@@ -3,16 +3,15 @@
 # reboots and a second process on the same state. One JSON line per frame on stdout.
 import json
 import os
-import subprocess
 import time
 
-from conftest import ROOT, micropython_binary
-from host_tools import profile, simprep, tid
+import simscript
+from host_tools import simprep, tid
+from simscript import frames, screens, statuses
 from sts.blocks import bits
 from sts.codec import Decoder
 from sts.sta import Sta
 
-SIM = os.path.join(ROOT, "boards", "unix", "sim.py")
 START = int(time.time())  # the sim's clock, epoch seconds: the demo tokens' TIDs are near it
 IDLE_0 = ["CREDIT 0.0 kWh", "NO CREDIT: OFF"]
 
@@ -42,28 +41,11 @@ def migration(tokens):
             "type " + tok(tokens, "credit 10 kWh under the new key"), "wait 3000"]
 
 
-def sim(state, lines, start=START, rows=None, cols=None, check=True):
-    cmd = [micropython_binary(), SIM, "--script", "--state", str(state), "--profile",
-           str(state / "meter.json"), "--start", str(start)]
-    if rows:
-        cmd += ["--rows", str(rows), "--cols", str(cols)]
-    r = subprocess.run(cmd, input="\n".join(lines) + "\n", capture_output=True, text=True,
-                       timeout=60)
-    assert r.returncode == 0 or not check, r.stdout[-2000:] + r.stderr[-2000:]
-    assert not r.stderr or not check, r.stderr[-2000:]
-    return [json.loads(line) for line in r.stdout.splitlines()]
-
-
-def frames(out):
-    return [o for o in out if "lines" in o]
-
-
-def screens(out):
-    return [[s.rstrip() for s in o["lines"]] for o in frames(out)]
-
-
-def statuses(out):
-    return [o["status"] for o in out if "status" in o]
+def sim(state, lines, start=START, rows=None, cols=None):
+    """One simulator process over the script `lines`; error lines are the scripts' to see."""
+    return simscript.run(state, lines, start,
+                         ["--rows", str(rows), "--cols", str(cols)] if rows else [],
+                         error_lines=True, timeout=60)
 
 
 def in_order(out, wanted):
@@ -87,7 +69,7 @@ def test_simprep_writes_meter_json_and_tokens(tmp_path):
     state, tokens = prep(tmp_path)
     with open(state / "meter.json") as f:
         meter = json.load(f)
-    prof = profile.load(os.path.join(ROOT, "host_tools", "profiles", "demo.json"))
+    prof = simscript.demo()
     assert meter["decoder_key"] == prof.decoder_key().hex()
     assert "vending_key" not in meter and "dkga" not in meter
     assert meter["pan"] == prof.pan and meter["base_date"] == 1993
