@@ -3,9 +3,11 @@
 # reboots and a second process on the same state. One JSON line per frame on stdout.
 import json
 import os
+import subprocess
 import time
 
 import simscript
+from conftest import micropython_binary
 from host_tools import simprep, tid
 from simscript import frames, screens, statuses
 from sts.blocks import bits
@@ -226,3 +228,12 @@ def test_frames_are_json_lines_of_t_lines_relay(tmp_path):
         for name in os.listdir(state):  # a fresh meter for the next size
             if name.startswith("meter.") and name != "meter.json":
                 os.remove(state / name)
+
+
+def test_interactive_mode_on_a_pipe_says_to_use_script(tmp_path):
+    state, _ = prep(tmp_path)
+    r = subprocess.run([micropython_binary(), simscript.SIM, "--state", str(state), "--profile",
+                        str(state / "meter.json")], input="q\n", capture_output=True,
+                       text=True, timeout=60)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert "needs a terminal" in r.stderr and "--script" in r.stderr

@@ -188,7 +188,12 @@ def interactive(sim):
     import termios
 
     fd = 0
-    old = termios.tcgetattr(fd)
+    try:
+        old = termios.tcgetattr(fd)
+    except OSError:  # stdin is a pipe or a file, not a terminal
+        sys.stderr.write("sim.py: the interactive simulator needs a terminal; "
+                         "for commands on stdin use --script (see the README)\n")
+        sys.exit(2)
     termios.setraw(fd)
     poll = select.poll()
     poll.register(sys.stdin, select.POLLIN)
