@@ -37,7 +37,7 @@ def _common(ap, default):
     ap.add_argument("--json", action="store_true", default=default or False,
                     help="machine-readable output")
     ap.add_argument("--ledger", default=default,
-                    help="issued-TID ledger (default: PROFILE.tids.json)")
+                    help="issued-TID ledger, SQLite (default: PROFILE.tids.db)")
     ap.add_argument("--seed", type=int, default=default,
                     help="seed the 4-bit random numbers (reproducible)")
 
@@ -64,7 +64,9 @@ def _parser():
     p.add_argument("--at", default="now", help="issue time, ISO 8601 with zone (default now)")
     p = sub.add_parser("management", help="a management token")
     p.add_argument("kind", choices=sorted(vend.MANAGEMENT))
-    p.add_argument("value", type=int, nargs="?", default=0, help="register value 0..65535")
+    p.add_argument("value", type=int, nargs="?", default=0,
+                   help="watts for max-power and phase-unbalance (0..%d, 0 is no limit), "
+                   "else the register 0..65535" % vend.MAX_WATTS)
     p.add_argument("--at", default="now")
     p = sub.add_parser("keychange", help="a key change set to new key fields")
     for f in ("krn", "kt", "ken"):
@@ -72,13 +74,14 @@ def _parser():
     p.add_argument("--ti")
     p.add_argument("--sgc")
     p.add_argument("--rollover", action="store_true", help="set RO: the meter's TID memory "
-                   "is cleared and its base date moves on")
+                   "is cleared and its base date moves on (1993 -> 2014 -> 2035)")
     p = sub.add_parser("migrate", help="the edition-2 set: rollover key change, then credit")
     p.add_argument("amount", type=_tenths)
     p.add_argument("--at", default="now")
     p = sub.add_parser("test", help="a class 1 test/display token (no profile needed)")
     p.add_argument("control", type=int)
-    p.add_argument("--mfr", type=int, default=0)
+    p.add_argument("--mfr", type=int, help="manufacturer code (default: the profile's, "
+                   "from its PAN; without a profile 0, any meter)")
     p.add_argument("--subclass", type=int, default=0, choices=(0, 1))
     p = sub.add_parser("explain", help="every stage of decoding 20 digits")
     p.add_argument("token")
@@ -97,21 +100,41 @@ def _print_tokens(tokens, as_json, extra=None):
             r = t.extra["requested_tenths"]
             print("   amount %d.%d%s" % (e // 10, e % 10, "" if e == r else
                                          " (requested %d.%d, rounded up)" % (r // 10, r % 10)))
+        if "encoded_watts" in t.extra:
+            e = t.extra["encoded_watts"]
+            r = t.extra["requested_watts"]
+            print("   limit %d W%s" % (e, "" if e == r else
+                                       " (requested %d W, rounded up)" % r))
         if "tid_time" in t.extra:
             print("   TID %d = %s" % (t.fields["tid"], t.extra["tid_time"]))
         if "tid_moved" in t.extra:
             print("   note: " + t.extra["tid_moved"])
 
 
+def _ledger(args):
+    """The issued-TID ledger; TIDs in an old JSON ledger beside the profile are taken in."""
+    return tids.Ledger(args.ledger or args.profile + ".tids.db",
+                       imports=[args.profile + ".tids.json"])
+
+
+def _test(args):
+    mfr = args.mfr
+    if mfr is None:
+        mfr = profiles.load(args.profile).mfr if args.profile else 0
+        if args.subclass == 0 and mfr > 255:
+            raise ValueError("the profile's manufacturer code %d has 4 digits: use --subclass 1 "
+                             "(a 16-bit code) or give --mfr" % mfr)
+    _print_tokens([vend.test_display(args.control, mfr, args.subclass)], args.json)
+
+
 def run(args):
     rng = random.Random(args.seed) if args.seed is not None else random.SystemRandom()
     if args.cmd == "test":
-        _print_tokens([vend.test_display(args.control, args.mfr, args.subclass)], args.json)
+        _test(args)
         return
     if not args.profile:
         raise profiles.ProfileError("this command needs --profile PATH (a meter profile)")
     prof = profiles.load(args.profile)
-    ledger = tids.Ledger(args.ledger or args.profile + ".tids.json")
     if args.cmd == "key":
         key = prof.decoder_key().hex()
         if args.json:
@@ -121,25 +144,27 @@ def run(args):
                                                                prof.krn))
     elif args.cmd == "credit":
         when = tids.parse_time(args.at)
-        _print_tokens([vend.credit(prof, args.commodity, args.amount, when, ledger, rng)],
-                      args.json)
+        _print_tokens([vend.credit(prof, args.commodity, args.amount, when, _ledger(args),
+                                   rng)], args.json)
     elif args.cmd == "management":
         when = tids.parse_time(args.at)
-        _print_tokens([vend.management(prof, args.kind, args.value, when, ledger, rng)],
-                      args.json)
+        _print_tokens([vend.management(prof, args.kind, args.value, when, _ledger(args),
+                                       rng)], args.json)
     elif args.cmd == "keychange":
         new = {f: getattr(args, f) for f in ("krn", "kt", "ken", "ti", "sgc")
                if getattr(args, f) is not None}
-        if not new:
-            raise ValueError("say what changes: --krn, --kt, --ken, --ti or --sgc")
-        profiles.Profile(dict(prof.as_dict(), **new, vending_key=prof.vending_key.hex()))
+        if not new and not args.rollover:
+            raise ValueError("say what changes: --krn, --kt, --ken, --ti, --sgc or --rollover")
         toks, target = vend.key_change(prof, new, ro=1 if args.rollover else 0)
         _print_tokens(toks, args.json, {"new_profile": target})
         if not args.json:
+            if args.rollover:
+                print("RO is set: the meter clears its TID memory and moves to base date %d"
+                      % target["base_date"])
             print("type every section within the meter's key change window (2 minutes)")
     elif args.cmd == "migrate":
         when = tids.parse_time(args.at)
-        toks, target = vend.migration(prof, args.amount, when, ledger, rng)
+        toks, target = vend.migration(prof, args.amount, when, _ledger(args), rng)
         _print_tokens(toks, args.json, {"new_profile": target})
         if not args.json:
             print("codes 1..%d are the key change (rollover to base date %d, KRN %d): type "

@@ -51,6 +51,9 @@ class Profile:
         self.name = data.get("name", "meter")
         self.pan = data["pan"]
         self.iin, self.iain = split_pan(self.pan)
+        # The IAIN opens with the manufacturer code: 2 digits of an 11-digit IAIN (after IIN
+        # 600727), 4 of a 13-digit one; class 1 test tokens name it (0 is any meter).
+        self.mfr = int(self.iain[:2] if len(self.iain) == 11 else self.iain[:4])
         self.sgc = _digits(data, "sgc", 6)
         self.ti = _digits(data, "ti", 2)
         self.kt = _int(data, "kt", 0, 3)

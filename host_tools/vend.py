@@ -3,6 +3,7 @@
 import random
 
 from host_tools import tid as tids
+from host_tools.profile import BASE_DATES
 from sts import amount
 from sts.codec import encode
 from sts.misty1 import Misty1
@@ -11,7 +12,12 @@ from sts.sta import Sta
 COMMODITIES = {"electricity": 0, "water": 1, "gas": 2, "time": 3}
 MANAGEMENT = {"max-power": 0, "clear-credit": 1, "tariff-rate": 2, "clear-tamper": 5,
               "phase-unbalance": 6, "water-factor": 7}
-_NEXT_BASE = {1993: 2014, 2014: 2035}
+# Class 2 subclasses 0 and 6 carry watts, coded like a transfer amount (2-bit exponent, 14-bit
+# mantissa; IEC 62055-41) but in whole watts, not tenths: the largest is 18201624 W.
+WATTS = {0: "max power limit", 6: "max phase power unbalance limit"}
+MAX_WATTS = amount.MAX_TENTHS
+# A rollover (RO) moves a meter to the next base date; 2035 is the last.
+_NEXT_BASE = dict(zip(BASE_DATES, BASE_DATES[1:]))
 
 
 def cipher(ea, key):
@@ -71,14 +77,27 @@ def credit(profile, commodity, tenths, when, ledger=None, rng=random):
     return tok
 
 
-def management(profile, kind, register, when, ledger=None, rng=random):
-    """A class 2 register token (max power, clear credit, tariff, tamper, unbalance, water)."""
+def management(profile, kind, value, when, ledger=None, rng=random):
+    """A class 2 register token (max power, clear credit, tariff, tamper, unbalance, water).
+
+    Max power and phase unbalance take watts, rounded up to the next encodable value; the
+    other kinds take the raw 16-bit register.
+    """
     if kind not in MANAGEMENT:
         raise ValueError("management token: one of %s" % ", ".join(MANAGEMENT))
-    if not 0 <= register <= 0xFFFF:
-        raise ValueError("register value 0..65535, got %d" % register)
-    return _register_token(profile, 2, MANAGEMENT[kind], "register", register, when, ledger,
-                           rng, kind)
+    sub = MANAGEMENT[kind]
+    if sub not in WATTS:
+        if not 0 <= value <= 0xFFFF:
+            raise ValueError("register value 0..65535, got %d" % value)
+        return _register_token(profile, 2, sub, "register", value, when, ledger, rng, kind)
+    if not 0 <= value <= MAX_WATTS:
+        raise ValueError("%s: %d W is outside 0..%d W, the range a token carries (0 means no "
+                         "limit)" % (kind, value, MAX_WATTS))
+    raw = amount.encode(value)
+    tok = _register_token(profile, 2, sub, "register", raw, when, ledger, rng, kind)
+    tok.extra["requested_watts"] = value
+    tok.extra["encoded_watts"] = amount.decode(raw)
+    return tok
 
 
 def test_display(control, mfr=0, subclass=0):
@@ -91,16 +110,36 @@ def test_display(control, mfr=0, subclass=0):
     return Token(encode(1, subclass, fields, None), 1, subclass, fields, "test/display")
 
 
+def next_base_date(base_date):
+    """The base date a rollover moves to; ValueError after the last."""
+    if base_date not in _NEXT_BASE:
+        raise ValueError("base date %d has no successor: it is the last, so no rollover can "
+                         "leave it" % base_date)
+    return _NEXT_BASE[base_date]
+
+
 def key_change(profile, new, ro=0):
     """The key change set moving `profile` to the key of `new` (a dict of changed fields).
 
+    With ro=1 the meter also moves to the next base date, and so does the new profile.
     Returns (tokens, new profile fields). STA keys take 2 sections, MISTY1 keys 4 (the 3rd
     and 4th carry the SGC). Every section is encrypted under the current key.
     """
+    base = next_base_date(profile.base_date) if ro else profile.base_date
+    if new.get("base_date", base) != base:
+        raise ValueError("the base date moves only by a rollover (RO), from %d to %s"
+                         % (profile.base_date, _NEXT_BASE.get(profile.base_date, "none")))
     target = dict(profile.as_dict(), **new)
+    target["base_date"] = base
     if target["ea"] != profile.ea:
         raise ValueError("a key change keeps the encryption algorithm (%s)" % profile.ea)
-    nk = profile.decoder_key(**new)
+    moved = profile.__class__(dict(target, vending_key=profile.vending_key.hex()))
+    nk = moved.decoder_key()
+    if nk == profile.decoder_key():
+        # With RO set the meter would clear its TID memory under the same key: every old
+        # credit token would be accepted again.
+        raise ValueError("the new decoder key equals the current one: change --krn, --kt, "
+                         "--ti or --sgc (with DKGA04 --rollover changes it too)")
     old = cipher(profile.ea, profile.decoder_key())
     ken = target["ken"]
     secs = [(3, {"kt": target["kt"], "res": 0, "ro": ro, "krn": target["krn"],
@@ -125,12 +164,10 @@ def key_change(profile, new, ro=0):
 def migration(profile, tenths, when, ledger=None, rng=random, commodity="electricity"):
     """The edition-2 set: key change with rollover to the next base date and KRN + 1, then
     a credit token under the new key. Returns (tokens in typing order, new profile fields)."""
-    if profile.base_date not in _NEXT_BASE:
-        raise ValueError("base date %d has no successor" % profile.base_date)
+    next_base_date(profile.base_date)
     if profile.krn >= 9:
         raise ValueError("KRN %d is the last: a migration needs KRN + 1" % profile.krn)
-    change = {"base_date": _NEXT_BASE[profile.base_date], "krn": profile.krn + 1}
-    kcts, target = key_change(profile, change, ro=1)
+    kcts, target = key_change(profile, {"krn": profile.krn + 1}, ro=1)
     moved = profile.__class__(dict(target, name=profile.name,
                                    vending_key=profile.vending_key.hex()))
     last = credit(moved, commodity, tenths, when, ledger, rng)

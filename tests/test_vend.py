@@ -87,7 +87,7 @@ def stsvend(tmp_path, demo_file, capsys):
         if profile:
             pre += ["--profile", demo_file]
         if ledger:
-            pre += ["--ledger", str(tmp_path / "ledger.json")]
+            pre += ["--ledger", str(tmp_path / "ledger.db")]
         if seed:
             pre += ["--seed", "7"]
         code = cli.main(pre + list(argv))
@@ -218,6 +218,29 @@ def test_profile_13_digit_iain_split():
     assert p.decoder_key().hex() == "e94023262e9993c2"  # vectors: CTSA01 step 2
 
 
+def _pan(body):
+    """An 18-digit PAN: 17 digits and their Luhn check digit."""
+    return body + str(profiles.luhn_digit(body))
+
+
+@pytest.mark.parametrize("body,mfr", [("60072707000000005", 7), ("60072799123456789", 99),
+                                      ("60072700000000000", 0), ("12345678000000001", 5678),
+                                      ("00000100000000008", 100)],
+                         ids=["iain11_07", "iain11_99", "iain11_00", "iain13_5678",
+                              "iain13_0100"])
+def test_profile_manufacturer_code_opens_the_iain(body, mfr):
+    pan = _pan(body)
+    assert pan == body + pan[-1] and len(pan) == 18
+    assert Profile(dict(DEMO, pan=pan)).mfr == mfr
+
+
+def test_profile_manufacturer_code_example():
+    pan = "600727" + "07" + "000000005" + str(profiles.luhn_digit("60072707000000005"))
+    assert pan == "600727070000000051"
+    assert Profile(dict(DEMO, pan=pan)).mfr == 7
+    assert demo().mfr == 0
+
+
 def _key_specs():
     seen = {}
     for case in load_vectors():
@@ -306,7 +329,7 @@ def test_tid_parse_time_refuses_zoneless():
 
 
 def test_ledger_same_tid_twice_moves_to_next_free(tmp_path):
-    led = Ledger(str(tmp_path / "l.json"))
+    led = Ledger(str(tmp_path / "l.db"))
     pan = DEMO["pan"]
     assert led.claim(pan, 1993, 100) == 100
     assert led.claim(pan, 1993, 100) == 101
@@ -315,14 +338,14 @@ def test_ledger_same_tid_twice_moves_to_next_free(tmp_path):
 
 
 def test_ledger_persists_across_instances(tmp_path):
-    path = str(tmp_path / "l.json")
+    path = str(tmp_path / "l.db")
     assert Ledger(path).claim(DEMO["pan"], 1993, 500) == 500
     assert os.path.exists(path)
     assert Ledger(path).claim(DEMO["pan"], 1993, 500) == 501
 
 
 def test_ledger_different_pans_do_not_collide(tmp_path):
-    led = Ledger(str(tmp_path / "l.json"))
+    led = Ledger(str(tmp_path / "l.db"))
     assert led.claim("600727000000000009", 1993, 100) == 100
     assert led.claim("000001000000000082", 1993, 100) == 100
 
@@ -418,7 +441,7 @@ def test_vend_credit_unknown_commodity_refused():
 
 
 def test_vend_credit_claims_the_ledger(tmp_path):
-    led = Ledger(str(tmp_path / "l.json"))
+    led = Ledger(str(tmp_path / "l.db"))
     p = demo()
     a = vend.credit(p, "electricity", 10, AT, led, random.Random(1))
     b = vend.credit(p, "electricity", 10, AT, led, random.Random(1))
@@ -448,8 +471,83 @@ def test_vend_management_register_limits():
 
 
 def test_cli_management_register_65536_refused(stsvend):
-    code, out, err = stsvend("management", "max-power", "65536", "--at", AT_TEXT)
+    code, out, err = stsvend("management", "tariff-rate", "65536", "--at", AT_TEXT)
     assert code == 2 and "error" in err and not GROUPED.search(out)
+
+
+@pytest.mark.parametrize("kind", ["max-power", "phase-unbalance"])
+@pytest.mark.parametrize("watts,raw,encoded", [(0, 0, 0), (5000, 5000, 5000),
+                                               (16383, 0x3FFF, 16383), (20004, 0x416A, 20004),
+                                               (20000, 0x416A, 20004), (65536, 0x5334, 65544),
+                                               (18201624, 0xFFFF, 18201624)])
+def test_vend_watt_registers_are_coded_as_amounts(kind, watts, raw, encoded):
+    p = demo()
+    tok = vend.management(p, kind, watts, AT, None, random.Random(1))
+    rc, cls, sub, f = decode(tok.digits, "sta", p.decoder_key())
+    assert (rc, cls, sub) == (errors.OK, 2, vend.MANAGEMENT[kind])
+    assert f["register"] == tok.fields["register"] == raw
+    assert amount.decode(f["register"]) == encoded == tok.extra["encoded_watts"]
+    assert tok.extra["requested_watts"] == watts
+
+
+@pytest.mark.parametrize("kind", ["max-power", "phase-unbalance"])
+@pytest.mark.parametrize("watts", [-1, 18201625, 10 ** 9])
+def test_vend_watt_registers_out_of_range_refused(kind, watts):
+    with pytest.raises(ValueError, match="0..18201624 W"):
+        vend.management(demo(), kind, watts, AT, None, random.Random(1))
+
+
+@pytest.mark.parametrize("kind", ["clear-credit", "tariff-rate", "clear-tamper",
+                                  "water-factor"])
+def test_vend_other_registers_stay_raw(kind):
+    p = demo()
+    tok = vend.management(p, kind, 0x416A, AT, None, random.Random(1))
+    assert decode(tok.digits, "sta", p.decoder_key())[3]["register"] == 0x416A
+    assert "encoded_watts" not in tok.extra
+
+
+def test_cli_max_power_prints_the_watts_encoded(stsvend):
+    code, out, err = stsvend("management", "max-power", "20004", "--at", AT_TEXT)
+    assert code == 0, err
+    assert re.search(r"^   limit 20004 W$", out, re.M), out
+    code, out, err = stsvend("management", "phase-unbalance", "20000", "--at", AT_TEXT)
+    assert code == 0, err
+    assert "   limit 20004 W (requested 20000 W, rounded up)" in out
+    code, out, err = stsvend("management", "max-power", "20000", "--at", AT_TEXT, "--json")
+    t = json.loads(out)["tokens"][0]
+    assert (t["encoded_watts"], t["requested_watts"], t["fields"]["register"]) == (
+        20004, 20000, 0x416A)
+    code, out, _ = stsvend("management", "tariff-rate", "20000", "--at", AT_TEXT)
+    assert code == 0 and "limit" not in out and " W" not in out
+
+
+@pytest.mark.parametrize("kind", ["max-power", "phase-unbalance"])
+def test_cli_watts_above_the_largest_refused(stsvend, kind):
+    code, out, err = stsvend("management", kind, "18201625", "--at", AT_TEXT)
+    assert code == 2 and "18201624" in err and not GROUPED.search(out)
+    assert stsvend("management", kind, "18201624", "--at", AT_TEXT)[0] == 0
+
+
+@pytest.mark.parametrize("kind,sub,what", [("max-power", 0, "max power limit"),
+                                           ("phase-unbalance", 6,
+                                            "max phase power unbalance limit")])
+def test_cli_explain_shows_the_watts_of_a_limit(stsvend, kind, sub, what):
+    tok = vend.management(demo(), kind, 20000, AT, None, random.Random(1))
+    code, out, err = stsvend("explain", tok.digits)
+    assert code == 0, err
+    st = _stages(out)
+    assert st["token"].startswith("class 2 subclass %d" % sub)
+    assert st["field register"].startswith("%d " % 0x416A)
+    assert st["limit"] == "20004 W (%s)" % what
+    names = [m.group(1) for m in re.finditer(r"^(\S+(?: \S+)?)\s{2,}", out, re.M)]
+    assert names.index("limit") == names.index("field rnd") + 1  # after the fields
+    assert names[-1] == "TID time"
+
+
+def test_cli_explain_other_registers_show_no_watts(stsvend):
+    tok = vend.management(demo(), "tariff-rate", 20000, AT, None, random.Random(1))
+    code, out, err = stsvend("explain", tok.digits)
+    assert code == 0 and "limit" not in _stages(out)
 
 
 @pytest.mark.parametrize("subclass,mfr,control", [(0, 0, 512), (0, 255, 2**36 - 1),
@@ -563,6 +661,90 @@ def test_cli_keychange_invalid_new_field_refused(stsvend, argv):
     assert code == 2 and "error" in err and not GROUPED.search(out)
 
 
+def write_misty(tmp_path, **change):
+    return write_profile(tmp_path, dict(MISTY, **change), "misty.json")
+
+
+@pytest.mark.parametrize("profile,change,ro", [
+    ("demo", {"ken": 100}, 0), ("demo", {"krn": 1}, 0), ("demo", {}, 1),
+    ("demo", {"ken": 7}, 1), ("misty", {"ken": 9}, 0), ("misty", {"krn": 1}, 0)],
+    ids=["sta_ken_only", "sta_same_krn", "dkga02_rollover_alone", "dkga02_rollover_ken",
+         "misty_ken_only", "misty_same_krn"])
+def test_keychange_to_the_same_key_refused(profile, change, ro):
+    p = demo() if profile == "demo" else misty()
+    with pytest.raises(ValueError, match="new decoder key equals the current one") as e:
+        vend.key_change(p, change, ro=ro)
+    assert "--krn" in str(e.value) and "--sgc" in str(e.value)
+
+
+def test_cli_keychange_same_key_with_rollover_refused(stsvend):
+    for argv in (["--ken", "255", "--rollover"], ["--rollover"], ["--ken", "100"]):
+        code, out, err = stsvend("keychange", *argv)
+        assert code == 2 and "equals the current one" in err, argv
+        assert "--krn" in err and not GROUPED.search(out)
+
+
+def test_cli_keychange_dkga02_rollover_with_new_krn_moves_base_date(stsvend):
+    code, out, err = stsvend("keychange", "--krn", "2", "--rollover", "--json")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["new_profile"]["base_date"] == 2014 and data["new_profile"]["krn"] == 2
+    assert data["tokens"][0]["new_decoder_key"] == DEMO_KEY_KRN2  # DKGA02: no base date
+    code, out, err = stsvend("keychange", "--krn", "2", "--rollover")
+    assert code == 0 and "base date 2014" in out
+    code, out, err = stsvend("keychange", "--krn", "2", "--json")
+    assert json.loads(out)["new_profile"]["base_date"] == 1993
+
+
+def test_keychange_rollover_moves_to_the_next_base_date():
+    p = misty()
+    toks, target = vend.key_change(p, {}, ro=1)  # DKGA04: the base date alone changes the key
+    assert target["base_date"] == 2014 and target["krn"] == 1
+    f = [decode(t.digits, "misty1", p.decoder_key())[3] for t in toks]
+    assert f[0]["ro"] == 1
+    assert toks[0].extra["new_decoder_key"] == p.decoder_key(base_date=2014).hex()
+    p2 = misty(base_date=2014)
+    assert vend.key_change(p2, {"krn": 2}, ro=1)[1]["base_date"] == 2035
+    assert vend.key_change(p2, {"krn": 2}, ro=0)[1]["base_date"] == 2014
+
+
+def test_keychange_rollover_from_the_last_base_date_refused():
+    for p in (misty(base_date=2035), demo(base_date=2035)):
+        with pytest.raises(ValueError, match="2035 has no successor"):
+            vend.key_change(p, {"krn": 2}, ro=1)
+        assert vend.key_change(p, {"krn": 2})[1]["base_date"] == 2035
+
+
+def test_cli_keychange_rollover_from_2035_refused(tmp_path, capsys):
+    path = write_misty(tmp_path, base_date=2035)
+    code = cli.main(["--profile", path, "keychange", "--krn", "2", "--rollover"])
+    out, err = capsys.readouterr()
+    assert code == 2 and "2035" in err and "no successor" in err and not GROUPED.search(out)
+
+
+def test_cli_keychange_dkga04_rollover_alone(tmp_path, capsys):
+    path = write_misty(tmp_path)
+    assert cli.main(["--profile", path, "--json", "keychange", "--rollover"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["new_profile"]["base_date"] == 2014 and data["new_profile"]["krn"] == 1
+    p = misty()
+    assert data["tokens"][0]["new_decoder_key"] == p.decoder_key(base_date=2014).hex()
+    assert [t["fields"].get("ro") for t in data["tokens"]][0] == 1
+
+
+def test_keychange_base_date_changes_only_by_rollover():
+    with pytest.raises(ValueError, match="rollover"):
+        vend.key_change(misty(), {"base_date": 2014, "krn": 2})
+    with pytest.raises(ValueError, match="rollover"):
+        vend.key_change(misty(), {"base_date": 2035}, ro=1)
+
+
+def test_next_base_dates_follow_the_profile_base_dates():
+    assert [vend.next_base_date(b) for b in profiles.BASE_DATES[:-1]] == [2014, 2035]
+    with pytest.raises(ValueError, match="2035"):
+        vend.next_base_date(2035)
+
+
 # -------------------------------------------------------------------------------- migration
 
 
@@ -623,7 +805,7 @@ def test_migration_refused_without_successor(change, msg):
 
 def test_cli_migrate_at_krn_9_refused(tmp_path, capsys):
     path = write_profile(tmp_path, dict(DEMO, krn=9))
-    code = cli.main(["--profile", path, "--ledger", str(tmp_path / "l.json"), "migrate", "10",
+    code = cli.main(["--profile", path, "--ledger", str(tmp_path / "l.db"), "migrate", "10",
                      "--at", AFTER_TEXT])
     out, err = capsys.readouterr()
     assert code == 2 and "KRN 9" in err and not GROUPED.search(out)
@@ -679,6 +861,28 @@ def test_cli_test_needs_no_profile(stsvend):
     assert GROUPED.search(out)
 
 
+def test_cli_test_uses_the_profiles_manufacturer_code(tmp_path, capsys):
+    path = write_profile(tmp_path, dict(DEMO, pan="600727070000000051"))
+    for argv, mfr in ((["--profile", path, "test", "512"], 7),
+                      (["--profile", path, "test", "512", "--mfr", "3"], 3),
+                      (["--profile", path, "test", "512", "--mfr", "0"], 0),
+                      (["test", "512"], 0)):
+        assert cli.main(argv + ["--json"]) == 0
+        tok = json.loads(capsys.readouterr().out)["tokens"][0]
+        rc, cls, sub, f = decode(tok["token"])
+        assert (rc, cls, sub) == (errors.OK, 1, 0)
+        assert f["mfr"] == tok["fields"]["mfr"] == mfr, argv
+
+
+def test_cli_test_four_digit_manufacturer_code(tmp_path, capsys):
+    path = write_profile(tmp_path, dict(DEMO, pan=_pan("12345678000000001")))
+    assert cli.main(["--profile", path, "test", "512"]) == 2
+    assert "--subclass 1" in capsys.readouterr().err
+    assert cli.main(["--profile", path, "--json", "test", "512", "--subclass", "1"]) == 0
+    tok = json.loads(capsys.readouterr().out)["tokens"][0]
+    assert decode(tok["token"])[3]["mfr"] == 5678
+
+
 JSON_CASES = {
     "key": (["key"], dict, {"decoder_key", "ea", "dkga"}),
     "credit": (SUBCOMMANDS["credit"], dict, {"tokens"}),
@@ -721,7 +925,7 @@ def test_cli_json_output(stsvend, name, where):
 def test_cli_seed_makes_output_reproducible(tmp_path, demo_file, capsys):
     outs = []
     for i in range(2):
-        argv = ["--profile", demo_file, "--ledger", str(tmp_path / ("l%d.json" % i)),
+        argv = ["--profile", demo_file, "--ledger", str(tmp_path / ("l%d.db" % i)),
                 "--seed", "11", "credit", "3", "--at", AT_TEXT]
         assert cli.main(argv) == 0
         outs.append(capsys.readouterr().out)
@@ -770,7 +974,7 @@ def test_cli_missing_profile_for_credit(stsvend):
 
 def test_cli_unreadable_profile(tmp_path, capsys):
     code = cli.main(["--profile", str(tmp_path / "absent.json"), "--ledger",
-                     str(tmp_path / "l.json"), "credit", "5", "--at", AT_TEXT])
+                     str(tmp_path / "l.db"), "credit", "5", "--at", AT_TEXT])
     out, err = capsys.readouterr()
     assert code == 2 and "error" in err and "absent.json" in err and out == ""
 
@@ -816,10 +1020,10 @@ def test_cli_keychange_nothing_to_change(stsvend):
 
 def test_cli_never_writes_beside_the_profile(stsvend, demo_file, tmp_path):
     assert stsvend("credit", "5", "--at", AT_TEXT)[0] == 0
-    assert not os.path.exists(demo_file + ".tids.json")
-    assert not os.path.exists(DEMO_PATH + ".tids.json")
-    assert json.loads((tmp_path / "ledger.json").read_text()) == {
-        "600727000000000009@1993": [16775160]}
+    for beside in (demo_file, DEMO_PATH):
+        assert not os.path.exists(beside + ".tids.json")
+        assert not os.path.exists(beside + ".tids.db")
+    assert Ledger(str(tmp_path / "ledger.db")).issued("600727000000000009", 1993) == [16775160]
 
 
 def test_cli_console_script(tmp_path, demo_file, capsys):
@@ -827,12 +1031,12 @@ def test_cli_console_script(tmp_path, demo_file, capsys):
     if not os.path.exists(exe):
         pytest.skip("no stsvend console script: pip install -e .")
     tail = ["--seed", "5", "credit", "7.25", "--at", AT_TEXT]
-    r = subprocess.run([exe, "--profile", demo_file, "--ledger", str(tmp_path / "a.json")]
+    r = subprocess.run([exe, "--profile", demo_file, "--ledger", str(tmp_path / "a.db")]
                        + tail, capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     assert GROUPED.search(r.stdout) and "amount 7.3" in r.stdout
-    assert cli.main(["--profile", demo_file, "--ledger", str(tmp_path / "b.json")] + tail) == 0
+    assert cli.main(["--profile", demo_file, "--ledger", str(tmp_path / "b.db")] + tail) == 0
     assert capsys.readouterr().out == r.stdout
-    r = subprocess.run([exe, "--profile", demo_file, "--ledger", str(tmp_path / "a.json"),
+    r = subprocess.run([exe, "--profile", demo_file, "--ledger", str(tmp_path / "a.db"),
                         "keychange"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "error" in r.stderr
