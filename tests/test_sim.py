@@ -165,7 +165,7 @@ def test_max_power_token_then_overload_opens_the_relay(tmp_path):
     out = sim(state, migration(tokens) + [
         "type " + tok(tokens, "max power 1000 W"), "wait 3000", "load 900", "load 2000",
         "status"])
-    in_order(out, [["ACCEPT", "MAX POWER 1000W"], ["CREDIT 10.0 kWh", "SUPPLY ON"],
+    in_order(out, [["ACCEPT", "LIMIT 1000 W"], ["CREDIT 10.0 kWh", "SUPPLY ON"],
                    ["CREDIT 10.0 kWh", "OVERLOAD: OFF"]])
     assert frames(out)[-1]["relay"] is False
     st = statuses(out)[-1]

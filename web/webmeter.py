@@ -85,7 +85,7 @@ def key(k, now_ms):
     typed = ui.digits.decode() if k == "#" and ui.state == ENTRY else ""
     ready = m.personalised and not m.fault
     explain = None
-    if len(typed) == 20 and ready and now_ms // 1000 >= m.locked_until:
+    if len(typed) == 20 and ready and not m.lock_left(now_ms):
         # With the key in force when the token was typed (a key change may replace it).
         explain = stages(typed, m.decoder().cipher, m.ea)
         explain.append(("TID memory before", _tids(m)))
@@ -97,7 +97,8 @@ def key(k, now_ms):
                    ("not decoded", _why_not(m, typed))]
     else:
         explain.append(("TID memory after", _tids(m)))
-    explain.append(("result", "%d %s: %s" % (m.last, NAMES.get(m.last, "?"), " / ".join(
+    n = "" if m.last > LOCKED else "%d " % m.last  # the meter's own outcomes: no number
+    explain.append(("result", "%s%s: %s" % (n, NAMES[m.last], " / ".join(
         line.strip() for line in ui.result))))
     _s["explain"] = explain
     return frame(now_ms)
@@ -158,7 +159,7 @@ def _issued(base_date):
     return v if isinstance(v, int) else 0
 
 
-_ASK = {"max-power": ("max power", "watts"), "tariff": ("tariff", "its units")}
+_ASK = {"tariff": ("tariff", "its units")}
 
 
 def _tenths(text):
@@ -211,11 +212,16 @@ def _vend(m, kind, arg, now_ms):
         return [("credit %d.%d kWh" % (v // 10, v % 10), t)]
     if kind in _REGISTER:
         value = {"clear-credit": 0xFFFF, "clear-tamper": 0}.get(kind)
-        if value is None:
+        label = kind
+        if kind == "max-power":  # watts, carried like a transfer amount (rounded up)
+            value = amount.encode(_whole(arg, "max power in watts", amount.MAX_TENTHS))
+            label = "%s %d W" % (kind, amount.decode(value))
+        elif value is None:
             value = _whole(arg, "%s in %s" % _ASK[kind], 0xFFFF)
+            label = "%s %d" % (kind, value)
         t = encode(2, _REGISTER[kind], {"register": value, "tid": _tid(m, now_ms), "rnd": rnd},
                    Sta(key))
-        return [(kind if kind.startswith("clear") else "%s %d" % (kind, value), t)]
+        return [(label, t)]
     if kind == "test":
         return [("test/display %s" % arg, encode(1, 0, {"mfr": 0, "control": _whole(
             arg, "the test/display control", (1 << 36) - 1)}, None))]

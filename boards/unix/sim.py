@@ -30,14 +30,15 @@ class CuttingStore(RecordStore):
     writes = 0
     cut_at = 0
 
-    def _write(self, path, data):
+    def _write(self, path, parts):
         CuttingStore.writes += 1
         if CuttingStore.writes == CuttingStore.cut_at:
+            data = b"".join([bytes(p) for p in parts])
             with open(path, "wb") as f:
                 f.write(data[:len(data) // 2])
             sys.stdout.write(json.dumps({"cut": CuttingStore.writes, "path": path}) + "\n")
             sys.exit(3)
-        RecordStore._write(self, path, data)
+        RecordStore._write(self, path, parts)
 
 
 class Sim:
@@ -83,7 +84,7 @@ class Sim:
     def advance(self, ms):
         """Let ms pass: the load uses energy while the supply is on."""
         self.now += ms
-        self.usage.supply(self.meter, self.watts, ms, self.now // 1000)
+        self.usage.supply(self.meter, self.watts, ms, self.now)
 
     def frame(self):
         return self.ui.frame(self.now)

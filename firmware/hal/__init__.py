@@ -4,6 +4,6 @@
 #            debounced; call it every few milliseconds
 #   display: rows, cols; show(lines) draws a frame: a list of `rows` strings of `cols` chars
 #   relay:   set(closed: bool); closed -> supply on.   led: set(on: bool)
-#   clock:   now_ms() -> milliseconds of wall-clock time (survives reboots on an RTC board;
-#            the meter's `now` is now_ms() // 1000)
+#   clock:   now_ms() -> milliseconds of time.ticks_ms(): they wrap and restart at power-up;
+#            the meter and ui use only the time between readings (meter.diff)
 #   storage: a directory prefix on a mounted file system, for meter.store.RecordStore

@@ -1,6 +1,7 @@
-# clock.py  wall-clock milliseconds for the meter, and a fake one for tests
-# The meter's `now` is now_ms() // 1000. On a board the time is the RTC's: set it (from
-# NTP or a battery-backed RTC) before tokens are typed, or every TID looks wrong.
+# clock.py  the meter's clock: milliseconds from time.ticks_ms(), and a fake one for tests
+# No board here keeps the date across a power cut (the rp2 port sets 2021-01-01 at every
+# power-up, ESP32 counts from 2000), and the meter needs none: only the time between two
+# readings, which meter.diff() takes across the wrap of ticks_ms().
 try:
     import time
 except ImportError:  # ports older than the `time` alias
@@ -8,16 +9,10 @@ except ImportError:  # ports older than the `time` alias
 
 
 class Clock:
-    """Milliseconds of wall-clock time from the port's RTC (epoch: see time.gmtime(0))."""
-
-    def __init__(self):
-        self._ns = getattr(time, "time_ns", None)
+    """Milliseconds of time.ticks_ms(): they wrap, and start again at every power-up."""
 
     def now_ms(self):
-        if self._ns is not None:
-            return self._ns() // 1000000
-        # floats are single precision on some ports: keep whole seconds as an int
-        return int(time.time()) * 1000
+        return time.ticks_ms()
 
 
 class FakeClock:

@@ -3,6 +3,8 @@
 # 4 (3, 4, 8 and 9). Sections may come in any order, within `window` seconds of the first;
 # the key changes only when the whole set is there. A key change token carries no TID: what
 # stops a replay is that, once the key has changed, the old set no longer decrypts.
+# The window is measured as the age of the held set (elapsed time the meter was told of), not
+# as a clock time: a clock that restarts or steps cannot stretch it.
 from array import array
 
 from sts.blocks import bits
@@ -25,15 +27,16 @@ class KeyChange:
         self.window = window
         self.blocks = array("I", bytes(4 * 3 * 4))  # plaintext limbs of each held section
         self.held = 0  # bit i: section _SLOTS[i] is held
-        self.started = 0
+        self.age = 0  # ms since the first held section, as the meter counts them
 
     def count(self):
         return bin(self.held).count("1")
 
     def drop(self):
         self.held = 0
+        self.age = 0
 
-    def offer(self, sub, block, now, ea):
+    def offer(self, sub, block, ea):
         """Hold one section (plaintext limbs); returns STAGED, COMPLETE, TIMED_OUT or MIXED.
 
         TIMED_OUT and MIXED mean the sections held before were dropped and this one starts
@@ -41,16 +44,14 @@ class KeyChange:
         """
         i = _SLOTS.index(sub)
         outcome = STAGED
-        if self.held and now - self.started > self.window:
-            self.held = 0
+        if self.held and self.age > self.window * 1000:
+            self.drop()
             outcome = TIMED_OUT
         b = self.blocks
         if self.held & (1 << i) and (b[3 * i] != block[0] or b[3 * i + 1] != block[1]
                                      or b[3 * i + 2] != block[2]):
-            self.held = 0  # a second, different section of the same kind: another set
+            self.drop()  # a second, different section of the same kind: another set
             outcome = MIXED
-        if not self.held:
-            self.started = now
         b[3 * i] = block[0]
         b[3 * i + 1] = block[1]
         b[3 * i + 2] = block[2]

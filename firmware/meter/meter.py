@@ -1,16 +1,23 @@
 # meter.py  an STS meter's decisions: apply(digits, now) -> Result, with every change persisted
-# `now` is whole seconds on the meter's clock; the meter keeps no clock of its own.
+# `now` is milliseconds of a clock that may wrap and starts again at every power-up (a board's
+# time.ticks_ms()). The meter uses only the time between two readings, never the reading
+# itself: its waits (keypad lock, overload trip, key change window) are durations that the
+# elapsed time runs down, stored as what is left of them. No clock, stepped or restarted, can
+# lengthen a wait past its limit or change credit.
+# First, before the other modules: STA's 6 KB table is built at import and wants the heap
+# still in one piece (64 KB boards).
+from sts.sta import Sta  # noqa: I001
+
 import struct
 
 from meter import results as R
 from meter.key_change import COMPLETE, MIXED, TIMED_OUT, KeyChange, sections_for
+from meter import diff
 from meter.tid_memory import OLD, TidMemory
 from sts import amount, errors
 from sts.blocks import LAYOUT, bits
 from sts.codec import Decoder
-from sts.sta import Sta  # at import: its 6 KB table wants the heap still in one piece
 
-COMMODITIES = ("electricity", "water", "gas", "time")
 MAX_BALANCE = 99999999  # tenths: 9,999,999.9 units, 8 digits on a display, < 2**30
 NEXT_BASE = {1993: 2014, 2014: 2035}
 LOCK_AFTER = 3  # refused guesses in a row before the keypad locks
@@ -25,24 +32,26 @@ _CODEC_ERR = {errors.BAD_LENGTH: R.FORMAT, errors.NOT_DIGIT: R.FORMAT,
 # Key types (KT): 0 initialisation (DITK), 1 default (DDTK), 2 unique (DUTK), 3 common
 # (DCTK). Only 2 and 3 may accept credit; a key change may move to 1, 2 or 3, never back
 # to the initialisation key.
-CREDIT_KEY_TYPES = (2, 3)
-KCT_KEY_TYPES = (1, 2, 3)
+# The record holds what is left of the lock and the trip, and the age of the held key change
+# sections, in ms: never a clock time.
 _FMT = "<BBBBBBHI18s16s" + "i" * 4 + "HHHHBBBI" + "BI" + "BBI"
 
 
 class Meter:
     """A personalised meter whose state lives in `store` (a RecordStore)."""
 
-    def __init__(self, store, tid_capacity=50, kct_window=120, mfr=0):
+    def __init__(self, store, tid_capacity=50, kct_window=120):
         self.store = store
-        self.mfr = mfr
-        self.tids = TidMemory(tid_capacity)
+        self.tids = TidMemory(tid_capacity)  # an impossible size is an error at start-up
+        self._record = bytearray(struct.calcsize(_FMT) + 48 + 4 * tid_capacity)
         self.kct = KeyChange(kct_window)
         self.balance = [0, 0, 0, 0]
         self.last = 0  # code of the last result, for the short code
         self.fault = ""
         # A blank or faulted meter has no registers; these keep its supply off and still.
-        self.max_power = self.tripped = self.trip_until = 0
+        self.max_power = self.tripped = 0
+        self.lock_ms = self.trip_ms = 0  # what is left of the keypad lock and of a trip
+        self.now = None  # the clock reading (ms) last seen
         try:
             payload = store.load()
         except ValueError as e:
@@ -74,15 +83,15 @@ class Meter:
         self.key = bytes(profile["decoder_key"])
         self.balance = [0, 0, 0, 0]
         self.max_power = self.tariff = self.unbalance = self.water_factor = 0
-        self.tamper = self.tripped = self.trip_until = 0
-        self.fails = 0
-        self.locked_until = 0
+        self.tamper = self.tripped = self.trip_ms = 0
+        self.fails = self.lock_ms = 0
         self.kct.drop()
         self.tids.fill(manufacture_tid)
         self.fault = ""
         self._decoder = None
-        self._commit()
+        self.decoder()  # now, while the heap has room in one piece for its tables
         self.personalised = True
+        self._commit()
 
     def provision(self, data):
         """Personalise from provisioning data (a board's /meter.json, the simulator's): the
@@ -93,65 +102,96 @@ class Meter:
         p["decoder_key"] = unhexlify(p["decoder_key"])
         self.personalise(p, p["manufacture_tid"])
 
+    # -- time ----------------------------------------------------------------------------
+    def tick(self, now):
+        """Let the time since the last reading pass (`now`: ms, see the module header). A
+        clock that went back lets no time pass, and drops a held key change set: its first
+        section would be from the clock's future."""
+        last = self.now
+        self.now = now
+        if last is None or self.fault or not self.personalised:
+            return
+        dt = diff(now, last)
+        kc = self.kct
+        if dt < 0:
+            if kc.held:
+                kc.drop()
+                self._commit()
+            return
+        if self.lock_ms:
+            self.lock_ms = max(0, self.lock_ms - dt)
+        if self.trip_ms:
+            self.trip_ms = max(0, self.trip_ms - dt)
+        if kc.held:  # stops just past the window: no int grows without end
+            kc.age = min(kc.age + dt, kc.window * 1000 + 1000)
+
+    def lock_left(self, now=None):
+        """Whole seconds (rounded up) the keypad stays locked, at `now` if given."""
+        if now is not None:
+            self.tick(now)
+        return (self.lock_ms + 999) // 1000
+
     # -- the entry point ---------------------------------------------------------------
     def apply(self, digits, now):
-        """Decide on a typed token at time `now` (seconds); persist what changes."""
-        r = self._apply(digits, now)
+        """Decide on a typed token at `now` (ms); persist what changes."""
+        self.tick(now)
+        r = self._apply(digits)
         self.last = r.code
         return r
 
-    def _apply(self, digits, now):
+    def _apply(self, digits):
         if self.fault or not self.personalised:
             return R.Result(R.STORAGE, self.fault or "not personalised")
-        if now < self.locked_until:
-            return R.Result(R.LOCKED, seconds=self.locked_until - now)
+        if self.lock_ms:
+            return R.Result(R.LOCKED, seconds=self.lock_left())
         dec = self.decoder()
         err = dec.decode(digits)
         if err:
-            return self._refuse(_CODEC_ERR[err], now)
+            return self._refuse(_CODEC_ERR[err])
         cls = dec.cls
         sub = dec.subclass
         b = dec.block
         what = LAYOUT[(cls, sub)][0]
         if cls == 1:
             mfr = bits(b, 16, 8 if sub == 0 else 16)
-            if mfr and mfr != self.mfr:
-                return self._refuse(R.MFR, now, what)
+            if mfr and mfr != self.mfr():
+                return self._refuse(R.MFR, what)
             control = bits(b, 24, 36) if sub == 0 else bits(b, 32, 28)
-            # Not _accept: anyone can make a test token (it is not encrypted), so it must
-            # not reset the lockout count between guesses; nor does it change any state.
+            # Anyone can make a test token (it is not encrypted): it changes no state, and
+            # does not end a streak of guesses.
             return R.Result(R.ACCEPT, what, control=control)
         if cls == 2 and sub in (3, 4, 8, 9):
-            return self._key_change(sub, b, now, what)
+            return self._key_change(sub, b, what)
         tid = bits(b, 32, 24)
         value = bits(b, 16, 16)
         if cls == 0:
-            if self.kt not in CREDIT_KEY_TYPES:
-                return self._refuse(R.DDTK, now, what)
+            if self.kt not in (2, 3):
+                return self._refuse(R.DDTK, what)
             if self.ken != 255 and (tid >> 16) > self.ken:
-                return self._refuse(R.KEY_EXPIRED, now, what)
+                return self._refuse(R.KEY_EXPIRED, what)
         seen = self.tids.check(tid)
         if seen:
-            return self._refuse(R.OLD if seen == OLD else R.USED, now, what)
+            return self._refuse(R.OLD if seen == OLD else R.USED, what)
         if cls == 0:
             tenths = amount.decode(value)
             if self.balance[sub] + tenths > MAX_BALANCE:
-                return self._refuse(R.OVERFLOW, now, what)
+                return self._refuse(R.OVERFLOW, what)
             self.balance[sub] += tenths
             self.tids.add(tid)
-            return self._accept(R.Result(R.ACCEPT, what, amount=tenths,
-                                         balance=self.balance[sub]))
+            return self._done(R.Result(R.ACCEPT, what, amount=tenths,
+                                       balance=self.balance[sub]))
         code = self._manage(sub, value)
         if code:
-            return self._refuse(code, now, what)
+            return self._refuse(code, what)
         self.tids.add(tid)
-        return self._accept(R.Result(R.ACCEPT, what, register=value,
-                                     balance=self.balance[0]))
+        if sub in (0, 6):  # max power, phase unbalance: watts, carried like an amount
+            value = amount.decode(value)
+        return self._done(R.Result(R.ACCEPT, what, register=value, balance=self.balance[0]))
 
     def _manage(self, sub, value):
         """Apply a class 2 register token; 0, or the refusal code."""
         if sub == 0:
-            self.max_power = value  # watts; 0 means no limit
+            self.max_power = value  # as the token carries it; 0 means no limit
         elif sub == 1:
             if value == 0xFFFF:  # all registers
                 self.balance = [0, 0, 0, 0]
@@ -164,58 +204,78 @@ class Meter:
         elif sub == 5:
             self.tamper = 0
         elif sub == 6:
-            self.unbalance = value
+            self.unbalance = value  # as the token carries it
         elif sub == 7:
             self.water_factor = value
         return 0
 
-    def _key_change(self, sub, b, now, what):
+    def _key_change(self, sub, b, what):
         if sub not in sections_for(self.ea):
-            return self._refuse(R.FUNCTION, now, what)
+            return self._refuse(R.FUNCTION, what)
         kc = self.kct
-        outcome = kc.offer(sub, b, now, self.ea)
+        outcome = kc.offer(sub, b, self.ea)
         m = len(sections_for(self.ea))
         if outcome != COMPLETE:
+            # Held, not accepted: a section a customer keeps (every 2024 customer holds a
+            # first one) must not end a streak of guesses.
             code = {TIMED_OUT: R.KCT_TIMEOUT, MIXED: R.KCT_MIXED}.get(outcome, R.KCT_STAGED)
-            return self._accept(R.Result(code, what, n=kc.count(), m=m))
+            return self._done(R.Result(code, what, n=kc.count(), m=m))
         kt = kc.field(3, 48, 2)
-        if kt not in KCT_KEY_TYPES:
-            kc.drop()
-            self._commit()  # the dropped sections must stay dropped after a reboot
-            return self._refuse(R.KEY_TYPE, now, what)
-        self.key = kc.new_key(self.ea)
+        ro = kc.field(3, 51, 1)
+        key = kc.new_key(self.ea)
+        refused = 0
+        if kt not in (1, 2, 3):
+            refused = R.KEY_TYPE
+        elif key == self.key:
+            # The same key again, perhaps with RO: the TID memory would be emptied and
+            # every credit token typed before would be accepted again.
+            refused = R.SAME_KEY
+        elif ro and self.base_date not in NEXT_BASE:
+            refused = R.LAST_BASE  # no base date after this one: RO would only wipe memory
+        if refused:
+            kc.drop()  # persisted: the dropped sections must stay dropped after a reboot
+            return self._done(R.Result(refused, what))
+        self.key = key
         self.kt = kt
         self.krn = kc.field(3, 52, 4)
         self.ken = (kc.field(3, 56, 4) << 4) | kc.field(4, 56, 4)
         self.ti = kc.field(4, 48, 8)
         if self.ea == "misty1":
             self.sgc = (kc.field(9, 48, 12) << 12) | kc.field(8, 48, 12)
-        if kc.field(3, 51, 1):  # RO: the TID memory starts again, from the next base date
+        if ro:  # the TID memory starts again, from the next base date
             self.tids.clear()
-            self.base_date = NEXT_BASE.get(self.base_date, self.base_date)
+            self.base_date = NEXT_BASE[self.base_date]
         kc.drop()
         self._decoder = None
-        return self._accept(R.Result(R.KEY_CHANGED, what, n=m, m=m))
+        self.decoder()  # now, while the heap has room in one piece for its tables
+        return self._done(R.Result(R.KEY_CHANGED, what, n=m, m=m))
 
-    def _accept(self, r):
-        self.fails = 0
-        self._commit()
+    def _done(self, r):
+        """Persist what `r` changed. Only what needs the key to make ends a streak of
+        guesses: an accepted credit or management token (a test token, which anyone can
+        make, never comes here) or a whole key change."""
+        if r.code == R.ACCEPT or r.code == R.KEY_CHANGED:
+            self.fails = 0
+        if not self._commit():
+            return R.Result(R.STORAGE, self.fault)
         return r
 
-    def _refuse(self, code, now, what=""):
+    def _refuse(self, code, what=""):
         r = R.Result(code, what)
-        if code in R.GUESSES:
-            self.fails = min(self.fails + 1, 255)  # stored in a byte; the lock is capped anyway
-            if self.fails >= LOCK_AFTER:
-                lock = min(LOCK_FIRST << min(self.fails - LOCK_AFTER, 8), LOCK_MAX)
-                self.locked_until = now + lock
-                r.seconds = lock
-            self._commit()  # persisted, so that pulling the plug does not reset the count
-        return r
+        if code not in R.GUESSES:
+            return r  # changes nothing
+        self.fails = min(self.fails + 1, 255)  # stored in a byte; the lock is capped anyway
+        if self.fails >= LOCK_AFTER:
+            lock = min(LOCK_FIRST << min(self.fails - LOCK_AFTER, 8), LOCK_MAX)
+            self.lock_ms = lock * 1000
+            r.seconds = lock
+        return self._done(r)  # persisted, so that pulling the plug does not reset the count
 
     # -- the world outside tokens ------------------------------------------------------
     def consume(self, tenths, commodity=0):
         """Drain a register by what was used; it stops at zero (the relay opens)."""
+        if tenths < 0:
+            raise ValueError("consume(%d): a negative amount would add credit" % tenths)
         b = self.balance
         if self.fault or not self.personalised:
             return b[commodity]
@@ -224,27 +284,28 @@ class Meter:
         return b[commodity]
 
     def load(self, watts, now):
-        """Report the load at `now` (seconds). Above the max power limit the relay trips and
+        """Report the load at `now` (ms). Above the max power limit the relay trips and
         stays open for TRIP_SECONDS, whatever is reported meanwhile (behind an open relay a
         board measures nothing); then it closes and the load is measured again."""
+        self.tick(now)
         if self.fault or not self.personalised:
             return False
         changed = False
         if self.tripped:
-            if now < self.trip_until:
+            if self.trip_ms:
                 return False
             self.tripped = 0
             changed = True
-        if self.max_power and watts > self.max_power:
+        if self.max_power and watts > amount.decode(self.max_power):
             self.tripped = 1
-            self.trip_until = now + TRIP_SECONDS
+            self.trip_ms = TRIP_SECONDS * 1000
             changed = True
         if changed:
             self._commit()
-        return not self.tripped
+        return not (self.tripped or self.fault)
 
     def relay_closed(self):
-        return self.balance[0] > 0 and not self.tripped
+        return self.balance[0] > 0 and not (self.tripped or self.fault) and self.personalised
 
     def decoder(self):
         if self._decoder is None:
@@ -264,55 +325,80 @@ class Meter:
             "edition": 1 if self.base_date == 1993 else 2, "pan": self.pan,
             "tids_used": self.tids.count, "tids_capacity": self.tids.capacity,
             "relay": self.relay_closed(), "tripped": bool(self.tripped),
-            "tamper": bool(self.tamper), "max_power": self.max_power,
+            "tamper": bool(self.tamper),
+            "max_power": amount.decode(self.max_power),
             "kct_held": self.kct.count(), "kct_of": len(sections_for(self.ea)),
-            "last": self.last, "locked_until": self.locked_until,
+            "last": self.last, "lock_left": self.lock_left(),
             "storage": self.store.report,
         } if self.personalised and not self.fault else {"fault": self.fault or "blank"}
 
     # -- persistence ---------------------------------------------------------------------
     def _commit(self):
-        self.store.save(self._pack())
+        """Write the state; True once it is stored. A write that fails puts RAM back to
+        what the store holds (the state written last) and stops the meter (STORAGE, relay
+        open) until it restarts: RAM never holds credit, or anything else, that the store
+        does not."""
+        try:
+            self.store.save(self._pack())
+            return True
+        except OSError as e:
+            self.fault = "state write failed: %r" % (e,)
+        try:
+            p = self.store.load()
+        except (OSError, ValueError):
+            p = None
+        if p is None:  # nothing stored (personalising), or nothing readable: a blank meter
+            self.personalised = False
+        else:
+            self._unpack(p)
+        return False
 
     def _pack(self):
+        """The state record, packed into the buffer made at start-up (a board's heap soon
+        has no free run as long as a whole record: none is allocated per write)."""
         kc = self.kct
-        head = struct.pack(_FMT, _EA_CODE[self.ea], self.kt, self.krn, self.ken, self.ti,
-                           len(self.key), self.base_date, self.sgc, self.pan.encode(),
-                           self.key + bytes(16 - len(self.key)), *self.balance,
-                           self.max_power, self.tariff, self.unbalance, self.water_factor,
-                           self.tamper, self.tripped, self.fails, self.locked_until,
-                           kc.held, kc.started, self.tids.capacity, self.tids.count,
-                           self.trip_until)
         t = self.tids
-        return (head + struct.pack("<12I", *kc.blocks)
-                + struct.pack("<%dI" % t.count, *t.tids[:t.count]))
+        n = struct.calcsize(_FMT)
+        p = self._record
+        struct.pack_into(_FMT, p, 0, _EA_CODE[self.ea], self.kt, self.krn, self.ken, self.ti,
+                         len(self.key), self.base_date, self.sgc, self.pan.encode(),
+                         self.key + bytes(16 - len(self.key)), *self.balance,
+                         self.max_power, self.tariff, self.unbalance, self.water_factor,
+                         self.tamper, self.tripped, self.fails, self.lock_ms, kc.held,
+                         kc.age, t.capacity, t.count, self.trip_ms)
+        for i in range(12):
+            struct.pack_into("<I", p, n + 4 * i, kc.blocks[i])
+        for i in range(t.count):
+            struct.pack_into("<I", p, n + 48 + 4 * i, t.tids[i])
+        return memoryview(p)[:n + 48 + 4 * t.count]
 
     def _unpack(self, p):
         (ea, self.kt, self.krn, self.ken, self.ti, klen, self.base_date, self.sgc, pan, key,
          b0, b1, b2, b3, self.max_power, self.tariff, self.unbalance, self.water_factor,
-         self.tamper, self.tripped, self.fails, self.locked_until, held, started, cap, count,
-         self.trip_until) = struct.unpack_from(_FMT, p)
+         self.tamper, self.tripped, self.fails, lock, held, age, cap, count,
+         trip) = struct.unpack_from(_FMT, p)
         self.ea = _EA_NAME[ea]
         self.pan = pan.decode()
         self.key = bytes(key[:klen])
         self.balance = [b0, b1, b2, b3]
+        # What was left of each wait when it was written, counted again from power-up (how
+        # long the power was off, no clock here can tell), and never more than its limit.
+        self.lock_ms = min(lock, LOCK_MAX * 1000) if self.fails >= LOCK_AFTER else 0
+        self.trip_ms = min(trip, TRIP_SECONDS * 1000) if self.tripped else 0
         n = struct.calcsize(_FMT)
         kc = self.kct
         kc.held = held
-        kc.started = started
-        for i, w in enumerate(_words(p, n, 12)):
+        kc.age = min(age, kc.window * 1000 + 1000)
+        for i, w in enumerate(struct.unpack_from("<12I", p, n)):
             kc.blocks[i] = w
-        if cap != self.tids.capacity:  # the configured size wins; keep the newest TIDs
-            count = min(count, self.tids.capacity)
-        start = n + 48
-        have = (len(p) - start) // 4
-        words = _words(p, start, have)
-        self.tids.count = 0
-        for tid in words[have - count:]:
-            self.tids.tids[self.tids.count] = tid
-            self.tids.count += 1
+        if kc.age > kc.window * 1000:  # older than the window already: dropped
+            kc.drop()
+        self.tids.load(struct.unpack_from("<%dI" % count, p, n + 48), count == cap)
         self._decoder = None
+        self.decoder()  # now, while the heap has room in one piece for its tables
 
-
-def _words(p, off, n):
-    return struct.unpack_from("<%dI" % n, p, off)
+    def mfr(self):
+        """The manufacturer code in the PAN: the first 2 digits of the 11-digit decoder
+        reference number after the IIN 600727, the first 4 of a 13-digit one."""
+        p = self.pan
+        return int(p[6:8]) if int(p[:6]) == 600727 else int(p[4:8])

@@ -1,6 +1,8 @@
-# results.py  what the meter says about a typed token: a closed set of numbered outcomes
-# Numbered the way a well-known meter does, so that a short code can show the last result as
-# a number; 16..18 are ours (events that meter folds into other codes).
+# results.py  what the meter says about a typed token: a closed set of outcomes
+# 1..15 are numbered as meter manuals number them, so that the display and the last-result
+# short code can show the number. Those manuals give 16 to "token status not ready" and
+# reserve 17..255, so the meter's own outcomes (256 and above, past LOCKED) have names,
+# never a number to show.
 
 ACCEPT = 1  # credit, management, test/display accepted
 KCT_STAGED = 2  # a key change section held, waiting for the rest of its set
@@ -17,15 +19,18 @@ DDTK = 12  # credit refused: the meter holds a default or initialisation key
 CRC = 13  # the block does not check: a typo, or another key (another meter, an old key)
 MFR = 14  # a test/display token for another manufacturer
 LOCKED = 15  # too many refused tokens: entry is locked for a while
-KCT_TIMEOUT = 16  # the held sections were older than the window and were dropped
-KCT_MIXED = 17  # a section that does not belong with the held ones: they were dropped
-STORAGE = 18  # the meter's stored state is corrupt: nothing is accepted until serviced
+KCT_TIMEOUT = 256  # the held sections were older than the window and were dropped
+KCT_MIXED = 257  # a section that does not belong with the held ones: they were dropped
+STORAGE = 258  # the stored state is unreadable or a write failed: nothing is accepted
+SAME_KEY = 259  # a complete key change set whose new key is the key in use: refused
+LAST_BASE = 260  # a rollover (RO) on a meter already at the last base date: refused
 
 NAMES = {ACCEPT: "ACCEPT", KCT_STAGED: "KCT STAGED", KEY_CHANGED: "KEY CHANGED",
          OVERFLOW: "OVERFLOW", KEY_TYPE: "KEY TYPE", FORMAT: "FORMAT", RANGE: "RANGE",
          FUNCTION: "FUNCTION", OLD: "OLD", USED: "USED", KEY_EXPIRED: "KEY EXPIRED",
          DDTK: "DDTK", CRC: "CRC", MFR: "MFR CODE", LOCKED: "LOCKED",
-         KCT_TIMEOUT: "KCT TIMEOUT", KCT_MIXED: "KCT MIXED", STORAGE: "STORAGE"}
+         KCT_TIMEOUT: "KCT TIMEOUT", KCT_MIXED: "KCT MIXED", STORAGE: "STORAGE",
+         SAME_KEY: "KEY UNCHANGED", LAST_BASE: "LAST BASE DATE"}
 
 # Refusals of a token that may be a guess: they count towards the keypad lockout. OLD, USED
 # and KEY_EXPIRED are real tokens typed again or late, not guesses.
@@ -34,7 +39,8 @@ GUESSES = (FORMAT, CRC, FUNCTION, MFR, RANGE)
 
 class Result:
     """One outcome. `what` names the token (e.g. "electricity credit"); the numbers that
-    apply are set: amount and balance (tenths), register, section n of m, seconds left."""
+    apply are set: amount and balance (tenths), register (watts for the power limits),
+    section n of m, seconds left."""
 
     def __init__(self, code, what="", **values):
         self.code = code
@@ -50,10 +56,6 @@ class Result:
     @property
     def name(self):
         return NAMES[self.code]
-
-    @property
-    def accepted(self):
-        return self.code in (ACCEPT, KCT_STAGED, KEY_CHANGED)
 
     def __repr__(self):
         extra = ["%s=%r" % (k, getattr(self, k)) for k in

@@ -29,8 +29,12 @@ class RecordStore:
         try:
             with open(self._path(slot), "rb") as f:
                 data = f.read()
-        except OSError:
-            return None
+        except OSError as e:
+            if e.args and e.args[0] == 2:  # ENOENT, on every port
+                return None
+            # A slot that is there but cannot be read is bad, never absent: a blank store
+            # would let the meter be personalised again, its TID memory reset.
+            return "slot %d: unreadable (%s)" % (slot, e)
         if len(data) < _HEAD_LEN + 4:
             return "slot %d: short (%d bytes)" % (slot, len(data))
         magic, seq, n = struct.unpack_from(_HEAD, data)
@@ -49,15 +53,25 @@ class RecordStore:
         """
         found = []
         bad = []
+        first = None
         for slot in (0, 1):
             r = self._read(slot)
             if isinstance(r, str):
                 bad.append(r)
             elif r is not None:
                 found.append((r[0], slot, r[1]))
+            if slot == 0:
+                first = r
         self.bad = bad
         self.report = "; ".join(bad)
         if not found:
+            if bad == [first]:
+                # Slot 0 is the first write a store ever gets (personalisation) and slot 1
+                # the second: with slot 1 never written, no state was ever complete, so the
+                # power was cut while personalising. The meter is blank: it may be
+                # personalised again, over the torn slot.
+                self.report += " (personalisation did not finish)"
+                return None
             if bad:
                 raise ValueError("no valid state: " + self.report)
             return None
@@ -71,9 +85,9 @@ class RecordStore:
         """Write payload as the next state; it is current once this returns."""
         seq = self.seq + 1
         slot = 1 - self.slot
-        data = struct.pack(_HEAD, _MAGIC, seq, len(payload)) + payload
-        data += struct.pack("<I", crc32(data) & 0xFFFFFFFF)
-        self._write(self._path(slot), data)
+        head = struct.pack(_HEAD, _MAGIC, seq, len(payload))
+        crc = struct.pack("<I", crc32(payload, crc32(head)) & 0xFFFFFFFF)
+        self._write(self._path(slot), (head, payload, crc))  # no copy of the whole record
         self.seq = seq
         self.slot = slot
         if self.report:  # that slot is good now: report only what is still bad
@@ -81,7 +95,8 @@ class RecordStore:
             self.bad = [r for r in self.bad if not r.startswith(tag)]
             self.report = "; ".join(self.bad)
 
-    def _write(self, path, data):
+    def _write(self, path, parts):
         # The one place bytes reach the file system (a test double cuts power here).
         with open(path, "wb") as f:
-            f.write(data)
+            for p in parts:
+                f.write(p)

@@ -11,6 +11,8 @@ USED = 2
 
 class TidMemory:
     def __init__(self, capacity=50):
+        if not 1 <= capacity <= 255:  # the state record keeps the size in a byte
+            raise ValueError("TID memory capacity: 1..255, got %r" % (capacity,))
         self.capacity = capacity
         self.tids = array("I", bytes(4 * capacity))
         self.count = 0
@@ -49,6 +51,22 @@ class TidMemory:
         for i in range(self.capacity):
             self.tids[i] = tid
         self.count = self.capacity
+
+    def load(self, tids, full):
+        """Take the remembered TIDs (ascending) of a memory of any size; `full`: that memory
+        was full, so TIDs below its oldest were refused as OLD. Whatever this memory's size,
+        every TID refused before stays refused: a smaller one keeps the newest (the rest
+        fall below its oldest: OLD); a larger one, if the other was full, repeats the oldest
+        in the free slots, so that it is full too and OLD still starts at the same TID."""
+        n = len(tids)
+        keep = min(n, self.capacity)
+        pad = self.capacity - keep if full and n else 0
+        t = self.tids
+        for i in range(pad):
+            t[i] = tids[0]
+        for i in range(keep):
+            t[pad + i] = tids[n - keep + i]
+        self.count = pad + keep
 
     def clear(self):
         self.count = 0

@@ -9,13 +9,15 @@ class Usage:
         self.rest = 0  # watt-milliseconds not yet a whole tenth
 
     def add(self, watts, ms):
+        if ms <= 0 or watts <= 0:  # a clock that went back, or nothing drawn: no energy
+            return 0
         self.rest += watts * ms
         n = self.rest // (_TENTH_WS * 1000)
         self.rest -= n * _TENTH_WS * 1000
         return n
 
     def supply(self, meter, watts, ms, now):
-        """`ms` milliseconds of supply ending at `now` (seconds) with `watts` asked for: the
+        """`ms` milliseconds of supply ending at `now` (ms) with `watts` asked for: the
         meter checks the load (an overload trips), and energy drawn while the relay is closed
         drains the credit."""
         meter.load(watts, now)

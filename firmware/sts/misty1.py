@@ -40,7 +40,7 @@ _S9_HEX = (
 )
 
 S7 = unhexlify(_S7_HEX)
-S9 = array("H", [0] * 512)
+S9 = array("H", range(512))  # sized from range: no 512-item list (4 KB on 64-bit) first
 for _i in range(512):
     S9[_i] = int(_S9_HEX[4 * _i : 4 * _i + 4], 16)
 del _i, _S7_HEX, _S9_HEX

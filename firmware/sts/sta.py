@@ -86,27 +86,33 @@ class Sta:
     def __init__(self, key, portable=False):
         if len(key) != 8:
             raise ValueError("STA key is 8 bytes")
+        self._key = bytes(key)
         ch = _choices(key)
         # Table offsets in the order the rounds read them, premultiplied. Encryption reads
-        # rounds 0..15. Decryption folds each round's inverse substitution with the previous
-        # round's inverse permutation: it first puts every nibble through T1, so that a round
-        # of T1-inverse gives the bare inverse permutation of round 15; then rounds 15..1;
-        # then round 0's inverse substitution alone (`_uk`).
-        enc = array("H", bytes(512))
-        dec = array("H", bytes(512))
+        # rounds 0..15 (`_enc`, made on the first encrypt: a meter only decrypts).
+        # Decryption folds each round's inverse substitution with the previous round's
+        # inverse permutation: it first puts every nibble through T1, so that a round of
+        # T1-inverse gives the bare inverse permutation of round 15; then rounds 15..1; then
+        # round 0's inverse substitution alone (`_uk`). Arrays are sized from a range, which
+        # makes no 512-byte temporary; every entry is written.
+        dec = array("H", range(256))
         for n in range(16):
             dec[n] = n * 2 * 48
-            for r in range(16):
-                enc[r * 16 + n] = (n * 2 + ch[r * 16 + n]) * 48
-                if r:
-                    dec[(16 - r) * 16 + n] = (n * 2 + ch[r * 16 + n]) * 48
-        self._enc = enc
+            for r in range(1, 16):
+                dec[(16 - r) * 16 + n] = (n * 2 + ch[r * 16 + n]) * 48
+        self._enc = None
         self._dec = dec
         self._uk = bytes(16 * c for c in ch[:16])
         self._v = None if portable else VIPER
 
     def encrypt(self, b):
         """Encrypt limbs b in place."""
+        if self._enc is None:
+            ch = _choices(self._key)
+            enc = array("H", range(256))
+            for i in range(256):
+                enc[i] = ((i & 15) * 2 + ch[i]) * 48
+            self._enc = enc
         _rounds(self._v, _table("enc"), self._enc, b)
 
     def decrypt(self, b):

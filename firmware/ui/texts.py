@@ -1,40 +1,47 @@
 # texts.py  what the display says: one small table per manufacturer's taste
 # Result texts by result code (meter/results.py): two lines, with {amount} {balance} {n}
 # {m} {seconds} {register} filled in. Short codes typed then Enter show information.
-# Change these tables to copy another meter's wording; the defaults fit 16x2.
+# Change these tables to copy another meter's wording; the defaults fit 16x2 whole.
+from meter import results as R
 
 RESULT = {
-    1: ("ACCEPT", "{what}"),
-    2: ("KEY CHANGE {n}/{m}", "ENTER NEXT TOKEN"),
-    3: ("KEY CHANGED", "ACCEPT"),
-    4: ("REJECT 4", "CREDIT OVERFLOW"),
-    5: ("REJECT 5", "KEY TYPE"),
-    6: ("REJECT 6", "FORMAT"),
-    7: ("REJECT 7", "RANGE"),
-    8: ("REJECT 8", "NOT SUPPORTED"),
-    9: ("REJECT 9", "OLD TOKEN"),
-    10: ("REJECT 10", "USED TOKEN"),
-    11: ("REJECT 11", "KEY EXPIRED"),
-    12: ("REJECT 12", "DDTK"),
-    13: ("REJECT 13", "WRONG TOKEN"),
-    14: ("REJECT 14", "MFR CODE"),
-    15: ("LOCKED", "WAIT {seconds}s"),
-    16: ("KEY CHANGE {n}/{m}", "TIMED OUT: AGAIN"),
-    17: ("KEY CHANGE {n}/{m}", "MIXED: RESTART"),
-    18: ("METER FAULT", "CALL SERVICE"),
+    R.ACCEPT: ("ACCEPT", "{what}"),
+    R.KCT_STAGED: ("KEY CHANGE {n}/{m}", "ENTER NEXT TOKEN"),
+    R.KEY_CHANGED: ("KEY CHANGED", "ACCEPT"),
+    R.OVERFLOW: ("REJECT 4", "CREDIT OVERFLOW"),
+    R.KEY_TYPE: ("REJECT 5", "KEY TYPE"),
+    R.FORMAT: ("REJECT 6", "FORMAT"),
+    R.RANGE: ("REJECT 7", "RANGE"),
+    R.FUNCTION: ("REJECT 8", "NOT SUPPORTED"),
+    R.OLD: ("REJECT 9", "OLD TOKEN"),
+    R.USED: ("REJECT 10", "USED TOKEN"),
+    R.KEY_EXPIRED: ("REJECT 11", "KEY EXPIRED"),
+    R.DDTK: ("REJECT 12", "DDTK"),
+    R.CRC: ("REJECT 13", "WRONG TOKEN"),
+    R.MFR: ("REJECT 14", "MFR CODE"),
+    R.LOCKED: ("LOCKED", "WAIT {seconds}s"),
+    # The meter's own outcomes: no number (16 and up belong to the standard's table).
+    R.KCT_TIMEOUT: ("KEY CHANGE {n}/{m}", "TIMED OUT: AGAIN"),
+    R.KCT_MIXED: ("KEY CHANGE {n}/{m}", "MIXED: RESTART"),
+    R.STORAGE: ("METER FAULT", "CALL SERVICE"),
+    R.SAME_KEY: ("KEY CHANGE", "SAME KEY REFUSED"),
+    R.LAST_BASE: ("KEY CHANGE", "ROLLOVER REFUSED"),
 }
 ACCEPT_CREDIT = ("ACCEPT", "+{amount} {unit}")  # code 1 for a credit token
-# Code 1 for management and test/display tokens: the second line shows what was set.
+# Code 1 for management and test/display tokens: the second line shows what was set, whole
+# for every value a token can carry (watts up to 18201624, registers up to 65535, test
+# controls up to 11 digits).
 ACCEPT_TOKEN = {
-    "set max power limit": "MAX POWER {register}W",
+    "set max power limit": "LIMIT {register} W",
     "clear credit": "CREDIT CLEARED",
     "set tariff rate": "TARIFF {register}",
     "clear tamper": "TAMPER CLEARED",
-    "set max phase power unbalance": "UNBALANCE {register}W",
-    "set water meter factor": "WATER FACTOR {register}",
+    "set max phase power unbalance": "UNBAL {register} W",
+    "set water meter factor": "WATER FAC {register}",
     "test/display 1": "TEST {control}",
     "test/display 2": "TEST {control}",
 }
+ACCEPT_ZERO = {"set max power limit": "NO POWER LIMIT"}  # 0 W: the limit is lifted
 UNITS = ("kWh", "m3", "m3", "h")  # electricity, water, gas, time (tenths of these)
 
 # Short codes: typed digits (fewer than 20) then Enter. Name -> screen in ui.py.

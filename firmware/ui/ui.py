@@ -1,8 +1,9 @@
 # ui.py  the keypad-and-display state machine: key events and time in, frames out
 # States: idle (balance and supply), entry (digits in groups of four), result (about 3 s,
-# then the balance), info (a short code's answer). Time is milliseconds of the clock;
-# the meter gets whole seconds.
-from meter.results import ACCEPT, LOCKED
+# then the balance), info (a short code's answer). Time is milliseconds of a clock that may
+# wrap (a board's time.ticks_ms()): only the time between readings counts, as for the meter.
+from meter import diff
+from meter.results import ACCEPT, KCT_STAGED, LOCKED, NAMES, STORAGE
 from ui import texts as T
 
 IDLE = 0
@@ -59,7 +60,7 @@ class Ui:
 
     def tick(self, now):
         """Let time pass: entry and result screens time out."""
-        age = now - self.since
+        age = diff(now, self.since)
         if self.state == ENTRY and age >= ENTRY_TIMEOUT:
             self.digits = bytearray()
             self.state = IDLE
@@ -80,7 +81,7 @@ class Ui:
             self.info = [s.format(code=typed.decode()) for s in self.t.UNKNOWN_CODE]
             self.state = INFO
             return
-        r = self.meter.apply(typed, now // 1000)
+        r = self.meter.apply(typed, now)
         self.result = self._result_lines(r)
         if r.code == ACCEPT:
             self.last.insert(0, (typed.decode(), self.result[1]))
@@ -111,21 +112,26 @@ class Ui:
         return [" ".join(groups[:per]), " ".join(groups[per:2 * per])]
 
     def _idle_lines(self, now):
+        # Drawn every pass of a board's loop: read from the meter, not from a status() dict.
         m = self.meter
-        s = m.status()
-        if "fault" in s:
-            return self.t.RESULT[18]
+        left = m.lock_left(now)  # (the time passes first)
+        if m.fault or not m.personalised:
+            return self.t.RESULT[STORAGE]
+        balance = m.balance[0]
         unit = self.t.UNITS[0]
-        first = "%s %s %s" % (self.t.IDLE_TITLE, tenths(s["balance"]), unit)
-        if s["locked_until"] > now // 1000:
-            second = self.t.RESULT[LOCKED][1].format(seconds=s["locked_until"] - now // 1000)
-        elif s["kct_held"]:
-            second = self.t.RESULT[2][0].format(n=s["kct_held"], m=s["kct_of"])
-        elif s["tripped"]:
+        first = "%s %s %s" % (self.t.IDLE_TITLE, tenths(balance), unit)
+        if len(first) > self.cols:  # a large balance: the number matters, not the title
+            first = "%s %s" % (tenths(balance), unit)
+        if left:
+            second = self.t.RESULT[LOCKED][1].format(seconds=left)
+        elif m.kct.held:
+            s = m.status()
+            second = self.t.RESULT[KCT_STAGED][0].format(n=s["kct_held"], m=s["kct_of"])
+        elif m.tripped:
             second = self.t.TRIPPED
-        elif s["balance"] == 0:
+        elif balance == 0:
             second = self.t.NO_CREDIT
-        elif s["balance"] < LOW_CREDIT:
+        elif balance < LOW_CREDIT:
             second = self.t.LOW_CREDIT
         else:
             second = self.t.SUPPLY_ON
@@ -139,6 +145,8 @@ class Ui:
         top, bottom = self.t.RESULT.get(r.code, ("RESULT %d" % r.code, ""))
         if r.code == ACCEPT and r.what in self.t.ACCEPT_TOKEN:
             bottom = self.t.ACCEPT_TOKEN[r.what]
+            if r.register == 0:
+                bottom = self.t.ACCEPT_ZERO.get(r.what, bottom)
         v = {"what": r.what.upper(), "n": r.n, "m": r.m, "seconds": r.seconds,
              "register": r.register, "control": r.control}
         return [top.format(**v), bottom.format(**v)]
@@ -153,14 +161,16 @@ class Ui:
         s = self.meter.status()
         name = self.t.CODES[code]
         if "fault" in s:
-            return list(self.t.RESULT[18])
+            return list(self.t.RESULT[STORAGE])
         if name == "edition":
             return ["STS EDITION %d" % s["edition"], "KRN %d BASE %d" % (s["krn"],
                                                                          s["base_date"])]
         if name == "balance":
             return ["BALANCE", "%s %s" % (tenths(s["balance"]), self.t.UNITS[0])]
         if name == "last_result":
-            return ["LAST RESULT", "%d" % s["last"]]
+            # The meter's own outcomes have no number of the standard's table: their name.
+            last = s["last"]
+            return ["LAST RESULT", NAMES[last] if last > LOCKED else "%d" % last]
         if name == "last_tokens":
             if not self.last:
                 return ["LAST TOKENS", "NONE"]

@@ -1,7 +1,7 @@
 # drive_meter.py  runs in micropython: a meter in a state directory, driven by a script of
 # JSON lines (read one at a time, so a long script costs no heap). First line: the setup
 # {"profile": {... "decoder_key": hex}, "manufacture_tid": n, "meter": {options}}; then
-# {"token": digits, "now": s}, {"consume": tenths}, {"load": watts}, {"reboot": true} or
+# {"token": digits, "now": s}, {"consume": tenths}, {"load": watts, "now": s}, {"reboot": true} or
 # {"status": true}. Prints one JSON line per step unless quiet, then a summary with the heap
 # in use after a collection every 1000 steps.
 # Usage: micropython drive_meter.py FIRMWARE_DIR STATE_DIR SCRIPT.jsonl [quiet]
@@ -38,7 +38,7 @@ def main():
         step = json.loads(line)
         out = None
         if "token" in step:
-            r = m.apply(step["token"], step["now"])
+            r = m.apply(step["token"], step["now"] * 1000)  # the meter's clock counts ms
             counts[r.name] += 1
             if not QUIET:
                 out = {"result": r.name, "code": r.code, "what": r.what, "amount": r.amount,
@@ -47,7 +47,7 @@ def main():
         elif "consume" in step:
             out = {"balance": m.consume(step["consume"], step.get("commodity", 0))}
         elif "load" in step:
-            out = {"relay": m.load(step["load"], step.get("now", 0)) and m.relay_closed()}
+            out = {"relay": m.load(step["load"], step.get("now", 0) * 1000) and m.relay_closed()}
         elif "reboot" in step:
             m = Meter(RecordStore(STATE), **opts)
             out = {"rebooted": True, "fault": m.fault, "report": m.store.report}
@@ -63,9 +63,14 @@ def main():
     # no free run long enough.
     gc.collect()
     print('{"done": %d,' % steps)
-    print(' "counts": %s,' % json.dumps(counts))
     print(' "heap": %s,' % json.dumps(heap))
-    print(' "status": %s}' % json.dumps(m.status()))
+    for name, value in (("counts", counts), ("status", m.status())):
+        print(' "%s": {' % name)
+        sep = ""
+        for k, v in value.items():
+            print('%s  "%s": %s' % (sep, k, json.dumps(v)))
+            sep = ","
+        print(" }" + ("}" if name == "status" else ","))
 
 
 main()

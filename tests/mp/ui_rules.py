@@ -274,7 +274,7 @@ def test_every_result_code_has_its_screen():
     m = new_meter()
     ui = Ui(m)
     # Management and test/display tokens say what they set (texts.ACCEPT_TOKEN).
-    check(ui, mgmt(0, 1000, 2000), 0, R.ACCEPT, ["ACCEPT", "MAX POWER 1000W"])
+    check(ui, mgmt(0, 1000, 2000), 0, R.ACCEPT, ["ACCEPT", "LIMIT 1000 W"])
     check(ui, encode(1, 0, {"mfr": 0, "control": 512}, None), 5000, R.ACCEPT,
           ["ACCEPT", "TEST 512"])
     check(ui, "99999999999999999999", 10000, R.FORMAT)  # >= 2**66
@@ -311,9 +311,21 @@ def test_every_result_code_has_its_screen():
     s = kct()
     check(ui, s[4], 0, R.KCT_STAGED, n=1, m=2)
     check(ui, s[3], 1000, R.KEY_CHANGED)
+    same = kct(old="new", new="new", ro=1)  # the key in use again: RO would wipe the memory
+    check(ui, same[3], 2000, R.KCT_STAGED, n=1, m=2)
+    check(ui, same[4], 3000, R.SAME_KEY, ["KEY CHANGE", "SAME KEY REFUSED"])
+    ui = Ui(new_meter())
+    for i, (old, new) in enumerate((("key", "new"), ("new", "wrong"))):  # 1993 -> 2014 -> 2035
+        s = kct(old=old, new=new, ro=1)
+        enter(ui, s[3], 10000 * i)
+        eq(enter(ui, s[4], 10000 * i + 1000), ["KEY CHANGED", "ACCEPT"])
+    eq(ui.meter.base_date, 2035)
+    s = kct(old="wrong", new="key", ro=1)
+    enter(ui, s[3], 30000)
+    check(ui, s[4], 31000, R.LAST_BASE, ["KEY CHANGE", "ROLLOVER REFUSED"])
     for code in T.RESULT:
         assert code in seen, "no screen seen for result code %d" % code
-    for code in range(1, 19):
+    for code in R.NAMES:
         assert code in T.RESULT, "texts.RESULT has no screen for code %d" % code
 
 
@@ -378,7 +390,7 @@ def test_unknown_short_code_does_not_reach_the_meter():
         now += 1000
     eq(m.last, R.USED, "meter.last:")
     eq(m.fails, 0, "lockout count:")
-    eq(m.locked_until, 0)
+    eq(m.lock_left(), 0)
     eq(m.balance[0], 10)
     eq(enter(ui, "1", now), ["LAST RESULT", "10"])
 
@@ -421,12 +433,12 @@ def test_idle_overload_when_tripped():
     enter(ui, credit(2000, 125), 0)
     enter(ui, mgmt(0, 1000, 2001), 1000)
     eq(m.max_power, 1000)
-    m.load(1000, 5)  # at the limit: fine
+    m.load(1000, 5000)  # at the limit: fine
     eq(idle(ui, 5000), ["CREDIT 12.5 kWh", "SUPPLY ON"])
-    m.load(1001, 6)
+    m.load(1001, 6000)
     eq(idle(ui, 6000), ["CREDIT 12.5 kWh", "OVERLOAD: OFF"])
     assert not m.relay_closed()
-    m.load(500, 6 + TRIP_SECONDS)
+    m.load(500, 6000 + TRIP_SECONDS * 1000)
     eq(idle(ui, 7000), ["CREDIT 12.5 kWh", "SUPPLY ON"])
 
 
@@ -447,7 +459,7 @@ def test_idle_wait_countdown_while_locked():
     for i in range(3):
         eq(enter(ui, credit(2000 + i, 10, key="wrong"), 100000 + 1000 * i),
            ["REJECT 13", "WRONG TOKEN"])
-    eq(m.locked_until, 112)
+    eq(m.lock_left(), 10)
     eq(idle(ui, 105000), ["CREDIT 0.0 kWh", "WAIT 7s"])
     eq(idle(ui, 108000), ["CREDIT 0.0 kWh", "WAIT 4s"])
     eq(idle(ui, 111999), ["CREDIT 0.0 kWh", "WAIT 1s"])

@@ -73,7 +73,7 @@ def test_credit_and_management_tokens_from_the_panel_are_accepted_in_order():
     a = vend("credit", "2.5")[0]
     b = vend("max-power", "1000")[0]
     assert type_token(a, NOW) == ["ACCEPT          ", "+2.5 kWh        "]
-    assert type_token(b, NOW + 5000) == ["ACCEPT          ", "MAX POWER 1000W "]
+    assert type_token(b, NOW + 5000) == ["ACCEPT          ", "LIMIT 1000 W    "]
     c = vend("credit", "1")[0]
     assert type_token(c, NOW + 10000)[1].startswith("+1.0 kWh")
     assert type_token(a, NOW + 15000)[1].startswith("USED TOKEN")
@@ -109,7 +109,7 @@ def test_panel_refuses_what_is_not_an_amount_or_a_whole_number_and_says_what_to_
     for kind, arg in (("credit", ""), ("credit", "-5"), ("credit", "inf"), ("credit", "nan"),
                       ("credit", "1e3"), ("credit", "1.2.3"), ("credit", "."),
                       ("credit", "1820162.5"), ("max-power", "-1"), ("max-power", "1.5"),
-                      ("max-power", "65536"), ("test", "x"), ("test", str(1 << 36))):
+                      ("max-power", "18201625"), ("test", "x"), ("test", str(1 << 36))):
         out = json.loads(W.vend(kind, arg, NOW))
         assert "type" in out.get("error", "") or "at most" in out.get("error", ""), (kind, arg,
                                                                                    out)
@@ -194,5 +194,9 @@ def test_another_tabs_state_is_taken_without_losing_what_this_tab_typed():
 def test_labels_and_a_zero_credit():
     boot()
     assert json.loads(W.vend("clear-tamper", "", NOW))["tokens"][0]["label"] == "clear-tamper"
-    assert json.loads(W.vend("max-power", "900", NOW))["tokens"][0]["label"] == "max-power 900"
+    assert json.loads(W.vend("max-power", "900", NOW))["tokens"][0]["label"] == "max-power 900 W"
+    # Watts travel like a transfer amount: above 16383 W they round up to what is carried.
+    big = json.loads(W.vend("max-power", "20003", NOW))["tokens"][0]
+    assert big["label"] == "max-power 20004 W"
+    assert type_token(big["token"], NOW + 1000)[1] == "LIMIT 20004 W   "
     assert "at least" in json.loads(W.vend("credit", "0", NOW))["error"]
