@@ -91,17 +91,19 @@ class Ui:
     # -- output --------------------------------------------------------------------------
     def frame(self, now):
         """The lines the display shows now (each exactly `cols` wide)."""
+        lines = list(self.lines(now)) + [""] * self.rows
+        return [(s + " " * self.cols)[:self.cols] for s in lines[:self.rows]]
+
+    def lines(self, now):
+        """The text of the screen now, before it is cut or padded to the display."""
         self.tick(now)
         if self.state == ENTRY:
-            lines = self._entry_lines()
-        elif self.state == RESULT:
-            lines = self.result
-        elif self.state == INFO:
-            lines = self.info
-        else:
-            lines = self._idle_lines(now)
-        lines = list(lines) + [""] * self.rows
-        return [(s + " " * self.cols)[:self.cols] for s in lines[:self.rows]]
+            return self._entry_lines()
+        if self.state == RESULT:
+            return self.result
+        if self.state == INFO:
+            return self.info
+        return self._idle_lines(now)
 
     def _entry_lines(self):
         d = self.digits.decode()

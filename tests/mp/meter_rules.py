@@ -1029,3 +1029,252 @@ def test_storage_report_clears_once_the_bad_slot_is_written_again():
     assert m2.store.report.startswith("slot %d:" % m.store.slot)
     play(m2, "c 2001 10 -> ACCEPT")  # the next state goes over the bad slot
     assert m2.store.report == "" and reboot(m2).store.report == ""
+
+
+# -- a key change must change the key ----------------------------------------------------------
+
+
+def test_a_key_change_to_the_key_in_use_is_refused():
+    # With RO set it would empty the TID memory under the same key: every credit token typed
+    # before would be accepted again.
+    for ro in (1, 0):
+        m = new_meter()
+        sets = {"k": kct("key", "key", ro=ro, krn=1)}
+        play(m, """
+        c 2000 10 -> ACCEPT
+        s k3 -> KCT_STAGED
+        s k4 -> SAME_KEY
+        c 2000 10 -> USED          # still remembered
+        """, sets=sets)
+        assert m.balance[0] == 10 and m.base_date == 1993 and m.tids.count == 50
+        assert m.status()["kct_held"] == 0 and reboot(m).status()["kct_held"] == 0
+
+
+def test_a_rollover_at_the_last_base_date_is_refused():
+    m = new_meter()
+    sets = {"a": kct("key", "new", ro=1), "b": kct("new", "other", ro=1, krn=3),
+            "c": kct("other", "key", ro=1, krn=4), "d": kct("other", "key", ro=0, krn=4)}
+    play(m, "s a3 -> KCT_STAGED\n s a4 -> KEY_CHANGED", sets=sets)
+    play(m, "s b3 -> KCT_STAGED\n s b4 -> KEY_CHANGED\n c 7 10 k=other -> ACCEPT", sets=sets)
+    assert m.base_date == 2035 and m.tids.count == 1
+    play(m, """
+    s c3 -> KCT_STAGED
+    s c4 -> LAST_BASE           # no base date after 2035: RO would only wipe the memory
+    c 7 10 k=other -> USED      # the memory and the key are as they were
+    s d3 -> KCT_STAGED
+    s d4 -> KEY_CHANGED         # without RO the key change is fine
+    """, sets=sets)
+    assert m.key == KEY and m.base_date == 2035 and tids_of(m) == [7]
+
+
+# -- time: a clock that restarts, steps or wraps -------------------------------------------------
+
+
+def test_a_lock_never_outlasts_its_cap_when_the_clock_restarts():
+    # A board's clock starts again at every power-up (rp2: 2021-01-01): after 30 days of
+    # uptime a lock stored as a clock time became a month's wait.
+    m = new_meter()
+    g = token(["g"], KEY, None)
+    now = T0 + 30 * 86400
+    for _ in range(12):
+        r = m.apply(g, ms(now))
+        now += r.seconds or 0
+    assert m.lock_left() == 1280
+    m = reboot(m)
+    r = m.apply(g, ms(5))  # the clock at power-up reads 5 s
+    assert r.code == R.LOCKED and r.seconds <= 1280, r
+    play(m, "c 2000 10 -> LOCKED seconds=1", now=1284)
+    play(m, "c 2000 10 -> ACCEPT", now=1285)
+
+
+def test_an_accepted_token_leaves_no_lock_behind():
+    m = new_meter()
+    play(m, "@0 g -> CRC\n g -> CRC\n g -> CRC seconds=10\n @10 c 2000 10 -> ACCEPT")
+    assert m.lock_left() == 0
+    m = reboot(m)
+    play(m, "c 2001 10 -> ACCEPT", now=3)  # a clock far behind the old one: no lock
+
+
+def test_a_trip_never_outlasts_60_s_when_the_clock_restarts():
+    m = new_meter()
+    play(m, "c 2000 100 -> ACCEPT\n m 0 1000 2001 -> ACCEPT")
+    assert not m.load(2000, ms(T0 + 30 * 86400))  # tripped after 30 days of uptime
+    m = reboot(m)
+    assert not m.load(0, ms(7)) and not m.relay_closed()  # power-up: the clock reads 7 s
+    assert not m.load(0, ms(7 + TRIP_SECONDS - 1))
+    assert m.load(0, ms(7 + TRIP_SECONDS)) and m.relay_closed()
+
+
+def test_a_held_section_is_dropped_when_the_clock_goes_back_or_the_window_passes():
+    sets = {"a": kct("key", "new")}
+    m = new_meter()
+    play(m, "@0 s a3 -> KCT_STAGED", sets=sets)
+    # The clock steps back 11 days: the held section is from its future, and dropped.
+    play(m, "@-950400 s a4 -> KCT_STAGED n=1", sets=sets)
+    assert m.key == KEY
+    m = new_meter()
+    play(m, "@0 s a3 -> KCT_STAGED", sets=sets)
+    m = reboot(m)  # power-up with the clock 30 days back, then 11 days of supply
+    m.tick(ms(T0 - 30 * 86400))
+    for day in range(1, 12):
+        m.tick(ms(T0 - 30 * 86400 + day * 86400))
+    assert m.apply(sets["a"][4], ms(T0 - 19 * 86400)).code == R.KCT_TIMEOUT
+    assert m.key == KEY
+
+
+def test_a_clock_stepped_back_or_forward_never_changes_credit():
+    from meter.usage import Usage
+
+    m = new_meter()
+    play(m, "c 2000 100 -> ACCEPT")
+    try:
+        m.consume(-5)
+        raise AssertionError("consume(-5) added credit")
+    except ValueError:
+        pass
+    u = Usage()
+    u.supply(m, 3000, -3600000, ms(T0 - 3600))  # an hour back: no energy either way
+    u.supply(m, 3000, 0, ms(T0 + 30 * 86400))  # a month forward in one reading
+    assert m.balance[0] == 100 and reboot(m).balance[0] == 100
+
+
+# -- the TID memory across a change of its size ---------------------------------------------------
+
+
+def test_a_larger_tid_memory_keeps_refusing_what_was_refused():
+    m = new_meter(tid_capacity=5)
+    play(m, """
+    c 2001 1 -> ACCEPT
+    c 2002 1 -> ACCEPT
+    c 2003 1 -> ACCEPT
+    c 2004 1 -> ACCEPT
+    c 2005 1 -> ACCEPT
+    c 2006 1 -> ACCEPT          # 2001 is forgotten
+    c 2001 1 -> OLD
+    """)
+    m = reboot(m, tid_capacity=100)
+    assert m.tids.count == 100 and m.tids.capacity == 100
+    play(m, """
+    c 2001 1 -> OLD             # forgotten before: still refused
+    c 999 1 -> OLD              # older than the meter
+    c 2003 1 -> USED
+    c 2007 1 -> ACCEPT
+    """)
+    assert m.balance[0] == 7
+    m = reboot(m, tid_capacity=255)  # the largest the record keeps
+    play(m, "c 2001 1 -> OLD\n c 2007 1 -> USED\n c 2008 1 -> ACCEPT")
+
+
+def test_an_impossible_tid_memory_size_is_an_error_at_start_up():
+    for bad in (0, 256, 1000, -1):
+        try:
+            Meter(RecordStore(fresh_dir("meter_rules") + "/state"), tid_capacity=bad)
+        except ValueError as e:
+            assert "capacity" in str(e), e
+            continue
+        raise AssertionError("tid_capacity=%d accepted" % bad)
+
+
+# -- a store that fails --------------------------------------------------------------------------
+
+
+class _FailingStore(RecordStore):
+    """A store whose writes fail (flash full, worn, an I/O error) once `failing` is set."""
+
+    failing = False
+
+    def _write(self, path, parts):
+        if self.failing:
+            raise OSError(28)  # ENOSPC
+        RecordStore._write(self, path, parts)
+
+
+def _failing_meter():
+    gc.collect()
+    m = Meter(_FailingStore(fresh_dir("meter_rules") + "/state"))
+    m.personalise({"pan": PAN, "sgc": "123456", "ti": "01", "kt": 2, "krn": 1, "ken": 255,
+                   "ea": "sta", "base_date": 1993, "decoder_key": KEY}, MTID)
+    return m
+
+
+def test_a_failed_write_changes_nothing_and_stops_the_supply():
+    m = _failing_meter()
+    play(m, "c 2000 100 -> ACCEPT")
+    before = record(m)
+    m.store.failing = True
+    r = play(m, "c 2001 50 -> STORAGE")
+    assert m.balance[0] == 100 and record(m) == before and 2001 not in tids_of(m)
+    assert not m.relay_closed() and "fault" in m.status()
+    play(m, "c 2002 50 -> STORAGE")  # nothing more is taken until the meter restarts
+    assert r.what.startswith("state write failed")
+    m2 = reboot(m)  # the flash works again: the token was never credited, so it counts once
+    play(m2, "c 2001 50 -> ACCEPT\n c 2001 50 -> USED")
+    assert m2.balance[0] == 150
+
+
+def test_a_failed_write_of_anything_leaves_ram_as_stored():
+    sets = {"a": kct("key", "new")}
+    for line, act in (("s a3 -> KCT_STAGED", None), ("g -> CRC", None),
+                      ("m 0 1000 2001 -> ACCEPT", None), (None, "consume"), (None, "trip")):
+        m = _failing_meter()
+        play(m, "c 2000 100 -> ACCEPT\n m 0 500 2002 -> ACCEPT")
+        before = record(m)
+        m.store.failing = True
+        if line:
+            play(m, line.split("->")[0] + "-> STORAGE", sets=sets)
+        elif act == "consume":
+            m.consume(30)
+        else:
+            m.load(900, ms(T0))
+        assert record(m) == before, line or act
+        assert m.fault.startswith("state write failed") and not m.relay_closed(), line or act
+
+
+def test_a_failed_personalisation_leaves_a_blank_meter():
+    gc.collect()
+    m = Meter(_FailingStore(fresh_dir("meter_rules") + "/state"))
+    m.store.failing = True
+    m.personalise({"pan": PAN, "sgc": "123456", "ti": "01", "kt": 2, "krn": 1, "ken": 255,
+                   "ea": "sta", "base_date": 1993, "decoder_key": KEY}, MTID)
+    assert not m.personalised and m.fault and not m.relay_closed()
+    play(m, "c 2000 10 -> STORAGE")
+
+
+def test_a_power_cut_while_personalising_lets_the_meter_be_personalised_again():
+    # Personalisation is the store's first write (slot 0): torn, with slot 1 never written,
+    # no state was ever complete. A meter that held a state (slot 1 written) stays faulted.
+    m = new_meter()
+    p = m.store.prefix
+    for torn in (b"", b"STM1\x01\x00", b"garbage that is not a record"):
+        d = fresh_dir("meter_rules")
+        _overwrite(d + "/state.0", torn)
+        blank = Meter(RecordStore(d + "/state"))
+        assert not blank.personalised and blank.fault == "", (torn, blank.fault)
+        assert "personalisation did not finish" in blank.store.report
+        blank.personalise({"pan": PAN, "sgc": "123456", "ti": "01", "kt": 2, "krn": 1,
+                           "ken": 255, "ea": "sta", "base_date": 1993, "decoder_key": KEY},
+                          MTID)
+        play(blank, "c 2000 10 -> ACCEPT")
+        assert reboot(blank).balance[0] == 10 and reboot(blank).store.report == ""
+    play(m, "c 2000 10 -> ACCEPT")  # slot 1 written: this meter has held a state
+    _overwrite(p + ".0", b"garbage")
+    _overwrite(p + ".1", b"garbage")
+    assert reboot(m).fault.startswith("no valid state")
+
+
+# -- power limits are watts ----------------------------------------------------------------------
+
+
+def test_power_limits_are_watts_coded_like_an_amount():
+    m = new_meter()
+    play(m, """
+    c 2000 100 -> ACCEPT
+    m 0 16746 2001 -> ACCEPT register=20004      # raw 0x416a: 20,004 W, not 16,746 W
+    m 6 16746 2002 -> ACCEPT register=20004
+    """)
+    assert m.status()["max_power"] == 20004
+    assert m.load(20004, ms(T0)) and m.relay_closed()
+    assert not m.load(20005, ms(T0 + 1))
+    play(m, "m 0 65535 2003 -> ACCEPT register=18201624")  # the largest
+    assert m.status()["max_power"] == 18201624 and reboot(m).status()["max_power"] == 18201624
+    assert m.load(18201624, ms(T0 + 100)) and not m.load(18201625, ms(T0 + 101))

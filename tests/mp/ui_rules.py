@@ -377,6 +377,21 @@ def test_short_codes_0_to_9():
     eq(enter(ui, "0", 29000), ["BALANCE", "13.5 kWh"])
 
 
+def test_the_meters_own_outcomes_show_a_name_never_a_number():
+    # Meter manuals number results 1..15; 16 is "token status not ready", 17..255 reserved.
+    m = new_meter()
+    ui = Ui(m)
+    a = kct()
+    enter(ui, a[3], 0)
+    eq(enter(ui, a[4], 130000), ["KEY CHANGE 1/2", "TIMED OUT: AGAIN"])
+    eq(enter(ui, "1", 135000), ["LAST RESULT", "KCT TIMEOUT"])
+    eq(enter(ui, kct(new="wrong")[4], 140000), ["KEY CHANGE 1/2", "MIXED: RESTART"])
+    eq(enter(ui, "1", 145000), ["LAST RESULT", "KCT MIXED"])
+    enter(ui, credit(2000, 10), 150000)
+    eq(enter(ui, credit(2000, 10), 155000)[0], "REJECT 10")
+    eq(enter(ui, "1", 160000), ["LAST RESULT", "10"])  # the standard's own: its number
+
+
 def test_unknown_short_code_does_not_reach_the_meter():
     m = new_meter()
     ui = Ui(m)
@@ -482,8 +497,74 @@ def test_frames_always_cols_wide_and_rows_long():
             for dt in (0, 2999, 3000, 4999, 5000, 20000):
                 frames_fit(ui, ui.frame(now + dt))
             now += 30000
-        m.load(5000, now // 1000)
+        m.load(5000, now)
         frames_fit(ui, ui.frame(now))
+
+
+def _whole(ui, now, what):
+    """Every line of the screen at `now` fits the display uncut."""
+    lines = ui.lines(now)
+    assert len(lines) <= ui.rows, "%s: %r" % (what, lines)
+    for s in lines:
+        assert len(s) <= ui.cols, "%s: %r is cut at %d columns" % (what, s, ui.cols)
+    return lines
+
+
+def test_every_screen_fits_16x2_whole_for_every_value():
+    # For each token, the values 0, 1000 and the largest it can carry; every refusal and
+    # outcome; the idle screen at the largest balance and the longest lock; every short code.
+    m = new_meter()
+    ui = Ui(m)
+    now = 0
+    tid = [2000]
+    seen = []
+
+    def typed(digits, what):
+        nonlocal now
+        now += 10000
+        enter(ui, digits, now)
+        seen.append(_whole(ui, now, what))
+        return seen[-1]
+
+    def fresh():
+        tid[0] += 1
+        return tid[0]
+
+    for sub in range(4):
+        for tenths in (0, 1000, 18201624):
+            typed(credit(fresh(), tenths, sub), "credit %d/%d" % (sub, tenths))
+            m.balance = [0, 0, 0, 0]
+    for sub in (0, 1, 2, 5, 6, 7):
+        for raw in ((0, 3, 65535) if sub == 1 else (0, 1000, 65535)):
+            typed(mgmt(sub, raw, fresh()), "management %d/%d" % (sub, raw))
+    eq(seen[-1], ["ACCEPT", "WATER FAC 65535"], "water factor 65535:")
+    for sub, top in ((0, (1 << 36) - 1), (1, (1 << 28) - 1)):
+        for control in (0, 1000, top):
+            typed(encode(1, sub, {"mfr": 0, "control": control}, None), "test %d" % control)
+    for _ in range(5):  # the largest balance a register holds, and more refused
+        enter(ui, credit(fresh(), 18201624), now)
+    typed(credit(fresh(), 8991624), "balance near the cap")
+    typed(credit(fresh(), 255), "balance at the cap")
+    typed(credit(fresh(), 1), "overflow")
+    eq(m.balance[0], 99999999)
+    now += 5000
+    eq(_whole(ui, now, "idle at the cap"), ["9999999.9 kWh", "SUPPLY ON"])
+    for code in T.CODES:
+        typed(code, "short code " + code)
+    typed("9999", "unknown short code")
+    a = kct(krn=3)
+    typed(a[3], "key change 1/2")
+    now += 200000
+    eq(_whole(ui, now, "idle, section held"), ["9999999.9 kWh", "KEY CHANGE 1/2"])
+    typed(a[4], "timed out")
+    typed(kct(new="wrong")[3], "mixed")
+    typed(credit(fresh(), 10, key="wrong"), "CRC")
+    for _ in range(12):  # to the longest lock
+        now += 1300000
+        typed(credit(fresh(), 10, key="wrong"), "guess")
+    eq(m.lock_left(), 1280)
+    eq(_whole(ui, now + 4000, "idle, locked"), ["9999999.9 kWh", "WAIT 1276s"])
+    assert len(seen) > 60
 
 
 def test_key_after_a_result_returns_to_entry():
