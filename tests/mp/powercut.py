@@ -50,12 +50,38 @@ def summary(m, r=None):
     return out
 
 
+def personalising():
+    """A power cut at every block write of the personalisation itself, on an empty file
+    system; then a reboot, and personalisation again if the meter came up blank."""
+    p = SC["profile"]
+    empty = FlakyDev()
+    vfs.VfsLfs2.mkfs(empty)
+    dev, m = boot(empty.data)
+    w0 = dev.writes
+    m.personalise(p, SC["manufacture_tid"])
+    writes = dev.writes - w0
+    print(json.dumps({"writes": writes}))
+    for k in range(writes):
+        dev, m = boot(empty.data)
+        dev.cut_at = dev.writes + k
+        try:
+            m.personalise(p, SC["manufacture_tid"])
+        except (PowerCut, OSError):
+            pass
+        _, m2 = boot(bytearray(dev.data))
+        out = {"cut": k, "was_cut": dev.dead, "fault": m2.fault,
+               "personalised": m2.personalised, "report": m2.store.report}
+        if not m2.personalised and not m2.fault:
+            m2.personalise(p, SC["manufacture_tid"])  # what a board's main.make does
+        out["result"] = m2.apply(SC["token"], SC["now"]).name if not m2.fault else None
+        print(json.dumps(out))
+
+
 def main():
     dev = FlakyDev()
     vfs.VfsLfs2.mkfs(dev)
     dev, m = boot(dev.data)
     p = SC["profile"]
-    p["decoder_key"] = unhexlify(p["decoder_key"])
     m.personalise(p, SC["manufacture_tid"])
     now = SC["now"]
     for t in SC["before"]:
@@ -87,4 +113,5 @@ def main():
 
 with open(sys.argv[2]) as f:
     SC = json.load(f)
-main()
+SC["profile"]["decoder_key"] = unhexlify(SC["profile"]["decoder_key"])
+personalising() if SC.get("personalising") else main()
