@@ -164,7 +164,8 @@ def cmd_provision(args):
         run([("copying meter.json", ["connect", port, "fs", "cp", path, ":meter.json"]),
              ("reset", ["connect", port, "reset"])], args.dry_run)
     if not args.dry_run:
-        print("provisioned %s on %s" % (args.board, port))
+        print("provisioned %s on %s: at this reset it personalises itself and deletes "
+              "/meter.json (a meter already personalised deletes it unread)" % (args.board, port))
 
 
 def _port(args):
