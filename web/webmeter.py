@@ -2,7 +2,8 @@
 # Runs in the page's MicroPython (WebAssembly) with the firmware on sys.path; every call
 # returns JSON for app.js. The page holds the demo meter's decoder keys, never a vending key.
 # Times are milliseconds since 1970 given as text: a JS number that large does not cross into
-# MicroPython intact.
+# MicroPython intact. The meter and its ui get them as a board's ticks_ms (_ticks): ms since
+# boot, wrapped at 2**30 as on a 32-bit port, which this one is (its ticks_diff takes no more).
 import json
 import os
 from binascii import a2b_base64, b2a_base64, unhexlify
@@ -19,7 +20,11 @@ from ui.ui import ENTRY, RESULT, Ui
 STATE = "/state"
 _EPOCH = {1993: 725846400, 2014: 1388534400, 2035: 2051222400}  # 1 January, UTC, in seconds
 _REGISTER = {"max-power": 0, "clear-credit": 1, "tariff": 2, "clear-tamper": 5}
-_s = {"meter": None, "ui": None, "demo": None, "explain": []}
+_s = {"meter": None, "ui": None, "demo": None, "explain": [], "t0": 0}
+
+
+def _ticks(now_ms):
+    return (int(now_ms) - _s["t0"]) & 0x3FFFFFFF
 
 
 def _mkdir():
@@ -41,7 +46,7 @@ def restore(files_json):
 
 def boot(demo_json, now_ms):
     """The meter from /state, personalised from the demo data if there is none yet."""
-    now_ms = int(now_ms)
+    _s["t0"] = now_ms = int(now_ms)
     _mkdir()
     demo = json.loads(demo_json)
     _s["demo"] = demo
@@ -61,9 +66,8 @@ def _meter():
 
 
 def frame(now_ms):
-    now_ms = int(now_ms)
     m = _s["meter"]
-    lines = _s["ui"].frame(now_ms)
+    lines = _s["ui"].frame(_ticks(now_ms))
     ok = m.personalised and not m.fault
     return json.dumps({"lines": lines, "relay": m.relay_closed() if ok else False,
                        "status": m.status()})
@@ -78,18 +82,18 @@ def _tids(m):
 
 def key(k, now_ms):
     """One key of the keypad; Enter on a token also records the explainer's stages."""
-    now_ms = int(now_ms)
+    now = _ticks(now_ms)
     m = _s["meter"]
     ui = _s["ui"]
-    ui.tick(now_ms)  # an entry that timed out since the last frame is gone before this key
+    ui.tick(now)  # an entry that timed out since the last frame is gone before this key
     typed = ui.digits.decode() if k == "#" and ui.state == ENTRY else ""
     ready = m.personalised and not m.fault
     explain = None
-    if len(typed) == 20 and ready and not m.lock_left(now_ms):
+    if len(typed) == 20 and ready and not m.lock_left(now):
         # With the key in force when the token was typed (a key change may replace it).
         explain = stages(typed, m.decoder().cipher, m.ea)
         explain.append(("TID memory before", _tids(m)))
-    ui.key(k, now_ms)
+    ui.key(k, now)
     if ui.state != RESULT or not typed:
         return frame(now_ms)  # a digit, a short code: the explainer keeps the last token
     if explain is None:  # refused before any decoding: too short, locked, a faulted meter

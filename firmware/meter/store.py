@@ -3,6 +3,7 @@
 # a power cut at any write leaves the previous state intact in the other slot. One state
 # holds every record (key, registers, TID memory, pending key change), so that crediting a
 # register and remembering its TID are one write, never two.
+import os
 import struct
 from binascii import crc32
 
@@ -24,16 +25,19 @@ class RecordStore:
     def _path(self, slot):
         return "%s.%d" % (self.prefix, slot)
 
-    def _read(self, slot):
-        """(seq, payload), or None if absent, or a reason string if present but bad."""
+    def _read(self, slot, names):
+        """(seq, payload), or None if absent (not in `names`, the directory's files), or a
+        reason string if present but bad."""
+        path = self._path(slot)
+        if path.rsplit("/", 1)[-1] not in names:
+            return None
         try:
-            with open(self._path(slot), "rb") as f:
+            with open(path, "rb") as f:
                 data = f.read()
         except OSError as e:
-            if e.args and e.args[0] == 2:  # ENOENT, on every port
-                return None
             # A slot that is there but cannot be read is bad, never absent: a blank store
-            # would let the meter be personalised again, its TID memory reset.
+            # would let the meter be personalised again, its TID memory reset. (Whether a
+            # file is there is read from the directory: errno numbers differ between ports.)
             return "slot %d: unreadable (%s)" % (slot, e)
         if len(data) < _HEAD_LEN + 4:
             return "slot %d: short (%d bytes)" % (slot, len(data))
@@ -54,8 +58,13 @@ class RecordStore:
         found = []
         bad = []
         first = None
+        where = self.prefix.rsplit("/", 1)
+        try:
+            names = os.listdir(where[0] if len(where) == 2 else ".")
+        except OSError:
+            names = ()  # no directory yet: nothing stored
         for slot in (0, 1):
-            r = self._read(slot)
+            r = self._read(slot, names)
             if isinstance(r, str):
                 bad.append(r)
             elif r is not None:

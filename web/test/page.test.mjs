@@ -218,7 +218,10 @@ test("a saved state that is not a meter's shows METER FAULT, and Reset mends it"
   const errors = [];
   page.on("pageerror", (e) => errors.push(String(e)));
   await page.goto(base);
-  await page.evaluate(() => localStorage.setItem("stsmeter.state", '{"meter.0": "AAAA"}'));
+  // Both slots: slot 0 alone torn, with slot 1 never written, is a personalisation cut short,
+  // and the meter personalises again instead.
+  await page.evaluate(() => localStorage.setItem("stsmeter.state",
+    '{"meter.0": "AAAA", "meter.1": "AAAA"}'));
   await page.reload();
   await page.waitForSelector("body[data-ready='1']", { timeout: 30000 });
   await waitLcd(page, ["METER FAULT"]);
@@ -226,6 +229,15 @@ test("a saved state that is not a meter's shows METER FAULT, and Reset mends it"
   page.once("dialog", (d) => d.accept());
   await page.click("#reset");
   await waitLcd(page, ["CREDIT 0.0 kWh"]);
+  // Three wrong tokens lock the keypad for 10 s, counted down in real time: the meter's
+  // clock is the port's ticks, which this 32-bit port only takes below 2**30 ms.
+  for (let i = 0; i < 3; i++) {
+    await clickKeys(page, "1234567890123456789" + i + "#");
+    await waitLcd(page, ["REJECT 13"]);
+  }
+  await clickKeys(page, "C");
+  await waitLcd(page, ["WAIT 10s"], 3000);
+  await waitLcd(page, ["WAIT 8s"], 4000);
   assert.deepEqual(errors, []);
   await context.close();
 });
