@@ -42,6 +42,9 @@ class CuttingStore(RecordStore):
 
 
 class Sim:
+    """The simulated board. `now` is the script's clock (ms since 1970, printed as "t");
+    the meter and ui get `ticks`, a board's time.ticks_ms(): from 0 at every power-up."""
+
     def __init__(self, state, profile, start_ms, rows, cols):
         self.state = state
         self.profile = profile
@@ -59,6 +62,7 @@ class Sim:
         self.boot()
 
     def boot(self):
+        self.ticks = 0
         try:
             os.mkdir(self.state)
         except OSError:
@@ -79,15 +83,16 @@ class Sim:
         self.ui = Ui(self.meter, self.rows, self.cols)
 
     def press(self, k):
-        self.ui.key(k, self.now)
+        self.ui.key(k, self.ticks)
 
     def advance(self, ms):
         """Let ms pass: the load uses energy while the supply is on."""
         self.now += ms
-        self.usage.supply(self.meter, self.watts, ms, self.now)
+        self.ticks = time.ticks_add(self.ticks, ms)
+        self.usage.supply(self.meter, self.watts, ms, self.ticks)
 
     def frame(self):
-        return self.ui.frame(self.now)
+        return self.ui.frame(self.ticks)
 
 
 KEYS = "0123456789#*C"
