@@ -10,9 +10,9 @@ from sts.sta import Sta  # noqa: I001
 
 import struct
 
+from meter import diff
 from meter import results as R
 from meter.key_change import COMPLETE, MIXED, TIMED_OUT, KeyChange, sections_for
-from meter import diff
 from meter.tid_memory import OLD, TidMemory
 from sts import amount, errors
 from sts.blocks import LAYOUT, bits
@@ -32,6 +32,7 @@ _CODEC_ERR = {errors.BAD_LENGTH: R.FORMAT, errors.NOT_DIGIT: R.FORMAT,
 # Key types (KT): 0 initialisation (DITK), 1 default (DDTK), 2 unique (DUTK), 3 common
 # (DCTK). Only 2 and 3 may accept credit; a key change may move to 1, 2 or 3, never back
 # to the initialisation key.
+
 # The record holds what is left of the lock and the trip, and the age of the held key change
 # sections, in ms: never a clock time.
 _FMT = "<BBBBBBHI18s16s" + "i" * 4 + "HHHHBBBI" + "BI" + "BBI"
@@ -165,7 +166,7 @@ class Meter:
         tid = bits(b, 32, 24)
         value = bits(b, 16, 16)
         if cls == 0:
-            if self.kt not in (2, 3):
+            if self.kt not in (2, 3):  # a unique or common key (see KT above)
                 return self._refuse(R.DDTK, what)
             if self.ken != 255 and (tid >> 16) > self.ken:
                 return self._refuse(R.KEY_EXPIRED, what)
