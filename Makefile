@@ -85,3 +85,9 @@ bench-web: setup web/node_modules/.package-lock.json  ## the page's speed in Chr
 web-shot: setup web/node_modules/.package-lock.json  ## the README's picture of the page, docs/web.png, from the page test
 	$(BIN)/python -m host_tools.webbuild
 	SCREENSHOT=$(CURDIR)/docs/web.png node --test web/test/page.test.mjs
+
+# Not run by `make test` or CI: a million inputs take a couple of minutes. make fuzz FUZZ_N=...
+# FUZZ_SEED=... FUZZ_EA=misty1 (make hands them to the script in its environment).
+.PHONY: fuzz
+fuzz: setup  ## 1,000,000 random, mistyped and real inputs through Meter.apply, invariants checked
+	micropython bench/fuzz.py

@@ -1,5 +1,7 @@
 # run.py  `make bench`: decode speed and heap per decode, STA and MISTY1, micropython and
-# CPython, each as a ratio to the bit-by-bit baseline measured in the same run.
+# CPython, each as a ratio to the bit-by-bit baseline measured in the same run; then what
+# forging one credit token costs at the keypad (forge.py), from the lock schedule measured
+# on the meter in the same run.
 # Not a test: figures vary with the machine; the ratios are what to compare.
 import argparse
 import json
@@ -42,6 +44,10 @@ def main(argv=None):
     ap.add_argument("-n", type=int, default=1000, help="tokens per cipher (default 1000)")
     ap.add_argument("--seed", type=int, default=2024)
     ap.add_argument("--heap", default="4M", help="micropython heap (holds all the tokens)")
+    ap.add_argument("--forge-guesses", type=int, default=300,
+                    help="guesses per attacker strategy in the lockout measurement")
+    ap.add_argument("--crc-samples", type=int, default=16000000,
+                    help="random blocks for the CRC odds check (0: skip it)")
     args = ap.parse_args(argv)
     mp = shutil.which("micropython")
     if not mp:
@@ -86,6 +92,9 @@ def main(argv=None):
     import footprint
 
     footprint.main()
+    import forge
+
+    forge.main(args.forge_guesses, args.crc_samples, args.seed)
 
 
 if __name__ == "__main__":

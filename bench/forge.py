@@ -1,0 +1,118 @@
+# forge.py  what forging one credit token costs a key-less attacker at the keypad: the lock
+# schedule measured on the real meter (forge_mp.py under micropython), times the number of
+# guesses the CRC and the subclass make a forgery take. Part of `make bench`; also runs alone.
+import json
+import math
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.dirname(HERE))
+
+from host_tools import FIRMWARE  # noqa: E402
+from sts.crc import crc_of  # noqa: E402
+
+YEAR = 365.25 * 86400
+GOAL_YEARS = 5
+# One guess typed as class 0 (the attacker sets the class bits) decrypts to a random block:
+# it passes the 16-bit CRC with odds 2**-16, and then is credit (subclass 0..3 of 16) 4/16.
+CRC_ODDS = 2 ** -16
+CREDIT_SUBCLASSES = 4
+P_CREDIT = CRC_ODDS * CREDIT_SUBCLASSES / 16
+
+
+def schedule(guesses):
+    """Run forge_mp.py in micropython: per strategy, the keypad time (ms) at each guess."""
+    mp = shutil.which("micropython")
+    if not mp:
+        raise SystemExit("no `micropython` on PATH: run `make setup`")
+    with tempfile.TemporaryDirectory() as state:
+        r = subprocess.run([mp, os.path.join(HERE, "forge_mp.py"), FIRMWARE, state,
+                            str(guesses)], capture_output=True, text=True)
+    if r.returncode:
+        raise SystemExit("forge_mp.py failed:\n%s%s" % (r.stdout, r.stderr))
+    return [json.loads(line) for line in r.stdout.splitlines()]
+
+
+def crc_sample(n, seed):
+    """Random plaintext blocks (what any typed class 0 block decrypts to, the cipher being a
+    permutation): how many pass the CRC, and how many of those are credit."""
+    g = random.Random(seed).getrandbits
+    passed = credit = 0
+    for _ in range(n):
+        x = g(64)
+        l0 = x & 0xFFFFFF
+        l2 = x >> 48
+        if crc_of(0, l0, (x >> 24) & 0xFFFFFF, l2) == l0 & 0xFFFF:
+            passed += 1
+            credit += l2 >> 12 < CREDIT_SUBCLASSES
+    return passed, credit
+
+
+def log2(x):
+    return math.log2(x) if x else float("-inf")
+
+
+def report(rows, samples=0, seed=1):
+    """Print the section; returns True if the goal is met."""
+    print()
+    print("forging one credit token by guessing, at the fastest the keypad lockout allows")
+    n = len(rows[0]["spent_ms"])
+    print("lock schedule measured on the meter in micropython: %d guesses per strategy, each "
+          "typed the\nmoment the lock let it in (1 ms earlier the keypad said LOCKED); keypad "
+          "time in seconds" % n)
+    half = n // 2
+    print("%-29s %8s %9s %9s %10s %18s" % ("strategy", "guess 3", "guess 10", "guess 20",
+                                            "guess %d" % n, "s/guess (2nd half)"))
+    best = None
+    for r in rows:
+        at = [t / 1000 for t in r["spent_ms"]]
+        steady = (at[-1] - at[half - 1]) / (n - half)  # guesses past the ramp, at the cap
+        r["steady"] = steady
+        r["at"] = at
+        print("%-29s %8.0f %9.0f %9.0f %10.0f %18.1f" % (r["strategy"], at[2], at[9], at[19],
+                                                        at[-1], steady))
+        if best is None or (steady, at[-1]) < (best["steady"], best["at"][-1]):
+            best = r
+    guesses = round(1 / P_CREDIT)
+    at = best["at"]
+    # The time of the 1/p-th guess: the measured waits first, then the steady wait.
+    seconds = at[-1] + (guesses - n) * best["steady"]
+    years = seconds / YEAR
+    ok = years >= GOAL_YEARS
+    print("fastest: %s, %.1f s a guess once past the ramp" % (best["strategy"], best["steady"]))
+    print("a guess is accepted as credit with odds 2**-16 (CRC) x %d/16 (credit subclasses) = "
+          "2**%d" % (CREDIT_SUBCLASSES, round(math.log2(P_CREDIT))))
+    print("(in the attacker's favour: the class bits chosen (class 0), every TID fresh, the "
+          "key never\n expires, no time to type a token)")
+    print("expected guesses %d; expected keypad time %.0f s = %.1f years (goal >= %d years): "
+          "%s" % (guesses, seconds, years, GOAL_YEARS, "PASS" if ok else "FAIL"))
+    if samples:
+        passed, credit = crc_sample(samples, seed)
+        print("random blocks through the CRC (CPython, %d samples): %d passed, 2**%.2f (2**-16 "
+              "expects %.0f);\n %d of them credit, 2**%.2f (2**-18 expects %.0f)"
+              % (samples, passed, log2(passed / samples), samples * CRC_ODDS, credit,
+                 log2(credit / samples), samples * P_CREDIT))
+    return ok
+
+
+def main(guesses=300, samples=16000000, seed=1):
+    if guesses < 40:
+        raise SystemExit("forge: at least 40 guesses a strategy, to see past the ramp")
+    return report(schedule(guesses), samples, seed)
+
+
+if __name__ == "__main__":
+    import argparse
+
+    ap = argparse.ArgumentParser(description="the keypad time to forge one credit token")
+    ap.add_argument("--guesses", type=int, default=300, help="guesses per strategy (>= 40)")
+    ap.add_argument("--samples", type=int, default=16000000,
+                    help="random blocks for the CRC check (0: skip it)")
+    ap.add_argument("--seed", type=int, default=1)
+    a = ap.parse_args()
+    sys.exit(0 if main(a.guesses, a.samples, a.seed) else 1)
