@@ -359,11 +359,14 @@ class Meter:
         has no free run as long as a whole record: none is allocated per write)."""
         kc = self.kct
         t = self.tids
+        b = self.balance
         n = struct.calcsize(_FMT)
         p = self._record
+        # Every argument named, none spread with *: a spread call builds its argument list
+        # on the heap, a block as long as the record's head.
         struct.pack_into(_FMT, p, 0, _EA_CODE[self.ea], self.kt, self.krn, self.ken, self.ti,
                          len(self.key), self.base_date, self.sgc, self.pan.encode(),
-                         self.key + bytes(16 - len(self.key)), *self.balance,
+                         self.key + bytes(16 - len(self.key)), b[0], b[1], b[2], b[3],
                          self.max_power, self.tariff, self.unbalance, self.water_factor,
                          self.tamper, self.tripped, self.fails, self.lock_ms, kc.held,
                          kc.age, t.capacity, t.count, self.trip_ms)
