@@ -12,7 +12,7 @@ from hal.clock import FakeClock
 from meter import results as R
 from meter.meter import Meter
 from meter.store import RecordStore
-from scratch import cipher, fresh_dir
+from scratch import FailingStore, cipher, fresh_dir
 from sts import amount
 from sts.codec import encode
 from ui.ui import Ui
@@ -41,13 +41,10 @@ class Display:
     rows = 2
     cols = 16
 
-    def __init__(self, fail=False):
+    def __init__(self):
         self.frames = []
-        self.fail = fail
 
     def show(self, lines):
-        if self.fail:
-            raise OSError(5)  # EIO: the I2C backpack stopped answering
         self.frames.append(list(lines))
 
 
@@ -60,23 +57,19 @@ class Switch:
 
 
 class StepClock(FakeClock):
-    """Moves on by `step` ms at every reading, as a loop pass takes time."""
-
-    def __init__(self, start, step):
-        FakeClock.__init__(self, start)
-        self.step = step
+    """Moves on 20 ms at every reading, as a loop pass takes time."""
 
     def now_ms(self):
-        self.ms = time.ticks_add(self.ms, self.step)
+        self.ms = time.ticks_add(self.ms, 20)
         return self.ms
 
 
-def _dev(keys, start=0, step=20, display=None, store=None):
+def _dev(keys):
     d = fresh_dir("board_rules")
     with open(d + "/meter.json", "w") as f:
         json.dump(dict(PROFILE, decoder_key=hexlify(KEY).decode()), f)
-    return {"keypad": Keypad(keys), "display": display or Display(), "relay": Switch(),
-            "led": Switch(), "clock": StepClock(start, step), "state": d + "/meter",
+    return {"keypad": Keypad(keys), "display": Display(), "relay": Switch(),
+            "led": Switch(), "clock": StepClock(), "state": d + "/meter",
             "profile": d + "/meter.json"}
 
 
@@ -112,9 +105,8 @@ def test_provisioning_leaves_no_decoder_key_on_the_file_system():
     assert not _exists(dev["profile"])
 
 
-class _BrokenStore(RecordStore):
-    def _write(self, path, parts):
-        raise OSError(28)
+class _BrokenStore(FailingStore):
+    failing = True
 
 
 def test_a_failed_personalisation_keeps_the_provisioning_file():
@@ -143,12 +135,11 @@ def test_an_error_in_the_loop_opens_the_relay_and_shows_the_fault():
     tok = _credit(2000, 100)
     dev = _dev(list(tok) + ["#"] + [None] * 100)
 
-    class Bad:
-        n = 0
+    passes = [0]
 
     def load_watts():  # an energy driver that fails after some passes
-        Bad.n += 1
-        if Bad.n > 40:
+        passes[0] += 1
+        if passes[0] > 40:
             raise RuntimeError("the energy source failed")
         return 0
 

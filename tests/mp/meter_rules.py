@@ -21,7 +21,7 @@ from binascii import unhexlify
 from meter import results as R
 from meter.meter import LOCK_MAX, MAX_BALANCE, TRIP_SECONDS, Meter
 from meter.store import RecordStore
-from scratch import cipher, fresh_dir
+from scratch import FailingStore, cipher, fresh_dir
 from sts import amount, digits
 from sts.codec import encode
 
@@ -44,13 +44,17 @@ def ms(seconds):
     return seconds * 1000
 
 
-def new_meter(ea="sta", kt=2, ken=255, tid_capacity=50, kct_window=120, pan=PAN, mtid=MTID):
+PROFILE = {"pan": PAN, "sgc": "123456", "ti": "01", "kt": 2, "krn": 1, "ken": 255, "ea": "sta",
+           "base_date": 1993, "decoder_key": KEY}
+
+
+def new_meter(ea="sta", kt=2, ken=255, tid_capacity=50, kct_window=120, pan=PAN, mtid=MTID,
+              store=RecordStore):
     gc.collect()
-    m = Meter(RecordStore(fresh_dir("meter_rules") + "/state"), tid_capacity=tid_capacity,
+    m = Meter(store(fresh_dir("meter_rules") + "/state"), tid_capacity=tid_capacity,
               kct_window=kct_window)
-    m.personalise({"pan": pan, "sgc": "123456", "ti": "01", "kt": kt, "krn": 1, "ken": ken,
-                   "ea": ea, "base_date": 1993, "decoder_key": KEY if ea == "sta" else MKEY},
-                  mtid)
+    m.personalise(dict(PROFILE, pan=pan, kt=kt, ken=ken, ea=ea,
+                       decoder_key=KEY if ea == "sta" else MKEY), mtid)
     return m
 
 
@@ -1178,27 +1182,8 @@ def test_an_impossible_tid_memory_size_is_an_error_at_start_up():
 # -- a store that fails --------------------------------------------------------------------------
 
 
-class _FailingStore(RecordStore):
-    """A store whose writes fail (flash full, worn, an I/O error) once `failing` is set."""
-
-    failing = False
-
-    def _write(self, path, parts):
-        if self.failing:
-            raise OSError(28)  # ENOSPC
-        RecordStore._write(self, path, parts)
-
-
-def _failing_meter():
-    gc.collect()
-    m = Meter(_FailingStore(fresh_dir("meter_rules") + "/state"))
-    m.personalise({"pan": PAN, "sgc": "123456", "ti": "01", "kt": 2, "krn": 1, "ken": 255,
-                   "ea": "sta", "base_date": 1993, "decoder_key": KEY}, MTID)
-    return m
-
-
 def test_a_failed_write_changes_nothing_and_stops_the_supply():
-    m = _failing_meter()
+    m = new_meter(store=FailingStore)
     play(m, "c 2000 100 -> ACCEPT")
     before = record(m)
     m.store.failing = True
@@ -1216,7 +1201,7 @@ def test_a_failed_write_of_anything_leaves_ram_as_stored():
     sets = {"a": kct("key", "new")}
     for line, act in (("s a3 -> KCT_STAGED", None), ("g -> CRC", None),
                       ("m 0 1000 2001 -> ACCEPT", None), (None, "consume"), (None, "trip")):
-        m = _failing_meter()
+        m = new_meter(store=FailingStore)
         play(m, "c 2000 100 -> ACCEPT\n m 0 500 2002 -> ACCEPT")
         before = record(m)
         m.store.failing = True
@@ -1232,10 +1217,9 @@ def test_a_failed_write_of_anything_leaves_ram_as_stored():
 
 def test_a_failed_personalisation_leaves_a_blank_meter():
     gc.collect()
-    m = Meter(_FailingStore(fresh_dir("meter_rules") + "/state"))
+    m = Meter(FailingStore(fresh_dir("meter_rules") + "/state"))
     m.store.failing = True
-    m.personalise({"pan": PAN, "sgc": "123456", "ti": "01", "kt": 2, "krn": 1, "ken": 255,
-                   "ea": "sta", "base_date": 1993, "decoder_key": KEY}, MTID)
+    m.personalise(PROFILE, MTID)
     assert not m.personalised and m.fault and not m.relay_closed()
     play(m, "c 2000 10 -> STORAGE")
 
@@ -1251,9 +1235,7 @@ def test_a_power_cut_while_personalising_lets_the_meter_be_personalised_again():
         blank = Meter(RecordStore(d + "/state"))
         assert not blank.personalised and blank.fault == "", (torn, blank.fault)
         assert "personalisation did not finish" in blank.store.report
-        blank.personalise({"pan": PAN, "sgc": "123456", "ti": "01", "kt": 2, "krn": 1,
-                           "ken": 255, "ea": "sta", "base_date": 1993, "decoder_key": KEY},
-                          MTID)
+        blank.personalise(PROFILE, MTID)
         play(blank, "c 2000 10 -> ACCEPT")
         assert reboot(blank).balance[0] == 10 and reboot(blank).store.report == ""
     play(m, "c 2000 10 -> ACCEPT")  # slot 1 written: this meter has held a state

@@ -4,6 +4,8 @@ import gc
 import os
 import sys
 
+from meter.store import RecordStore
+
 _count = [0]
 _cipher = [None, None]  # the last key and its cipher
 
@@ -20,6 +22,18 @@ def fresh_dir(name):
     for f in os.listdir(d):
         os.remove(d + "/" + f)
     return d
+
+
+class FailingStore(RecordStore):
+    """A record store whose writes fail (flash full, worn, an I/O error) once `failing` is
+    set."""
+
+    failing = False
+
+    def _write(self, path, parts):
+        if self.failing:
+            raise OSError(28)  # ENOSPC
+        RecordStore._write(self, path, parts)
 
 
 def cipher(key):
