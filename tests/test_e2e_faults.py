@@ -214,7 +214,7 @@ def _slots(state):
     for slot in (0, 1):
         with open(os.path.join(state, "meter.%d" % slot), "rb") as f:
             magic, seq, _ = struct.unpack_from("<4sIH", f.read())
-        assert magic == b"STM1"
+        assert magic == b"STM2"  # format 2 (CHANGELOG.md)
         seqs[slot] = seq
     return seqs
 

@@ -15,7 +15,7 @@ from meter import results as R
 from meter.key_change import COMPLETE, MIXED, TIMED_OUT, KeyChange, sections_for
 from meter.tid_memory import OLD, TidMemory
 from sts import amount, errors
-from sts.blocks import LAYOUT, bits
+from sts.blocks import WHAT, bits
 from sts.codec import Decoder
 
 MAX_BALANCE = 99999999  # tenths: 9,999,999.9 units, 8 digits on a display, < 2**30
@@ -34,8 +34,12 @@ _CODEC_ERR = {errors.BAD_LENGTH: R.FORMAT, errors.NOT_DIGIT: R.FORMAT,
 # to the initialisation key.
 
 # The record holds what is left of the lock and the trip, and the age of the held key change
-# sections, in ms: never a clock time.
+# sections, in ms: never a clock time. After this head: the 12 words of the held key change
+# sections, then the TID memory. Format 1 stored only the `count` TIDs in use; format 2 (the
+# store's FORMAT) every slot of the memory, so that the record has one length and is written
+# whole from one buffer. Both are read alike: the head says how many TIDs count.
 _FMT = "<BBBBBBHI18s16s" + "i" * 4 + "HHHHBBBI" + "BI" + "BBI"
+_HEAD = struct.calcsize(_FMT)
 
 
 class Meter:
@@ -44,7 +48,7 @@ class Meter:
     def __init__(self, store, tid_capacity=50, kct_window=120):
         self.store = store
         self.tids = TidMemory(tid_capacity)  # an impossible size is an error at start-up
-        self._record = bytearray(struct.calcsize(_FMT) + 48 + 4 * tid_capacity)
+        self._record = bytearray(_HEAD + 48 + 4 * tid_capacity)
         self.kct = KeyChange(kct_window)
         self.balance = [0, 0, 0, 0]
         self.last = 0  # code of the last result, for the short code
@@ -74,6 +78,7 @@ class Meter:
         """Load a vending profile's meter data and decoder key; fill the TID memory with
         the manufacture TID so that tokens older than the meter are OLD."""
         self.pan = profile["pan"]
+        self._pan = self.pan.encode()  # as packed: made once, not at every write
         self.sgc = int(profile["sgc"])
         self.ti = int(profile["ti"])
         self.kt = profile["kt"]
@@ -81,7 +86,7 @@ class Meter:
         self.ken = profile["ken"]
         self.ea = profile["ea"]
         self.base_date = profile["base_date"]
-        self.key = bytes(profile["decoder_key"])
+        self._set_key(bytes(profile["decoder_key"]))
         self.balance = [0, 0, 0, 0]
         self.max_power = self.tariff = self.unbalance = self.water_factor = 0
         self.tamper = self.tripped = self.trip_ms = 0
@@ -152,7 +157,7 @@ class Meter:
         cls = dec.cls
         sub = dec.subclass
         b = dec.block
-        what = LAYOUT[(cls, sub)][0]
+        what = WHAT[cls << 4 | sub]
         if cls == 1:
             mfr = bits(b, 16, 8 if sub == 0 else 16)
             if mfr and mfr != self.mfr():
@@ -236,7 +241,7 @@ class Meter:
         if refused:
             kc.drop()  # persisted: the dropped sections must stay dropped after a reboot
             return self._done(R.Result(refused, what))
-        self.key = key
+        self._set_key(key)
         self.kt = kt
         self.krn = kc.field(3, 52, 4)
         self.ken = (kc.field(3, 56, 4) << 4) | kc.field(4, 56, 4)
@@ -354,42 +359,49 @@ class Meter:
             self._unpack(p)
         return False
 
+    def _set_key(self, key):
+        self.key = key
+        self._key16 = key + bytes(16 - len(key))  # as packed
+
     def _pack(self):
-        """The state record, packed into the buffer made at start-up (a board's heap soon
-        has no free run as long as a whole record: none is allocated per write)."""
+        """The state record (format 2), packed into the buffer made at start-up and
+        returned whole: a board's heap soon has no free run as long as a record, so none is
+        allocated per write."""
         kc = self.kct
         t = self.tids
         b = self.balance
-        n = struct.calcsize(_FMT)
+        n = _HEAD
         p = self._record
         # Every argument named, none spread with *: a spread call builds its argument list
         # on the heap, a block as long as the record's head.
         struct.pack_into(_FMT, p, 0, _EA_CODE[self.ea], self.kt, self.krn, self.ken, self.ti,
-                         len(self.key), self.base_date, self.sgc, self.pan.encode(),
-                         self.key + bytes(16 - len(self.key)), b[0], b[1], b[2], b[3],
+                         len(self.key), self.base_date, self.sgc, self._pan,
+                         self._key16, b[0], b[1], b[2], b[3],
                          self.max_power, self.tariff, self.unbalance, self.water_factor,
                          self.tamper, self.tripped, self.fails, self.lock_ms, kc.held,
                          kc.age, t.capacity, t.count, self.trip_ms)
         for i in range(12):
             struct.pack_into("<I", p, n + 4 * i, kc.blocks[i])
-        for i in range(t.count):
+        for i in range(t.capacity):  # the slots past `count` too: stale, never read
             struct.pack_into("<I", p, n + 48 + 4 * i, t.tids[i])
-        return memoryview(p)[:n + 48 + 4 * t.count]
+        return p
 
     def _unpack(self, p):
+        """Read a record of format 1 or 2 (see _FMT)."""
         (ea, self.kt, self.krn, self.ken, self.ti, klen, self.base_date, self.sgc, pan, key,
          b0, b1, b2, b3, self.max_power, self.tariff, self.unbalance, self.water_factor,
          self.tamper, self.tripped, self.fails, lock, held, age, cap, count,
          trip) = struct.unpack_from(_FMT, p)
         self.ea = _EA_NAME[ea]
+        self._pan = bytes(pan)
         self.pan = pan.decode()
-        self.key = bytes(key[:klen])
+        self._set_key(bytes(key[:klen]))
         self.balance = [b0, b1, b2, b3]
         # What was left of each wait when it was written, counted again from power-up (how
         # long the power was off, no clock here can tell), and never more than its limit.
         self.lock_ms = min(lock, LOCK_MAX * 1000) if self.fails >= LOCK_AFTER else 0
         self.trip_ms = min(trip, TRIP_SECONDS * 1000) if self.tripped else 0
-        n = struct.calcsize(_FMT)
+        n = _HEAD
         kc = self.kct
         kc.held = held
         kc.age = min(age, kc.window * 1000 + 1000)

@@ -40,18 +40,30 @@ GUESSES = (FORMAT, CRC, FUNCTION, MFR, RANGE)
 class Result:
     """One outcome. `what` names the token (e.g. "electricity credit"); the numbers that
     apply are set: amount and balance (tenths), register (watts for the power limits),
-    section n of m, seconds left."""
+    section n of m, seconds left. What does not apply is None (the class's value): an
+    instance holds only what was given, the smaller on the heap of a meter that makes one
+    per token."""
 
-    def __init__(self, code, what="", **values):
+    amount = balance = register = n = m = seconds = control = None
+
+    def __init__(self, code, what="", amount=None, balance=None, register=None, n=None,
+                 m=None, seconds=None, control=None):
         self.code = code
         self.what = what
-        self.amount = values.get("amount")
-        self.balance = values.get("balance")
-        self.register = values.get("register")
-        self.n = values.get("n")
-        self.m = values.get("m")
-        self.seconds = values.get("seconds")
-        self.control = values.get("control")
+        if amount is not None:
+            self.amount = amount
+            self.balance = balance
+        elif balance is not None:
+            self.balance = balance
+        if register is not None:
+            self.register = register
+        if n is not None:
+            self.n = n
+            self.m = m
+        if seconds is not None:
+            self.seconds = seconds
+        if control is not None:
+            self.control = control
 
     @property
     def name(self):

@@ -3,11 +3,15 @@
 # a power cut at any write leaves the previous state intact in the other slot. One state
 # holds every record (key, registers, TID memory, pending key change), so that crediting a
 # register and remembering its TID are one write, never two.
+# The magic names the format of the payload: b"STM" and its number, one digit. A record of a
+# format newer than FORMAT is never read as a bad one (a meter that could be personalised
+# again, its TID memory gone): the store refuses it, and the meter shows a fault. CHANGELOG.md
+# records what each format holds.
 import os
 import struct
 from binascii import crc32
 
-_MAGIC = b"STM1"
+FORMAT = 2  # what save() writes; load() reads this one and every older one
 _HEAD = "<4sIH"  # magic, sequence number, payload length
 _HEAD_LEN = 10
 
@@ -21,13 +25,21 @@ class RecordStore:
         self.slot = 1  # the next write goes to slot 0
         self.report = ""
         self.bad = []  # why each bad slot is bad, as found at load()
+        self.format = FORMAT  # the format of the payload load() returned
+        self._paths = (self._path(0), self._path(1))
+        # Written from buffers made here: a board's heap soon has no free run as long as a
+        # record, and a write allocates nothing of its own (the file system's may).
+        self._head = bytearray(_HEAD_LEN)
+        self._crc = bytearray(4)
+        self._parts = [self._head, None, self._crc]
+        self._magic = b"STM" + bytes((48 + FORMAT,))
 
     def _path(self, slot):
         return "%s.%d" % (self.prefix, slot)
 
     def _read(self, slot, names):
-        """(seq, payload), or None if absent (not in `names`, the directory's files), or a
-        reason string if present but bad."""
+        """(seq, payload, format), or None if absent (not in `names`, the directory's
+        files), or a reason string if present but bad."""
         path = self._path(slot)
         if path.rsplit("/", 1)[-1] not in names:
             return None
@@ -42,18 +54,20 @@ class RecordStore:
         if len(data) < _HEAD_LEN + 4:
             return "slot %d: short (%d bytes)" % (slot, len(data))
         magic, seq, n = struct.unpack_from(_HEAD, data)
-        if magic != _MAGIC or len(data) != _HEAD_LEN + n + 4:
+        fmt = magic[3] - 48
+        if magic[:3] != b"STM" or not 1 <= fmt <= 9 or len(data) != _HEAD_LEN + n + 4:
             return "slot %d: not a state record" % slot
         (crc,) = struct.unpack_from("<I", data, _HEAD_LEN + n)
         if crc32(data[:_HEAD_LEN + n]) & 0xFFFFFFFF != crc:
             return "slot %d: CRC mismatch" % slot
-        return seq, data[_HEAD_LEN:_HEAD_LEN + n]
+        return seq, data[_HEAD_LEN:_HEAD_LEN + n], fmt
 
     def load(self):
         """The newest valid payload, or None if the store is empty.
 
-        Raises ValueError if there are slots and none is valid. A bad slot beside a good one
-        is what a cut write leaves: the good one is used and `report` says so.
+        Raises ValueError if there are slots and none is valid, or if a slot holds a format
+        newer than this firmware reads. A bad slot beside a good one is what a cut write
+        leaves: the good one is used and `report` says so. `format` is the payload's format.
         """
         found = []
         bad = []
@@ -68,7 +82,10 @@ class RecordStore:
             if isinstance(r, str):
                 bad.append(r)
             elif r is not None:
-                found.append((r[0], slot, r[1]))
+                if r[2] > FORMAT:
+                    raise ValueError("state format %d is newer than this firmware's %d: "
+                                     "install the firmware that wrote it" % (r[2], FORMAT))
+                found.append((r[0], slot, r[1], r[2]))
             if slot == 0:
                 first = r
         self.bad = bad
@@ -85,18 +102,24 @@ class RecordStore:
                 raise ValueError("no valid state: " + self.report)
             return None
         found.sort()
-        seq, slot, payload = found[-1]
+        seq, slot, payload, self.format = found[-1]
         self.seq = seq
         self.slot = slot
         return payload
 
     def save(self, payload):
-        """Write payload as the next state; it is current once this returns."""
+        """Write payload (in format FORMAT) as the next state; it is current once this
+        returns."""
         seq = self.seq + 1
         slot = 1 - self.slot
-        head = struct.pack(_HEAD, _MAGIC, seq, len(payload))
-        crc = struct.pack("<I", crc32(payload, crc32(head)) & 0xFFFFFFFF)
-        self._write(self._path(slot), (head, payload, crc))  # no copy of the whole record
+        head = self._head
+        struct.pack_into(_HEAD, head, 0, self._magic, seq, len(payload))
+        # (binascii.crc32 gives the unsigned value in MicroPython and CPython alike)
+        struct.pack_into("<I", self._crc, 0, crc32(payload, crc32(head)))
+        parts = self._parts
+        parts[1] = payload
+        self._write(self._paths[slot], parts)  # no copy of the whole record
+        parts[1] = None
         self.seq = seq
         self.slot = slot
         if self.report:  # that slot is good now: report only what is still bad
@@ -107,5 +130,5 @@ class RecordStore:
     def _write(self, path, parts):
         # The one place bytes reach the file system (a test double cuts power here).
         with open(path, "wb") as f:
-            for p in parts:
-                f.write(p)
+            for i in range(len(parts)):  # (a for-in over the list would allocate its iterator)
+                f.write(parts[i])

@@ -28,9 +28,12 @@ LAYOUT = {
 }
 
 # KNOWN[class] has bit `subclass` set for every layout above: a test that allocates nothing.
+# WHAT[class << 4 | subclass] names the token without building a (class, subclass) key.
 KNOWN = [0, 0, 0, 0]
+WHAT = {}
 for _c, _s in LAYOUT:
     KNOWN[_c] |= 1 << _s
+    WHAT[_c << 4 | _s] = LAYOUT[_c, _s][0]
 del _c, _s
 
 

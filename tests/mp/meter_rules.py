@@ -1244,6 +1244,76 @@ def test_a_power_cut_while_personalising_lets_the_meter_be_personalised_again():
     assert reboot(m).fault.startswith("no valid state")
 
 
+# -- the record's format: meters in the field keep what they hold across a firmware update --
+_HERE = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
+FIXTURE = _HERE + "/../fixtures/state-format-1"
+
+
+def _copy_fixture(d):
+    for slot in (0, 1):
+        with open("%s/meter.%d" % (FIXTURE, slot), "rb") as f:
+            _overwrite("%s/state.%d" % (d, slot), f.read())
+
+
+def test_a_record_of_format_1_loads_with_nothing_lost():
+    import json
+
+    with open(FIXTURE + "/expect.json") as f:
+        want = json.load(f)
+    d = fresh_dir("meter_rules")
+    _copy_fixture(d)
+    m = Meter(RecordStore(d + "/state"))
+    assert m.personalised and m.fault == "" and m.store.format == 1, m.fault
+    got = {"balances": m.balance, "tids": tids_of(m), "tid_count": m.tids.count,
+           "key": m.key.hex(), "krn": m.krn, "kt": m.kt, "ken": m.ken, "ti": m.ti,
+           "sgc": m.sgc, "pan": m.pan, "ea": m.ea, "base_date": m.base_date,
+           "max_power": m.max_power, "tariff": m.tariff, "fails": m.fails,
+           "kct_held": m.kct.held, "kct_age_ms": m.kct.age, "kct_blocks": list(m.kct.blocks),
+           "seq": m.store.seq}
+    for k in want:
+        assert got[k] == want[k], "%s: %r, not %r" % (k, got[k], want[k])
+    play(m, """
+    c 2002 77 -> USED                   # the TID memory refuses what it refused
+    c 999 10 -> OLD
+    g -> CRC seconds=None               # the stored guess counts: 2 of the 3 that lock
+    """, now=0)
+    m = reboot(m)  # written in format 2 by now, and read back alike
+    assert m.store.format == 2 and m.balance == want["balances"] and m.fails == 2
+    # The held first section completes with its partner within the window it has left.
+    assert m.apply(kct("key", "new", ro=1)[4], ms(20)).code == R.KEY_CHANGED, m.kct.held
+    assert m.key == KEYS["new"] and m.base_date == 2014 and m.krn == 2
+    assert m.balance == want["balances"]
+
+
+def _restamp(path, magic):
+    '''Give a slot another format number, its CRC made good again.'''
+    from binascii import crc32
+
+    with open(path, "rb") as f:
+        data = bytearray(f.read())
+    data[0:4] = magic
+    n = len(data) - 4
+    data[n:] = (crc32(data[:n]) & 0xFFFFFFFF).to_bytes(4, "little")
+    _overwrite(path, data)
+
+
+def test_a_record_of_a_newer_format_is_a_fault_never_a_blank_meter():
+    m = new_meter()  # personalised: slot 0 written, slot 1 never
+    p = m.store.prefix
+    _restamp(p + ".0", b"STM3")
+    m2 = reboot(m)
+    assert not m2.personalised and "newer" in m2.fault, m2.fault
+    assert m2.status()["fault"] == m2.fault
+    play(m2, "c 2000 10 -> STORAGE")
+    m = new_meter()
+    p = m.store.prefix
+    play(m, "c 2000 10 -> ACCEPT")  # both slots written; the newest of a newer format
+    _restamp(p + ".%d" % m.store.slot, b"STM9")
+    assert "newer" in reboot(m).fault
+    _restamp(p + ".%d" % m.store.slot, b"STM2")  # the same record as format 2 reads again
+    assert reboot(m).balance[0] == 10
+
+
 # -- power limits are watts ----------------------------------------------------------------------
 
 
