@@ -3,7 +3,8 @@
 # The page runs the firmware itself in MicroPython's WebAssembly port (npm's
 # @micropython/micropython-webassembly-pyscript, installed in web/node_modules by `make
 # web`): dist/ gets the page, the port, firmware.json (every .py of firmware/sts, meter and
-# ui, by path) and demo.json (the demo meter's data and decoder keys, never a vending key).
+# ui, and the board's loop app.py with the one driver it needs here, by path) and demo.json
+# (the demo meter's data and decoder keys, never a vending key).
 import argparse
 import datetime as dt
 import json
@@ -19,7 +20,8 @@ WEB = os.path.join(ROOT, "web")
 PORT_DIR = os.path.join("node_modules", "@micropython", "micropython-webassembly-pyscript")
 PAGE = ("index.html", "app.js", "style.css", "webmeter.py")
 PORT = ("micropython.mjs", "micropython.wasm")
-PACKAGES = ("sts", "meter", "ui")  # not hal (drivers) nor main.py (a board's loop)
+PACKAGES = ("sts", "meter", "ui")  # not hal (drivers) but for LOOP, nor main.py (a board's)
+LOOP = ("app.py", "hal/__init__.py", "hal/energy.py")  # the board's loop, the page's load
 DEMO = os.path.join(os.path.dirname(__file__), "profiles", "demo.json")
 MADE = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)  # as `make sim`: edition 1 ran out
 
@@ -36,6 +38,9 @@ def firmware_files(firmware=FIRMWARE):
             if name.endswith(".py"):
                 with open(os.path.join(firmware, pkg, name), encoding="utf-8") as f:
                     files[pkg + "/" + name] = f.read()
+    for name in LOOP:
+        with open(os.path.join(firmware, name), encoding="utf-8") as f:
+            files[name] = f.read()
     return files
 
 

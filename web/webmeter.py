@@ -1,30 +1,73 @@
-# webmeter.py  the classroom page's meter: the firmware's meter and ui behind a few calls
+# webmeter.py  the classroom page's meter: the board's own loop (app.Loop) behind a few calls
 # Runs in the page's MicroPython (WebAssembly) with the firmware on sys.path; every call
 # returns JSON for app.js. The page holds the demo meter's decoder keys, never a vending key.
 # Times are milliseconds since 1970 given as text: a JS number that large does not cross into
-# MicroPython intact. The meter and its ui get them as a board's ticks_ms (_ticks): ms since
-# boot, wrapped at 2**30 as on a 32-bit port, which this one is (its ticks_diff takes no more).
+# MicroPython intact. The loop gets them as a board's ticks_ms (_ticks): ms since boot,
+# wrapped at 2**30 as on a 32-bit port, which this one is (its ticks_diff takes no more).
 import json
 import os
 from binascii import a2b_base64, b2a_base64, unhexlify
 
-from meter.meter import Meter
+from app import Loop
+
+from hal.energy import SimLoad
 from meter.results import LOCKED, NAMES
-from meter.store import RecordStore
 from sts import amount
 from sts.codec import encode
 from sts.explain import stages
 from sts.sta import Sta
-from ui.ui import ENTRY, RESULT, Ui
+from ui.ui import ENTRY, RESULT
 
 STATE = "/state"
 _EPOCH = {1993: 725846400, 2014: 1388534400, 2035: 2051222400}  # 1 January, UTC, in seconds
 _REGISTER = {"max-power": 0, "clear-credit": 1, "tariff": 2, "clear-tamper": 5}
-_s = {"meter": None, "ui": None, "demo": None, "explain": [], "t0": 0}
+_s = {"loop": None, "demo": None, "explain": [], "t0": 0}
+
+
+class _Keys:
+    """The page's keypad: the key of the last call, taken by the next pass."""
+
+    key = None
+
+    def scan(self):
+        k = self.key
+        self.key = None
+        return k
+
+
+class _Screen:
+    rows = 2
+    cols = 16
+    lines = None
+
+    def show(self, lines):
+        self.lines = lines
+
+
+class _Relay:
+    closed = False
+
+    def set(self, closed):
+        self.closed = bool(closed)
+
+
+class _Ticks:
+    ms = 0
+
+    def now_ms(self):
+        return self.ms
 
 
 def _ticks(now_ms):
     return (int(now_ms) - _s["t0"]) & 0x3FFFFFFF
+
+
+def _step(now_ms, k=None):
+    """One pass of the board's loop at the page's time, with key k if given."""
+    loop = _s["loop"]
+    loop.clock.ms = _ticks(now_ms)
+    loop.keypad.key = k
+    loop.step()
 
 
 def _mkdir():
@@ -50,27 +93,29 @@ def boot(demo_json, now_ms):
     _mkdir()
     demo = json.loads(demo_json)
     _s["demo"] = demo
-    m = _meter()
-    _s["meter"] = m
-    _s["ui"] = Ui(m)
+    relay = _Relay()
+    # The page's load is none (as a meter with nothing plugged in): credit drains only in
+    # the simulator, where a load can be switched on.
+    _s["loop"] = Loop({"keypad": _Keys(), "display": _Screen(), "relay": relay,
+                       "clock": _Ticks(), "energy": SimLoad(relay), "state": STATE + "/meter",
+                       "provision": demo["meter"], "log": None})
     _s["explain"] = []
     return frame(now_ms)
 
 
 def _meter():
-    """The meter in STATE, personalised from the demo data if it is blank."""
-    m = Meter(RecordStore(STATE + "/meter"))
-    if not m.personalised and not m.fault:
-        m.provision(_s["demo"]["meter"])
-    return m
+    return _s["loop"].m
 
 
 def frame(now_ms):
-    m = _s["meter"]
-    lines = _s["ui"].frame(_ticks(now_ms))
-    ok = m.personalised and not m.fault
-    return json.dumps({"lines": lines, "relay": m.relay_closed() if ok else False,
-                       "status": m.status()})
+    _step(now_ms)
+    return _json()
+
+
+def _json():
+    loop = _s["loop"]
+    return json.dumps({"lines": loop.display.lines, "relay": loop.relay.closed,
+                       "status": loop.m.status()})
 
 
 def _tids(m):
@@ -83,9 +128,9 @@ def _tids(m):
 def key(k, now_ms):
     """One key of the keypad; Enter on a token also records the explainer's stages."""
     now = _ticks(now_ms)
-    m = _s["meter"]
-    ui = _s["ui"]
-    ui.tick(now)  # an entry that timed out since the last frame is gone before this key
+    _step(now_ms)  # an entry that timed out since the last frame is gone before this key
+    m = _meter()
+    ui = _s["loop"].ui
     typed = ui.digits.decode() if k == "#" and ui.state == ENTRY else ""
     ready = m.personalised and not m.fault
     explain = None
@@ -93,9 +138,9 @@ def key(k, now_ms):
         # With the key in force when the token was typed (a key change may replace it).
         explain = stages(typed, m.decoder().cipher, m.ea)
         explain.append(("TID memory before", _tids(m)))
-    ui.key(k, now)
+    _step(now_ms, k)
     if ui.state != RESULT or not typed:
-        return frame(now_ms)  # a digit, a short code: the explainer keeps the last token
+        return _json()  # a digit, a short code: the explainer keeps the last token
     if explain is None:  # refused before any decoding: too short, locked, a faulted meter
         explain = [("digits", "%s (%d digits)" % (typed, len(typed))),
                    ("not decoded", _why_not(m, typed))]
@@ -105,7 +150,7 @@ def key(k, now_ms):
     explain.append(("result", "%s%s: %s" % (n, NAMES[m.last], " / ".join(
         line.strip() for line in ui.result))))
     _s["explain"] = explain
-    return frame(now_ms)
+    return _json()
 
 
 def _why_not(m, typed):
@@ -198,7 +243,7 @@ def _grouped(digits):
 def vend(kind, arg, now_ms):
     """Tokens for the demo meter, made by the firmware's own codec."""
     now_ms = int(now_ms)
-    m = _s["meter"]
+    m = _meter()
     try:
         toks = _vend(m, kind, arg, now_ms)
     except ValueError as e:
@@ -260,9 +305,7 @@ def sync(files_json):
     what this tab's keypad holds (digits typed, the screen shown) is not lost."""
     reset()
     restore(files_json)
-    m = _meter()
-    _s["meter"] = m
-    _s["ui"].meter = m
+    _s["loop"].reload()
     return json.dumps({"synced": True})
 
 

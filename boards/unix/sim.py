@@ -1,4 +1,4 @@
-# sim.py  the meter in a terminal: the same meter and ui as a board, on the unix port
+# sim.py  the meter in a terminal: the board's own loop (app.Loop) on the unix port's drivers
 # Usage: micropython boards/unix/sim.py [--state DIR] [--profile meter.json] [--script]
 #        [--start SECONDS] [--rows 2] [--cols 16] [--firmware DIR] [--cut-at N]
 # Interactive: the LCD drawn in the terminal, keys from the keyboard. --script: commands on
@@ -15,10 +15,10 @@ _FW = sys.argv[sys.argv.index("--firmware") + 1] if "--firmware" in sys.argv els
 sys.path.insert(0, _FW or _HERE + "/../../firmware")
 
 
-from meter.meter import Meter  # noqa: E402
+from app import Loop  # noqa: E402
+
+from hal.energy import SimLoad  # noqa: E402
 from meter.store import RecordStore  # noqa: E402
-from meter.usage import Usage  # noqa: E402
-from ui.ui import Ui  # noqa: E402
 
 STEP = 100  # ms: how finely `wait` walks the clock, so no frame is skipped
 
@@ -41,9 +41,51 @@ class CuttingStore(RecordStore):
         RecordStore._write(self, path, parts)
 
 
+# The simulated board's drivers: what a board's hal drivers do, on the terminal's terms.
+class Keys:
+    """The keypad: keys the terminal or the script pressed, one a pass."""
+
+    def __init__(self):
+        self.queue = []
+
+    def scan(self):
+        return self.queue.pop(0) if self.queue else None
+
+
+class Screen:
+    """The display: keeps the frame last shown."""
+
+    def __init__(self, rows, cols):
+        self.rows = rows
+        self.cols = cols
+        self.lines = [" " * cols] * rows
+
+    def show(self, lines):
+        self.lines = list(lines)
+
+
+class Relay:
+    def __init__(self):
+        self.closed = False
+
+    def set(self, closed):
+        self.closed = bool(closed)
+
+
+class Ticks:
+    """A board's time.ticks_ms(): from 0 at every power-up, moved on by the simulator."""
+
+    def __init__(self):
+        self.ms = 0
+
+    def now_ms(self):
+        return self.ms
+
+
 class Sim:
-    """The simulated board. `now` is the script's clock (ms since 1970, printed as "t");
-    the meter and ui get `ticks`, a board's time.ticks_ms(): from 0 at every power-up."""
+    """The simulated board, running the board's own loop (app.Loop). `now` is the script's
+    clock (ms since 1970, printed as "t"); the loop gets `ticks`, a board's time.ticks_ms():
+    from 0 at every power-up."""
 
     def __init__(self, state, profile, start_ms, rows, cols):
         self.state = state
@@ -51,48 +93,59 @@ class Sim:
         self.now = start_ms
         self.rows = rows
         self.cols = cols
-        self.watts = 0
-        self.usage = Usage()
         self.tokens = []
         try:
             with open(state + "/tokens.txt") as f:
                 self.tokens = [line.rstrip() for line in f if line.strip()]
         except OSError:
             pass
+        self.watts = 0
         self.boot()
 
-    def boot(self):
-        self.ticks = 0
+    def boot(self, provision=None):
+        """Power-up: ticks from 0, the state read again, the load as it was."""
         try:
             os.mkdir(self.state)
         except OSError:
             pass
-        self.meter = Meter(CuttingStore(self.state + "/meter"))
-        if not self.meter.personalised and not self.meter.fault:
-            with open(self.profile) as f:
-                self.meter.provision(json.load(f))
-        self.ui = Ui(self.meter, self.rows, self.cols)
+        self.clock = Ticks()
+        self.relay = Relay()
+        self.energy = SimLoad(self.relay, self.watts)
+        self.screen = Screen(self.rows, self.cols)
+        self.keys = Keys()
+        dev = {"keypad": self.keys, "display": self.screen, "relay": self.relay,
+               "clock": self.clock, "energy": self.energy, "state": self.state + "/meter",
+               "store": CuttingStore, "profile": self.profile, "keep_profile": True,
+               "log": None}
+        if provision is not None:
+            dev["provision"] = provision
+        self.loop = Loop(dev)
+        self.meter = self.loop.m
+        self.loop.step()
 
     def repersonalise(self, data):
         """Forget the meter in the state directory; personalise a new one from `data`."""
         for name in os.listdir(self.state):
             if name.startswith("meter."):
                 os.remove(self.state + "/" + name)
-        self.meter = Meter(CuttingStore(self.state + "/meter"))
-        self.meter.provision(data)
-        self.ui = Ui(self.meter, self.rows, self.cols)
+        self.boot(data)
 
     def press(self, k):
-        self.ui.key(k, self.ticks)
+        self.keys.queue.append(k)
+        self.loop.step()
+
+    def load(self, watts):
+        self.watts = self.energy.watts = watts
+        self.loop.step()
 
     def advance(self, ms):
-        """Let ms pass: the load uses energy while the supply is on."""
+        """Let ms pass: one pass of the loop at the end of it."""
         self.now += ms
-        self.ticks = time.ticks_add(self.ticks, ms)
-        self.usage.supply(self.meter, self.watts, ms, self.ticks)
+        self.clock.ms = time.ticks_add(self.clock.ms, ms)
+        self.loop.step()
 
     def frame(self):
-        return self.ui.frame(self.ticks)
+        return self.screen.lines
 
 
 KEYS = "0123456789#*C"
@@ -118,7 +171,7 @@ def scripted(sim, out):
 
     def emit():
         f = sim.frame()
-        relay = sim.meter.relay_closed() if sim.meter.personalised else False
+        relay = sim.relay.closed
         if (f, relay) != shown[0]:
             shown[0] = (f, relay)
             out.write(json.dumps({"t": sim.now, "lines": f, "relay": relay}) + "\n")
@@ -151,8 +204,7 @@ def scripted(sim, out):
                 left -= step
                 emit()
         elif cmd == "load":
-            sim.watts = int(arg)
-            sim.advance(0)
+            sim.load(int(arg))
         elif cmd == "reboot":
             sim.boot()
         elif cmd == "writes":  # state records written since the simulator started
@@ -164,7 +216,7 @@ def scripted(sim, out):
         elif cmd == "personalise":  # a new meter from meter.json data, for tests
             sim.repersonalise(json.loads(arg))
         elif cmd == "status":
-            out.write(json.dumps({"t": sim.now, "status": sim.meter.status()}) + "\n")
+            out.write(json.dumps({"t": sim.now, "status": sim.loop.m.status()}) + "\n")
         elif cmd == "quit":
             break
         emit()
@@ -173,8 +225,8 @@ def scripted(sim, out):
 def draw(sim):
     f = sim.frame()
     bar = "+" + "-" * (sim.cols + 2) + "+"
-    s = sim.meter.status()
-    supply = "ON " if sim.meter.relay_closed() else "OFF"
+    s = sim.loop.m.status()
+    supply = "ON " if sim.relay.closed else "OFF"
     out = ["\x1b[H\x1b[2J", "  stsmeter simulator (%s)\r\n\r\n" % sim.state, "  " + bar + "\r\n"]
     for line in f:
         out.append("  | " + line + " |\r\n")
@@ -224,7 +276,7 @@ def interactive(sim):
             elif c in "cC":
                 sim.press("C")
             elif c == "l":
-                sim.watts = loads[(loads.index(sim.watts) + 1) % 3] if sim.watts in loads else 0
+                sim.load(loads[(loads.index(sim.watts) + 1) % 3] if sim.watts in loads else 0)
             elif c in "q\x03":
                 break
     finally:
@@ -250,12 +302,12 @@ def main(argv):
         i += 1
     start = int(opts["--start"]) * 1000 if opts["--start"] else int(time.time() * 1000)
     CuttingStore.cut_at = int(opts["--cut-at"])
-    try:
-        sim = Sim(opts["--state"], opts["--profile"], start, int(opts["--rows"]),
-                  int(opts["--cols"]))
-    except OSError as e:
-        sys.stderr.write("cannot personalise the meter from %s (%s): run `make sim`\n"
-                         % (opts["--profile"], e))
+    sim = Sim(opts["--state"], opts["--profile"], start, int(opts["--rows"]),
+              int(opts["--cols"]))
+    m = sim.loop.m
+    if not m.personalised and not m.fault:  # a blank meter, and no profile to read
+        sys.stderr.write("cannot personalise the meter from %s (no such file): run `make sim`"
+                         "\n" % opts["--profile"])
         sys.exit(2)
     if script:
         scripted(sim, sys.stdout)

@@ -41,6 +41,11 @@ class HD44780:
         self.clear()
         self.hal_write_command(_ENTRY_INC)
 
+    def recover(self):
+        """Set the controller up again after a bus error (a loose wire, a module plugged
+        back in): the glass is blanked, and the next show() draws the whole frame."""
+        self._init_controller()
+
     def clear(self):
         """Blank the display and put the cursor at the top left."""
         self.hal_write_command(_CLR)

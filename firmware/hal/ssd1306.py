@@ -47,6 +47,10 @@ class SSD1306:
         self._data[0] = 0x40
         self.buffer = memoryview(self._data)[1:]
         self.fb = framebuf.FrameBuffer(self.buffer, _W, _H, framebuf.MONO_VLSB)
+        self.recover()
+
+    def recover(self):
+        """Set the controller up (at start, and again after a bus error): a blank glass."""
         for c in INIT:
             for b in c:
                 self.command(b)

@@ -1,21 +1,29 @@
-# board_rules.py  the board's own code (firmware/main.py) under fake drivers, in micropython:
-# provisioning that leaves no key behind, the fail-safe, and time across the wrap of ticks_ms.
+# board_rules.py  the board's own code (firmware/app.py, hal/wiring.py) under fake drivers and
+# a fake `machine`, in micropython: provisioning that leaves no key behind, the loop (energy,
+# relay, watchdog, a failing display), the fail-safe and its log, and time across the wrap of
+# ticks_ms.
 import gc
 import json
 import os
+import sys
 import time
 from binascii import hexlify, unhexlify
 
-import main
+import fake_machine
 
-from hal.clock import FakeClock
-from meter import results as R
-from meter.meter import Meter
-from meter.store import RecordStore
-from scratch import FailingStore, cipher, fresh_dir
-from sts import amount
-from sts.codec import encode
-from ui.ui import Ui
+sys.modules["machine"] = fake_machine  # before any module of the board's imports it
+
+import app  # noqa: E402
+
+from hal.clock import FakeClock  # noqa: E402
+from hal.energy import SimLoad  # noqa: E402
+from meter import results as R  # noqa: E402
+from meter.meter import Meter  # noqa: E402
+from meter.store import RecordStore  # noqa: E402
+from scratch import FailingStore, cipher, fresh_dir  # noqa: E402
+from sts import amount  # noqa: E402
+from sts.codec import encode  # noqa: E402
+from ui.ui import Ui  # noqa: E402
 
 KEY = unhexlify("e653341f9d5bf36f")
 PROFILE = {"pan": "600727000000000009", "sgc": "123456", "ti": "01", "kt": 2, "krn": 1,
@@ -34,49 +42,76 @@ class Keypad:
     def scan(self):
         if not self.keys:
             raise Stop()
-        return self.keys.pop(0)
+        k = self.keys.pop(0)
+        if callable(k):  # something that happens at this pass (a load switched on)
+            k()
+            return None
+        return k
 
 
 class Display:
     rows = 2
     cols = 16
 
-    def __init__(self):
+    def __init__(self, fail=0):
         self.frames = []
+        self.fail = fail  # shows that fail (an I2C error) before one works
+        self.tries = 0
 
     def show(self, lines):
+        self.tries += 1
+        if self.fail:
+            self.fail -= 1
+            raise OSError(5)  # EIO: a loose wire
         self.frames.append(list(lines))
 
 
 class Switch:
     def __init__(self):
         self.states = []
+        self.closed = None
 
     def set(self, on):
-        self.states.append(bool(on))
+        self.closed = bool(on)
+        self.states.append(self.closed)
 
 
 class StepClock(FakeClock):
-    """Moves on 20 ms at every reading, as a loop pass takes time."""
+    """Moves on `step` ms at every reading, as a loop pass takes time."""
+
+    def __init__(self, start_ms=0, step=20):
+        FakeClock.__init__(self, start_ms)
+        self.step = step
 
     def now_ms(self):
-        self.ms = time.ticks_add(self.ms, 20)
+        self.ms = time.ticks_add(self.ms, self.step)
         return self.ms
 
 
-def _dev(keys):
+class Watchdog:
+    def __init__(self):
+        self.feeds = 0
+
+    def feed(self):
+        self.feeds += 1
+
+
+def _dev(keys, **more):
     d = fresh_dir("board_rules")
     with open(d + "/meter.json", "w") as f:
         json.dump(dict(PROFILE, decoder_key=hexlify(KEY).decode()), f)
-    return {"keypad": Keypad(keys), "display": Display(), "relay": Switch(),
-            "led": Switch(), "clock": StepClock(), "state": d + "/meter",
-            "profile": d + "/meter.json"}
+    relay = Switch()
+    dev = {"keypad": Keypad(keys), "display": Display(), "relay": relay,
+           "led": Switch(), "clock": StepClock(), "energy": SimLoad(relay),
+           "state": d + "/meter", "profile": d + "/meter.json", "log": d + "/meter.log"}
+    dev.update(more)
+    return dev
 
 
 def _run(dev):
     gc.collect()
     try:
-        main.run(dev, period_ms=0)
+        app.run(dev, period_ms=0)
     except Stop:
         pass
 
@@ -89,8 +124,20 @@ def _exists(path):
         return False
 
 
+def _read(path):
+    try:
+        with open(path) as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
 def _credit(tid, tenths):
     return encode(0, 0, {"amount": amount.encode(tenths), "tid": tid, "rnd": 5}, cipher(KEY))
+
+
+def _typed(tok):
+    return list(tok) + ["#"]
 
 
 def test_provisioning_leaves_no_decoder_key_on_the_file_system():
@@ -111,66 +158,219 @@ class _BrokenStore(FailingStore):
 
 def test_a_failed_personalisation_keeps_the_provisioning_file():
     dev = _dev([None])
-    orig = main.RecordStore
-    main.RecordStore = _BrokenStore  # the flash fails the first write
-    try:
-        m, _ = main.make(dev)
-    finally:
-        main.RecordStore = orig
+    m, _ = app.make(dict(dev, store=_BrokenStore))  # the flash fails the first write
     assert not m.personalised and m.fault and _exists(dev["profile"])
-    m, _ = main.make(dev)  # the next power-up, the flash working again
+    m, _ = app.make(dev)  # the next power-up, the flash working again
     assert m.personalised and not _exists(dev["profile"])
 
 
 def test_supply_stays_off_until_the_state_is_read_and_credit_closes_it():
     tok = _credit(2000, 100)
-    dev = _dev([None] * 5 + list(tok) + ["#"] + [None] * 5)
+    dev = _dev([None] * 5 + _typed(tok) + [None] * 5)
     _run(dev)
     states = dev["relay"].states  # (the last is the fail-safe: the test's keypad ran out)
     assert states[0] is False and True in states, states
     assert states.index(True) > 1 + len(tok), "closed before the credit was typed"
 
 
-def test_an_error_in_the_loop_opens_the_relay_and_shows_the_fault():
-    tok = _credit(2000, 100)
-    dev = _dev(list(tok) + ["#"] + [None] * 100)
+class _FailingEnergy(SimLoad):
+    """An energy source whose driver fails after some readings."""
 
-    passes = [0]
+    def __init__(self, relay, after):
+        SimLoad.__init__(self, relay)
+        self.after = after
 
-    def load_watts():  # an energy driver that fails after some passes
-        passes[0] += 1
-        if passes[0] > 40:
+    def read(self, now_ms):
+        self.after -= 1
+        if self.after < 0:
             raise RuntimeError("the energy source failed")
-        return 0
+        return SimLoad.read(self, now_ms)
 
+
+def test_an_error_in_the_loop_opens_the_relay_shows_the_fault_and_logs_it():
+    tok = _credit(2000, 100)
+    dev = _dev(_typed(tok) + [None] * 100, wdt=Watchdog())
+    dev["energy"] = _FailingEnergy(dev["relay"], 40)
     try:
-        main.run(dev, load_watts=load_watts, period_ms=0)
+        app.run(dev, period_ms=0)
         raise AssertionError("the error did not come through")
     except RuntimeError:
         pass
     assert True in dev["relay"].states, "the credit closed the relay first"
     assert dev["relay"].states[-1] is False
     assert dev["display"].frames[-1] == FAULT
+    # One feed a pass, none after the error: the watchdog restarts the board.
+    assert dev["wdt"].feeds == 40, dev["wdt"].feeds
+    text = _read(dev["log"])
+    assert "METER FAULT" in text and "the energy source failed" in text, text
+    assert "Traceback" in text and "read" in text, text
+
+
+def test_the_log_keeps_one_old_file_and_never_stops_the_fault_path():
+    dev = _dev([])
+    with open(dev["log"], "w") as f:
+        f.write("x" * (app.LOG_MAX + 1))
+    app.log(dev, "the newest")
+    assert _read(dev["log"] + ".old").startswith("xxx") and "the newest" in _read(dev["log"])
+    dev["log"] = dev["log"] + "/no/such/dir/meter.log"  # a log that cannot be written
+    app.log(dev, "lost")  # nothing raised
 
 
 def test_a_failed_state_write_in_the_loop_opens_the_relay_and_shows_the_fault():
     dev = _dev([None])
     _run(dev)  # personalised on a working store
     tok = _credit(2000, 100)
-    dev = dict(dev, keypad=Keypad(list(tok) + ["#", None, None]), relay=Switch())
-
-    orig = main.RecordStore
-    main.RecordStore = _BrokenStore
-    try:
-        _run(dev)
-    finally:
-        main.RecordStore = orig
+    dev = dict(dev, keypad=Keypad(_typed(tok) + [None, None]), relay=Switch(),
+               store=_BrokenStore)
+    _run(dev)
     # The loop itself (before the fail-safe the test's empty keypad ends it with) shows the
     # fault with the relay open; nothing was credited.
     assert FAULT in dev["display"].frames[:-1] and dev["relay"].states[-2] is False
     assert True not in dev["relay"].states
     assert Meter(RecordStore(dev["state"])).balance[0] == 0
 
+
+def test_the_loop_feeds_the_watchdog_once_a_pass():
+    dev = _dev([None] * 25, wdt=Watchdog())
+    _run(dev)
+    assert dev["wdt"].feeds == 25
+
+
+def test_a_display_that_fails_does_not_stop_the_meter():
+    # An I2C error at every show for the first 3 s: the keypad, the meter and the relay go
+    # on; the display is tried again once a second, and shows the meter when it answers.
+    tok = _credit(2000, 100)
+    dev = _dev(_typed(tok) + [None] * 300, display=Display(fail=3))
+    _run(dev)
+    d = dev["display"]
+    assert True in dev["relay"].states[:-1], "the credit was not accepted"
+    assert d.frames and d.tries <= 3 + len(d.frames), (d.tries, len(d.frames))
+    assert any(f[0].startswith("CREDIT") or f[0].startswith("ACCEPT") for f in d.frames)
+    assert _read(dev["log"]).count("display error") == 1
+
+
+def test_energy_drains_credit_by_tenths_across_the_wrap_of_ticks():
+    # 3600 W for 100 s is 0.1 kWh, counted across the wrap of ticks_ms in 20 ms passes; the
+    # register is written once a tenth, not once a pass.
+    tok = _credit(2000, 100)
+    passes = 5000  # 100 s
+    dev = _dev(_typed(tok) + [None] * passes)
+    dev["clock"] = StepClock(time.ticks_add(0, -50000))
+    dev["energy"].watts = 3600
+    _run(dev)
+    m = Meter(RecordStore(dev["state"]))
+    # The supply closed once the token was in: it drew for the passes after that.
+    assert m.balance[0] == 99, m.balance
+    # 80 s more: 0.08 kWh, not yet a tenth, nothing written; then a power cut (the run
+    # ends) loses it, and 100 s more are a tenth again, written once.
+    seq = Meter(RecordStore(dev["state"])).store.seq
+    for passes, balance, writes in ((4000, 99, 0), (5100, 98, 1)):
+        dev = dict(dev, keypad=Keypad([None] * passes))
+        _run(dev)
+        m = Meter(RecordStore(dev["state"]))
+        assert m.balance[0] == balance and m.store.seq - seq == writes, (
+            passes, m.balance, m.store.seq - seq)
+        seq = m.store.seq
+
+
+def test_an_overload_measured_trips_the_relay_for_a_minute():
+    tok = _credit(2000, 100)
+    limit = encode(2, 0, {"register": amount.encode(1000), "tid": 2001, "rnd": 5}, cipher(KEY))
+    dev = _dev(_typed(tok) + _typed(limit) + [None] * 10)
+    _run(dev)
+    assert dev["relay"].states[-2] is True
+    relay = Switch()
+    load = SimLoad(relay, 0)
+
+    def switch(watts):
+        def at_this_pass():
+            load.watts = watts
+        return at_this_pass
+
+    # 10 passes at no load, 1500 W at pass 11 for 20 s, then no load again
+    dev = dict(dev, keypad=Keypad([None] * 10 + [switch(1500)] + [None] * 1000 + [switch(0)]
+                                  + [None] * 2500), relay=relay, energy=load,
+               clock=StepClock())
+    _run(dev)
+    s = relay.states[1:]  # run() opens it, then the loop does: s[k] is after pass k
+    assert s[1:11] == [True] * 10 and s[11] is False, "an overload trips the relay at once"
+    # open for the 60 s of the trip (3000 passes of 20 ms), however small the load since
+    back = s.index(True, 11)
+    assert 3008 <= back <= 3012, back
+
+
+def test_a_clock_restart_keeps_credit_and_caps_the_lock():
+    guess = encode(0, 0, {"amount": 10, "tid": 2000, "rnd": 5}, cipher(b"\x01" * 8))
+    tok = _credit(2001, 100)
+    dev = _dev(_typed(tok) + _typed(guess) * 3 + [None])
+    dev["clock"] = StepClock(time.ticks_add(0, -100))  # a clock about to wrap
+    _run(dev)
+    assert Meter(RecordStore(dev["state"])).lock_ms == 10000
+    dev = dict(dev, keypad=Keypad([None] * 250))
+    dev["clock"] = StepClock(0)  # power-up: ticks from 0 again; 5 s pass
+    dev["display"] = Display()
+    _run(dev)
+    frames = dev["display"].frames
+    assert frames[0][1].startswith("WAIT 10s"), frames[0]  # what was left: no more
+    assert frames[-2][1].startswith("WAIT 6s"), frames[-2]  # 4.98 s on
+    m = Meter(RecordStore(dev["state"]))
+    assert m.balance[0] == 100
+
+
+def test_the_board_wiring_under_a_fake_machine():
+    import hal_sim
+
+    fake_machine.reset_fakes()
+    from hal.wiring import setup
+
+    d = fresh_dir("board_rules")
+    dev = setup("123A456B789C*0#D", (6, 7, 8, 9), (10, 11, 12, 13), 4, 5, 0x27, 15, True,
+                "LED", d + "/state", ("pzem", 0, 0, 1))
+    relay_pin = fake_machine.Pin.made[0]
+    assert relay_pin.id == 15 and relay_pin.v == 0, "the relay pin is made first, open"
+    # No LCD on the bus: the display fails, and is made again once one answers.
+    try:
+        dev["display"].show(["A", "B"])
+        raise AssertionError("a missing LCD must fail its show")
+    except OSError:
+        pass
+    lcd = hal_sim.SimPcf8574Hd44780()
+    fake_machine.I2C.device = lcd
+    dev["display"].recover()
+    dev["display"].show(["HELLO", "WORLD"])
+    assert lcd.display_lines(2, 16) == ["HELLO" + " " * 11, "WORLD" + " " * 11]
+    assert dev["energy"].uart.settings["baudrate"] == 9600
+    dev["energy"].read(0)
+    assert bytes(dev["energy"].uart.sent[:2]) == b"\xf8\x04"  # a read of input registers
+    s0 = setup("123A456B789C*0#D", (6, 7, 8, 9), (10, 11, 12, 13), 4, 5, 0x27, 15, True,
+               "LED", d + "/state", ("s0", 14, 3200))["energy"]
+    assert fake_machine.Pin.made[-1].id == 14 and s0.imp_per_kwh == 3200
+    assert fake_machine.Pin.made[-1].handler is not None, "S0 counts in the pin's interrupt"
+
+
+class _Board:
+    WATCHDOG_MS = 5000
+
+    def __init__(self, keys):
+        self.keys = keys
+
+    def setup(self):
+        dev = _dev(self.keys)
+        dev["log"] = dev["state"] + ".log"
+        _Board.dev = dev
+        return dev
+
+
+def test_boot_runs_the_meter_with_the_watchdog_or_the_self_test_with_none():
+    fake_machine.reset_fakes()
+    b = _Board([None] * 40)  # no key held at power-up
+    try:
+        app.boot(b)
+    except Stop:
+        pass
+    assert len(fake_machine.WDT.made) == 1 and fake_machine.WDT.made[0].timeout == 5000
+    assert fake_machine.WDT.made[0].feeds > 0
+    assert Meter(RecordStore(b.dev["state"])).personalised
 
 def _kct(new):
     c = cipher(KEY)

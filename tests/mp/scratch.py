@@ -20,7 +20,12 @@ def fresh_dir(name):
         except OSError:
             pass
     for f in os.listdir(d):
-        os.remove(d + "/" + f)
+        try:
+            os.remove(d + "/" + f)
+        except OSError:  # a directory (a board's state directory): its files, then it
+            for g in os.listdir(d + "/" + f):
+                os.remove(d + "/" + f + "/" + g)
+            os.rmdir(d + "/" + f)
     return d
 
 

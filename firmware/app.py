@@ -1,0 +1,236 @@
+# app.py  the meter's loop: one for every board, the simulator and the classroom page
+# Each gives Loop its own drivers in a dict (the interfaces are in hal/__init__.py):
+#   keypad, display, relay, clock, energy (an energy source, hal/energy.py), state (the
+#   record store's prefix); and optionally led, wdt (machine.WDT: fed once a pass), log (a
+#   file for faults; None: no log), profile (a provisioning file), provision (its data, as a
+#   dict), keep_profile (do not delete it), store (a RecordStore class).
+# Loop(dev) opens the relay, reads the state, and each step() is one pass: a key, the energy
+# since the last pass, a frame, the relay, the watchdog. run() is a board's loop around it.
+# Compiled to .mpy with the rest (a board compiles main.py from source at every start: it
+# only calls boot() here).
+import os
+import sys
+import time
+
+from meter import diff
+from meter.meter import Meter
+from meter.results import STORAGE
+from meter.store import RecordStore
+from ui.texts import RESULT
+from ui.ui import Ui
+
+TENTH_J = 360000  # joules in 0.1 kWh, the credit register's unit
+LOG = "/meter.log"  # read it with `mpremote fs cat :/meter.log`
+LOG_MAX = 8192  # past this the log becomes LOG + ".old" (one kept) and starts again
+DISPLAY_RETRY_MS = 1000  # after a display error, how long before the next try
+
+
+def log(dev, text, exc=None):
+    """Append a line (and a traceback) to the board's log; never raises: a log that cannot
+    be written must not stop the meter, nor hide what failed before it."""
+    path = dev.get("log", LOG)
+    if not path:
+        return
+    try:
+        try:
+            if os.stat(path)[6] > LOG_MAX:
+                os.rename(path, path + ".old")
+        except OSError:
+            pass  # no log yet
+        with open(path, "a") as f:
+            f.write("ticks %d: %s\n" % (dev["clock"].now_ms(), text))
+            if exc is not None:
+                if hasattr(sys, "print_exception"):
+                    sys.print_exception(exc, f)
+                else:  # CPython (the page's rules run there too)
+                    import traceback
+
+                    traceback.print_exception(exc, file=f)
+    except Exception:  # noqa: BLE001, S110 - see the docstring
+        pass
+
+
+def meter_for(dev):
+    """The meter on the board's state. A blank meter personalises itself from the
+    provisioning data; once the meter holds a state the provisioning file is removed (it has
+    the decoder key in clear, and the state record holds the key now)."""
+    m = Meter(dev.get("store", RecordStore)(dev["state"]))
+    path = dev.get("profile", "/meter.json")
+    if not m.personalised and not m.fault:
+        data = dev.get("provision")
+        if data is None:
+            try:
+                with open(path) as f:
+                    import json
+
+                    data = json.load(f)
+            except OSError:
+                data = None  # not provisioned: the display says so
+        if data is not None:
+            m.provision(data)
+    if m.personalised and not m.fault and not dev.get("keep_profile"):
+        try:
+            os.remove(path)
+        except OSError:
+            pass  # removed before, or never there
+    return m
+
+
+def make(dev):
+    """The meter and its ui."""
+    m = meter_for(dev)
+    d = dev["display"]
+    return m, Ui(m, d.rows, d.cols)
+
+
+def fail_safe(dev):
+    """Supply off and METER FAULT shown, whatever failed; each part tried on its own."""
+    try:
+        dev["relay"].set(False)
+        if "led" in dev:
+            dev["led"].set(True)
+    finally:
+        try:
+            d = dev["display"]
+            lines = list(RESULT[STORAGE]) + [""] * d.rows
+            d.show([(s + " " * d.cols)[:d.cols] for s in lines[:d.rows]])
+        except Exception:  # noqa: BLE001, S110 - the display may be what failed
+            pass
+
+
+class Loop:
+    """The meter on a board's drivers. Energy is counted in joules and drains the credit
+    by whole tenths of a kWh, each one written: a power cut loses what was measured since
+    the last tenth (less than 0.1 kWh, never credit)."""
+
+    def __init__(self, dev):
+        dev["relay"].set(False)  # supply off until the state is read and says otherwise
+        self.dev = dev
+        self.clock = dev["clock"]
+        self.keypad = dev["keypad"]
+        self.display = dev["display"]
+        self.relay = dev["relay"]
+        self.energy = dev.get("energy")
+        self.led = dev.get("led")
+        self.wdt = dev.get("wdt")
+        self.joules = 0  # measured, not yet a whole tenth
+        self.shown = None  # the frame on the display
+        self.display_errors = 0
+        self._display_failed = None  # ticks of the last display error, until one works
+        self.m, self.ui = make(dev)
+        if self.m.fault:
+            log(dev, "meter fault: " + self.m.fault)
+        from sts import kernels
+
+        why = getattr(kernels, "fallback", "")
+        if why and not getattr(kernels, "expected", False):
+            # e.g. a .mpy of another architecture: the portable code, 8x slower
+            log(dev, "slow path: " + why)
+
+    def reload(self):
+        """Read the state again (another tab changed it); what the keypad holds stays."""
+        self.m = meter_for(self.dev)
+        self.ui.meter = self.m
+
+    def step(self):
+        """One pass of the loop."""
+        now = self.clock.now_ms()
+        m = self.m
+        k = self.keypad.scan()
+        if k:
+            self.ui.key(k, now)
+        e = self.energy
+        if e is not None:
+            j = e.read(now)
+            w = e.watts
+            m.load(w if w else 0, now)  # an overload trips on measured power
+            if j > 0:
+                j += self.joules
+                n = j // TENTH_J
+                self.joules = j - n * TENTH_J
+                if n:
+                    m.consume(n)
+        else:
+            m.tick(now)
+        frame = self.ui.frame(now)
+        if frame != self.shown:
+            self._show(frame, now)
+        closed = m.relay_closed()
+        self.relay.set(closed)
+        if self.led is not None:
+            self.led.set(not closed)
+        if self.wdt is not None:
+            self.wdt.feed()
+
+    def _show(self, frame, now):
+        """A display error (a loose I2C wire) never stops the meter: the frame is tried
+        again a second later, the display set up again first where it can be."""
+        d = self.display
+        failed = self._display_failed
+        if failed is not None:
+            if diff(now, failed) < DISPLAY_RETRY_MS:
+                return
+            if hasattr(d, "recover"):
+                try:
+                    d.recover()
+                except OSError:
+                    self._display_failed = now
+                    return
+        try:
+            d.show(frame)
+        except OSError as e:
+            if not self.display_errors:
+                log(self.dev, "display error (the meter goes on): %r" % (e,))
+            self.display_errors += 1
+            self._display_failed = now
+            return
+        self._display_failed = None
+        self.shown = frame
+
+
+def run(dev, period_ms=20):
+    """A board's loop. Any error that escapes it leaves the supply off and the fault shown,
+    writes the traceback to the log, then is raised: the watchdog, no longer fed, restarts
+    the board, which reads its state again (supply off until then)."""
+    dev["relay"].set(False)
+    try:
+        loop = Loop(dev)
+        while True:
+            loop.step()
+            time.sleep_ms(period_ms)
+    except BaseException as e:  # a bug, a driver, Ctrl-C: never a closed relay left behind
+        fail_safe(dev)
+        if isinstance(e, KeyboardInterrupt):
+            log(dev, "stopped (Ctrl-C)")
+        else:
+            log(dev, "METER FAULT", e)
+        raise
+
+
+def service_key_held(dev, key="*", scans=30):
+    """True if `key` is held down at power-up (the keypad debounces over a few scans)."""
+    kp = dev["keypad"]
+    for _ in range(scans):
+        if kp.scan() == key:
+            return True
+        time.sleep_ms(5)
+    return False
+
+
+def boot(board):
+    """A board's power-up (main.py): the drivers from board.setup(); with * held, the
+    self-test (no watchdog, the relay open, the REPL free for mpremote); else the meter,
+    the watchdog running from here on."""
+    dev = board.setup()
+    dev["relay"].set(False)
+    if service_key_held(dev):
+        import selftest
+
+        selftest.run(dev)
+        return
+    wdt_ms = getattr(board, "WATCHDOG_MS", 8000)
+    if wdt_ms:
+        from machine import WDT
+
+        dev["wdt"] = WDT(timeout=wdt_ms)
+    run(dev)
