@@ -14,7 +14,8 @@ RUNNER = os.path.join(ROOT, "tests", "mp", "mptest.py")
 # module -> interpreters. The drivers need micropython's `const` and `framebuf`, the board's
 # loop time.sleep_ms and the wrap of time.ticks_ms.
 MODULES = {"meter_rules": ("mp", "cpython"), "ui_rules": ("mp", "cpython"),
-           "web_rules": ("mp", "cpython"), "hal_tests": ("mp",), "board_rules": ("mp",)}
+           "web_rules": ("mp", "cpython"), "hal_tests": ("mp",), "board_rules": ("mp",),
+           "selftest_rules": ("mp",)}
 
 
 def _path(module):

@@ -60,6 +60,7 @@ CODES = {
 }
 
 IDLE_TITLE = "CREDIT"
+BLANK = ("NOT PROVISIONED", "MAKE PROVISION")  # a meter with no state and no /meter.json
 LOW_CREDIT = "LOW CREDIT"
 NO_CREDIT = "NO CREDIT: OFF"
 TRIPPED = "OVERLOAD: OFF"

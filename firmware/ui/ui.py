@@ -117,8 +117,10 @@ class Ui:
         # Drawn every pass of a board's loop: read from the meter, not from a status() dict.
         m = self.meter
         left = m.lock_left(now)  # (the time passes first)
-        if m.fault or not m.personalised:
+        if m.fault:
             return self.t.RESULT[STORAGE]
+        if not m.personalised:  # a board never provisioned: nothing is wrong with it
+            return self.t.BLANK
         balance = m.balance[0]
         unit = self.t.UNITS[0]
         first = "%s %s %s" % (self.t.IDLE_TITLE, tenths(balance), unit)

@@ -304,7 +304,7 @@ def test_every_result_code_has_its_screen():
     check(ui, credit(70000, 10), 0, R.KEY_EXPIRED)  # TID 70000 >> 16 = 1 > KEN 0
     c = credit(2001, 10)
     ui = Ui(new_meter(personalise=False))
-    eq(idle(ui, 0), ["METER FAULT", "CALL SERVICE"])
+    eq(idle(ui, 0), ["NOT PROVISIONED", "MAKE PROVISION"])  # not a fault: no state yet
     check(ui, c, 0, R.STORAGE)
     check(ui, c, 10000, R.STORAGE)  # never locks
     ui = Ui(new_meter())
