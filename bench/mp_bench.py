@@ -1,6 +1,8 @@
 # mp_bench.py  times decodes in whichever interpreter runs it (micropython or CPython)
 # Usage: <python> bench/mp_bench.py FIRMWARE_DIR BENCH_DIR TOKENS_FILE
-# Prints one JSON line per variant: median us per decode, and heap bytes per decode.
+# Prints one JSON line per variant: median us per decode, and heap bytes per decode; the
+# decode's two halves too: the parse (digits to the encrypted block, and the CRC check the
+# decode makes after decrypting) and the decrypt alone. The first line: which kernels ran.
 import gc
 import json
 import sys
@@ -11,7 +13,9 @@ sys.path.insert(0, sys.argv[2])
 sys.path.insert(0, sys.argv[2] + "/../tests/mp")  # flakydev: LittleFS on a RAM block device
 
 import baseline  # noqa: E402
+from sts import digits, kernels  # noqa: E402
 from sts.codec import Decoder  # noqa: E402
+from sts.crc import matches  # noqa: E402
 from sts.misty1 import Misty1  # noqa: E402
 from sts.sta import Sta  # noqa: E402
 
@@ -27,7 +31,8 @@ except ImportError:  # CPython
         return a - b
 
 _MP = sys.implementation.name == "micropython"
-REPEAT = 10  # decodes of each token per timing, for resolution
+REPEAT = 10  # decodes of each token per timing, for resolution (ticks_us)
+FAST = 100  # for the variants of a microsecond or two
 
 
 def median(xs):
@@ -35,7 +40,7 @@ def median(xs):
     return xs[len(xs) // 2]
 
 
-def measure(name, tokens, fn, expect_ok):
+def measure(name, tokens, fn, expect_ok, repeat=REPEAT):
     # Preallocated, so that what survives each decode does not fragment micropython's heap.
     times = array("f", bytes(4 * len(tokens)))
     allocs = array("i", bytes(4 * len(tokens)))
@@ -44,9 +49,9 @@ def measure(name, tokens, fn, expect_ok):
         if expect_ok and fn(t):
             raise SystemExit("%s refused a good token %s" % (name, t))
         t0 = ticks_us()
-        for _ in range(REPEAT):
+        for _ in range(repeat):
             fn(t)
-        times[i] = ticks_diff(ticks_us(), t0) / REPEAT
+        times[i] = ticks_diff(ticks_us(), t0) / repeat
         if _MP:
             a = gc.mem_alloc()
             fn(t)
@@ -59,6 +64,29 @@ def measure(name, tokens, fn, expect_ok):
     print(json.dumps(out))
 
 
+def parse_step(portable):
+    """The decode's work besides the cipher: digits to limbs, and the CRC check."""
+    b = array("I", bytes(12))
+
+    def step(t):
+        cls = digits.parse(t, b, portable)
+        matches(cls, b, portable)
+        return cls < 0
+
+    return step
+
+
+def decrypt_step(cipher):
+    """The decode's cipher alone, on a block parsed once (a decrypt's time is the same
+    whatever the block)."""
+    b = array("I", bytes(12))
+
+    def step(t):
+        cipher.decrypt(b)
+
+    return step
+
+
 def main(path):
     with open(path) as f:
         spec = json.load(f)
@@ -67,10 +95,17 @@ def main(path):
     sta_tokens = [t.encode() for t in spec["sta_tokens"]]
     m1_tokens = [t.encode() for t in spec["misty1_tokens"]]
     variants = [
-        ("sta", sta_tokens, Decoder(Sta(sta_key)).decode, True),
-        ("sta-portable", sta_tokens, Decoder(Sta(sta_key, portable=True)).decode, True),
-        ("misty1", m1_tokens, Decoder(Misty1(m1_key)).decode, True),
-        ("misty1-portable", m1_tokens, Decoder(Misty1(m1_key, portable=True)).decode, True),
+        ("sta", sta_tokens, Decoder(Sta(sta_key)).decode, FAST),
+        ("sta-portable", sta_tokens, Decoder(Sta(sta_key, portable=True)).decode, REPEAT),
+        ("misty1", m1_tokens, Decoder(Misty1(m1_key)).decode, FAST),
+        ("misty1-portable", m1_tokens, Decoder(Misty1(m1_key, portable=True)).decode, REPEAT),
+        ("parse", sta_tokens, parse_step(False), FAST),
+        ("parse-portable", sta_tokens, parse_step(True), FAST),
+        ("sta-decrypt", sta_tokens, decrypt_step(Sta(sta_key)), FAST),
+        ("sta-decrypt-portable", sta_tokens, decrypt_step(Sta(sta_key, portable=True)), REPEAT),
+        ("misty1-decrypt", m1_tokens, decrypt_step(Misty1(m1_key)), FAST),
+        ("misty1-decrypt-portable", m1_tokens, decrypt_step(Misty1(m1_key, portable=True)),
+         REPEAT),
     ]
     k = int(spec["sta_key"], 16)
     text = [t.decode() for t in sta_tokens]
@@ -78,9 +113,11 @@ def main(path):
     def base(t):
         return baseline.decode(t, k) is None
 
+    print(json.dumps({"kernels": kernels.fallback, "expected": kernels.expected,
+                      "interp": sys.implementation.name}))
     gc.collect()
-    for name, toks, fn, ok in variants:
-        measure(name, toks, fn, ok)
+    for name, toks, fn, repeat in variants:
+        measure(name, toks, fn, True, repeat)
     measure("sta-bitwise-baseline", text, base, True)
     if _MP:
         measure_apply(sta_key, [t.encode() for t in spec["meter_tokens"]])

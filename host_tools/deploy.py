@@ -7,6 +7,11 @@
 # The board's root gets main.py and board.py as source, the packages as .mpy for its
 # architecture, and, from `provision`, /meter.json: the meter's data and its decoder key,
 # never the vending key. mpremote is the one next to this Python, on PATH, or $MPREMOTE.
+# Each board is built with its own -march and the build is checked before anything is
+# copied: an .mpy header naming another architecture, or viper kernels with no machine code,
+# and the build is refused. On the board that _viper would not load: sts/kernels.py would
+# fall back to portable code (an STA decode 8x to 18x slower) with only kernels.fallback
+# to say why.
 import argparse
 import datetime as dt
 import json
@@ -60,19 +65,39 @@ def mpremote():
 
 
 def build(board, out=None, firmware=FIRMWARE):
-    """The board's file system root, built afresh in out (build/<board>/); returns the
-    files as paths relative to out, in the order to copy them: main.py last."""
+    """The board's file system root, built afresh in out (build/<board>/) and checked for
+    the board's architecture; returns the files as paths relative to out, in the order to
+    copy them: main.py last."""
     arch = board_arch(board)
     out = out or os.path.join(ROOT, "build", board)
     if os.path.isdir(out) and os.listdir(out):
         if not os.path.exists(os.path.join(out, "board.py")):
             raise DeployError("%s is not empty and holds no board build: not emptying it" % out)
         shutil.rmtree(out)  # a module deleted from firmware/ must not linger in the image
-    made = build_mpy.image(out, arch, os.path.join(ROOT, "boards", board, "board.py"),
-                           firmware=firmware)
+    try:
+        made = build_mpy.image(out, arch, os.path.join(ROOT, "boards", board, "board.py"),
+                               firmware=firmware)
+    except build_mpy.BuildError as e:
+        raise DeployError("the build for %s is refused: %s" % (board, e)) from None
+    check_arch(board, out, made)
     rel = [os.path.relpath(p, out).replace(os.sep, "/") for p in made]
     # main.py last: it starts at the next reset, and by then everything it imports is there
     return out, sorted(rel, key=lambda p: (p == "main.py", p.count("/") == 0, p))
+
+
+def check_arch(board, out, files):
+    """Refuse (DeployError) a build in out whose machine code is not the board's: every .mpy
+    with native code, and the viper kernels' above all, must name the board's -march."""
+    arch = board_arch(board)
+    paths = [f if os.path.isabs(f) else os.path.join(out, f) for f in files]
+    try:
+        build_mpy.check(out, paths, arch)
+    except build_mpy.BuildError as e:
+        raise DeployError("the build for %s is refused: %s" % (board, e)) from None
+    viper = os.path.join(out, *build_mpy.VIPER.split("/"))
+    if not os.path.exists(viper):
+        raise DeployError("the build for %s is refused: no %s in %s: the board would decode on "
+                          "the portable path" % (board, build_mpy.VIPER, out))
 
 
 def deploy_commands(port, out, files):
@@ -132,6 +157,8 @@ def cmd_build(args):
     out, files = build(args.board, args.out, args.firmware)
     print("built %d files for %s (mpy-cross -march=%s) in %s"
           % (len(files), args.board, BOARDS[args.board], out))
+    print("checked: %s and every other .mpy with machine code are %s"
+          % (build_mpy.VIPER, BOARDS[args.board]))
     return out, files
 
 

@@ -19,14 +19,25 @@ def test_bench_reports_every_variant_with_ratios_to_the_baseline():
                        capture_output=True, text=True, env=_env(), timeout=300)
     assert r.returncode == 0, r.stderr
     for interp in ("micropython", "cpython"):
-        for variant in ("sta", "sta-portable", "misty1", "misty1-portable",
-                        "sta-bitwise-baseline"):
+        for variant in ("sta", "sta-portable", "misty1", "misty1-portable", "parse",
+                        "parse-portable", "sta-decrypt", "sta-decrypt-portable",
+                        "misty1-decrypt", "misty1-decrypt-portable", "sta-bitwise-baseline"):
             assert re.search(r"^%s\s+%s\s+[\d.]+\s+[\d.]+" % (interp, variant), r.stdout, re.M)
     assert re.search(r"^micropython\s+meter-apply-credit\s+[\d.]+\s+[\d.]+\s+\d+ \(max \d+\)",
                      r.stdout, re.M)
     # Heap per decode is measured under micropython only.
     assert re.search(r"^micropython\s+sta\s+[\d.]+\s+[\d.]+\s+\d+ \(max \d+\)", r.stdout, re.M)
     assert re.search(r"STA [\d.]+x faster than the bit-by-bit baseline", r.stdout)
+    # The decode's halves side by side, micropython, with their ratios to the baseline; and
+    # whether the parse is cheaper than the STA decrypt in this run (the goal).
+    cell = r"[\d.]+ \(\d+x\)"
+    for path in ("viper", "portable"):
+        for ea in ("sta", "misty1"):
+            assert re.search(r"^%s\s+%s\s+%s\s+%s\s+%s\s+[\d.]+$" % (path, ea, cell, cell, cell),
+                             r.stdout, re.M), (path, ea)
+    assert re.search(r"^goal: the parse cheaper than the STA decrypt \(viper, this run\): "
+                     r"[\d.]+ us vs [\d.]+ us: (PASS|FAIL)$", r.stdout, re.M)
+    assert "micropython kernels: viper" in r.stderr, "the bench ran the viper kernels"
     # The forging cost, from the lock schedule measured on the meter in the same run.
     for strategy in ("plain guesses", "kct section after every 2", "test token after every 2",
                      "power cut after every guess"):

@@ -1,6 +1,9 @@
 # test_codec_cpython.py  the codec under CPython, checked against the published vectors, RFC 2994
 # and the rules of shared/vectors/README.md (re-computed here with plain big ints).
+import ast
 import bisect
+import os
+import random
 import sys
 from array import array
 
@@ -8,15 +11,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import ROOT, load_vectors
+from conftest import FIRMWARE, ROOT, load_vectors
 
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
 from host_tools import keys  # noqa: E402
-from sts import amount, blocks, codec, digits, errors  # noqa: E402
+from sts import amount, blocks, codec, crc, digits, errors, kernels  # noqa: E402
+from sts import sta as sta_module  # noqa: E402
 from sts.crc import crc_of  # noqa: E402
-from sts.misty1 import Misty1  # noqa: E402
+from sts.misty1 import S7, S9, Misty1  # noqa: E402
 from sts.sta import Sta  # noqa: E402
 
 VECTORS = load_vectors()
@@ -476,3 +480,138 @@ def test_cipher_refuses_a_key_of_the_wrong_length(cipher, n):
 def test_a_str_with_a_lone_surrogate_is_not_digit():
     dec = codec.Decoder(None)
     assert errors.NAMES[dec.decode(STA_CASE["token"][:19] + "\ud800")] == "NOT_DIGIT"
+
+
+# --- kernels.py under CPython: no viper, and that is no fault --------------------------
+
+def test_kernels_fallback_under_cpython_says_there_is_no_viper_and_that_it_is_expected():
+    assert kernels.VIPER is None
+    assert kernels.fallback == "no viper in cpython"
+    assert kernels.expected is True
+
+
+# --- the viper kernels on 32-bit words --------------------------------------------------
+# Viper computes in machine words: 64 bits on the unix port the other tests run, 32 on a
+# board. A kernel that lets a value pass 2**31 agrees with its twin here and is wrong on a
+# Pico. So each kernel's own source runs here, in CPython, on ints that fail the moment an
+# operation leaves a signed 32-bit word, and on memory that fails a store wider than its
+# pointer (viper would truncate it).
+
+VIPER_PY = os.path.join(FIRMWARE, "sts", "_viper.py")
+
+
+class Word(int):
+    """A machine word of a 32-bit board: every operation's result must fit, signed."""
+
+
+def _checked(op):
+    def f(a, b):
+        r = op(int(a), int(b))
+        if not -(1 << 31) <= r < 1 << 31:
+            raise OverflowError("%d leaves a 32-bit word" % r)
+        return Word(r)
+    return f
+
+
+for _name, _op in (("add", int.__add__), ("sub", int.__sub__), ("mul", int.__mul__),
+                   ("lshift", int.__lshift__), ("rshift", int.__rshift__),
+                   ("and", int.__and__), ("or", int.__or__), ("xor", int.__xor__)):
+    setattr(Word, "__%s__" % _name, _checked(_op))
+    setattr(Word, "__r%s__" % _name, _checked(lambda a, b, op=_op: op(b, a)))
+Word.__neg__ = lambda a: Word(-int(a))
+
+
+class Memory:
+    """What a ptr8 / ptr16 / ptr32 points at: loads give Words, stores must fit the width."""
+
+    def __init__(self, buf, bits):
+        self.buf, self.bits = buf, bits
+
+    def __getitem__(self, i):
+        return Word(self.buf[i])
+
+    def __setitem__(self, i, v):
+        if not 0 <= v < 1 << self.bits:
+            raise OverflowError("%d stored through a %d-bit pointer" % (v, self.bits))
+        self.buf[i] = int(v)
+
+
+def viper_kernel(name):
+    """The kernel `name` of _viper.py as plain Python (no decorator, no annotations)."""
+    with open(VIPER_PY) as f:
+        tree = ast.parse(f.read())
+    ns = {}
+    for node in tree.body:  # the module's const()s
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call) and \
+                getattr(node.value.func, "id", None) == "const":
+            ns[node.targets[0].id] = ast.literal_eval(node.value.args[0])
+    fn = next(n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name == name)
+    fn.decorator_list = []
+    fn.returns = None
+    for a in fn.args.args:
+        a.annotation = None
+    exec(compile(ast.fix_missing_locations(ast.Module([fn], [])), VIPER_PY, "exec"), ns)
+    return ns[name]
+
+
+def _token_inputs(seed=62055):
+    rnd = random.Random(seed)
+    out = ["0" * 20, "9" * 20] + ["%020d" % v for v in (2**66 - 1, 2**66, 2**66 + 1, 10**20 - 1)]
+    out += ["%020d" % rnd.getrandbits(66) for _ in range(300)]
+    out += ["".join(rnd.choice("0123456789") for _ in range(20)) for _ in range(100)]
+    out += ["".join(rnd.choice("0123456789/:a\x00\xff") for _ in range(20)) for _ in range(50)]
+    out += [c["token"] for c in TOKENS]
+    return [t.encode("latin-1") for t in out]
+
+
+def test_viper_parse_keeps_to_32_bit_words_and_agrees_with_its_twin():
+    kernel = viper_kernel("parse")
+    for t in _token_inputs():
+        a, b = array("I", [1, 2, 3]), array("I", [1, 2, 3])
+        got = kernel(Memory([Word(c) for c in t], 8), Memory(a, 32))
+        assert (got, a) == (digits.parse(t, b, portable=True), b), t
+
+
+def test_viper_crc_keeps_to_32_bit_words_and_agrees_with_its_twin():
+    kernel = viper_kernel("crc_field")
+    rnd = random.Random(62055)
+    table = Memory(crc._T, 16)
+    for v in [0, 2**64 - 1] + [rnd.getrandbits(64) for _ in range(300)]:
+        for cls in range(4):
+            b = limbs(v)
+            assert kernel(table, Word(cls), Memory(b, 32)) == crc_of(cls, *b), (cls, v)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_viper_sta_kernels_keep_to_32_bit_words_and_agree_with_their_twins(seed):
+    rnd = random.Random(seed)
+    key, v = rnd.randbytes(8), rnd.getrandbits(64)
+    rounds, sub = viper_kernel("sta_rounds"), viper_kernel("sta_sub")
+
+    class Checked:  # stands for the _viper module
+        def sta_rounds(t, ks, b):
+            rounds(Memory(t, 32), Memory(ks, 16), Memory(b, 32))
+
+        def sta_sub(table, uk, b):
+            sub(Memory(table, 8), Memory(uk, 8), Memory(b, 32))
+
+    for op in ("encrypt", "decrypt"):
+        fast, slow = Sta(key), Sta(key, portable=True)
+        fast._v = Checked
+        a, b = limbs(v), limbs(v)
+        getattr(fast, op)(a)
+        getattr(slow, op)(b)
+        assert a == b, (op, key.hex(), v)
+    assert sta_module.VIPER is None  # the class above was what ran
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_viper_misty1_kernel_keeps_to_32_bit_words_and_agrees_with_its_twin(seed):
+    rnd = random.Random(seed)
+    key, v = rnd.randbytes(16), rnd.getrandbits(64)
+    kernel = viper_kernel("misty1_decrypt")
+    c = Misty1(key, portable=True)
+    a, b = limbs(v), limbs(v)
+    kernel(Memory(S9, 16), Memory(S7, 8), Memory(c.dec, 16), Memory(a, 32))
+    c.decrypt(b)
+    assert a == b, (key.hex(), v)

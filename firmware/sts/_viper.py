@@ -1,7 +1,64 @@
-# _viper.py  the ciphers' inner loops as machine code (MicroPython's viper emitter)
+# _viper.py  the decode path's inner loops as machine code (MicroPython's viper emitter)
 # Imported only where the port has viper (not under CPython, not in WebAssembly); each
-# kernel has a portable twin in sta.py / misty1.py and tests check the two agree.
+# kernel has a portable twin in digits.py / crc.py / sta.py / misty1.py, and tests check the
+# two agree. Viper works on machine words: 64 bits on the unix port, 32 on a board. So every
+# kernel keeps every value below 2**31 (limbs of 24 bits or less, bounds in the comments):
+# what passes on the PC is then what runs on a Pico, with no wrap-around on either.
 import micropython
+from micropython import const
+
+_NOT_DIGIT = const(2)  # errors.NOT_DIGIT
+_TOO_LARGE = const(3)  # errors.TOO_LARGE
+
+
+@micropython.viper
+def parse(s: ptr8, b: ptr32) -> int:
+    """digits.parse's twin: 20 bytes s (the caller checked the length) -> the token class,
+    the encrypted block in limbs b; or minus NOT_DIGIT / TOO_LARGE, b untouched."""
+    # n = n * 100 + two digits, on three 24-bit limbs (n = v0 + v1 << 24 + v2 << 48). Before
+    # each step v0, v1 < 2**24, so v0 * 100 + 99 and v1 * 100 + (v0 >> 24) stay below
+    # 100 * 2**24 + 100 < 2**31; v2 is n >> 48 with n < 10**20 < 2**67, below 2**19. No word
+    # reaches bit 31, so the signed ints never overflow: the same on a 32-bit board as on
+    # the 64-bit PC, with no mask needed beyond the limbs' own.
+    v0 = 0
+    v1 = 0
+    v2 = 0
+    i = 0
+    while i < 20:
+        hi = s[i] - 48  # a byte 0..255: hi, lo in -48..207, signed
+        lo = s[i + 1] - 48
+        if hi < 0 or hi > 9 or lo < 0 or lo > 9:  # a non-ASCII str's UTF-8 bytes too
+            return -_NOT_DIGIT
+        v0 = v0 * 100 + hi * 10 + lo
+        v1 = v1 * 100 + (v0 >> 24)
+        v0 &= 0xFFFFFF
+        v2 = v2 * 100 + (v1 >> 24)
+        v1 &= 0xFFFFFF
+        i += 2
+    if v2 >> 18:
+        return -_TOO_LARGE
+    # Token bits 28, 27 are the class; token bits 65, 64 are the block's bits 28, 27.
+    b[0] = v0
+    b[1] = (v1 & 0xFFFFE7) | (((v2 >> 16) & 3) << 3)
+    b[2] = v2 & 0xFFFF
+    return (v1 >> 3) & 3
+
+
+@micropython.viper
+def crc_field(t: ptr16, cls: int, b: ptr32) -> int:
+    """crc.crc_of's twin: the CRC field of class cls and block limbs b, from table t."""
+    l0 = b[0]
+    l1 = b[1]
+    l2 = b[2]
+    c = 0xFFFF  # c stays below 2**16: table entries are 16-bit, c >> 8 below 2**8
+    c = (c >> 8) ^ t[(c ^ cls) & 0xFF]
+    c = (c >> 8) ^ t[(c ^ (l2 >> 8)) & 0xFF]
+    c = (c >> 8) ^ t[(c ^ l2) & 0xFF]
+    c = (c >> 8) ^ t[(c ^ (l1 >> 16)) & 0xFF]
+    c = (c >> 8) ^ t[(c ^ (l1 >> 8)) & 0xFF]
+    c = (c >> 8) ^ t[(c ^ l1) & 0xFF]
+    c = (c >> 8) ^ t[(c ^ (l0 >> 16)) & 0xFF]
+    return ((c & 0xFF) << 8) | (c >> 8)
 
 
 @micropython.viper

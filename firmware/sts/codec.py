@@ -3,14 +3,15 @@ from array import array
 
 from sts import digits, errors
 from sts.blocks import KNOWN, build
-from sts.crc import crc_of
+from sts.crc import matches
 
 
 class Decoder:
     """Decodes tokens for one meter: `cipher` is an Sta or Misty1 under its decoder key.
 
     After decode() returns errors.OK, `cls`, `subclass` and the plaintext limbs `block`
-    describe the token. Nothing is allocated per token beyond what parse() needs for a str.
+    describe the token. Where the port has viper nothing is allocated per token (bytes or
+    str); the portable path allocates only to encode a str.
     """
 
     def __init__(self, cipher):
@@ -28,7 +29,7 @@ class Decoder:
             return errors.UNKNOWN_CLASS
         if cls != 1:  # class 1 (test/display) travels in the clear
             self.cipher.decrypt(b)
-        if crc_of(cls, b[0], b[1], b[2]) != b[0] & 0xFFFF:
+        if not matches(cls, b):
             return errors.BAD_CRC
         sub = b[2] >> 12
         if not (KNOWN[cls] >> sub) & 1:

@@ -3,6 +3,8 @@
 # result is stored with its two bytes swapped in bits 0..15 of the block.
 from array import array
 
+from sts.kernels import VIPER
+
 
 def _table():
     t = array("H", bytes(512))
@@ -15,6 +17,7 @@ def _table():
 
 
 _T = _table()
+_FIELD = VIPER.crc_field if VIPER else None  # bound once: no attribute lookup per token
 
 
 def crc_of(cls, l0, l1, l2):
@@ -29,3 +32,13 @@ def crc_of(cls, l0, l1, l2):
     c = (c >> 8) ^ t[(c ^ l1) & 0xFF]
     c = (c >> 8) ^ t[(c ^ (l0 >> 16)) & 0xFF]
     return ((c & 0xFF) << 8) | (c >> 8)
+
+
+def matches(cls, b, portable=False):
+    """True when bits 0..15 of the plaintext limbs b hold the CRC of class `cls` and the rest.
+
+    Viper's kernel where the port has one; `portable=True` keeps to plain Python (for tests).
+    """
+    if _FIELD and not portable:
+        return _FIELD(_T, cls, b) == b[0] & 0xFFFF
+    return crc_of(cls, b[0], b[1], b[2]) == b[0] & 0xFFFF

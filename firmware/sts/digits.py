@@ -2,16 +2,23 @@
 # Before the decimal conversion the two class bits are swapped with bits 28 and 27 of the
 # encrypted block; those block bits ride in bits 65 and 64 of the token number.
 from sts import errors
+from sts.kernels import VIPER
+
+_PARSE = VIPER.parse if VIPER else None  # bound once: no attribute lookup per token
 
 
-def parse(s, b):
+def parse(s, b, portable=False):
     """Digits (bytes or str) -> the token class 0..3, with the encrypted block in limbs b.
 
     A negative result is minus the errors code saying why the digits are not a token (an
-    int, not a tuple, so that the meter's decode path allocates nothing).
+    int, not a tuple, so that the meter's decode path allocates nothing). Viper's kernel
+    where the port has one (a str read as its UTF-8 bytes, not encoded: no allocation);
+    `portable=True` keeps to plain Python (for tests).
     """
     if len(s) != 20:
         return -errors.BAD_LENGTH
+    if _PARSE and not portable:
+        return _PARSE(s, b)
     if isinstance(s, str):
         # 20 characters checked above; a non-ASCII one makes more than 20 bytes: NOT_DIGIT.
         try:
