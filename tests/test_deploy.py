@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from conftest import FIRMWARE, ROOT, micropython_binary
+from conftest import FIRMWARE, ROOT, VECTORS, micropython_binary
 from host_tools import build_mpy, deploy, tid
 
 BOARDS = {"pico": "armv6m", "esp32": "xtensawin"}
@@ -121,6 +121,149 @@ def test_every_module_builds_for_the_boards_architecture(tmp_path, board):
         assert (out / "main.py").read_text() == f.read(), "main.py goes as source"
 
 
+# -- the architecture check: no .mpy for another -march reaches a board ---------------------
+@pytest.mark.parametrize("board", sorted(BOARDS))
+def test_board_build_has_the_boards_arch_in_the_viper_header(tmp_path, board):
+    out = str(tmp_path / "build")
+    _, files = deploy.build(board, out, firmware_tree(tmp_path))
+    assert build_mpy.VIPER in files
+    with open(os.path.join(out, "sts", "_viper.mpy"), "rb") as f:
+        head = f.read(4)
+    assert head[:2] == b"M\x06" and head[2] >> 2 == NATIVE_ARCH[BOARDS[board]], head
+    assert build_mpy.mpy_arch(os.path.join(out, "sts", "_viper.mpy")) == BOARDS[board]
+    deploy.check_arch(board, out, files)  # and the check passes it
+
+
+def _mpy(tmp_path, source, march, name="m.py"):
+    src = tmp_path / name
+    src.write_text(source)
+    dst = tmp_path / (name[:-3] + "." + march + ".mpy")
+    subprocess.run([build_mpy.mpy_cross(), "-march=" + march, "-o", str(dst), str(src)],
+                   check=True)
+    return dst
+
+
+@pytest.mark.parametrize("board,other", [("pico", "xtensawin"), ("esp32", "armv6m"),
+                                         ("pico", "armv7m"), ("pico", "x64")])
+def test_a_viper_mpy_for_another_arch_is_refused(tmp_path, board, other):
+    out = str(tmp_path / "build")
+    _, files = deploy.build(board, out, firmware_tree(tmp_path))
+    wrong = _mpy(tmp_path, open(os.path.join(FIRMWARE, "sts", "_viper.py")).read(), other,
+                 "_viper.py")
+    shutil.copyfile(wrong, os.path.join(out, "sts", "_viper.mpy"))
+    with pytest.raises(deploy.DeployError) as e:
+        deploy.check_arch(board, out, files)
+    assert str(e.value).startswith("the build for %s is refused: sts/_viper.mpy holds %s "
+                                   "machine code, not %s" % (board, other, BOARDS[board]))
+
+
+def test_a_viper_mpy_without_machine_code_is_refused(tmp_path):
+    out = str(tmp_path / "build")
+    _, files = deploy.build("pico", out, firmware_tree(tmp_path))
+    shutil.copyfile(_mpy(tmp_path, "X = 1\n", "armv6m"), os.path.join(out, "sts", "_viper.mpy"))
+    with pytest.raises(deploy.DeployError, match="sts/_viper.mpy holds no machine code"):
+        deploy.check_arch("pico", out, files)
+    os.remove(os.path.join(out, "sts", "_viper.mpy"))
+    with pytest.raises(deploy.DeployError, match="no sts/_viper.mpy"):
+        deploy.check_arch("pico", out, [f for f in files if f != build_mpy.VIPER])
+
+
+def test_another_modules_machine_code_for_another_arch_is_refused(tmp_path):
+    out = str(tmp_path / "build")
+    _, files = deploy.build("esp32", out, firmware_tree(tmp_path))
+    native = "import micropython\n@micropython.native\ndef f():\n    return 1\n"
+    shutil.copyfile(_mpy(tmp_path, native, "armv6m"), os.path.join(out, "sts", "amount.mpy"))
+    with pytest.raises(deploy.DeployError, match="sts/amount.mpy holds armv6m machine code, "
+                       "not xtensawin"):
+        deploy.check_arch("esp32", out, files)
+
+
+FAKE_MPY_CROSS = r'''
+import os, sys
+# mpy-cross that builds for another architecture than asked: an old or a mixed-up one
+args = [a.replace("-march=armv6m", "-march=armv7m") for a in sys.argv[1:]]
+os.execv(os.environ["REAL_MPY_CROSS"], [os.environ["REAL_MPY_CROSS"]] + args)
+'''
+
+
+@pytest.fixture
+def wrong_mpy_cross(tmp_path, monkeypatch):
+    """$MPY_CROSS set to an mpy-cross that builds armv7m when asked for armv6m (before
+    fake_board takes the environment)."""
+    script = tmp_path / "mpy-cross"
+    script.write_text("#!%s\n%s" % (sys.executable, FAKE_MPY_CROSS))
+    script.chmod(0o755)
+    monkeypatch.setenv("REAL_MPY_CROSS", build_mpy.mpy_cross())
+    monkeypatch.setenv("MPY_CROSS", str(script))
+
+
+def test_deploy_refuses_a_build_mpy_cross_made_for_another_arch(wrong_mpy_cross, fake_board):
+    run, board_dir = fake_board
+    r = run("deploy", "--board", "pico", "--port", "/dev/ttyACM0")
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "deploy: error: the build for pico is refused: sts/_viper.mpy holds armv7m machine " \
+           "code, not armv6m" in r.stderr
+    assert run.calls() == [] and files_under(board_dir) == set(), "nothing reached the board"
+
+
+# -- a wrong-arch _viper.mpy on a board: the portable path, and kernels.fallback says why -----
+WRONG_ARCH = """
+import sys
+sys.path.insert(0, %r)
+import json
+from binascii import unhexlify
+from sts import blocks, errors, kernels
+from sts.codec import Decoder
+from sts.misty1 import Misty1
+from sts.sta import Sta
+
+print(json.dumps([kernels.VIPER is not None, kernels.fallback, kernels.expected,
+                  kernels.__file__]))
+CIPHERS = {"sta": Sta, "misty1": Misty1}
+with open(%r) as f:
+    for line in f:
+        case = json.loads(line)
+        ea = case.get("ea")
+        dec = Decoder(CIPHERS[ea](unhexlify(case["decoder_key"])) if ea else None)
+        err = dec.decode(case["token"])
+        b = dec.block
+        print(json.dumps([case["id"], errors.NAMES[err], dec.cls, dec.subclass,
+                          "%%016x" %% (b[0] | b[1] << 24 | b[2] << 48)]))
+"""
+
+
+def host_march():
+    """The -march of the micropython binary the tests run (x64, or x86 for a 32-bit build)."""
+    r = subprocess.run([micropython_binary(), "-c",
+                        "import sys; print(sys.implementation._mpy >> 10)"],
+                       capture_output=True, text=True, timeout=60)
+    return build_mpy.ARCH_NAME[int(r.stdout)]
+
+
+@pytest.mark.parametrize("loaded", [False, True], ids=["armv6m", "host_arch"])
+def test_a_wrong_arch_viper_mpy_falls_back_with_a_reason_and_still_decodes(board_root, loaded):
+    march = host_march() if loaded else "armv6m"
+    build_mpy.build(board_root, march, packages=("sts",))
+    r = subprocess.run([micropython_binary(), "-X", "heapsize=256K", "-c",
+                        WRONG_ARCH % (board_root, VECTORS)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    lines = [json.loads(line) for line in r.stdout.splitlines()]
+    viper, fallback, expected, where = lines[0]
+    assert where.startswith(board_root) and where.endswith(".mpy"), "the build was imported"
+    if loaded:
+        assert (viper, fallback, expected) == (True, "", True)
+    else:
+        assert viper is False and expected is False
+        assert fallback == "viper kernels not loaded: incompatible .mpy arch (ValueError)"
+    with open(VECTORS) as f:
+        cases = {c["id"]: c for c in map(json.loads, f)}
+    assert len(lines) - 1 == len(cases)
+    for cid, err, cls, sub, block in lines[1:]:
+        c = cases[cid]
+        assert (err, cls, sub, block) == ("OK", c["class"], c["subclass"], c["block"]), cid
+
+
 def firmware_imports(path):
     """The firmware modules a file imports, as dotted names."""
     with open(path) as f:
@@ -175,7 +318,8 @@ def test_manifest_freezes_every_package_main_and_board(board):
     assert ("include", "$(PORT_DIR)/boards/manifest.py", None) in calls
     packages = [p for kind, p, _ in calls if kind == "package"]
     assert packages == list(build_mpy.PACKAGES)
-    assert sorted(p for kind, p, _ in calls if kind == "module") == ["board.py", "main.py"]
+    assert sorted(p for kind, p, _ in calls if kind == "module") == ["app.py", "board.py",
+                                                                     "main.py", "selftest.py"]
     for kind, p, base in calls:
         if kind == "include":
             continue
@@ -210,6 +354,13 @@ class I2C:
     def __init__(self, id, sda=None, scl=None, freq=None):
         self.args = {"id": id, "sda": sda.id, "scl": scl.id, "freq": freq}
         I2C.made.append(self)
+
+
+class UART:
+    def __init__(self, id, baudrate=None, bits=None, parity=None, stop=None, tx=None, rx=None,
+                 timeout=None):
+        self.args = {"id": id, "baudrate": baudrate, "bits": bits, "parity": parity,
+                     "stop": stop, "tx": tx.id, "rx": rx.id}
 '''
 STUB_OS = '''
 made = []
@@ -233,6 +384,9 @@ STUB_HAL = {
             "class Led:\n    def __init__(self, pin, active_high=True):\n"
             "        self.pin, self.active_high = pin, active_high\n",
     "clock": "class Clock:\n    pass\n",
+    "pzem": "class Pzem:\n    def __init__(self, uart):\n        self.uart = uart\n",
+    "s0": "class S0:\n    def __init__(self, pin, imp_per_kwh):\n"
+          "        self.pin, self.imp_per_kwh = pin, imp_per_kwh\n",
 }
 REPORT = '''
 import sys
@@ -246,7 +400,7 @@ import board
 
 d = board.setup()
 pin = lambda p: [p.id, p.mode, p.pull, p.v]
-k, lcd = d["keypad"], d["display"]
+k, lcd = d["keypad"], d["display"]._make()  # the LCD, made as at its first frame
 print(json.dumps({
     "keys": sorted(d.keys()),
     "rows": [pin(p) for p in k.rows], "cols": [pin(p) for p in k.cols], "keymap": k.keymap,
@@ -254,6 +408,7 @@ print(json.dumps({
     "relay": pin(d["relay"].pin), "relay_active_high": d["relay"].active_high,
     "led": pin(d["led"].pin), "clock": type(d["clock"]).__name__,
     "state": d["state"], "profile": d["profile"], "mkdir": stub_os.made,
+    "energy": d["energy"].uart.args,
     "pins_made": len(stub_machine.Pin.made)}))
 '''
 
@@ -277,9 +432,9 @@ def board_setup(tmp_path, board):
 
 PIN_MAPS = {
     "pico": {"rows": [6, 7, 8, 9], "cols": [10, 11, 12, 13], "sda": 4, "scl": 5,
-             "relay": 15, "led": "LED"},
+             "relay": 15, "led": "LED", "uart": 0, "tx": 0, "rx": 1},
     "esp32": {"rows": [13, 14, 27, 26], "cols": [25, 33, 32, 4], "sda": 21, "scl": 22,
-              "relay": 23, "led": 2},
+              "relay": 23, "led": 2, "uart": 2, "tx": 19, "rx": 36},
 }
 # ESP32: flash (6..11), USB serial (1, 3), PSRAM on WROVER (16, 17), strapping pins a
 # keypad or relay could pull the wrong way at reset (0, 5, 12, 15), input-only (34..39)
@@ -291,7 +446,7 @@ def test_board_setup_wires_the_pins_of_its_readme(tmp_path, board):
     got = board_setup(tmp_path, board)
     want = PIN_MAPS[board]
     assert got["keys"] == sorted(["keypad", "display", "relay", "led", "clock", "state",
-                                  "profile"])
+                                  "profile", "energy", "i2c"])
     assert [p[0] for p in got["rows"]] == want["rows"]
     assert all(p[1] == "OUT" and p[3] == 1 for p in got["rows"]), "rows idle high"
     assert [p[0] for p in got["cols"]] == want["cols"]
@@ -305,11 +460,14 @@ def test_board_setup_wires_the_pins_of_its_readme(tmp_path, board):
     assert got["clock"] == "Clock"
     assert got["state"] == "/state/meter" and got["profile"] == "/meter.json"
     assert got["mkdir"] == ["/state"]
-    used = want["rows"] + want["cols"] + [want["sda"], want["scl"], want["relay"], want["led"]]
+    assert got["energy"] == {"id": want["uart"], "baudrate": 9600, "bits": 8, "parity": None,
+                             "stop": 1, "tx": want["tx"], "rx": want["rx"]}  # PZEM-004T: 8N1
+    used = want["rows"] + want["cols"] + [want["sda"], want["scl"], want["relay"], want["led"],
+                                          want["tx"], want["rx"]]
     assert len(used) == len(set(used)), "one job per pin"
     assert got["pins_made"] == len(used), "each pin made once"
-    if board == "esp32":
-        assert not ESP32_AVOID & set(used)
+    if board == "esp32":  # (a UART's RX may be an input-only pin)
+        assert not ESP32_AVOID & (set(used) - {want["rx"]})
     with open(os.path.join(ROOT, "boards", board, "README.md")) as f:
         readme = f.read()
     for n in used:
