@@ -1,6 +1,9 @@
-# footprint.py  does the firmware fit a board? .mpy size per architecture, and the heap free
-# after boot (meter personalised, ui made) in micropython -X heapsize=96K
+# footprint.py  does the firmware fit a board? .mpy size per architecture, the heap free
+# after boot (meter personalised, ui made) in micropython -X heapsize=96K, and the whole
+# meter (the simulator's board loop, all of it .mpy) in the smallest heap that boots and runs
+# the keypad soak of tests/test_e2e_faults.py
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -45,6 +48,47 @@ def main():
           "unix x64" % (sizes["armv6m"], sizes["xtensawin"], sizes["x64"]))
     print("after boot in micropython -X heapsize=96K (unix, 64-bit): %d bytes free, %d in use"
           % (free, used))
+    tokens = int(os.environ.get("SOAK_TOKENS", "10000"))
+    soak(tokens)
+    if os.environ.get("MICROPYTHON32"):  # a 32-bit unix build, as a board's word size
+        soak(tokens, os.environ["MICROPYTHON32"])
+
+
+HEAPS = ("64K", "72K", "80K", "88K", "96K", "104K", "112K", "128K")
+
+
+def soak(tokens, interp=None):
+    """The whole meter: the smallest heap in HEAPS that boots the simulator and types 50
+    tokens, then `tokens` tokens in that heap (tests/test_e2e_faults.py's soak)."""
+    root = os.path.dirname(HERE)
+    env = dict(os.environ)
+    label = "unix, 64-bit"
+    if interp:  # another micropython (a 32-bit build): first on PATH for the test
+        d = tempfile.mkdtemp()
+        os.symlink(interp, os.path.join(d, "micropython"))
+        env["PATH"] = d + os.pathsep + env["PATH"]
+        label = interp
+    cmd = [sys.executable, "-m", "pytest", "-q", "-s", "-m", "soak", "-p", "no:cacheprovider",
+           os.path.join(root, "tests", "test_e2e_faults.py")]
+    for heap in HEAPS:
+        for n in (50, tokens):
+            print("  soak: %d tokens in %s ..." % (n, heap), file=sys.stderr, flush=True)
+            r = subprocess.run(cmd, cwd=root, capture_output=True, text=True,
+                               env=dict(env, SOAK_HEAP=heap, SOAK_TOKENS=str(n)))
+            if r.returncode:
+                break
+        if not r.returncode:
+            lines = [s for s in r.stdout.splitlines() if s.startswith("soak:")]
+            print("the whole meter (board loop, drivers, meter, ui; .mpy) on %s: %s is the "
+                  "smallest of %s that runs %d tokens (goal: 64K)" % (label, heap,
+                                                                      "/".join(HEAPS), tokens))
+            for s in lines:
+                print("  " + s)
+            return heap
+        why = re.findall(r"MemoryError[^\n]*", r.stdout + r.stderr)
+        print("  %s: no (%s)" % (heap, why[0] if why else "failed"), file=sys.stderr)
+    print("the whole meter on %s: no heap up to %s runs the soak" % (label, HEAPS[-1]))
+    return None
 
 
 if __name__ == "__main__":

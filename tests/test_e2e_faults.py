@@ -542,10 +542,12 @@ def test_fuzz_valid_and_invalid_tokens_and_clock_jumps(steps):
 
 # -- 4. soak: many tokens on one simulator process in a small heap ---------------------------
 
-# The smallest heap tried that runs it (10,000 tokens, several seeds): 96K and 88K do, 84K
-# fails at the first token (MemoryError making the decoder); sim.py itself is compiled from
-# source at start, which is why the 64K of test_meter_e2e (the meter core alone) is not enough.
-SOAK_HEAP = "88K"
+# The whole meter as a board runs it: the firmware and the simulator's own code as .mpy
+# (`micropython -m sim` in the build), the board's loop, drivers, meter and ui. SOAK_HEAP
+# (environment) tries another heap; `make bench` reports the smallest that runs. This
+# 64-bit binary needs 104K (its objects are twice a board's); a 32-bit build of the same
+# MicroPython runs it in 70K (the closing note of issue 12 says how it was built).
+SOAK_HEAP = os.environ.get("SOAK_HEAP", "112K")
 RESULT_TOPS = {"ACCEPT": R.ACCEPT, "LOCKED": R.LOCKED, "METER FAULT": R.STORAGE,
                "KEY CHANGED": R.KEY_CHANGED}
 
@@ -555,6 +557,7 @@ def test_soak_tokens_on_the_keypad_in_a_small_heap(tmp_path, board_root):
     n = int(os.environ.get("SOAK_TOKENS", "1000"))
     mpy = os.path.join(board_root, "fw")
     build_mpy.build(mpy)
+    build_mpy._compile(SIM, os.path.join(mpy, "sim.mpy"), "x64", "sim.py")  # as the rest
     state = new_state(tmp_path / "s")
     rng = random.Random(int(os.environ.get("SOAK_SEED", "2026")))
     t0 = dt.datetime(2024, 1, 2, tzinfo=UTC)
@@ -570,7 +573,7 @@ def test_soak_tokens_on_the_keypad_in_a_small_heap(tmp_path, board_root):
 
     with open(script, "w") as f:
         for i in range(n):
-            if i == 50:
+            if i == min(50, n // 2):
                 f.write("mem\n")
             r = i % 100
             if r == 47:  # three guesses in a row: the keypad locks for 10 s
@@ -591,7 +594,7 @@ def test_soak_tokens_on_the_keypad_in_a_small_heap(tmp_path, board_root):
                 want[R.ACCEPT] += 1
                 total += last.extra["encoded_tenths"]
         f.write("mem\nstatus\nquit\n")
-    cmd = [micropython_binary(), "-X", "heapsize=" + SOAK_HEAP, SIM, "--firmware", mpy,
+    cmd = [micropython_binary(), "-X", "heapsize=" + SOAK_HEAP, "-m", "sim", "--firmware", mpy,
            "--script", "--state", str(state), "--profile", str(state / "meter.json"),
            "--start", str(START)]
     counts = {}
@@ -601,7 +604,7 @@ def test_soak_tokens_on_the_keypad_in_a_small_heap(tmp_path, board_root):
     tail = []
     with open(script) as stdin:
         p = subprocess.Popen(cmd, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True)
+                             text=True, cwd=mpy)
         for line in p.stdout:  # streamed: a 10,000-token run prints some 30 MB
             tail = (tail + [line])[-5:]
             if not line.startswith("{"):  # a traceback: read it whole, then fail
@@ -629,9 +632,9 @@ def test_soak_tokens_on_the_keypad_in_a_small_heap(tmp_path, board_root):
     start, end = mem
     print("\nsoak: %d tokens typed (%d entries) in micropython -X heapsize=%s (.mpy), %d frames"
           % (n, sum(want.values()), SOAK_HEAP, shown))
-    print("soak: heap after 50 tokens: %d B in use, %d B free; at the end: %d B in use, "
-          "%d B free" % (start["mem_alloc"], start["mem_free"], end["mem_alloc"],
-                         end["mem_free"]))
+    print("soak: heap after %d tokens: %d B in use, %d B free; at the end: %d B in use, "
+          "%d B free" % (min(50, n // 2), start["mem_alloc"], start["mem_free"],
+                         end["mem_alloc"], end["mem_free"]))
     assert counts == {k: v for k, v in want.items() if v}, "results seen: %s, want %s" % (
         counts, want)
     assert status["balance"] == total and "fault" not in status and status["storage"] == ""
