@@ -130,8 +130,8 @@ def measure_apply(key, tokens):
     import os
 
     import vfs
-
     from filedev import FileDev
+
     from meter.meter import Meter
     from meter.store import RecordStore
 
