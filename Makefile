@@ -33,8 +33,8 @@ lint: setup
 conformance: setup  ## make conformance VECTORS=path.jsonl
 	$(BIN)/python -m host_tools.conformance $(VECTORS)
 
-bench: setup  ## decode speed and heap per decode, as ratios to a bit-by-bit baseline
-	$(BIN)/python bench/run.py
+bench: setup  ## decode speed and heap, as ratios to a baseline; the whole meter's smallest heap
+	MICROPYTHON32="$(MICROPYTHON32)" $(BIN)/python bench/run.py
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache .ruff_cache web/dist

@@ -50,14 +50,17 @@ def main():
           % (free, used))
     tokens = int(os.environ.get("SOAK_TOKENS", "10000"))
     soak(tokens)
-    if os.environ.get("MICROPYTHON32"):  # a 32-bit unix build, as a board's word size
-        soak(tokens, os.environ["MICROPYTHON32"])
+    if os.environ.get("MICROPYTHON32"):  # a 32-bit unix build (bench/micropython32.sh)
+        soak(tokens, os.environ["MICROPYTHON32"], "x86")
+    else:
+        print("(a 32-bit build, a board's word size: bench/micropython32.sh makes one; "
+              "then make bench MICROPYTHON32=path)")
 
 
 HEAPS = ("64K", "72K", "80K", "88K", "96K", "104K", "112K", "128K")
 
 
-def soak(tokens, interp=None):
+def soak(tokens, interp=None, march="x64"):
     """The whole meter: the smallest heap in HEAPS that boots the simulator and types 50
     tokens, then `tokens` tokens in that heap (tests/test_e2e_faults.py's soak)."""
     root = os.path.dirname(HERE)
@@ -67,14 +70,15 @@ def soak(tokens, interp=None):
         d = tempfile.mkdtemp()
         os.symlink(interp, os.path.join(d, "micropython"))
         env["PATH"] = d + os.pathsep + env["PATH"]
-        label = interp
+        label = interp + " (.mpy for %s)" % march
     cmd = [sys.executable, "-m", "pytest", "-q", "-s", "-m", "soak", "-p", "no:cacheprovider",
            os.path.join(root, "tests", "test_e2e_faults.py")]
     for heap in HEAPS:
         for n in (50, tokens):
             print("  soak: %d tokens in %s ..." % (n, heap), file=sys.stderr, flush=True)
             r = subprocess.run(cmd, cwd=root, capture_output=True, text=True,
-                               env=dict(env, SOAK_HEAP=heap, SOAK_TOKENS=str(n)))
+                               env=dict(env, SOAK_HEAP=heap, SOAK_TOKENS=str(n),
+                                        SOAK_MARCH=march))
             if r.returncode:
                 break
         if not r.returncode:

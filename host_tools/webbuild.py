@@ -21,7 +21,7 @@ PORT_DIR = os.path.join("node_modules", "@micropython", "micropython-webassembly
 PAGE = ("index.html", "app.js", "style.css", "webmeter.py")
 PORT = ("micropython.mjs", "micropython.wasm")
 PACKAGES = ("sts", "meter", "ui")  # not hal (drivers) but for LOOP, nor main.py (a board's)
-LOOP = ("app.py", "hal/__init__.py", "hal/energy.py")  # the board's loop, the page's load
+LOOP = ("app.py", "hal/__init__.py", "hal/energy.py", "hal/virtual.py")  # the loop, drivers
 DEMO = os.path.join(os.path.dirname(__file__), "profiles", "demo.json")
 MADE = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)  # as `make sim`: edition 1 ran out
 

@@ -11,6 +11,7 @@ from binascii import a2b_base64, b2a_base64, unhexlify
 from app import Loop
 
 from hal.energy import SimLoad
+from hal.virtual import Keys, Screen, Switch, Ticks
 from meter.results import LOCKED, NAMES
 from sts import amount
 from sts.codec import encode
@@ -24,40 +25,6 @@ _REGISTER = {"max-power": 0, "clear-credit": 1, "tariff": 2, "clear-tamper": 5}
 _s = {"loop": None, "demo": None, "explain": [], "t0": 0}
 
 
-class _Keys:
-    """The page's keypad: the key of the last call, taken by the next pass."""
-
-    key = None
-
-    def scan(self):
-        k = self.key
-        self.key = None
-        return k
-
-
-class _Screen:
-    rows = 2
-    cols = 16
-    lines = None
-
-    def show(self, lines):
-        self.lines = lines
-
-
-class _Relay:
-    closed = False
-
-    def set(self, closed):
-        self.closed = bool(closed)
-
-
-class _Ticks:
-    ms = 0
-
-    def now_ms(self):
-        return self.ms
-
-
 def _ticks(now_ms):
     return (int(now_ms) - _s["t0"]) & 0x3FFFFFFF
 
@@ -66,7 +33,8 @@ def _step(now_ms, k=None):
     """One pass of the board's loop at the page's time, with key k if given."""
     loop = _s["loop"]
     loop.clock.ms = _ticks(now_ms)
-    loop.keypad.key = k
+    if k is not None:
+        loop.keypad.push(k)
     loop.step()
 
 
@@ -93,11 +61,11 @@ def boot(demo_json, now_ms):
     _mkdir()
     demo = json.loads(demo_json)
     _s["demo"] = demo
-    relay = _Relay()
+    relay = Switch()
     # The page's load is none (as a meter with nothing plugged in): credit drains only in
     # the simulator, where a load can be switched on.
-    _s["loop"] = Loop({"keypad": _Keys(), "display": _Screen(), "relay": relay,
-                       "clock": _Ticks(), "energy": SimLoad(relay), "state": STATE + "/meter",
+    _s["loop"] = Loop({"keypad": Keys(), "display": Screen(), "relay": relay,
+                       "clock": Ticks(), "energy": SimLoad(relay), "state": STATE + "/meter",
                        "provision": demo["meter"], "log": None})
     _s["explain"] = []
     return frame(now_ms)

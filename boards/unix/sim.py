@@ -18,6 +18,7 @@ sys.path.insert(0, _FW or _HERE + "/../../firmware")
 from app import Loop  # noqa: E402
 
 from hal.energy import SimLoad  # noqa: E402
+from hal.virtual import Keys, Screen, Switch, Ticks  # noqa: E402
 from meter.store import RecordStore  # noqa: E402
 
 STEP = 100  # ms: how finely `wait` walks the clock, so no frame is skipped
@@ -39,47 +40,6 @@ class CuttingStore(RecordStore):
             sys.stdout.write(json.dumps({"cut": CuttingStore.writes, "path": path}) + "\n")
             sys.exit(3)
         RecordStore._write(self, path, parts)
-
-
-# The simulated board's drivers: what a board's hal drivers do, on the terminal's terms.
-class Keys:
-    """The keypad: keys the terminal or the script pressed, one a pass."""
-
-    def __init__(self):
-        self.queue = []
-
-    def scan(self):
-        return self.queue.pop(0) if self.queue else None
-
-
-class Screen:
-    """The display: keeps the frame last shown."""
-
-    def __init__(self, rows, cols):
-        self.rows = rows
-        self.cols = cols
-        self.lines = [" " * cols] * rows
-
-    def show(self, lines):
-        self.lines = list(lines)
-
-
-class Relay:
-    def __init__(self):
-        self.closed = False
-
-    def set(self, closed):
-        self.closed = bool(closed)
-
-
-class Ticks:
-    """A board's time.ticks_ms(): from 0 at every power-up, moved on by the simulator."""
-
-    def __init__(self):
-        self.ms = 0
-
-    def now_ms(self):
-        return self.ms
 
 
 class Sim:
@@ -109,7 +69,7 @@ class Sim:
         except OSError:
             pass
         self.clock = Ticks()
-        self.relay = Relay()
+        self.relay = Switch()
         self.energy = SimLoad(self.relay, self.watts)
         self.screen = Screen(self.rows, self.cols)
         self.keys = Keys()
@@ -131,7 +91,7 @@ class Sim:
         self.boot(data)
 
     def press(self, k):
-        self.keys.queue.append(k)
+        self.keys.push(k)
         self.loop.step()
 
     def load(self, watts):
@@ -222,68 +182,6 @@ def scripted(sim, out):
         emit()
 
 
-def draw(sim):
-    f = sim.frame()
-    bar = "+" + "-" * (sim.cols + 2) + "+"
-    s = sim.loop.m.status()
-    supply = "ON " if sim.relay.closed else "OFF"
-    out = ["\x1b[H\x1b[2J", "  stsmeter simulator (%s)\r\n\r\n" % sim.state, "  " + bar + "\r\n"]
-    for line in f:
-        out.append("  | " + line + " |\r\n")
-    out.append("  " + bar + "\r\n\r\n")
-    trip = "  TRIPPED: load over the max power limit" if s.get("tripped") else ""
-    out.append("  supply %s  load %d W%s\r\n" % (supply, sim.watts, trip))
-    out.append("\r\n  keys: 0-9, Enter = #, Backspace = *, c = clear,\r\n"
-               "        l = load 0/1/2 kW, q = quit\r\n")
-    if sim.tokens:
-        out.append("\r\n  tokens to try (made by `make sim` for this meter):\r\n")
-        out.extend("    " + t + "\r\n" for t in sim.tokens)
-    sys.stdout.write("".join(out))
-
-
-def interactive(sim):
-    import select
-    import termios
-
-    fd = 0
-    try:
-        old = termios.tcgetattr(fd)
-    except OSError:  # stdin is a pipe or a file, not a terminal
-        sys.stderr.write("sim.py: the interactive simulator needs a terminal; "
-                         "for commands on stdin use --script (see the README)\n")
-        sys.exit(2)
-    termios.setraw(fd)
-    poll = select.poll()
-    poll.register(sys.stdin, select.POLLIN)
-    loads = (0, 1000, 2000)
-    last = time.ticks_ms()
-    try:
-        while True:
-            draw(sim)
-            ready = poll.poll(200)
-            now = time.ticks_ms()
-            sim.advance(time.ticks_diff(now, last))
-            last = now
-            if not ready:
-                continue
-            c = sys.stdin.read(1)
-            if c in "0123456789#*":
-                sim.press(c)
-            elif c in "\r\n":
-                sim.press("#")
-            elif c in "\x7f\x08":
-                sim.press("*")
-            elif c in "cC":
-                sim.press("C")
-            elif c == "l":
-                sim.load(loads[(loads.index(sim.watts) + 1) % 3] if sim.watts in loads else 0)
-            elif c in "q\x03":
-                break
-    finally:
-        termios.tcsetattr(fd, termios.TCSANOW, old)
-        sys.stdout.write("\r\n")
-
-
 def main(argv):
     opts = {"--state": ".sim", "--profile": ".sim/meter.json", "--start": None,
             "--rows": "2", "--cols": "16", "--firmware": None, "--cut-at": "0"}
@@ -311,7 +209,9 @@ def main(argv):
         sys.exit(2)
     if script:
         scripted(sim, sys.stdout)
-    else:
+    else:  # (its own module: a scripted run, as in the soak, never loads it)
+        from simterm import interactive
+
         interactive(sim)
 
 

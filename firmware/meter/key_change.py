@@ -7,7 +7,7 @@
 # as a clock time: a clock that restarts or steps cannot stretch it.
 from array import array
 
-from sts.blocks import bits
+from sts.kinds import bits
 
 _SLOTS = (3, 4, 8, 9)
 

@@ -15,7 +15,7 @@ from meter import results as R
 from meter.key_change import COMPLETE, MIXED, TIMED_OUT, KeyChange, sections_for
 from meter.tid_memory import OLD, TidMemory
 from sts import amount, errors
-from sts.blocks import WHAT, bits
+from sts.kinds import WHAT, bits
 from sts.codec import Decoder
 
 MAX_BALANCE = 99999999  # tenths: 9,999,999.9 units, 8 digits on a display, < 2**30
