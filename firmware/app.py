@@ -17,12 +17,16 @@ from meter.meter import Meter
 from meter.results import STORAGE
 from meter.store import RecordStore
 from ui.texts import RESULT
-from ui.ui import Ui
+from ui.ui import IDLE, Ui
 
 TENTH_J = 360000  # joules in 0.1 kWh, the credit register's unit
 LOG = "/meter.log"  # read it with `mpremote fs cat :/meter.log`
 LOG_MAX = 8192  # past this the log becomes LOG + ".old" (one kept) and starts again
 DISPLAY_RETRY_MS = 1000  # after a display error, how long before the next try
+# An energy source that fails this long (a PZEM that stops answering: a pulled wire) opens
+# the relay until it answers again: a meter that cannot measure must not supply for free.
+ENERGY_FAIL_MS = 10000
+ENERGY_FAULT = ("METER FAULT", "NO MEASUREMENT")
 
 
 def log(dev, text, exc=None):
@@ -83,19 +87,24 @@ def make(dev):
     return m, Ui(m, d.rows, d.cols)
 
 
+def _fit(lines, d):
+    lines = list(lines) + [""] * d.rows
+    return [(s + " " * d.cols)[:d.cols] for s in lines[:d.rows]]
+
+
 def fail_safe(dev):
-    """Supply off and METER FAULT shown, whatever failed; each part tried on its own."""
-    try:
-        dev["relay"].set(False)
-        if "led" in dev:
-            dev["led"].set(True)
-    finally:
+    """Supply off and METER FAULT shown, whatever failed; each part tried on its own, and
+    nothing raised (what failed is the caller's to log)."""
+    for name, on in (("relay", False), ("led", True)):
         try:
-            d = dev["display"]
-            lines = list(RESULT[STORAGE]) + [""] * d.rows
-            d.show([(s + " " * d.cols)[:d.cols] for s in lines[:d.rows]])
-        except Exception:  # noqa: BLE001, S110 - the display may be what failed
+            if name in dev:
+                dev[name].set(on)
+        except Exception:  # noqa: BLE001, S110 - the next part is tried all the same
             pass
+    try:
+        dev["display"].show(_fit(RESULT[STORAGE], dev["display"]))
+    except Exception:  # noqa: BLE001, S110 - the display may be what failed
+        pass
 
 
 class Loop:
@@ -117,6 +126,9 @@ class Loop:
         self.shown = None  # the frame on the display
         self.display_errors = 0
         self._display_failed = None  # ticks of the last display error, until one works
+        self._energy_failing = None  # ticks of the first of a run of failed readings
+        self.energy_fault = False  # that run has lasted ENERGY_FAIL_MS: the supply is off
+        self._energy_frame = _fit(ENERGY_FAULT, self.display)
         self.m, self.ui = make(dev)
         if self.m.fault:
             log(dev, "meter fault: " + self.m.fault)
@@ -142,6 +154,7 @@ class Loop:
         e = self.energy
         if e is not None:
             j = e.read(now)
+            self._energy_check(e, now)
             w = e.watts
             m.load(w if w else 0, now)  # an overload trips on measured power
             if j > 0:
@@ -153,14 +166,29 @@ class Loop:
         else:
             m.tick(now)
         frame = self.ui.frame(now)
+        if self.energy_fault and self.ui.state == IDLE:  # (entry and results as usual)
+            frame = self._energy_frame
         if frame != self.shown:
             self._show(frame, now)
-        closed = m.relay_closed()
+        closed = m.relay_closed() and not self.energy_fault
         self.relay.set(closed)
         if self.led is not None:
             self.led.set(not closed)
         if self.wdt is not None:
             self.wdt.feed()
+
+    def _energy_check(self, e, now):
+        if not e.error:
+            if self.energy_fault:
+                log(self.dev, "energy source answers again: supply as the meter says")
+            self._energy_failing = None
+            self.energy_fault = False
+        elif self._energy_failing is None:
+            self._energy_failing = now
+        elif not self.energy_fault and diff(now, self._energy_failing) >= ENERGY_FAIL_MS:
+            self.energy_fault = True
+            log(self.dev, "energy source: %s for %d s: supply off" % (e.error,
+                                                                      ENERGY_FAIL_MS // 1000))
 
     def _show(self, frame, now):
         """A display error (a loose I2C wire) never stops the meter: the frame is tried
@@ -199,7 +227,7 @@ def run(dev, period_ms=20):
             loop.step()
             time.sleep_ms(period_ms)
     except BaseException as e:  # a bug, a driver, Ctrl-C: never a closed relay left behind
-        fail_safe(dev)
+        fail_safe(dev)  # (raises nothing)
         if isinstance(e, KeyboardInterrupt):
             log(dev, "stopped (Ctrl-C)")
         else:

@@ -4,7 +4,9 @@
 #   import selftest; selftest.main()
 # Each step prints what it found and shows it on the LCD; a display that fails (an OSError on
 # the I2C bus) is reported and the test goes on. Only imported in this mode: not the meter's
-# memory.
+# memory. The relay clicks only on a board with no meter state yet: on a meter in service,
+# anyone holding * at power-up would get the supply without credit.
+import os
 import time
 
 LCD_ADDRS = (0x27, 0x3F)  # a PCF8574T backpack, a PCF8574AT one (board.py LCD_ADDR)
@@ -63,10 +65,17 @@ def run(dev, seconds=None, sleep_ms=None, ticks_ms=None, out=print):
         out("self-test: I2C bus, relay, energy source, then keys (# twice ends it)")
         found = _i2c(dev, scr, out)
         sleep(I2C_MS)
-        _relay(dev, scr, out, sleep)
+        clicked = "not clicked (a meter in service)"
+        if _in_service(dev):
+            scr.show("RELAY NOT TESTED", "METER IN SERVICE")
+            out("relay: not clicked: this board holds a meter's state (credit decides)")
+            sleep(I2C_MS)
+        else:
+            _relay(dev, scr, out, sleep)
+            clicked = "clicked"
         energy = _energy(dev, scr, out, sleep, ticks)
-        out("summary: I2C %s; relay clicked; energy %s; display errors %d"
-            % (found, energy, scr.errors))
+        out("summary: I2C %s; relay %s; energy %s; display errors %d"
+            % (found, clicked, energy, scr.errors))
         scr.show("PRESS KEYS", "# TWICE: END")
         out("press keys (# twice ends the self-test)")
         _keys(dev, scr, out, sleep, ticks, seconds)
@@ -97,6 +106,19 @@ def _i2c(dev, scr, out):
     scr.show("I2C " + (names.replace("0x", "") or "NONE"),
              "LCD AT 0x%02X" % lcd[0] if lcd else "NO 0x27/0x3F")
     return names or "nothing"
+
+
+def _in_service(dev):
+    """True if the board holds a meter's state (a slot of dev["state"] is there)."""
+    prefix = dev.get("state")
+    if not prefix:
+        return False
+    where, _, name = prefix.rpartition("/")
+    try:
+        names = os.listdir(where or "/")
+    except OSError:
+        return False
+    return name + ".0" in names or name + ".1" in names
 
 
 def _relay(dev, scr, out, sleep):

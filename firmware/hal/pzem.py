@@ -67,6 +67,7 @@ class Pzem:
         self._fresh = True  # no request sent yet
         self._got = -1  # bytes of the reply in _buf; -1: no request waiting for one
         self._wh = -1  # the energy register at the last good reading; -1: no baseline
+        self._good_at = 0  # ticks of the last good reading
         self.volts_x10 = None
         self.amps_x1000 = None
         self.wh = None
@@ -117,7 +118,7 @@ class Pzem:
                     return self._fail("bad reply")
         if got == _REPLY:
             self._got = -1
-            return self._parse()
+            return self._parse(now_ms)
         self._got = got
         if ticks_diff(now_ms, self._sent) >= self.timeout_ms:
             return self._fail("no answer" if got == 0 else "short reply")
@@ -130,7 +131,7 @@ class Pzem:
         self.watts = None
         return 0
 
-    def _parse(self):
+    def _parse(self, now_ms):
         b = self._buf
         if crc16(b, 23) != b[23] | b[24] << 8:
             return self._fail("bad CRC")
@@ -147,9 +148,19 @@ class Pzem:
         self.wh = wh
         self.error = ""
         last = self._wh
+        since = self._good_at
         self._wh = wh
+        self._good_at = now_ms
         # the first reading is the baseline; a register that went down was reset (a reset
         # energy command, or a new module): start again from it, nothing is known between
         if last < 0 or wh < last:
+            return 0
+        # No more than the module can measure (100 A at 260 V: 26 kW, 65/9 Wh a second)
+        # since the last good reading: a larger step is another module's register (swapped,
+        # or a second one answering at 0xF8), never charged; counting starts again from it.
+        s = ticks_diff(now_ms, since) // 1000 + 1
+        if wh - last > (s if s > 0 else 1) * 65 // 9 + 1:
+            self.error = "energy jump"
+            self.errors += 1
             return 0
         return (wh - last) * _J_PER_WH

@@ -13,6 +13,7 @@ import struct
 from meter import diff
 from meter import results as R
 from meter.key_change import COMPLETE, MIXED, TIMED_OUT, KeyChange, sections_for
+from meter.store import FORMAT
 from meter.tid_memory import OLD, TidMemory
 from sts import amount, errors
 from sts.kinds import WHAT, bits
@@ -72,6 +73,13 @@ class Meter:
                 # struct.error in CPython, ValueError in MicroPython, KeyError, ...)
                 self.fault = "unreadable state: %r" % (e,)
                 self.personalised = False
+                return
+            if store.format < FORMAT:
+                # Both slots in this format at once: firmware of the older format, put back,
+                # finds no state it reads (a fault), never the older slot with credit since
+                # spent and TIDs since used.
+                if self._commit():
+                    self._commit()
 
     # -- personalisation ---------------------------------------------------------------
     def personalise(self, profile, manufacture_tid):
@@ -285,9 +293,11 @@ class Meter:
         b = self.balance
         if self.fault or not self.personalised:
             return b[commodity]
-        b[commodity] = max(0, b[commodity] - tenths)
-        self._commit()
-        return b[commodity]
+        left = max(0, b[commodity] - tenths)
+        if left != b[commodity]:  # (energy measured at no credit changes nothing: no write)
+            b[commodity] = left
+            self._commit()
+        return left
 
     def load(self, watts, now):
         """Report the load at `now` (ms). Above the max power limit the relay trips and

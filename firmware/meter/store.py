@@ -121,6 +121,7 @@ class RecordStore:
         self._write(self._paths[slot], parts)  # no copy of the whole record
         parts[1] = None
         self.seq = seq
+        self.format = FORMAT
         self.slot = slot
         if self.report:  # that slot is good now: report only what is still bad
             tag = "slot %d:" % slot

@@ -53,27 +53,34 @@ class Display:
     rows = 2
     cols = 16
 
-    def __init__(self, fail=0):
+    def __init__(self, fail=0, clock=None):
         self.frames = []
         self.fail = fail  # shows that fail (an I2C error) before one works
-        self.tries = 0
+        self.tries = []  # the clock at each show tried (with a clock)
+        self.clock = clock
+        self.recovered = []  # how many shows had been tried at each recover()
 
     def show(self, lines):
-        self.tries += 1
+        if self.clock:
+            self.tries.append(self.clock.ms)
         if self.fail:
             self.fail -= 1
             raise OSError(5)  # EIO: a loose wire
         self.frames.append(list(lines))
 
+    def recover(self):
+        self.recovered.append(len(self.tries))
+
 
 class Switch:
-    def __init__(self):
-        self.states = []
+    def __init__(self, record=True):
+        self.states = [] if record else None  # every state set (long runs: None)
         self.closed = None
 
     def set(self, on):
         self.closed = bool(on)
-        self.states.append(self.closed)
+        if self.states is not None:
+            self.states.append(self.closed)
 
 
 class StepClock(FakeClock):
@@ -206,6 +213,32 @@ def test_an_error_in_the_loop_opens_the_relay_shows_the_fault_and_logs_it():
     assert "Traceback" in text and "read" in text, text
 
 
+class _BrokenRelay(Switch):
+    """A relay driver that fails (after `ok` sets): the fault path must go on past it."""
+
+    def __init__(self, ok):
+        Switch.__init__(self)
+        self.ok = ok
+
+    def set(self, on):
+        self.ok -= 1
+        if self.ok < 0:
+            raise OSError(5)
+        Switch.set(self, on)
+
+
+def test_a_relay_driver_that_fails_still_leaves_the_fault_shown_and_logged():
+    dev = _dev([None] * 10, relay=_BrokenRelay(5))
+    try:
+        app.run(dev, period_ms=0)
+        raise AssertionError("the relay's error did not come through")
+    except OSError:
+        pass
+    assert dev["display"].frames[-1] == FAULT
+    assert dev["led"].states[-1] is True  # the fault LED lit, after the relay failed
+    assert "METER FAULT" in _read(dev["log"]) and "OSError" in _read(dev["log"])
+
+
 def test_the_log_keeps_one_old_file_and_never_stops_the_fault_path():
     dev = _dev([])
     with open(dev["log"], "w") as f:
@@ -240,13 +273,53 @@ def test_a_display_that_fails_does_not_stop_the_meter():
     # An I2C error at every show for the first 3 s: the keypad, the meter and the relay go
     # on; the display is tried again once a second, and shows the meter when it answers.
     tok = _credit(2000, 100)
-    dev = _dev(_typed(tok) + [None] * 300, display=Display(fail=3))
+    dev = _dev(_typed(tok) + [None] * 300)
+    d = dev["display"] = Display(fail=3, clock=dev["clock"])
     _run(dev)
-    d = dev["display"]
     assert True in dev["relay"].states[:-1], "the credit was not accepted"
-    assert d.frames and d.tries <= 3 + len(d.frames), (d.tries, len(d.frames))
+    failed = d.tries[:4]  # three that failed, then the one that worked
+    assert [b - a for a, b in zip(failed, failed[1:])] == [1000] * 3, failed  # once a second
+    assert d.recovered[:3] == [1, 2, 3], "the display is set up again before each new try"
     assert any(f[0].startswith("CREDIT") or f[0].startswith("ACCEPT") for f in d.frames)
     assert _read(dev["log"]).count("display error") == 1
+
+
+class _Silent(SimLoad):
+    """A load behind an energy source that can stop answering (a PZEM with a pulled wire)."""
+
+    def read(self, now_ms):
+        j = SimLoad.read(self, now_ms)
+        if self.error:
+            self.errors += 1
+            self.watts = None
+            return 0
+        return j
+
+
+def test_an_energy_source_that_stops_answering_turns_the_supply_off():
+    tok = _credit(2000, 100)
+    relay = Switch()
+    load = _Silent(relay, 3000)
+
+    def fails():
+        load.error = "no answer"
+
+    def answers():
+        load.error = ""
+        load.watts = 3000
+
+    # The credit, 1 s of supply, then 30 s of silence, then answers again.
+    keys = _typed(tok) + [None] * 50 + [fails] + [None] * 1500 + [answers] + [None] * 10
+    dev = _dev(keys, relay=relay, energy=load)
+    _run(dev)
+    s = relay.states[1:]  # s[k]: after pass k
+    at = len(tok) + 1 + 50 + 1  # the first pass with no answer
+    assert s[at - 1] is True and s[at + 498] is True, "10 s of grace for a glitch"
+    assert s[at + 500] is False and s[at + 1499] is False, "no measurement: no supply"
+    assert s[at + 1501] is True, "it answers again: supply as the meter says"
+    assert ["METER FAULT     ", "NO MEASUREMENT  "] in dev["display"].frames
+    text = _read(dev["log"])
+    assert "no answer for 10 s: supply off" in text and "answers again" in text, text
 
 
 def test_energy_drains_credit_by_tenths_across_the_wrap_of_ticks():
@@ -254,9 +327,9 @@ def test_energy_drains_credit_by_tenths_across_the_wrap_of_ticks():
     # register is written once a tenth, not once a pass.
     tok = _credit(2000, 100)
     passes = 5000  # 100 s
-    dev = _dev(_typed(tok) + [None] * passes)
+    relay = Switch(record=False)
+    dev = _dev(_typed(tok) + [None] * passes, relay=relay, energy=SimLoad(relay, 3600))
     dev["clock"] = StepClock(time.ticks_add(0, -50000))
-    dev["energy"].watts = 3600
     _run(dev)
     m = Meter(RecordStore(dev["state"]))
     # The supply closed once the token was in: it drew for the passes after that.

@@ -806,9 +806,9 @@ def test_pzem_energy_between_readings():
     _eq(pzem.read(1040), 7200)
     _eq(pzem.read(2000), 0)
     _eq(pzem.read(2040), 0)  # no change
-    sim.wh = 5100
-    pzem.read(3000)
-    _eq(pzem.read(3040), 98 * 3600)
+    sim.wh = 5100  # 98 Wh in the next minute (5.9 kW)
+    pzem.read(62000)
+    _eq(pzem.read(62040), 98 * 3600)
 
 
 def test_pzem_one_request_a_period():
@@ -930,6 +930,20 @@ def test_pzem_register_reset_rebaselines():
         pzem.read(i * 1000)
         got.append(pzem.read(i * 1000 + 40))
     _eq(got, [0, 7200, 0, 10800, 0, 0])
+
+
+def test_pzem_an_energy_jump_beyond_what_it_can_measure_is_never_charged():
+    # Another module's register (swapped, or a second one answering at 0xF8): 100 kWh in a
+    # second is more than 26 kW could draw. Not charged; counting goes on from it.
+    sim, pzem = _pzem()
+    got = []
+    for i, wh in enumerate((5000, 5007, 105007, 105008, 105008 + 7 * 60)):
+        sim.wh = wh
+        t = i * 1000 if i < 4 else 63000  # the last one a minute later: 7 Wh/s is fine
+        pzem.read(t)
+        got.append((pzem.read(t + 40), pzem.error))
+    _eq(got, [(0, ""), (7 * 3600, ""), (0, "energy jump"), (3600, ""), (420 * 3600, "")])
+    _eq(pzem.errors, 1)
 
 
 def test_pzem_across_ticks_wrap():

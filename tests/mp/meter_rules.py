@@ -1256,21 +1256,29 @@ _HERE = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
 FIXTURE = _HERE + "/../fixtures/state-format-1"
 
 
-def _copy_fixture(d):
+def _copy_fixture(d, fixture=FIXTURE):
     for slot in (0, 1):
-        with open("%s/meter.%d" % (FIXTURE, slot), "rb") as f:
+        with open("%s/meter.%d" % (fixture, slot), "rb") as f:
             _overwrite("%s/state.%d" % (d, slot), f.read())
 
 
-def test_a_record_of_format_1_loads_with_nothing_lost():
+def _load_fixture(fixture):
+    '''A meter on a copy of the fixture's slots, checked against its expect.json (every field
+    the meter held when it wrote them); (meter, expected).'''
     import json
 
-    with open(FIXTURE + "/expect.json") as f:
+    with open(fixture + "/expect.json") as f:
         want = json.load(f)
     d = fresh_dir("meter_rules")
-    _copy_fixture(d)
+    _copy_fixture(d, fixture)
     m = Meter(RecordStore(d + "/state"))
-    assert m.personalised and m.fault == "" and m.store.format == 1, m.fault
+    assert m.personalised and m.fault == "", m.fault
+    # Both slots rewritten in format 2 at once (firmware of format 1, put back, must not find
+    # the older slot: credit spent since would come back), with nothing else changed.
+    assert m.store.format == 2 and m.store.seq == want.pop("seq") + 2
+    for slot in (0, 1):
+        with open("%s/state.%d" % (d, slot), "rb") as f:
+            assert f.read(4) == b"STM2", slot
     got = {"balances": m.balance, "tids": tids_of(m), "tid_count": m.tids.count,
            "key": m.key.hex(), "krn": m.krn, "kt": m.kt, "ken": m.ken, "ti": m.ti,
            "sgc": m.sgc, "pan": m.pan, "ea": m.ea, "base_date": m.base_date,
@@ -1279,6 +1287,11 @@ def test_a_record_of_format_1_loads_with_nothing_lost():
            "seq": m.store.seq}
     for k in want:
         assert got[k] == want[k], "%s: %r, not %r" % (k, got[k], want[k])
+    return m, want
+
+
+def test_a_record_of_format_1_loads_with_nothing_lost():
+    m, want = _load_fixture(FIXTURE)
     play(m, """
     c 2002 77 -> USED                   # the TID memory refuses what it refused
     c 999 10 -> OLD
@@ -1290,6 +1303,19 @@ def test_a_record_of_format_1_loads_with_nothing_lost():
     assert m.apply(kct("key", "new", ro=1)[4], ms(20)).code == R.KEY_CHANGED, m.kct.held
     assert m.key == KEYS["new"] and m.base_date == 2014 and m.krn == 2
     assert m.balance == want["balances"]
+
+
+def test_a_record_of_format_1_with_a_part_filled_tid_memory_loads_with_nothing_lost():
+    # After a rollover (RO) the TID memory starts again: format 1 stored only the TIDs in
+    # use, format 2 every slot. Both read alike.
+    m, want = _load_fixture(FIXTURE + "-after-rollover")
+    assert m.tids.count == 2 < m.tids.capacity and m.base_date == 2014
+    play(m, """
+    k=new c 10 120 -> USED
+    k=new c 12 10 -> ACCEPT
+    """, now=0)
+    m = reboot(m)
+    assert tids_of(m) == [10, 11, 12] and m.balance[0] == want["balances"][0] + 10
 
 
 def _restamp(path, magic):

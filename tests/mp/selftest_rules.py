@@ -212,6 +212,27 @@ def test_the_relay_clicks_for_half_a_second_and_ends_open():
     assert "relay: open" in said, said
 
 
+def test_a_meter_in_service_gets_no_relay_click():
+    # Anyone can hold * at power-up: on a board that holds a meter's state the self-test must
+    # not close the relay (that would be supply without credit).
+    from meter.meter import Meter
+    from meter.store import RecordStore
+    from scratch import fresh_dir
+
+    d = fresh_dir("selftest_rules")
+    m = Meter(RecordStore(d + "/meter"))
+    m.personalise({"pan": "600727000000000009", "sgc": "123456", "ti": "01", "kt": 2,
+                   "krn": 1, "ken": 255, "ea": "sta", "base_date": 1993,
+                   "decoder_key": b"\x01" * 8}, 1000)
+    dev = _dev(state=d + "/meter")
+    said = _run(dev)
+    assert True not in dev["relay"].states and "relay: not clicked" in said, said
+    assert "RELAY NOT TESTED" in " ".join(" ".join(f) for f in dev["display"].frames)
+    dev = _dev(state=fresh_dir("selftest_rules") + "/meter")  # a blank board: it clicks
+    _run(dev)
+    assert dev["relay"].states.count(True) == 1
+
+
 def test_ctrl_c_while_the_relay_is_closed_leaves_it_open():
     dev = _dev()
     c = dev["clock"]
