@@ -5,18 +5,15 @@
 #   file for faults; None: no log), profile (a provisioning file), provision (its data, as a
 #   dict), keep_profile (do not delete it), store (a RecordStore class).
 # Loop(dev) opens the relay, reads the state, and each step() is one pass: a key, the energy
-# since the last pass, a frame, the relay, the watchdog. run() is a board's loop around it.
-# Compiled to .mpy with the rest (a board compiles main.py from source at every start: it
-# only calls boot() here).
+# since the last pass, a frame, the relay, the watchdog. A board's power-up and its loop
+# around Loop (watchdog, fail-safe, self-test) are startup.py's: the simulator and the page
+# never load them.
 import os
 import sys
-import time
 
 from meter import diff
 from meter.meter import Meter
-from meter.results import STORAGE
 from meter.store import RecordStore
-from ui.texts import RESULT
 from ui.ui import IDLE, Ui
 
 TENTH_J = 360000  # joules in 0.1 kWh, the credit register's unit
@@ -87,24 +84,9 @@ def make(dev):
     return m, Ui(m, d.rows, d.cols)
 
 
-def _fit(lines, d):
+def fit(lines, d):
     lines = list(lines) + [""] * d.rows
     return [(s + " " * d.cols)[:d.cols] for s in lines[:d.rows]]
-
-
-def fail_safe(dev):
-    """Supply off and METER FAULT shown, whatever failed; each part tried on its own, and
-    nothing raised (what failed is the caller's to log)."""
-    for name, on in (("relay", False), ("led", True)):
-        try:
-            if name in dev:
-                dev[name].set(on)
-        except Exception:  # noqa: BLE001, S110 - the next part is tried all the same
-            pass
-    try:
-        dev["display"].show(_fit(RESULT[STORAGE], dev["display"]))
-    except Exception:  # noqa: BLE001, S110 - the display may be what failed
-        pass
 
 
 class Loop:
@@ -128,7 +110,7 @@ class Loop:
         self._display_failed = None  # ticks of the last display error, until one works
         self._energy_failing = None  # ticks of the first of a run of failed readings
         self.energy_fault = False  # that run has lasted ENERGY_FAIL_MS: the supply is off
-        self._energy_frame = _fit(ENERGY_FAULT, self.display)
+        self._energy_frame = fit(ENERGY_FAULT, self.display)
         self.m, self.ui = make(dev)
         if self.m.fault:
             log(dev, "meter fault: " + self.m.fault)
@@ -214,51 +196,3 @@ class Loop:
             return
         self._display_failed = None
         self.shown = frame
-
-
-def run(dev, period_ms=20):
-    """A board's loop. Any error that escapes it leaves the supply off and the fault shown,
-    writes the traceback to the log, then is raised: the watchdog, no longer fed, restarts
-    the board, which reads its state again (supply off until then)."""
-    dev["relay"].set(False)
-    try:
-        loop = Loop(dev)
-        while True:
-            loop.step()
-            time.sleep_ms(period_ms)
-    except BaseException as e:  # a bug, a driver, Ctrl-C: never a closed relay left behind
-        fail_safe(dev)  # (raises nothing)
-        if isinstance(e, KeyboardInterrupt):
-            log(dev, "stopped (Ctrl-C)")
-        else:
-            log(dev, "METER FAULT", e)
-        raise
-
-
-def service_key_held(dev, key="*", scans=30):
-    """True if `key` is held down at power-up (the keypad debounces over a few scans)."""
-    kp = dev["keypad"]
-    for _ in range(scans):
-        if kp.scan() == key:
-            return True
-        time.sleep_ms(5)
-    return False
-
-
-def boot(board):
-    """A board's power-up (main.py): the drivers from board.setup(); with * held, the
-    self-test (no watchdog, the relay open, the REPL free for mpremote); else the meter,
-    the watchdog running from here on."""
-    dev = board.setup()
-    dev["relay"].set(False)
-    if service_key_held(dev):
-        import selftest
-
-        selftest.run(dev)
-        return
-    wdt_ms = getattr(board, "WATCHDOG_MS", 8000)
-    if wdt_ms:
-        from machine import WDT
-
-        dev["wdt"] = WDT(timeout=wdt_ms)
-    run(dev)

@@ -1,5 +1,5 @@
 # selftest.py  bring-up of a freshly wired board: the I2C bus, the relay, the energy source, keys
-# app.boot() runs it instead of the meter when * is held at power-up: no watchdog, the relay
+# startup.boot() runs it instead of the meter when * is held at power-up: no watchdog, the relay
 # open, the REPL free for mpremote once it ends (or at Ctrl-C). From the REPL:
 #   import selftest; selftest.main()
 # Each step prints what it found and shows it on the LCD; a display that fails (an OSError on

@@ -318,8 +318,8 @@ def test_manifest_freezes_every_package_main_and_board(board):
     assert ("include", "$(PORT_DIR)/boards/manifest.py", None) in calls
     packages = [p for kind, p, _ in calls if kind == "package"]
     assert packages == list(build_mpy.PACKAGES)
-    assert sorted(p for kind, p, _ in calls if kind == "module") == ["app.py", "board.py",
-                                                                     "main.py", "selftest.py"]
+    assert sorted(p for kind, p, _ in calls if kind == "module") == [
+        "app.py", "board.py", "main.py", "selftest.py", "startup.py"]
     for kind, p, base in calls:
         if kind == "include":
             continue

@@ -8,6 +8,7 @@
 # still in one piece (64 KB boards).
 from sts.sta import Sta  # noqa: I001
 
+import gc
 import struct
 
 from meter import diff
@@ -325,6 +326,10 @@ class Meter:
 
     def decoder(self):
         if self._decoder is None:
+            # Made at start-up, personalisation and a key change only: the garbage of what
+            # came before (a provisioning file parsed, a record read) is collected first, so
+            # that the cipher's tables find room in one piece in a small heap.
+            gc.collect()
             if self.ea == "sta":
                 cipher = Sta
             else:  # imported only by a MISTY1 meter: 6 KB of heap

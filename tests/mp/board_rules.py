@@ -14,6 +14,7 @@ import fake_machine
 sys.modules["machine"] = fake_machine  # before any module of the board's imports it
 
 import app  # noqa: E402
+import startup  # noqa: E402
 
 from hal.clock import FakeClock  # noqa: E402
 from hal.energy import SimLoad  # noqa: E402
@@ -118,7 +119,7 @@ def _dev(keys, **more):
 def _run(dev):
     gc.collect()
     try:
-        app.run(dev, period_ms=0)
+        startup.run(dev, period_ms=0)
     except Stop:
         pass
 
@@ -199,7 +200,7 @@ def test_an_error_in_the_loop_opens_the_relay_shows_the_fault_and_logs_it():
     dev = _dev(_typed(tok) + [None] * 100, wdt=Watchdog())
     dev["energy"] = _FailingEnergy(dev["relay"], 40)
     try:
-        app.run(dev, period_ms=0)
+        startup.run(dev, period_ms=0)
         raise AssertionError("the error did not come through")
     except RuntimeError:
         pass
@@ -230,7 +231,7 @@ class _BrokenRelay(Switch):
 def test_a_relay_driver_that_fails_still_leaves_the_fault_shown_and_logged():
     dev = _dev([None] * 10, relay=_BrokenRelay(5))
     try:
-        app.run(dev, period_ms=0)
+        startup.run(dev, period_ms=0)
         raise AssertionError("the relay's error did not come through")
     except OSError:
         pass
@@ -261,6 +262,27 @@ def test_a_failed_state_write_in_the_loop_opens_the_relay_and_shows_the_fault():
     assert FAULT in dev["display"].frames[:-1] and dev["relay"].states[-2] is False
     assert True not in dev["relay"].states
     assert Meter(RecordStore(dev["state"])).balance[0] == 0
+
+
+def test_boot_logs_a_silent_slow_path():
+    # A .mpy of another architecture: sts.kernels falls back to the portable code (8x slower
+    # for STA on a Cortex-M0). The board says so in its log; an expected fallback (a port with
+    # no viper at all) is not news.
+    from sts import kernels
+
+    saved = kernels.fallback, kernels.expected
+    try:
+        kernels.fallback = "viper kernels not loaded: incompatible .mpy arch (ValueError)"
+        kernels.expected = False
+        dev = _dev([None])
+        _run(dev)
+        assert "slow path: viper kernels not loaded" in _read(dev["log"]), _read(dev["log"])
+        kernels.fallback, kernels.expected = "no viper on this port (webassembly)", True
+        dev = _dev([None])
+        _run(dev)
+        assert "slow path" not in _read(dev["log"])
+    finally:
+        kernels.fallback, kernels.expected = saved
 
 
 def test_the_loop_feeds_the_watchdog_once_a_pass():
@@ -438,7 +460,7 @@ def test_boot_runs_the_meter_with_the_watchdog_or_the_self_test_with_none():
     fake_machine.reset_fakes()
     b = _Board([None] * 40)  # no key held at power-up
     try:
-        app.boot(b)
+        startup.boot(b)
     except Stop:
         pass
     assert len(fake_machine.WDT.made) == 1 and fake_machine.WDT.made[0].timeout == 5000

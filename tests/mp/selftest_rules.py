@@ -1,7 +1,7 @@
 # selftest_rules.py  the bring-up self-test (firmware/selftest.py) under fake drivers, in
 # micropython: the I2C addresses shown, each key shown, the relay clicking and always left open
 # (a display that fails, an energy source that fails, Ctrl-C during the click), the energy
-# reading and its errors shown; and app.boot() running it, with no watchdog, when * is held.
+# reading and its errors shown; and startup.boot() running it, with no watchdog, when * is held.
 import sys
 import time
 
@@ -9,8 +9,8 @@ import fake_machine
 
 sys.modules["machine"] = fake_machine  # before any module of the board's imports it
 
-import app  # noqa: E402
 import selftest  # noqa: E402
+import startup  # noqa: E402
 
 import hal_sim  # noqa: E402
 from hal.pcf8574_lcd import I2cLcd  # noqa: E402
@@ -374,7 +374,7 @@ def test_boot_with_star_held_runs_the_self_test_with_no_watchdog():
     selftest.run = lambda dev: run(dev, out=said.append)  # as boot() calls it, quietly
     b = _Board(["*", "4", "#", "#"])
     try:
-        app.boot(b)
+        startup.boot(b)
     finally:
         selftest.I2C_MS, selftest.RELAY_MS, selftest.ENERGY_MS, selftest.run = saved
     assert not fake_machine.WDT.made, "the self-test must start no watchdog"
