@@ -85,6 +85,7 @@ def make(dev):
 
 
 def fit(lines, d):
+    """A frame for display d: `rows` lines of `cols` characters, cut or padded."""
     lines = list(lines) + [""] * d.rows
     return [(s + " " * d.cols)[:d.cols] for s in lines[:d.rows]]
 
