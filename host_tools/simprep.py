@@ -1,6 +1,9 @@
 # simprep.py  `make sim`, host side: a fresh demo meter for the simulator, and tokens to try
 # Writes STATE/meter.json (the decoder key and meter data, never the vending key) from a
 # vending profile, clears the simulator's old state, and prints tokens made for it.
+# `make sim-tokens` (--tokens-only): fresh tokens for the simulator's meter as it is now
+# (after a migration: its new key, KRN and base date, TIDs after the newest it holds), the
+# state kept; the simulator shows them when `r` is pressed.
 import argparse
 import datetime as dt
 import json
@@ -37,8 +40,31 @@ def tokens(prof, now, rng):
     out.append(("max power 1000 W (then press l for a 2 kW load)",
                 vend.management(moved, "max-power", 1000, later, None, rng).grouped()))
     out.append(("test/display token", vend.test_display(512).grouped()))
-    out.append(("short codes: balance, last result, TID memory, PAN", "0  1  3  8"))
+    out.append(("short codes: balance, last result, TIDs, PAN", "0  1  3  8"))
     return out
+
+
+def as_now(prof, state):
+    """(profile of the simulator's meter as its state holds it, the time of the minute
+    after its newest TID): the vending key of `prof`, the key fields of the meter."""
+    from meter.meter import Meter
+    from meter.store import RecordStore
+
+    m = Meter(RecordStore(os.path.join(state, "meter")))
+    if not m.personalised or m.fault:
+        raise SystemExit("simprep: no meter in %s/ (%s): run `make sim` first"
+                         % (state, m.fault or "blank"))
+    now = profile.Profile(dict(prof.as_dict(), name=prof.name, pan=m.pan, sgc="%06d" % m.sgc,
+                               ti="%02d" % m.ti, kt=m.kt, krn=m.krn, ken=m.ken, ea=m.ea,
+                               base_date=m.base_date, vending_key=prof.vending_key.hex()))
+    if now.decoder_key() != m.key:
+        raise SystemExit("simprep: the meter in %s/ holds a key that %s's vending key does "
+                         "not make (KRN %d): run `make sim` for a fresh one"
+                         % (state, prof.name, m.krn))
+    start, _ = tid.window(m.base_date)
+    newest = m.tids.newest()
+    after = start + dt.timedelta(minutes=(newest or 0) + 1)
+    return now, after
 
 
 def main(argv=None):
@@ -47,19 +73,29 @@ def main(argv=None):
                                                       "demo.json"))
     ap.add_argument("--state", default=".sim")
     ap.add_argument("--seed", type=int)
+    ap.add_argument("--tokens-only", action="store_true",
+                    help="fresh tokens for the meter in STATE as it is now; the state kept")
     args = ap.parse_args(argv)
     prof = profile.load(args.profile)
-    os.makedirs(args.state, exist_ok=True)
-    for name in os.listdir(args.state):  # a fresh meter each time `make sim` runs
-        os.remove(os.path.join(args.state, name))
-    with open(os.path.join(args.state, "meter.json"), "w") as f:
-        json.dump(meter_json(prof, MADE), f)  # the same file a board is provisioned with
     rng = random.Random(args.seed) if args.seed is not None else random.SystemRandom()
-    lines = ["%-26s %s" % (token, label) for label, token in tokens(prof, dt.datetime.now(UTC),
-                                                                    rng)]
+    when = dt.datetime.now(UTC)
+    if args.tokens_only:
+        prof, after = as_now(prof, args.state)
+        when = max(when, after)
+    else:
+        os.makedirs(args.state, exist_ok=True)
+        for name in os.listdir(args.state):  # a fresh meter each time `make sim` runs
+            os.remove(os.path.join(args.state, name))
+        with open(os.path.join(args.state, "meter.json"), "w") as f:
+            json.dump(meter_json(prof, MADE), f)  # the same file a board is provisioned with
+    lines = ["%-26s %s" % (token, label) for label, token in tokens(prof, when, rng)]
     with open(os.path.join(args.state, "tokens.txt"), "w") as f:  # the simulator shows them
         f.write("\n".join(lines) + "\n")
-    print("A fresh demo meter (%s), in %s/. Tokens to try:" % (prof.name, args.state))
+    if args.tokens_only:
+        print("Tokens for the meter in %s/ as it is now (KRN %d, base date %d); press r in "
+              "the simulator to see them:" % (args.state, prof.krn, prof.base_date))
+    else:
+        print("A fresh demo meter (%s), in %s/. Tokens to try:" % (prof.name, args.state))
     for line in lines:
         print("  " + line)
 

@@ -167,7 +167,7 @@ def test_a_token_typed_twice_is_used(tmp_path):
     in_order(out, [["ACCEPT", "+6.0 kWh"], ["REJECT 10", "USED TOKEN"],
                    ["CREDIT 6.0 kWh", "SUPPLY ON"], ["KEY CHANGED", "ACCEPT"],
                    ["ACCEPT", "+10.0 kWh"], ["REJECT 10", "USED TOKEN"],
-                   ["CREDIT 16.0 kWh", "SUPPLY ON"], ["LAST RESULT", "10"]])
+                   ["CREDIT 16.0 kWh", "SUPPLY ON"], ["LAST RESULT", "10 USED"]])
     first, second = statuses(out)
     assert first["balance"] == 60 and first["last"] == 10
     assert second["balance"] == 160 and second["last"] == 10 and second["tids_used"] == 1

@@ -237,3 +237,80 @@ def test_interactive_mode_on_a_pipe_says_to_use_script(tmp_path):
                        text=True, timeout=60)
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
     assert "needs a terminal" in r.stderr and "--script" in r.stderr
+
+
+def test_fresh_tokens_for_the_meter_as_it_is_after_the_migration(tmp_path):
+    # Once the demo tokens are used, `make sim-tokens` (simprep --tokens-only) makes new ones
+    # for the meter as the state holds it: the new key, KRN 2, base date 2014, TIDs after
+    # the newest the meter holds. They are accepted; the state is kept.
+    state, tokens = prep(tmp_path)
+    sim(state, migration(tokens))
+    simprep.main(["--state", str(state), "--tokens-only", "--seed", "2"])
+    with open(state / "tokens.txt") as f:
+        fresh = {line[26:].strip(): line[:26].strip() for line in f if line.strip()}
+    assert not [k for k in fresh if "key change" in k], "a migrated meter needs no migration"
+    out = sim(state, ["type " + tok(fresh, "credit 25 kWh"), "wait 3000",
+                      "type " + tok(fresh, "max power 1000 W"), "wait 3000", "status"])
+    in_order(out, [["ACCEPT", "+25.0 kWh"], ["ACCEPT", "LIMIT 1000 W"]])
+    s = statuses(out)[-1]
+    assert s["krn"] == 2 and s["base_date"] == 2014 and s["balance"] == 350, s
+
+
+def test_fresh_tokens_refuse_a_meter_that_is_not_there(tmp_path):
+    try:
+        simprep.main(["--state", str(tmp_path / "none"), "--tokens-only"])
+        raise AssertionError("no meter, no tokens")
+    except SystemExit as e:
+        assert "make sim" in str(e.code), e.code
+
+
+def test_the_listed_tokens_fit_80_columns(tmp_path):
+    state, _ = prep(tmp_path)
+    with open(state / "tokens.txt") as f:
+        lines = [line.rstrip("\n") for line in f]
+    assert lines and all(len("    " + line) <= 80 for line in lines), max(lines, key=len)
+
+
+def test_the_terminal_shows_live_countdowns_and_keys_fast_forward(tmp_path):
+    # The interactive simulator in a pseudo-terminal: a held key change section shows the
+    # seconds left of its window; f moves 10 minutes on (the window passes, the home screen
+    # no longer says a section is held); q quits.
+    import pty
+    import select
+
+    state, tokens = prep(tmp_path)
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the simulator on the pty
+        os.execv(micropython_binary(), [micropython_binary(), simscript.SIM, "--state",
+                                        str(state), "--profile", str(state / "meter.json")])
+    seen = []
+
+    def read_for(seconds):
+        end = time.time() + seconds
+        while time.time() < end:
+            r, _, _ = select.select([fd], [], [], 0.1)
+            if r:
+                try:
+                    seen.append(os.read(fd, 65536).decode(errors="replace"))
+                except OSError:
+                    return
+
+    def screen_now():
+        text = "".join(seen)
+        return text[text.rfind("\x1b[2J"):]
+
+    read_for(1.5)
+    for c in tok(tokens, "key change 1 of 2").replace(" ", "") + "\r":
+        os.write(fd, c.encode())
+        read_for(0.05)
+    read_for(1.5)
+    held = screen_now()
+    os.write(fd, b"f")
+    read_for(1.5)
+    after = screen_now()
+    os.write(fd, b"q")
+    read_for(1.0)
+    os.waitpid(pid, 0)
+    assert "key change 1 of 2 held: 11" in held, held  # 118 or 119 s left
+    assert "KEY CHANGE 1/2" in held and "f = 10 minutes on" in held, held
+    assert "held:" not in after and "KEY CHANGE 1/2" not in after, after

@@ -53,14 +53,18 @@ class Sim:
         self.now = start_ms
         self.rows = rows
         self.cols = cols
+        self.read_tokens()
+        self.watts = 0
+        self.boot()
+
+    def read_tokens(self):
+        """The tokens `make sim` or `make sim-tokens` wrote for this meter."""
         self.tokens = []
         try:
-            with open(state + "/tokens.txt") as f:
+            with open(self.state + "/tokens.txt") as f:
                 self.tokens = [line.rstrip() for line in f if line.strip()]
         except OSError:
             pass
-        self.watts = 0
-        self.boot()
 
     def boot(self, provision=None):
         """Power-up: ticks from 0, the state read again, the load as it was."""

@@ -3,6 +3,21 @@
 import sys
 import time
 
+FAST_FORWARD_MS = 600000  # the f key: 10 minutes of supply (and of every wait) at once
+
+
+def waits(s):
+    """What the meter is waiting out, in words, each with the seconds left (status())."""
+    out = []
+    if s.get("lock_left"):
+        out.append("keypad locked: %d s left" % s["lock_left"])
+    if s.get("trip_left"):
+        out.append("overload trip: supply back in %d s" % s["trip_left"])
+    if s.get("kct_left"):
+        out.append("key change %d of %d held: %d s left for the rest"
+                   % (s["kct_held"], s["kct_of"], s["kct_left"]))
+    return out
+
 
 def draw(sim):
     f = sim.frame()
@@ -15,10 +30,11 @@ def draw(sim):
     out.append("  " + bar + "\r\n\r\n")
     trip = "  TRIPPED: load over the max power limit" if s.get("tripped") else ""
     out.append("  supply %s  load %d W%s\r\n" % (supply, sim.watts, trip))
-    out.append("\r\n  keys: 0-9, Enter = #, Backspace = *, c = clear,\r\n"
-               "        l = load 0/1/2 kW, q = quit\r\n")
+    out.extend("  " + w + "\r\n" for w in waits(s))  # live: redrawn 5 times a second
+    out.append("\r\n  keys: 0-9, Enter = #, Backspace = *, c = clear, l = load 0/1/2 kW,\r\n"
+               "        f = 10 minutes on, r = reread the tokens, q = quit\r\n")
     if sim.tokens:
-        out.append("\r\n  tokens to try (made by `make sim` for this meter):\r\n")
+        out.append("\r\n  tokens to try (`make sim-tokens` makes new ones for this meter):\r\n")
         out.extend("    " + t + "\r\n" for t in sim.tokens)
     sys.stdout.write("".join(out))
 
@@ -59,6 +75,10 @@ def interactive(sim):
                 sim.press("C")
             elif c == "l":
                 sim.load(loads[(loads.index(sim.watts) + 1) % 3] if sim.watts in loads else 0)
+            elif c == "f":
+                sim.advance(FAST_FORWARD_MS)
+            elif c == "r":
+                sim.read_tokens()
             elif c in "q\x03":
                 break
     finally:

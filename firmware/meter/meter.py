@@ -350,6 +350,8 @@ class Meter:
             "max_power": amount.decode(self.max_power),
             "kct_held": self.kct.count(), "kct_of": len(sections_for(self.ea)),
             "last": self.last, "lock_left": self.lock_left(),
+            "trip_left": (self.trip_ms + 999) // 1000 if self.tripped else 0,
+            "kct_left": max(0, self.kct.window - self.kct.age // 1000) if self.kct.held else 0,
             "storage": self.store.report,
         } if self.personalised and not self.fault else {"fault": self.fault or "blank"}
 

@@ -128,7 +128,7 @@ class Ui:
             first = "%s %s" % (tenths(balance), unit)
         if left:
             second = self.t.RESULT[LOCKED][1].format(seconds=left)
-        elif m.kct.held:
+        elif m.kct.held and m.kct.age <= m.kct.window * 1000:  # gone once the window passed
             s = m.status()
             second = self.t.RESULT[KCT_STAGED][0].format(n=s["kct_held"], m=s["kct_of"])
         elif m.tripped:
@@ -172,9 +172,13 @@ class Ui:
         if name == "balance":
             return ["BALANCE", "%s %s" % (tenths(s["balance"]), self.t.UNITS[0])]
         if name == "last_result":
-            # The meter's own outcomes have no number of the standard's table: their name.
+            # The number of the standard's table and the result's name; the meter's own
+            # outcomes have no number there: their name alone. No token yet: no number.
             last = s["last"]
-            return ["LAST RESULT", NAMES[last] if last > LOCKED else "%d" % last]
+            if not last:
+                return ["LAST RESULT", "NONE"]
+            return ["LAST RESULT", NAMES[last] if last > LOCKED else "%d %s" % (last,
+                                                                               NAMES[last])]
         if name == "last_tokens":
             if not self.last:
                 return ["LAST TOKENS", "NONE"]

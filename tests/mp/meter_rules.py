@@ -1330,6 +1330,21 @@ def _restamp(path, magic):
     _overwrite(path, data)
 
 
+def test_status_counts_down_the_trip_and_the_key_change_window():
+    sets = {"a": kct("key", "new")}
+    m = new_meter()
+    play(m, "c 2000 100 -> ACCEPT\n m 0 1000 2001 -> ACCEPT\n @0 s a3 -> KCT_STAGED", sets=sets)
+    assert m.status()["kct_left"] == 120 and m.status()["trip_left"] == 0
+    assert not m.load(2000, ms(T0 + 30))
+    s = m.status()
+    assert s["kct_left"] == 90 and s["trip_left"] == 60, s
+    m.tick(ms(T0 + 45) + 1)
+    s = m.status()
+    assert s["kct_left"] == 75 and s["trip_left"] == 45, s  # whole seconds, rounded up
+    m.tick(ms(T0 + 200))
+    assert m.status()["kct_left"] == 0 and m.status()["trip_left"] == 0
+
+
 def test_a_record_of_a_newer_format_is_a_fault_never_a_blank_meter():
     m = new_meter()  # personalised: slot 0 written, slot 1 never
     p = m.store.prefix

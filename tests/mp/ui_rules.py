@@ -353,11 +353,11 @@ def test_short_codes_0_to_9():
     m = new_meter()
     ui = Ui(m)
     eq(enter(ui, "2", 0), ["LAST TOKENS", "NONE"])
-    eq(enter(ui, "1", 100), ["LAST RESULT", "0"])
+    eq(enter(ui, "1", 100), ["LAST RESULT", "NONE"])  # no token yet: no number
     tok = credit(2000, 125)
     enter(ui, tok, 1000)
     eq(enter(ui, "0", 5000), ["BALANCE", "12.5 kWh"])
-    eq(enter(ui, "1", 6000), ["LAST RESULT", "1"])
+    eq(enter(ui, "1", 6000), ["LAST RESULT", "1 ACCEPT"])
     eq(enter(ui, "2", 7000), [tok[:4] + ".." + tok[-4:], "+12.5 kWh"])
     eq(enter(ui, "3", 8000), ["TID MEMORY", "50/50"])  # filled at manufacture
     eq(enter(ui, "4", 9000), ["KRN", "1"])
@@ -367,7 +367,7 @@ def test_short_codes_0_to_9():
     eq(enter(ui, "8", 13000), ["PAN 600727000000", "000009"])
     eq(enter(ui, "9", 14000), ["EA07", "BASE 1993"])
     enter(ui, tok, 15000)
-    eq(enter(ui, "1", 20000), ["LAST RESULT", "10"])
+    eq(enter(ui, "1", 20000), ["LAST RESULT", "10 USED"])
     eq(enter(ui, "2", 21000), [tok[:4] + ".." + tok[-4:], "+12.5 kWh"], "USED not listed:")
     s = kct(ro=1)
     enter(ui, s[3], 22000)
@@ -389,7 +389,7 @@ def test_the_meters_own_outcomes_show_a_name_never_a_number():
     eq(enter(ui, "1", 145000), ["LAST RESULT", "KCT MIXED"])
     enter(ui, credit(2000, 10), 150000)
     eq(enter(ui, credit(2000, 10), 155000)[0], "REJECT 10")
-    eq(enter(ui, "1", 160000), ["LAST RESULT", "10"])  # the standard's own: its number
+    eq(enter(ui, "1", 160000), ["LAST RESULT", "10 USED"])  # the standard's: number, name
 
 
 def test_unknown_short_code_does_not_reach_the_meter():
@@ -407,7 +407,7 @@ def test_unknown_short_code_does_not_reach_the_meter():
     eq(m.fails, 0, "lockout count:")
     eq(m.lock_left(), 0)
     eq(m.balance[0], 10)
-    eq(enter(ui, "1", now), ["LAST RESULT", "10"])
+    eq(enter(ui, "1", now), ["LAST RESULT", "10 USED"])
 
 
 def test_info_screens_time_out_after_5000_ms():
@@ -554,8 +554,10 @@ def test_every_screen_fits_16x2_whole_for_every_value():
     typed("9999", "unknown short code")
     a = kct(krn=3)
     typed(a[3], "key change 1/2")
-    now += 200000
+    now += 5000
     eq(_whole(ui, now, "idle, section held"), ["9999999.9 kWh", "KEY CHANGE 1/2"])
+    now += 200000  # past the window: the home screen no longer says a section is held
+    eq(_whole(ui, now, "idle, window passed"), ["9999999.9 kWh", "SUPPLY ON"])
     typed(a[4], "timed out")
     typed(kct(new="wrong")[3], "mixed")
     typed(credit(fresh(), 10, key="wrong"), "CRC")
