@@ -63,11 +63,19 @@ def _run_page_tests(node, dist, url, tmp_path):
     tests = sorted(glob.glob(os.path.join(WEB, "test", "*.test.mjs")))
     assert tests, "no page tests in web/test/"
     shot = tmp_path / "web.png"
+    shots = tmp_path / "shots"  # as make web-shot writes them: the projector's two sizes
     r = subprocess.run([node, "--test"] + tests, cwd=ROOT, capture_output=True, text=True,
                        timeout=600, env=dict(os.environ, WEB_DIST=dist, WEB_URL=url,
-                                         CHROMIUM=CHROMIUM, SCREENSHOT=str(shot)))
+                                         CHROMIUM=CHROMIUM, SCREENSHOT=str(shot),
+                                         SHOT_DIR=str(shots)))
     assert r.returncode == 0, "node --test web/test/ failed:\n%s\n%s" % (r.stdout, r.stderr)
-    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", "no screenshot of the page"
+    for png, size in ((shot, None), (shots / "web-1024x768.png", (1024, 768)),
+                      (shots / "web-1920x1080.png", (1920, 1080))):
+        data = png.read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n", "no screenshot %s" % png.name
+        if size:  # the IHDR chunk: width and height, big-endian
+            assert (int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")) \
+                == size, png.name
 
 
 def test_the_build_holds_the_firmware_and_decoder_keys_but_no_vending_key(tmp_path):

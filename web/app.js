@@ -10,6 +10,9 @@ const STORE = "stsmeter.state"; // localStorage: the meter's state files, base64
 const TOKENS = "stsmeter.tokens"; // localStorage: the panel's last tokens, typed or not
 const params = new URLSearchParams(location.search);
 const TYPE_DELAY = Number(params.get("typedelay") || 150); // ms between keys of "type it"
+// "Type them all": how long each result stays before the next token, long enough to read it
+// on a projector (the LCD shows a result for about 3 s); or, with the toggle, a click.
+const PACE_MS = Number(params.get("pace") || 3000);
 
 const $ = (sel) => document.querySelector(sel);
 let wm = null; // the webmeter module (a proxy of the Python module)
@@ -67,9 +70,11 @@ function drawStatus(s, relay) {
     `base date ${s.base_date}`,
     `${s.ea}`,
     `balance ${tenths(s.balance)} kWh`,
-    `TID memory ${s.tids_used}/${s.tids_capacity}`,
+    s.tids_text || `TID memory ${s.tids_used}/${s.tids_capacity}`,
   ];
   if (s.max_power) parts.push(`max power ${s.max_power} W`);
+  if (s.tripped) parts.push("tripped: overload");
+  if (s.lock_left) parts.push(`keypad locked ${s.lock_left} s`);
   if (s.kct_held) parts.push(`key change ${s.kct_held}/${s.kct_of} held`);
   el.textContent = parts.join(" \u00b7 ");
   el.dataset.balance = tenths(s.balance);
@@ -82,6 +87,17 @@ function show(frame) {
   shown = text;
   drawLcd(frame.lines);
   drawStatus(frame.status, frame.relay);
+  const ahead = frame.ahead || 0;
+  $("#ahead").textContent = ahead ? `the meter's clock is ${fmtAhead(ahead)} ahead` +
+    (frame.load ? `; load ${frame.load} W` : "") : (frame.load ? `load ${frame.load} W` :
+    "the meter's clock runs with the page's");
+  $("#ahead").dataset.ahead = ahead;
+}
+
+function fmtAhead(s) {
+  const h = Math.floor(s / 3600);
+  const m = Math.floor((s % 3600) / 60);
+  return h ? `${h} h ${m} min` : `${m} min`;
 }
 
 // -- storage ---------------------------------------------------------------------------
@@ -103,7 +119,10 @@ function press(k, typed = false) {
   }
   try {
     show(call("key", k, now()));
-    if (k === "#") drawExplain();
+    if (k === "#") {
+      drawExplain(call("explain"), null);
+      drawHistory();
+    }
     save();
   } catch (e) {
     fail(`key ${k}`, e);
@@ -114,13 +133,17 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // Tokens typed digit by digit, each after C and then #, so that a class can watch the
 // display. One run at a time; the keypad and the "type it" buttons wait for it.
-async function typeTokens(items) {
+async function typeTokens(items, paced = false) {
   if (typing || !items.length) return;
   const run = ++typingRun;
   typing = 1;
   setBusy(true);
   try {
-    for (const item of items) {
+    for (const [i, item] of items.entries()) {
+      if (i > 0 && paced) {
+        await pause(run, items.length - i);
+        if (run !== typingRun) return;
+      }
       const keys = "C" + item.token.replace(/[^0-9]/g, "") + "#";
       item.li?.classList.add("typing");
       for (const k of keys) {
@@ -136,12 +159,49 @@ async function typeTokens(items) {
   } finally {
     typing = 0;
     setBusy(false);
+    $("#type-next").hidden = true;
+    $("#pace-note").textContent = "";
+    $("#pace").dataset.waiting = "";
   }
+}
+
+// Between two tokens of "Type them all": PACE_MS to read the result, counted down; or, with
+// "one at a time" on, until the teacher clicks Next token.
+async function pause(run, left) {
+  const note = $("#pace-note");
+  const pace = $("#pace");
+  const what = `${left} more token${left > 1 ? "s" : ""}`;
+  if ($("#step").checked) {
+    const next = $("#type-next");
+    next.hidden = false;
+    next.disabled = false;
+    pace.dataset.waiting = "click";
+    note.textContent = `${what}: read the result, then click Next token`;
+    await new Promise((resolve) => {
+      const done = () => {
+        clearInterval(watch);
+        next.removeEventListener("click", done);
+        resolve();
+      };
+      const watch = setInterval(() => { if (run !== typingRun) done(); }, 200);
+      next.addEventListener("click", done);
+    });
+    next.hidden = true;
+  } else {
+    pace.dataset.waiting = "time";
+    for (let t = PACE_MS; t > 0 && run === typingRun; t -= 100) {
+      note.textContent = `${what}: the next in ${Math.ceil(t / 1000)} s`;
+      await sleep(Math.min(100, t));
+    }
+  }
+  pace.dataset.waiting = "";
+  note.textContent = "";
 }
 
 function setBusy(on) {
   $("#keypad").classList.toggle("busy", on);
   for (const b of document.querySelectorAll("#tokens .type-it, #type-all")) b.disabled = on;
+  $("#step").disabled = false; // the pace can change while it types
 }
 
 const KEYBOARD = { Enter: "#", NumpadEnter: "#", Backspace: "*", Escape: "C", "#": "#",
@@ -227,66 +287,142 @@ function drawTokens() {
     li.append(code, b, label);
     list.append(li);
   }
-  $("#type-all").hidden = tokenList.length < 2;
+  $("#pace").hidden = tokenList.length < 2;
 }
 
 function typeAll() {
   const left = tokenList.filter((t) => !t.typed);
-  typeTokens(left.length ? left : tokenList);
+  typeTokens(left.length ? left : tokenList, true);
 }
 
-// -- the explainer -----------------------------------------------------------------------
-function cell(text) {
-  const td = document.createElement("td");
-  td.textContent = text;
-  return td;
+// -- the explainer and the history ------------------------------------------------------
+function el(tag, cls, text) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined) e.textContent = text;
+  return e;
 }
 
 // The 66-bit string with the two places transposition swaps: bits 65,64 (first two
-// characters) and the class bits 28,27.
-function bitsCell(value) {
-  const td = document.createElement("td");
+// characters) and the class bits 28,27; a legend says which is which.
+function bitsValue(value) {
+  const div = el("div", "value");
   if (!/^[01]{66}$/.test(value)) {
-    td.textContent = value;
-    return td;
+    div.textContent = value;
+    return [div];
   }
   const at = (bit) => 65 - bit; // string index of a bit number
   const mark = (text, cls, title) => {
-    const m = document.createElement("mark");
-    m.className = cls;
+    const m = el("mark", cls, text);
     m.title = title;
-    m.textContent = text;
     return m;
   };
-  td.append(
+  div.append(
     mark(value.slice(0, 2), "moved", "bits 65,64: block bits 28,27, moved out for the class"),
     value.slice(2, at(28)),
     mark(value.slice(at(28), at(27) + 1), "cls", "bits 28,27: the class"),
     value.slice(at(27) + 1),
   );
-  return td;
+  const legend = el("p", "legend");
+  legend.append(el("span", "moved", value.slice(0, 2)),
+    " bits 65 and 64: block bits 28 and 27, moved up to make room for the class; ",
+    el("span", "cls", value.slice(at(28), at(27) + 1)),
+    " bits 28 and 27: the token class.");
+  return [div, legend];
 }
 
-function drawExplain() {
-  let rows;
+// rows: [{stage, name, say, value}]; which: the history entry shown, or null for the last.
+let explained = -1; // the history entry in the explainer
+
+function drawExplain(rows, which) {
+  const list = $("#explain");
+  list.replaceChildren();
+  for (const { stage, name, say, value } of rows) {
+    const li = el("li");
+    li.dataset.stage = stage;
+    if (stage.startsWith("TID memory") || stage === "result") li.className = "meter-stage";
+    const head = el("div", "head");
+    head.append(el("h3", "", name), el("p", "say", say));
+    li.append(head, ...(stage === "66 bits" ? bitsValue(value) : [el("div", "value", value)]));
+    list.append(li);
+  }
+  list.hidden = rows.length === 0;
+  $("#explain-empty").hidden = rows.length !== 0;
+  explained = which;
+  $("#explain-which").textContent = which === null || which < 0
+    ? "the last token typed, stage by stage"
+    : `entry ${which + 1} of the history, as it was typed`;
+  markCurrent();
+}
+
+let historyLen = 0;
+
+function drawHistory() {
+  let items;
   try {
-    rows = call("explain");
+    items = call("history");
   } catch (e) {
-    fail("explain", e);
+    fail("history", e);
     return;
   }
-  const table = $("#explain");
-  const body = table.querySelector("tbody");
-  body.replaceChildren();
-  for (const { stage, value } of rows) {
-    const tr = document.createElement("tr");
-    tr.dataset.stage = stage;
-    if (stage.startsWith("TID memory") || stage === "result") tr.className = "meter-stage";
-    tr.append(cell(stage), stage === "66 bits" ? bitsCell(value) : cell(value));
-    body.append(tr);
+  const list = $("#history");
+  list.replaceChildren();
+  items.forEach((h, i) => {
+    const li = el("li");
+    const b = el("button");
+    b.append(el("code", "", h.token.replace(/(\d{4})(?=\d)/g, "$1 ")), el("span", "shown",
+      h.shown));
+    b.title = "explain this entry again";
+    b.addEventListener("click", () => {
+      try {
+        const rows = call("explain_again", String(i));
+        if (rows.error) throw new Error(rows.error);
+        drawExplain(rows, i);
+      } catch (e) {
+        fail("explain again", e);
+      }
+    });
+    li.append(b);
+    list.append(li);
+  });
+  historyLen = items.length;
+  $("#history-empty").hidden = items.length !== 0;
+  markCurrent();
+  list.lastElementChild?.scrollIntoView({ block: "nearest" });
+}
+
+function markCurrent() {
+  const at = explained === null ? historyLen - 1 : explained;
+  document.querySelectorAll("#history li").forEach((li, i) =>
+    li.classList.toggle("current", i === at));
+}
+
+// -- the teacher's controls: load, time, lockout ------------------------------------------
+function controlsCall(name, ...args) {
+  const err = $("#controls-error");
+  err.hidden = true;
+  $("#controls-said").hidden = true;
+  try {
+    const out = call(name, ...args, now());
+    if (out.error) {
+      err.textContent = out.error;
+      err.hidden = false;
+      return null;
+    }
+    shown = "";
+    show(out);
+    save();
+    return out;
+  } catch (e) {
+    fail(name, e);
+    return null;
   }
-  table.hidden = rows.length === 0;
-  $("#explain-empty").hidden = rows.length !== 0;
+}
+
+const LOAD = "stsmeter.load"; // localStorage: the load last set, put back after a reload
+
+function setLoad(watts) {
+  if (controlsCall("set_load", watts)) localStorage.setItem(LOAD, watts);
 }
 
 // -- boot --------------------------------------------------------------------------------
@@ -322,7 +458,13 @@ function bootMeter() {
   shown = "";
   show(call("boot", demoText, now()));
   save();
-  drawExplain();
+  drawExplain(call("explain"), null);
+  drawHistory();
+  const load = localStorage.getItem(LOAD);
+  if (load && load !== "0") {
+    $("#load").value = load;
+    setLoad(load);
+  }
 }
 
 async function main() {
@@ -379,6 +521,26 @@ function wire() {
     b.addEventListener("click", () => vend(b.dataset.kind, ""));
   }
   $("#type-all").addEventListener("click", typeAll);
+  $("#load-form").addEventListener("submit", (e) => {
+    e.preventDefault();
+    setLoad($("#load").value.trim());
+  });
+  for (const b of document.querySelectorAll("button.ff")) {
+    b.addEventListener("click", () => {
+      if (!wm) return;
+      controlsCall("advance", b.dataset.seconds);
+    });
+  }
+  $("#clear-lock").addEventListener("click", () => {
+    const out = wm && controlsCall("clear_lockout");
+    if (out) {
+      $("#controls-said").hidden = false;
+      $("#controls-said").textContent = out.cleared
+        ? `Lockout cleared on this page's meter (it had ${out.cleared} s to go): the ` +
+          "count of refused tokens is 0 again. A real meter has no such thing."
+        : "The keypad was not locked: nothing to clear (the count of refused tokens is 0).";
+    }
+  });
   loadTokens();
   // Another tab of this page changed the meter (the storage is shared): take its state, so
   // that neither tab overwrites what the other did. What this tab's keypad holds stays.
@@ -388,6 +550,7 @@ function wire() {
         call("sync", e.newValue);
         shown = "";
         show(call("frame", now()));
+        drawHistory();
       } else if (e.key === TOKENS && !typing) {
         loadTokens();
       }
@@ -407,6 +570,8 @@ function wire() {
       tokenList = [];
       saveTokens();
       drawTokens();
+      localStorage.removeItem(LOAD);
+      $("#load").value = "0";
       bootMeter();
       $("#banner").hidden = true;
     } catch (e) {

@@ -12,6 +12,7 @@ from app import Loop
 
 from hal.energy import SimLoad
 from hal.virtual import Keys, Screen, Switch, Ticks
+from meter import results as R
 from meter.results import LOCKED, NAMES
 from sts import amount
 from sts.codec import encode
@@ -22,11 +23,14 @@ from ui.ui import ENTRY, RESULT
 STATE = "/state"
 _EPOCH = {1993: 725846400, 2014: 1388534400, 2035: 2051222400}  # 1 January, UTC, in seconds
 _REGISTER = {"max-power": 0, "clear-credit": 1, "tariff": 2, "clear-tamper": 5}
-_s = {"loop": None, "demo": None, "explain": [], "t0": 0}
+_HISTORY = "history.json"  # every entry typed on this page, with the state: a reload keeps it
+_HISTORY_MAX = 1000
+# t0: the page's time at boot (ticks 0); ahead: ms the teacher's fast-forward added since
+_s = {"loop": None, "demo": None, "explain": [], "base": 1993, "t0": 0, "ahead": 0}
 
 
 def _ticks(now_ms):
-    return (int(now_ms) - _s["t0"]) & 0x3FFFFFFF
+    return (int(now_ms) - _s["t0"] + _s["ahead"]) & 0x3FFFFFFF
 
 
 def _step(now_ms, k=None):
@@ -58,6 +62,7 @@ def restore(files_json):
 def boot(demo_json, now_ms):
     """The meter from /state, personalised from the demo data if there is none yet."""
     _s["t0"] = now_ms = int(now_ms)
+    _s["ahead"] = 0
     _mkdir()
     demo = json.loads(demo_json)
     _s["demo"] = demo
@@ -67,7 +72,8 @@ def boot(demo_json, now_ms):
     _s["loop"] = Loop({"keypad": Keys(), "display": Screen(), "relay": relay,
                        "clock": Ticks(), "energy": SimLoad(relay), "state": STATE + "/meter",
                        "provision": demo["meter"], "log": None})
-    _s["explain"] = []
+    h = _history()
+    _show(h[-1] if h else None)  # a reload shows the last token typed again
     return frame(now_ms)
 
 
@@ -82,42 +88,119 @@ def frame(now_ms):
 
 def _json():
     loop = _s["loop"]
+    m = loop.m
+    st = m.status()
+    if "fault" not in st:
+        st["tids_text"] = _tids_short(m)
     return json.dumps({"lines": loop.display.lines, "relay": loop.relay.closed,
-                       "status": loop.m.status()})
+                       "status": st, "load": loop.energy.watts, "ahead": _s["ahead"] // 1000})
+
+
+# -- dates: a TID is minutes since the base date ------------------------------------------
+def _civil(days):
+    """(year, month, day) of a count of days since 1970-01-01 (H. Hinnant's algorithm)."""
+    z = days + 719468
+    era = z // 146097
+    doe = z - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    d = doy - (153 * mp + 2) // 5 + 1
+    mo = mp + 3 if mp < 10 else mp - 9
+    return yoe + era * 400 + (mo <= 2), mo, d
+
+
+def tid_date(base_date, tid):
+    """The minute a TID stands for, as "YYYY-MM-DD HH:MM UTC"."""
+    days, mins = divmod(_EPOCH[base_date] // 60 + tid, 1440)
+    y, mo, d = _civil(days)
+    return "%04d-%02d-%02d %02d:%02d UTC" % (y, mo, d, mins // 60, mins % 60)
+
+
+def _tid_words(base_date, tid):
+    return ("%s: minutes since the base date %d-01-01; the last TID of that base, %d, is "
+            "%s" % (tid_date(base_date, tid), base_date, (1 << 24) - 1,
+                    tid_date(base_date, (1 << 24) - 1)))
+
+
+def _made(m, t):
+    """How many of the memory's slots still hold the manufacture TID (filled at manufacture;
+    accepted TIDs are all different, so a repeated oldest TID is that fill)."""
+    n = 0
+    while n < t.count and t.tids[n] == t.tids[0]:
+        n += 1
+    return n if n > 1 or (n == 1 and t.count == 1 and _is_made(m, t.tids[0])) else 0
+
+
+def _is_made(m, tid):
+    d = _s["demo"]["meter"]
+    return m.base_date == d["base_date"] and tid == d.get("manufacture_tid")
 
 
 def _tids(m):
+    """The TID memory in words, for the explainer."""
     t = m.tids
-    newest = [t.tids[i] for i in range(max(0, t.count - 4), t.count)]
-    return "%d of %d; newest: %s" % (t.count, t.capacity,
-                                      ", ".join(str(x) for x in newest) or "none")
+    head = "%d of %d" % (t.count, t.capacity)
+    if not t.count:
+        return head + ": empty (a rollover cleared it): any TID of the new base date is new"
+    made = _made(m, t)
+    first = "%d (%s)" % (t.tids[0], tid_date(m.base_date, t.tids[0]))
+    if made == t.count:
+        return ("%s: every slot is pre-filled with the manufacture TID %s, so tokens older "
+                "than the meter are OLD" % (head, first))
+    newest = [t.tids[i] for i in range(max(made, t.count - 3), t.count)]
+    text = ", ".join("%d (%s)" % (x, tid_date(m.base_date, x)) for x in newest)
+    if made:
+        return ("%s: %d slots still hold the manufacture TID %s; newest: %s"
+                % (head, made, first, text))
+    if t.count == 1:
+        return "%s: %s" % (head, first)
+    return "%s; oldest %s; newest: %s" % (head, first, text)
+
+
+def _tids_short(m):
+    """The TID memory for the status line: a fresh meter's is full only of its manufacture
+    TID, which is not 50 tokens typed."""
+    t = m.tids
+    made = _made(m, t)
+    if t.count and made == t.count:
+        return "TID memory pre-filled with the manufacture TID (%s)" % tid_date(
+            m.base_date, t.tids[0])
+    if made:
+        return "TID memory %d accepted, %d slots still the manufacture TID" % (
+            t.count - made, made)
+    return "TID memory %d/%d" % (t.count, t.capacity)
 
 
 def key(k, now_ms):
-    """One key of the keypad; Enter on a token also records the explainer's stages."""
+    """One key of the keypad; Enter on a token also records it in the history, with what
+    the explainer needs to show it again."""
     now = _ticks(now_ms)
     _step(now_ms)  # an entry that timed out since the last frame is gone before this key
     m = _meter()
     ui = _s["loop"].ui
     typed = ui.digits.decode() if k == "#" and ui.state == ENTRY else ""
     ready = m.personalised and not m.fault
-    explain = None
+    entry = None
     if len(typed) == 20 and ready and not m.lock_left(now):
-        # With the key in force when the token was typed (a key change may replace it).
-        explain = stages(typed, m.decoder().cipher, m.ea)
-        explain.append(("TID memory before", _tids(m)))
+        # With the key and base date in force when the token was typed (a key change may
+        # replace them): its KRN names the key, so it is explained again as it was.
+        entry = {"digits": typed, "krn": m.krn, "ea": m.ea, "base": m.base_date,
+                 "before": _tids(m)}
     _step(now_ms, k)
     if ui.state != RESULT or not typed:
         return _json()  # a digit, a short code: the explainer keeps the last token
-    if explain is None:  # refused before any decoding: too short, locked, a faulted meter
-        explain = [("digits", "%s (%d digits)" % (typed, len(typed))),
-                   ("not decoded", _why_not(m, typed))]
+    if entry is None:  # refused before any decoding: too short, locked, a faulted meter
+        entry = {"digits": typed, "why": _why_not(m, typed)}
     else:
-        explain.append(("TID memory after", _tids(m)))
-    n = "" if m.last > LOCKED else "%d " % m.last  # the meter's own outcomes: no number
-    explain.append(("result", "%s%s: %s" % (n, NAMES[m.last], " / ".join(
-        line.strip() for line in ui.result))))
-    _s["explain"] = explain
+        entry["after"] = _tids(m)
+    lines = [line.strip() for line in ui.result if line.strip()]
+    entry["shown"] = " ".join(lines)
+    entry["result"] = _result_words(m.last, lines)
+    h = _history()
+    h.append(entry)
+    _save_history(h[-_HISTORY_MAX:])
+    _show(entry)
     return _json()
 
 
@@ -126,11 +209,226 @@ def _why_not(m, typed):
         return "the keypad is locked after refused tokens: the meter did not look at it"
     if len(typed) != 20:
         return "a token has 20 digits: the meter refuses it before decoding"
-    return "the meter is not in service (%s)" % (m.fault or "not personalised")
+    return "the meter is out of service (%s)" % ("a fault" if m.fault else "not personalised")
+
+
+# What each result means, for a learner (the display shows the meter's short words).
+_MEANS = {
+    R.ACCEPT: "the meter accepted the token",
+    R.KCT_STAGED: "the meter holds this key change token (KCT) section and waits, for two "
+                  "minutes at most, for the rest of its set",
+    R.KEY_CHANGED: "the key change set is complete: the new decoder key is in use from now on",
+    R.OVERFLOW: "the credit would pass what the register can hold, so none was added",
+    R.KEY_TYPE: "a key change to a key type this meter may not take",
+    R.FORMAT: "not a token: it must be 20 digits, below 2**66, and not of class 3",
+    R.RANGE: "the value it carries is outside what this meter accepts",
+    R.FUNCTION: "a kind of token this meter does not support",
+    R.OLD: "its TID is older than every TID the meter remembers, with the memory full: it "
+           "might be one already used, so it is refused",
+    R.USED: "the meter has accepted this TID before: a token works once",
+    R.KEY_EXPIRED: "its TID is past the key expiry number (KEN): the meter needs a new key",
+    R.DDTK: "the meter holds a default key, which takes no credit",
+    R.CRC: "the check does not match after decryption: another meter's token, a typo, or "
+           "an old key",
+    R.MFR: "a test token for another manufacturer's meters",
+    R.LOCKED: "after too many refused tokens the keypad is locked for a while: the meter did "
+              "not read this one",
+    R.KCT_TIMEOUT: "the held key change section waited too long and was dropped: type the "
+                   "whole set again",
+    R.KCT_MIXED: "this section does not belong with the one held: both were dropped",
+    R.STORAGE: "the meter cannot read or write its state, so it takes no token",
+    R.SAME_KEY: "the new key is the key in use: refused",
+    R.LAST_BASE: "a rollover on a meter already at the last base date: refused",
+}
+
+
+def _result_words(code, lines):
+    """"1 ACCEPT: what it means. The display shows ...": the display's lines that the name
+    does not already say, so nothing is said twice."""
+    name = NAMES[code]
+    n = "" if code > LOCKED else "%d " % code  # the meter's own outcomes: no number
+    same = (name, "REJECT %d" % code, "ACCEPT" if code == R.ACCEPT else name)
+    rest = [line for line in lines if line not in same]
+    text = "%s%s: %s." % (n, name, _MEANS.get(code, "the meter's answer"))
+    if rest:
+        text += " The display shows %s." % " / ".join(rest)
+    return text
+
+
+def _history():
+    try:
+        with open(STATE + "/" + _HISTORY) as f:
+            h = json.load(f)
+    except (OSError, ValueError):
+        return []
+    return [e for e in h if isinstance(e, dict) and "digits" in e] if isinstance(h, list) else []
+
+
+def _save_history(h):
+    _mkdir()
+    with open(STATE + "/" + _HISTORY, "w") as f:
+        json.dump(h, f)
+
+
+def history():
+    """The entries typed on this page, oldest first: the digits and what the display said."""
+    return json.dumps([{"token": e["digits"], "shown": e.get("shown", "")} for e in _history()])
+
+
+def explain_again(i):
+    """Entry i of the history in the explainer again, as it was when typed."""
+    h = _history()
+    i = int(i)
+    if not 0 <= i < len(h):
+        return json.dumps({"error": "no entry %d in the history" % i})
+    _show(h[i])
+    return explain()
+
+
+def _cipher(ea, krn):
+    d = _s["demo"]
+    key = unhexlify(d["meter"]["decoder_key"] if krn == d["meter"]["krn"] else d["next_key"])
+    if ea == "sta":
+        return Sta(key)
+    from sts.misty1 import Misty1
+
+    return Misty1(key)
+
+
+def _stages_of(e):
+    """(stage, value) pairs of a history entry: the decoder's stages, the TID memory, the
+    result; or, for an entry the meter refused unread, why it was not decoded."""
+    d = e["digits"]
+    if "why" in e:
+        return [("digits", "%s (%d digits)" % (d, len(d))), ("not decoded", e["why"]),
+                ("result", e.get("result", ""))]
+    st = stages(d, _cipher(e["ea"], e["krn"]), e["ea"])
+    st.append(("TID memory before", e.get("before", "")))
+    st.append(("TID memory after", e.get("after", "")))
+    st.append(("result", e.get("result", "")))
+    return st
 
 
 def explain():
-    return json.dumps([{"stage": k, "value": v} for k, v in _s["explain"]])
+    """The explainer's stages: each with its name in words, one plain sentence, its data."""
+    rows = _s["explain"]
+    kind = ""
+    for k, v in rows:
+        if k == "token":
+            kind = v
+    return json.dumps([_dress(k, v, kind, _s["base"]) for k, v in rows])
+
+
+def _show(e):
+    _s["explain"] = _stages_of(e) if e else []
+    _s["base"] = e.get("base", 1993) if e else 1993
+
+
+# The explainer's words: stage -> (its name, one plain sentence shown before its data).
+_STAGES = {
+    "digits": ("The digits", "What was typed on the keypad: a token is 20 decimal digits."),
+    "66 bits": ("One number, 66 bits", "The 20 digits are one number below 2**66; written in "
+                "binary it is 66 bits, bit 65 on the left and bit 0 on the right."),
+    "class bits": ("The token class", "Bits 28 and 27 carry the token class, which says how "
+                   "to read the rest: 0 credit, 1 test/display, 2 management."),
+    "transposition": ("Transposition", "To make room for the class, the vending side moved "
+                      "block bits 28 and 27 up to bits 65 and 64; the meter puts them back."),
+    "cipher block": ("The data block, as sent", "What is left is the 64-bit data block, shown "
+                     "in hexadecimal."),
+    "CRC": ("The check (CRC)", "Bits 0 to 15 are a CRC-16 over the rest of the block: the "
+            "meter works it out again, and the two must be equal."),
+    "token": ("Which token", "Bits 60 to 63 are the subclass: with the class, they name the "
+              "kind of token."),
+    "amount": ("The amount, read", "The amount field is a 2-bit exponent and a 14-bit "
+               "mantissa, counted in tenths of a unit."),
+    "refused": ("Refused by the decoder", "The decoder stopped here: nothing after this point "
+                "was read."),
+    "not decoded": ("Not decoded", "The meter refused this entry before decoding it."),
+    "TID memory before": ("TID memory, before", "The meter remembers the TIDs it has "
+                          "accepted, so that each token works only once."),
+    "TID memory after": ("TID memory, after", "What the meter remembers now: a new TID is "
+                         "added, and a rollover empties the memory."),
+    "result": ("What the meter did", "The meter's answer, by its number and name."),
+}
+
+# Block fields: name in words, one sentence on what it is for.
+_FIELDS = {
+    "amount": ("Amount", "How much credit the token carries."),
+    "tid": ("TID = token identifier", "The minute the token was made, counted from the "
+            "base date; the meter takes each TID once."),
+    "rnd": ("RND = random number", "Four random bits, so that two tokens made in the same "
+            "minute still differ."),
+    "register": ("Register value", "The value this management token sets (watts, for a "
+                 "max power limit)."),
+    "mfr": ("Manufacturer code", "Which maker's meters should obey; 0 means every meter."),
+    "control": ("Control", "Which test or display the meter is asked to run."),
+    "nkho": ("NKHO = new key high part", "The upper 32 bits of the new decoder key."),
+    "nklo": ("NKLO = new key low part", "The lower 32 bits of the new decoder key."),
+    "nkmo1": ("NKMO1 = new key middle part 1", "32 more bits of a 128-bit new key."),
+    "nkmo2": ("NKMO2 = new key middle part 2", "32 more bits of a 128-bit new key."),
+    "kt": ("KT = key type", "What kind of key the new one is (2: a credit key for one meter)."),
+    "res": ("Reserved", "A bit kept for later use: always 0."),
+    "ro": ("RO = rollover", "1 tells the meter to empty its TID memory: how a meter moves "
+           "to a new base date."),
+    "krn": ("KRN = key revision number", "The number of the new key; each key change counts "
+            "it up."),
+    "kenho": ("KENHO = key expiry number, high part", "The upper 4 bits of the KEN: tokens "
+              "with TIDs past it are refused."),
+    "kenlo": ("KENLO = key expiry number, low part", "The lower 4 bits of the KEN."),
+    "ti": ("TI = tariff index", "Which tariff the meter's customer is on; part of the key's "
+           "identity."),
+    "sgclo": ("SGC, low part = supply group code", "The lower 12 bits of the supply group "
+              "the meter belongs to."),
+    "sgcho": ("SGC, high part = supply group code", "The upper 12 bits of the supply group "
+              "the meter belongs to."),
+}
+
+# What the decoder's refusals mean, in words (the codec's names are for code, not learners).
+_REFUSED = {
+    "BAD_LENGTH": "not 20 digits",
+    "NOT_DIGIT": "something other than the digits 0 to 9",
+    "TOO_LARGE": "the number is 2**66 or more: no token has it",
+    "UNKNOWN_CLASS": "class 3 is reserved: no token has it",
+    "BAD_CRC": "the check does not match: another meter's token, a typo, or an old key?",
+    "UNKNOWN_SUBCLASS": "a subclass this meter does not know",
+}
+
+
+def _dress(k, v, kind, base):
+    """One stage for the page: {stage, name, say, value}."""
+    name, say = _STAGES.get(k, (k, ""))
+    if k == "plaintext":
+        hexa = v.split(" ")[0]
+        if "not encrypted" in v:
+            name, say = "The data block, in the clear", ("Test/display tokens are not "
+                                                          "encrypted: the block is read as "
+                                                          "it is.")
+        else:
+            name, say = "The data block, decrypted", (
+                "The meter decrypts the block with its own decoder key (%s): only the meter "
+                "the token was made for gets sense out of it." % v.split("(")[1].split(" ")[0])
+        v = hexa
+    elif k == "CRC":
+        v = v.replace(": match", ": they match").replace(": MISMATCH", ": they differ")
+    elif k == "refused":
+        v = _REFUSED.get(v.split(" ")[0], v)
+    elif k.startswith("field "):
+        f = k[6:]
+        name, say = _FIELDS.get(f, (f, ""))
+        n = int(v.split(" ")[0])
+        where = v[len(str(n)):].strip()
+        lo, _, hi = where.strip("(bits )").partition("..")
+        if lo == hi:
+            where = "(bit %s)" % lo
+        if f == "tid":
+            v = "%d %s = %s" % (n, where, _tid_words(base, n))
+        elif f == "ro":
+            v = "%d %s: %s" % (n, where, "yes, empty the TID memory" if n else "no")
+        elif f in ("nkho", "nklo", "nkmo1", "nkmo2"):
+            v = "%08x (hex) %s" % (n, where)
+    elif k == "amount" and kind.endswith("electricity credit"):
+        v = v.replace(" units", " kWh")
+    return {"stage": k, "name": name, "say": say, "value": v}
 
 
 def _key_now(m):
@@ -292,3 +590,45 @@ def reset():
     for name in os.listdir(STATE):
         os.remove(STATE + "/" + name)
     return json.dumps({"reset": True})
+
+
+# -- the teacher's controls: load, time, lockout -------------------------------------------
+def set_load(watts, now_ms):
+    """The load on the supply, in watts (SimLoad, the simulator's energy source): credit
+    drains while the supply is on, and a load above the max power limit trips it."""
+    try:
+        w = _whole(watts, "the load in watts", 100000)
+    except ValueError as e:
+        return json.dumps({"error": str(e)})
+    _s["loop"].energy.watts = w
+    return frame(now_ms)
+
+
+def advance(seconds, now_ms):
+    """Fast-forward: `seconds` pass on the meter's clock now. The loop runs once for every
+    second (it handles steps that long), so consumption, trips and timeouts count as they
+    would have in real time."""
+    try:
+        n = _whole(seconds, "seconds", 86400)
+    except ValueError as e:
+        return json.dumps({"error": str(e)})
+    for _ in range(n):
+        _s["ahead"] += 1000
+        _step(now_ms)
+    return _json()
+
+
+def clear_lockout(now_ms):
+    """A teacher's tool for this page's meter only: the count of refused tokens and the
+    keypad lock go back to 0, and are saved. A real meter has no such thing: its lock runs
+    out by itself, and nothing typed on its keypad shortens it."""
+    _step(now_ms)
+    m = _meter()
+    was = m.lock_left()
+    if m.personalised and not m.fault and (m.fails or m.lock_ms):
+        m.fails = m.lock_ms = 0
+        m._commit()
+    _step(now_ms)
+    out = json.loads(_json())
+    out["cleared"] = was
+    return json.dumps(out)

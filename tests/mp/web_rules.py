@@ -200,3 +200,119 @@ def test_labels_and_a_zero_credit():
     assert big["label"] == "max-power 20004 W"
     assert type_token(big["token"], NOW + 1000)[1] == "LIMIT 20004 W   "
     assert "at least" in json.loads(W.vend("credit", "0", NOW))["error"]
+
+
+def _dressed():
+    return dict((s["stage"], s) for s in json.loads(W.explain()))
+
+
+def test_a_tid_is_shown_as_the_minute_it_stands_for_with_its_window():
+    assert W.tid_date(1993, 0) == "1993-01-01 00:00 UTC"
+    assert W.tid_date(1993, (1 << 24) - 1) == "2024-11-24 20:15 UTC"
+    assert W.tid_date(2014, (1 << 24) - 1) == "2045-11-24 20:15 UTC"
+    assert W.tid_date(2014, 6781680) == "2026-11-23 12:00 UTC"  # NOW
+    boot()
+    type_token(vend("credit", "1")[0], NOW)  # edition 1: on from the manufacture TID
+    tid = _dressed()["field tid"]
+    assert tid["name"] == "TID = token identifier"
+    assert "16303681" in tid["value"] and "2024-01-01 00:01 UTC" in tid["value"]
+    assert "1993-01-01" in tid["value"] and "2024-11-24 20:15 UTC" in tid["value"]
+    assert "pre-filled with the manufacture TID 16303680 (2024-01-01 00:00 UTC)" in _dressed()[
+        "TID memory before"]["value"]
+
+
+def test_every_stage_and_field_is_named_in_words_with_a_sentence_before_its_data():
+    boot()
+    k1, k2, credit = vend("migration")
+    type_token(k1, NOW)
+    st = _dressed()
+    for stage, s in st.items():
+        assert s["name"] and s["say"].endswith("."), stage
+    assert st["field nkho"]["name"] == "NKHO = new key high part"
+    assert st["field ro"]["name"] == "RO = rollover" and "yes" in st["field ro"]["value"]
+    assert st["field krn"]["name"] == "KRN = key revision number"
+    assert st["field kenho"]["name"].startswith("KENHO = key expiry number")
+    assert len(set(s["say"] for s in st.values())) == len(st)  # no sentence said twice
+
+
+def test_learner_text_has_no_internal_names_and_says_nothing_twice():
+    boot()
+    type_token("0000 0000 0087 2419 5840", NOW)
+    result = _dressed()["result"]["value"]
+    assert result.startswith("1 ACCEPT: ") and result.count("ACCEPT") == 1, result
+    type_token("1234 5678 9012 3456 7890", NOW + 1000)  # a guess: its CRC does not check
+    st = _dressed()
+    text = json.dumps(list(st.values()))
+    for name in ("BAD_CRC", "BAD_LENGTH", "UNKNOWN_", "NOT_DIGIT", "TOO_LARGE", "MISMATCH"):
+        assert name not in text, name
+    assert "another meter's token" in st["refused"]["value"]
+    assert st["result"]["value"].count("REJECT") == 0 and "13 CRC" in st["result"]["value"]
+
+
+def test_every_entry_stays_in_the_history_and_is_explained_again_as_typed():
+    boot()
+    k1, k2, credit = vend("migration")
+    type_token(k1, NOW)
+    type_token(k2, NOW + 1000)
+    type_token(credit, NOW + 2000)
+    type_token("1234", NOW + 3000)  # a short code: not a token, not in the history
+    type_token("1234 5678 9012 3456 789", NOW + 4000)  # refused unread: listed all the same
+    h = json.loads(W.history())
+    assert [e["token"] for e in h] == [t.replace(" ", "") for t in (k1, k2, credit)] + [
+        "1234567890123456789"]
+    assert h[0]["shown"].startswith("KEY CHANGE 1/2") and h[2]["shown"] == "ACCEPT +10.0 kWh"
+    # The first section again, under the key it was typed with (the meter has another now).
+    st = dict((s["stage"], s) for s in json.loads(W.explain_again(0)))
+    assert "they match" in st["CRC"]["value"] and "field nkho" in st
+    assert st["result"]["value"].startswith("2 KCT STAGED")
+    assert "they match" in _dressed()["CRC"]["value"]
+    st = dict((s["stage"], s) for s in json.loads(W.explain_again(1)))
+    assert "field nklo" in st and "field ti" in st and "field kenlo" in st
+    assert "error" in json.loads(W.explain_again(9))
+    # The history is kept with the state: a reload lists it, and shows the last entry.
+    saved = W.state_files()
+    W.STATE = fresh_dir("web_rules")
+    W.restore(saved)
+    W.boot(DEMO, NOW + 5000)
+    assert len(json.loads(W.history())) == 4 and "not decoded" in _dressed()
+    W.reset()
+    W.boot(DEMO, NOW + 6000)
+    assert json.loads(W.history()) == [] and json.loads(W.explain()) == []
+
+
+def test_a_fresh_meters_tid_memory_is_pre_filled_with_the_manufacture_tid():
+    f = boot()
+    assert f["status"]["tids_text"] == ("TID memory pre-filled with the manufacture TID "
+                                        "(2024-01-01 00:00 UTC)")
+    type_token(vend("credit", "1")[0], NOW)
+    st = json.loads(W.frame(NOW + 1000))["status"]
+    assert st["tids_text"] == "TID memory 1 accepted, 49 slots still the manufacture TID"
+
+
+def test_a_load_drains_credit_and_trips_past_the_max_power_while_time_is_fast_forwarded():
+    boot()
+    type_token(vend("credit", "1")[0], NOW)
+    type_token(vend("max-power", "1000")[0], NOW + 1000)
+    f = json.loads(W.set_load("900", NOW + 2000))
+    assert f["load"] == 900 and f["relay"] is True
+    f = json.loads(W.advance("600", NOW + 2000))  # 10 min of 900 W: 0.15 kWh
+    assert f["ahead"] == 600 and f["status"]["balance"] == 9 and f["relay"] is True
+    f = json.loads(W.set_load("1500", NOW + 2000))  # past the limit: the supply trips
+    assert f["relay"] is False and f["status"]["tripped"] and f["lines"][1].startswith("OVERL")
+    assert "error" in json.loads(W.set_load("-5", NOW)) and "error" in json.loads(
+        W.advance("x", NOW))
+
+
+def test_the_teachers_clear_lockout_unlocks_this_pages_keypad():
+    boot()
+    for i in range(3):
+        type_token("1234 5678 9012 3456 789%d" % i, NOW + i * 1000)
+    assert json.loads(W.frame(NOW + 3000))["status"]["lock_left"] > 0
+    out = json.loads(W.clear_lockout(NOW + 3000))
+    assert out["cleared"] > 0 and out["status"]["lock_left"] == 0
+    assert type_token(vend("credit", "1")[0], NOW + 4000)[0].startswith("ACCEPT")
+    # ... and it is saved: a reload does not bring the lock back
+    saved = W.state_files()
+    W.STATE = fresh_dir("web_rules")
+    W.restore(saved)
+    assert json.loads(W.boot(DEMO, NOW + 5000))["status"]["lock_left"] == 0

@@ -17,6 +17,10 @@ const DIST = path.resolve(process.env.WEB_DIST || path.join(ROOT, "web", "dist")
 // SCREENSHOT=file.png keeps a picture of the page after the migration (`make web-shot`
 // refreshes the README's, docs/web.png); without it no picture is taken.
 const SHOT = process.env.SCREENSHOT || "";
+// SHOT_DIR=dir keeps the projector pictures, web-1024x768.png and web-1920x1080.png
+// (`make web-shot` writes them into web/dist, or SHOT_DIR=...).
+const SHOT_DIR = process.env.SHOT_DIR || "";
+const PACE_WAIT = 3500; // longer than "Type them all" waits when it does not wait for a click
 const TEST_TOKEN = "0000 0000 0087 2419 5840"; // test/display, control 512 (stsvend test 512)
 
 let server;
@@ -79,10 +83,11 @@ async function typeIt(page, n) {
   await page.waitForSelector("#keypad:not(.busy)");
 }
 
+// {stage: its data} of the explainer (the stage's name and sentence come before the data).
 async function explainer(page) {
   return page.evaluate(() => Object.fromEntries(
-    [...document.querySelectorAll("#explain tr")].map((tr) =>
-      [tr.dataset.stage, tr.lastElementChild.textContent])));
+    [...document.querySelectorAll("#explain li")].map((li) =>
+      [li.dataset.stage, li.querySelector(".value").textContent])));
 }
 
 test("the classroom page: keypad, LCD, explainer, vending, storage, reset", async () => {
@@ -115,6 +120,9 @@ test("the classroom page: keypad, LCD, explainer, vending, storage, reset", asyn
   assert.match(st.CRC, /match/);
   assert.ok(Object.keys(st).some((s) => s.startsWith("field ")), "no field stages");
   assert.match(st.result, /ACCEPT/);
+  assert.doesNotMatch(st.result, /ACCEPT.*ACCEPT/, "the result says ACCEPT twice");
+  assert.match(await page.textContent("#explain li[data-stage='66 bits'] .legend"),
+    /bits 28 and 27: the token class/);
 
   // The keyboard types too: 873 Enter shows the edition.
   await page.keyboard.type("873");
@@ -141,6 +149,13 @@ test("the classroom page: keypad, LCD, explainer, vending, storage, reset", asyn
   await waitLcd(page, ["ACCEPT", "+10.0 kWh"]);
   const credit = await explainer(page);
   assert.equal(credit.digits, tokens[2].replace(/ /g, ""));
+  // The TID as the minute it stands for, under the new base date, with its window's end.
+  const minute = new Date(Date.now()).toISOString().slice(0, 10);
+  assert.match(credit["field tid"], new RegExp(`= ${minute} \\d\\d:\\d\\d UTC: minutes ` +
+    "since the base date 2014-01-01; the last TID of that base, 16777215, is " +
+    "2045-11-24 20:15 UTC"));
+  assert.equal(await page.textContent("#explain li[data-stage='field tid'] h3"),
+    "TID = token identifier");
   assert.match(credit["class bits"], /class 0/);
   assert.match(credit.CRC, /match/);
   assert.notEqual(credit["TID memory before"], credit["TID memory after"]);
@@ -241,3 +256,121 @@ test("a saved state that is not a meter's shows METER FAULT, and Reset mends it"
   assert.deepEqual(errors, []);
   await context.close();
 });
+
+// Element boxes in the viewport: each fully visible, the meter left of the explainer.
+async function boxes(page) {
+  return page.evaluate(() => Object.fromEntries(["#lcd", "#keypad", ".explainer"].map((q) => {
+    const r = document.querySelector(q).getBoundingClientRect();
+    return [q, { left: r.left, top: r.top, right: r.right, bottom: r.bottom }];
+  })));
+}
+
+function assertSideBySide(b, width, height) {
+  for (const [q, r] of Object.entries(b)) {
+    assert.ok(r.left >= 0 && r.top >= 0 && r.right <= width && r.bottom <= height,
+      `${q} is not fully visible at ${width}x${height}: ${JSON.stringify(r)}`);
+  }
+  assert.ok(b["#keypad"].right <= b[".explainer"].left && b["#lcd"].right <=
+    b[".explainer"].left, `the meter is not beside the explainer: ${JSON.stringify(b)}`);
+  assert.ok(b[".explainer"].bottom - b[".explainer"].top > height / 2, "a small explainer");
+}
+
+test("the projector: meter and explainer side by side, history, pace, load and time",
+  async () => {
+    const context = await browser.newContext({ viewport: { width: 1024, height: 768 } });
+    const page = await context.newPage();
+    const errors = [];
+    page.on("pageerror", (e) => errors.push(String(e)));
+    page.on("console", (m) => { if (m.type() === "error") errors.push(m.text()); });
+    await open(page);
+    assertSideBySide(await boxes(page), 1024, 768);
+    assert.equal(await page.evaluate(() => document.scrollingElement.scrollTop), 0);
+    // A fresh meter's TID memory is its manufacture TID, not 50 tokens.
+    assert.match(await page.textContent("#status"),
+      /TID memory pre-filled with the manufacture TID \(2024-01-01 00:00 UTC\)/);
+
+    // "Type them all" waits about 3 s on each result before typing the next token.
+    await page.click("button[data-kind='migration']");
+    await page.waitForSelector("#tokens li:nth-child(3)");
+    const tokens = await page.$$eval("#tokens .token", (els) => els.map((e) => e.textContent));
+    await page.click("#type-all");
+    await page.waitForSelector("#tokens li:nth-child(1).typed");
+    const t1 = Date.now();
+    await page.waitForSelector("#pace[data-waiting='time']");
+    assert.match(await page.textContent("#pace-note"), /2 more tokens: the next in [23] s/);
+    await waitLcd(page, ["KEY CHANGE 1/2"]);
+    await page.waitForSelector("#tokens li:nth-child(2).typing", { timeout: 6000 });
+    const waited = Date.now() - t1;
+    assert.ok(waited >= 2700 && waited < 4500, `waited ${waited} ms between two tokens`);
+    // ... and on a click, with "one at a time": it waits until Next token is clicked.
+    await page.check("#step");
+    await page.waitForSelector("#tokens li:nth-child(2).typed");
+    await page.waitForSelector("#type-next:not([hidden])");
+    await page.waitForTimeout(PACE_WAIT);
+    assert.equal(await page.locator("#tokens li:nth-child(3).typing").count(), 0,
+      "the next token was typed before the click");
+    assertSideBySide(await boxes(page), 1024, 768); // the panel's buttons left both in view
+    await page.click("#type-next");
+    await page.waitForSelector("#tokens li:nth-child(3).typed");
+    await waitLcd(page, ["ACCEPT", "+10.0 kWh"]);
+    await page.waitForSelector("#keypad:not(.busy)");
+    assertSideBySide(await boxes(page), 1024, 768);
+
+    // The history lists every token typed; a click explains one again, key change included.
+    const listed = await page.$$eval("#history li code", (els) => els.map((e) => e.textContent));
+    assert.deepEqual(listed, tokens);
+    await page.click("#history li:nth-child(1) button");
+    const kct = await explainer(page);
+    assert.equal(kct.digits, tokens[0].replace(/ /g, ""));
+    assert.match(kct.CRC, /they match/); // under the key it was typed with
+    assert.match(kct["field ro"], /^1 .*yes/);
+    assert.equal(await page.textContent("#explain li[data-stage='field nkho'] h3"),
+      "NKHO = new key high part");
+    assert.match(await page.textContent("#explain-which"), /entry 1 of the history/);
+    assert.equal(await page.locator("#history li.current").count(), 1);
+    await page.click("#history li:nth-child(2) button");
+    assert.match((await explainer(page))["field kenlo"], /^15 /);
+    await page.reload(); // the history is kept with the meter
+    await open(page);
+    assert.deepEqual(await page.$$eval("#history li code", (els) =>
+      els.map((e) => e.textContent)), tokens);
+    assert.equal((await explainer(page)).digits, tokens[2].replace(/ /g, ""));
+
+    // Load and time: 2 kW for 10 min uses 0.3 kWh; over a 1000 W limit the supply trips.
+    await page.fill("#load", "2000");
+    await page.click("#load-form button");
+    await page.click("button.ff[data-seconds='600']");
+    await page.waitForFunction(() =>
+      document.querySelector("#status").dataset.balance === "9.7");
+    assert.match(await page.textContent("#ahead"), /10 min ahead/);
+    await page.fill("form[data-kind='max-power'] input", "1000");
+    await page.click("form[data-kind='max-power'] button");
+    await typeIt(page, 1);
+    await waitLcd(page, ["OVERLOAD: OFF"], 8000);
+    assert.match(await page.textContent("#relay-text"), /SUPPLY OFF/);
+
+    // Three guesses lock the keypad; the teacher's clear lockout says what it did.
+    for (let i = 0; i < 3; i++) {
+      await clickKeys(page, "1234567890123456789" + i + "#");
+      await waitLcd(page, ["REJECT 13"]);
+    }
+    await clickKeys(page, "C");
+    await waitLcd(page, ["WAIT 10s"], 3000);
+    await page.click("#clear-lock");
+    assert.match(await page.textContent("#controls-said"),
+      /Lockout cleared on this page's meter .*A real meter has no such thing/);
+    await waitLcd(page, ["OVERLOAD: OFF"], 3000);
+    const text = await page.textContent("#explain");
+    for (const name of ["BAD_CRC", "MISMATCH", "UNKNOWN_"]) assert.ok(!text.includes(name));
+
+    if (SHOT_DIR) {
+      mkdirSync(SHOT_DIR, { recursive: true });
+      await page.click("#history li:nth-child(3) button");
+      await page.screenshot({ path: path.join(SHOT_DIR, "web-1024x768.png") });
+      await page.setViewportSize({ width: 1920, height: 1080 });
+      assertSideBySide(await boxes(page), 1920, 1080);
+      await page.screenshot({ path: path.join(SHOT_DIR, "web-1920x1080.png") });
+    }
+    assert.deepEqual(errors, []);
+    await context.close();
+  });
