@@ -85,9 +85,11 @@ web: setup web/node_modules/.package-lock.json  ## the meter in a web page: buil
 bench-web: setup web/node_modules/.package-lock.json  ## the page's speed in Chromium against the unix micropython
 	$(BIN)/python bench/web.py
 
-web-shot: setup web/node_modules/.package-lock.json  ## the README's picture of the page, docs/web.png, from the page test
+# make web-shot SHOTS=dir: the projector pictures go there instead of web/dist
+SHOTS ?= web/dist
+web-shot: setup web/node_modules/.package-lock.json  ## the page's pictures: docs/web.png, and at 1024x768 and 1920x1080 into web/dist (SHOTS=)
 	$(BIN)/python -m host_tools.webbuild
-	SCREENSHOT=$(CURDIR)/docs/web.png node --test web/test/page.test.mjs
+	SCREENSHOT=$(CURDIR)/docs/web.png SHOT_DIR=$(abspath $(SHOTS)) node --test web/test/page.test.mjs
 
 # Not run by `make test` or CI: a million inputs take a couple of minutes. make fuzz FUZZ_N=...
 # FUZZ_SEED=... FUZZ_EA=misty1 (make hands them to the script in its environment).

@@ -73,6 +73,10 @@ def main(argv=None):
                     help="guesses per attacker strategy in the lockout measurement")
     ap.add_argument("--crc-samples", type=int, default=16000000,
                     help="random blocks for the CRC odds check (0: skip it)")
+    ap.add_argument("--batch-meters", type=int, default=20000,
+                    help="fleet size for stsvend batch migrate")
+    ap.add_argument("--batch-single", type=int, default=200,
+                    help="meters for one stsvend migrate each, the batch's baseline")
     args = ap.parse_args(argv)
     mp = shutil.which("micropython")
     if not mp:
@@ -126,6 +130,10 @@ def main(argv=None):
     import forge
 
     forge.main(args.forge_guesses, args.crc_samples, args.seed)
+    print()
+    import batch  # bench/batch.py: a fleet's migration codes (stsvend batch)
+
+    batch.main(["--meters", str(args.batch_meters), "--single", str(args.batch_single)])
 
 
 if __name__ == "__main__":

@@ -3,22 +3,63 @@ import argparse
 import decimal
 import json
 import random
+import re
+import shlex
 import sys
+from array import array
 
+from host_tools import batch, vend
 from host_tools import explain as explain_mod
 from host_tools import profile as profiles
 from host_tools import tid as tids
-from host_tools import vend
+from sts import digits
+from sts import explain as sts_explain
 
-USAGE_EXAMPLES = """examples:
-  stsvend --profile demo.json key
-  stsvend --profile demo.json credit 25.5 --at 2024-11-23T10:00Z
-  stsvend --profile demo.json management max-power 5000 --at now
-  stsvend --profile demo.json keychange --krn 2
-  stsvend --profile demo.json migrate 10 --at 2024-11-25T08:00Z
-  stsvend test 512
-  stsvend --profile demo.json explain "2371 6100 5011 8319 4197"
-"""
+DEMO = "host_tools/profiles/demo.json"  # the demo meter, as typed from the repository root
+# Examples by subcommand, each a shell line run as written from the repository root (a test
+# runs every one): the main --help shows the first of each, a subcommand's --help all its own.
+EXAMPLES = {
+    "key": ["stsvend --profile %s key" % DEMO],
+    "credit": ["stsvend --profile %s credit 25.5 --at 2024-11-23T10:00Z" % DEMO,
+               "stsvend --profile %s credit 3 --commodity water --at 2024-11-23T10:01Z"
+               % DEMO],
+    "management": ["stsvend --profile %s management max-power 5000 --at 2024-11-23T10:05Z"
+                   % DEMO,
+                   "stsvend --profile %s management clear-credit 65535 --at 2024-11-23T10:06Z"
+                   % DEMO],
+    "keychange": ["stsvend --profile %s keychange --krn 2" % DEMO,
+                  "stsvend --profile %s keychange --krn 2 --rollover" % DEMO,
+                  "cp %s meter.json" % DEMO,
+                  "stsvend --profile meter.json keychange --krn 2 --write",
+                  "stsvend --profile meter.json credit 5 --at 2024-11-23T10:00Z"],
+    "migrate": ["stsvend --profile %s migrate 10 --at 2024-11-25T08:00Z" % DEMO,
+                "cp %s meter.json" % DEMO,
+                "stsvend --profile meter.json migrate 10 --at 2024-11-25T08:00Z --write",
+                "stsvend --profile meter.json credit 5 --at 2024-11-25T08:30Z"],
+    "test": ["stsvend test 512", "stsvend test 6 --mfr 7"],
+    "explain": ["stsvend explain \"0000 0000 0087 2419 5840\"",
+                "stsvend --profile %s explain \"2371 6100 5011 8319 4197\"" % DEMO],
+}
+
+
+def _epilog(lines):
+    return "examples (from the repository root):\n" + "".join("  %s\n" % x for x in lines)
+
+
+USAGE_EXAMPLES = _epilog([v[0] for v in EXAMPLES.values()] + EXAMPLES["migrate"][1:])
+NAMES = {"krn": "KRN", "kt": "KT", "ken": "KEN", "ti": "TI", "sgc": "SGC",
+         "base_date": "base date"}
+# A refusal in words, for a person at the keypad (`explain`).
+WHY = {
+    "BAD_LENGTH": "not 20 digits: a digit missing or one too many?",
+    "NOT_DIGIT": "a character other than 0..9",
+    "TOO_LARGE": "above 2**66 - 1, the largest token: a typo?",
+    "UNKNOWN_CLASS": "token class 3 is reserved: a typo?",
+    "BAD_CRC": "the CRC does not match: another meter's token, a typo, or an old key?",
+    "UNKNOWN_SUBCLASS": "a kind of token this meter does not know: a typo?",
+}
+KEY_TYPES = ("DITK, initialisation key", "DDTK, default key", "DUTK, unique key",
+             "DCTK, common key")
 
 
 def _tenths(text):
@@ -54,6 +95,9 @@ def _parser():
     _add = sub.add_parser
 
     def add_parser(name, **kw):
+        if name in EXAMPLES:
+            kw.update(epilog=_epilog(EXAMPLES[name]),
+                      formatter_class=argparse.RawDescriptionHelpFormatter)
         return _add(name, parents=[common], **kw)
 
     sub.add_parser = add_parser
@@ -64,9 +108,11 @@ def _parser():
     p.add_argument("--at", default="now", help="issue time, ISO 8601 with zone (default now)")
     p = sub.add_parser("management", help="a management token")
     p.add_argument("kind", choices=sorted(vend.MANAGEMENT))
-    p.add_argument("value", type=int, nargs="?", default=0,
-                   help="watts for max-power and phase-unbalance (0..%d, 0 is no limit), "
-                   "else the register 0..65535" % vend.MAX_WATTS)
+    p.add_argument("value", type=int, nargs="?",
+                   help="watts for max-power and phase-unbalance (0..%d, 0 is no limit); "
+                   "for clear-credit the register (0 electricity, 1 water, 2 gas, 3 time, "
+                   "65535 all); else the register 0..65535; none for clear-tamper"
+                   % vend.MAX_WATTS)
     p.add_argument("--at", default="now")
     p = sub.add_parser("keychange", help="a key change set to new key fields")
     for f in ("krn", "kt", "ken"):
@@ -75,17 +121,28 @@ def _parser():
     p.add_argument("--sgc")
     p.add_argument("--rollover", action="store_true", help="set RO: the meter's TID memory "
                    "is cleared and its base date moves on (1993 -> 2014 -> 2035)")
+    _write_option(p)
     p = sub.add_parser("migrate", help="the edition-2 set: rollover key change, then credit")
     p.add_argument("amount", type=_tenths)
     p.add_argument("--at", default="now")
+    _write_option(p)
     p = sub.add_parser("test", help="a class 1 test/display token (no profile needed)")
     p.add_argument("control", type=int)
     p.add_argument("--mfr", type=int, help="manufacturer code (default: the profile's, "
                    "from its PAN; without a profile 0, any meter)")
     p.add_argument("--subclass", type=int, default=0, choices=(0, 1))
-    p = sub.add_parser("explain", help="every stage of decoding 20 digits")
+    p = sub.add_parser("explain", help="every stage of decoding 20 digits (class 0 and 2 "
+                       "tokens need the meter's --profile)")
     p.add_argument("token")
+    batch.add_parser(sub)  # stsvend batch migrate|credit FLEET.csv --out OUT.csv
     return ap
+
+
+def _write_option(p):
+    p.add_argument("--write", action="store_true",
+                   help="save the meter's new key fields (KRN, KT, KEN, TI, SGC, base date) "
+                   "in the profile file, so the next token uses the new key; the vending key "
+                   "stays where it is")
 
 
 def _print_tokens(tokens, as_json, extra=None):
@@ -100,15 +157,32 @@ def _print_tokens(tokens, as_json, extra=None):
             r = t.extra["requested_tenths"]
             print("   amount %d.%d%s" % (e // 10, e % 10, "" if e == r else
                                          " (requested %d.%d, rounded up)" % (r // 10, r % 10)))
-        if "encoded_watts" in t.extra:
-            e = t.extra["encoded_watts"]
-            r = t.extra["requested_watts"]
-            print("   limit %d W%s" % (e, "" if e == r else
-                                       " (requested %d W, rounded up)" % r))
+        if "carries" in t.extra:
+            e = t.extra.get("encoded_watts")
+            r = t.extra.get("requested_watts")
+            print("   %s%s" % (t.extra["carries"], "" if e == r else
+                                " (requested %d W, rounded up)" % r))
+        if "control_bits" in t.extra:
+            _print_control(t.fields["mfr"], t.fields["control"], t.extra["control_bits"])
         if "tid_time" in t.extra:
             print("   TID %d = %s" % (t.fields["tid"], t.extra["tid_time"]))
         if "tid_moved" in t.extra:
             print("   note: " + t.extra["tid_moved"])
+
+
+def _print_control(mfr, control, asks):
+    print("   manufacturer %d (%s)" % (mfr, "any meter" if mfr == 0 else
+                                       "only this manufacturer's meters act on it"))
+    if not asks:
+        print("   control 0: no bit set, it asks for nothing")
+    else:
+        print("   control %d asks the meter to:" % control)
+    for a in asks:
+        b = a["bit"]
+        where = "bit %d" % b if isinstance(b, int) else "bits %d..%d" % tuple(b)
+        print("     %s: %s" % (where, a["asks"]))
+    print("   this project's meter shows TEST %d and changes nothing (anyone can make a test "
+          "token)" % control)
 
 
 def _ledger(args):
@@ -127,14 +201,136 @@ def _test(args):
     _print_tokens([vend.test_display(args.control, mfr, args.subclass)], args.json)
 
 
+def _outside(e, args, amount=None):
+    """A time outside the TID window, with what to do about it (ValueError)."""
+    text = str(e) + ". Give an --at inside that window"
+    try:
+        nxt = vend.next_base_date(e.base_date)
+    except ValueError:
+        nxt = None
+    if e.late and nxt and args.cmd != "migrate":
+        text += (", or move the meter to base date %d first (a rollover key change, then "
+                 "credit under the new key): stsvend --profile %s migrate %s --at %s --write"
+                 % (nxt, shlex.quote(args.profile), amount or "AMOUNT", shlex.quote(args.at)))
+    elif e.late:
+        text += " (base date %d is the last: no rollover leaves it)" % e.base_date
+    return ValueError(text)
+
+
+def _units(tenths):
+    return "%d.%d" % (tenths // 10, tenths % 10) if tenths % 10 else "%d" % (tenths // 10)
+
+
+def _write(args, target):
+    """--write: the new key fields into the profile; {} when not asked."""
+    if not args.write:
+        return {}
+    changed = profiles.write(args.profile, target)
+    return {"written": args.profile, "changed": {f: list(v) for f, v in changed.items()}}
+
+
+def _print_written(args, written):
+    if args.json:
+        return
+    if not written:
+        print("the profile is unchanged: add --write to save the new key fields in it")
+        return
+    what = ", ".join("%s %s -> %s" % (NAMES.get(f, f), old, new)
+                     for f, (old, new) in written["changed"].items())
+    print("wrote %s: %s; the vending key is where it was" % (written["written"], what))
+
+
+def _gloss(cls_sub, name, value):
+    """A field of `explain` in the standard's words (and hex for the new key's parts)."""
+    n = int(value.split()[0])
+    if name in ("nkho", "nkmo2", "nkmo1", "nklo"):
+        part = {"nkho": "NKHO = new key high part", "nkmo2": "NKMO2 = new key middle part 2",
+                "nkmo1": "NKMO1 = new key middle part 1", "nklo": "NKLO = new key low part"}
+        return "%s, %08x" % (part[name], n)
+    if name == "kt":
+        return "KT = key type: %s" % KEY_TYPES[n]
+    if name == "ro":
+        return "RO = rollover: " + ("set, the meter clears its TID memory and moves to the "
+                                    "next base date" if n else "not set, TID memory and base "
+                                    "date stay")
+    if name == "control":
+        asks = vend.control_bits(n)
+        return "control field: " + ("; ".join(
+            ("bit %d = " % b if isinstance(b, int) else "bits %d..%d = " % b) + t
+            for b, t in asks) if asks else "no bit set, it asks for nothing")
+    if name == "mfr":
+        return "manufacturer code" + (" (0: any meter)" if n == 0 else "")
+    if name == "register":
+        kind = {v: k for k, v in vend.MANAGEMENT.items()}.get(cls_sub[1])
+        return vend.register_text(kind, n) if kind else "register"
+    return {
+        "amount": "transfer amount (2-bit exponent, 14-bit mantissa)",
+        "tid": "TID = token identifier, minutes since the base date",
+        "rnd": "RND = random number",
+        "res": "reserved",
+        "krn": "KRN = key revision number",
+        "kenho": "KENHO = key expiry number, high 4 bits",
+        "kenlo": "KENLO = key expiry number, low 4 bits",
+        "ti": "TI = tariff index",
+        "sgclo": "SGC = supply group code, low 12 bits",
+        "sgcho": "SGC = supply group code, high 12 bits",
+    }.get(name, name)
+
+
+def _explain(args):
+    """`explain`: the stages, the fields in words; exit 1 when the meter refuses the token."""
+    token = args.token.replace(" ", "").replace("-", "")
+    cls = digits.parse(token, array("I", bytes(12)), portable=True)
+    if cls in (0, 2) and not args.profile:
+        raise profiles.ProfileError("a class %d token is encrypted under the meter's decoder "
+                                    "key: give --profile PATH (class 1 test tokens need none)"
+                                    % cls)
+    if args.profile:
+        st = explain_mod.explain(profiles.load(args.profile), token)
+    else:
+        st = sts_explain.stages(token, None)
+    named = dict(st)
+    m = re.match(r"class (\d) subclass (\d+):", named.get("token", ""))
+    cls_sub = (int(m.group(1)), int(m.group(2))) if m else None
+    out = []
+    for name, value in st:
+        if name.startswith("field ") and cls_sub:
+            value = "%s: %s" % (value, _gloss(cls_sub, name[6:], value))
+        out.append((name, value))
+        if name == "refused":
+            why = WHY.get(value.split()[0], "")
+            if value == "BAD_CRC" and cls == 1:
+                why = "the CRC does not match: a typo?"  # class 1 has no key to be wrong
+            out.append(("why", why))
+    if args.json:
+        print(json.dumps([{"stage": k, "value": v} for k, v in out], indent=1))
+    else:
+        for name, value in out:
+            print("%-16s %s" % (name, value))
+    return 1 if "refused" in named else 0
+
+
 def run(args):
+    """Do what args ask; the exit code (0, or 1 when `explain` shows a refused token)."""
     rng = random.Random(args.seed) if args.seed is not None else random.SystemRandom()
     if args.cmd == "test":
         _test(args)
-        return
+        return 0
+    if args.cmd == "explain":
+        return _explain(args)
+    if args.cmd == "batch":  # (a vending key file alone will do: no profile needed)
+        return batch.main(args)
     if not args.profile:
         raise profiles.ProfileError("this command needs --profile PATH (a meter profile)")
     prof = profiles.load(args.profile)
+    try:
+        _vend(args, prof, rng)
+    except tids.OutsideWindow as e:
+        raise _outside(e, args, _units(args.amount) if args.cmd == "credit" else None) from None
+    return 0
+
+
+def _vend(args, prof, rng):
     if args.cmd == "key":
         key = prof.decoder_key().hex()
         if args.json:
@@ -147,8 +343,19 @@ def run(args):
         _print_tokens([vend.credit(prof, args.commodity, args.amount, when, _ledger(args),
                                    rng)], args.json)
     elif args.cmd == "management":
+        value = args.value
+        if value is None and args.kind not in vend.NO_VALUE:
+            raise ValueError("management %s needs a value: %s" % (args.kind, {
+                "max-power": "the limit in watts, 0..%d (0 lifts the limit)" % vend.MAX_WATTS,
+                "phase-unbalance": "the limit in watts, 0..%d (0 lifts the limit)"
+                % vend.MAX_WATTS,
+                "clear-credit": "the register to clear (0 electricity, 1 water, 2 gas, 3 time, "
+                "65535 all)",
+            }.get(args.kind, "the register, 0..65535")))
+        if value is not None and args.kind in vend.NO_VALUE:
+            raise ValueError("management %s takes no value" % args.kind)
         when = tids.parse_time(args.at)
-        _print_tokens([vend.management(prof, args.kind, args.value, when, _ledger(args),
+        _print_tokens([vend.management(prof, args.kind, value or 0, when, _ledger(args),
                                        rng)], args.json)
     elif args.cmd == "keychange":
         new = {f: getattr(args, f) for f in ("krn", "kt", "ken", "ti", "sgc")
@@ -156,36 +363,33 @@ def run(args):
         if not new and not args.rollover:
             raise ValueError("say what changes: --krn, --kt, --ken, --ti, --sgc or --rollover")
         toks, target = vend.key_change(prof, new, ro=1 if args.rollover else 0)
-        _print_tokens(toks, args.json, {"new_profile": target})
+        written = _write(args, target)
+        _print_tokens(toks, args.json, dict({"new_profile": target}, **written))
         if not args.json:
             if args.rollover:
                 print("RO is set: the meter clears its TID memory and moves to base date %d"
                       % target["base_date"])
             print("type every section within the meter's key change window (2 minutes)")
+        _print_written(args, written)
     elif args.cmd == "migrate":
         when = tids.parse_time(args.at)
         toks, target = vend.migration(prof, args.amount, when, _ledger(args), rng)
-        _print_tokens(toks, args.json, {"new_profile": target})
+        written = _write(args, target)
+        _print_tokens(toks, args.json, dict({"new_profile": target}, **written))
         if not args.json:
             print("codes 1..%d are the key change (rollover to base date %d, KRN %d): type "
                   "them within 2 minutes; code %d is credit under the new key"
                   % (len(toks) - 1, target["base_date"], target["krn"], len(toks)))
-    elif args.cmd == "explain":
-        stages = explain_mod.explain(prof, args.token)
-        if args.json:
-            print(json.dumps([{"stage": k, "value": v} for k, v in stages], indent=1))
-        for name, value in () if args.json else stages:
-            print("%-16s %s" % (name, value))
+        _print_written(args, written)
 
 
 def main(argv=None):
     args = _parser().parse_args(argv)
     try:
-        run(args)
+        return run(args)
     except (ValueError, OSError) as e:  # ProfileError and TidError are ValueErrors
         print("stsvend: error: %s" % e, file=sys.stderr)
         return 2
-    return 0
 
 
 if __name__ == "__main__":

@@ -137,3 +137,25 @@ def load(path):
     if not isinstance(data, dict):
         raise ProfileError("profile %s: a JSON object expected" % path)
     return Profile(data, os.path.dirname(os.path.abspath(path)))
+
+
+def write(path, fields):
+    """Save a meter's new key fields (a key change's target) into its profile file.
+
+    Every other entry stays as it was, the vending key (inline or `vending_key_file`) too;
+    the file is replaced whole (written beside it, then moved over it), and only once the
+    new profile is valid. Returns {field: (old, new)} for the fields that changed.
+    """
+    try:
+        with open(path) as f:
+            data = json.load(f)
+    except (OSError, ValueError) as e:
+        raise ProfileError("cannot update profile %s: %s" % (path, e)) from None
+    new = dict(data, **{f: fields[f] for f in FIELDS})
+    Profile(new, os.path.dirname(os.path.abspath(path)))
+    tmp = "%s.%d.new" % (path, os.getpid())
+    with open(tmp, "w") as f:
+        json.dump(new, f, indent=2)
+        f.write("\n")
+    os.replace(tmp, path)
+    return {f: (data.get(f), new[f]) for f in FIELDS if data.get(f) != new[f]}

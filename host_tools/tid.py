@@ -16,6 +16,15 @@ class TidError(ValueError):
     """A time that no TID of the base date can name."""
 
 
+class OutsideWindow(TidError):
+    """A time before the base date or after the last minute its 24-bit TID can name."""
+
+    def __init__(self, message, base_date, late):
+        super().__init__(message)
+        self.base_date = base_date
+        self.late = late  # True: after the window (the meter needs the next base date)
+
+
 def window(base_date):
     """First and last minute (UTC) a TID of this base date can name."""
     start = dt.datetime(base_date, 1, 1, tzinfo=UTC)
@@ -29,9 +38,9 @@ def from_time(when, base_date):
     start, last = window(base_date)
     minutes = int((when.astimezone(UTC) - start).total_seconds() // 60)
     if not 0 <= minutes < TID_LIMIT:
-        raise TidError("%s is outside the TID window of base date %d: %s to %s UTC"
-                       % (when.isoformat(), base_date, start.strftime("%Y-%m-%d %H:%M"),
-                          last.strftime("%Y-%m-%d %H:%M")))
+        raise OutsideWindow("%s is outside the TID window of base date %d: %s to %s UTC"
+                            % (when.isoformat(), base_date, start.strftime("%Y-%m-%d %H:%M"),
+                               last.strftime("%Y-%m-%d %H:%M")), base_date, minutes > 0)
     return minutes
 
 

@@ -16,6 +16,28 @@ MANAGEMENT = {"max-power": 0, "clear-credit": 1, "tariff-rate": 2, "clear-tamper
 # mantissa; IEC 62055-41) but in whole watts, not tenths: the largest is 18201624 W.
 WATTS = {0: "max power limit", 6: "max phase power unbalance limit"}
 MAX_WATTS = amount.MAX_TENTHS
+# Clear credit (class 2 subclass 1) names the register it clears.
+CREDIT_REGISTERS = {0: "the electricity credit", 1: "the water credit", 2: "the gas credit",
+                    3: "the time credit", 0xFFFF: "every credit register"}
+# Kinds whose register means nothing: the token alone says what to do.
+NO_VALUE = ("clear-tamper",)
+# The control field of a class 1 test/display token (IEC 62055-41, InitiateMeterTest/Display):
+# each set bit asks the meter for one test or display, bit 0 for all of them; the bits above
+# these are reserved. A meter does what it can and shows the rest as it likes.
+TEST_CONTROL = (
+    "every test and display below",
+    "test the load switch (relay)",
+    "test the information display (every segment)",
+    "display the total energy register",
+    "display the key revision number (KRN)",
+    "display the tariff index (TI)",
+    "test the token reader (keypad)",
+    "display the max power limit",
+    "display the tamper status",
+    "display the power consumption",
+    "display the software version",
+    "display the phase power unbalance limit",
+)
 # A rollover (RO) moves a meter to the next base date; 2035 is the last.
 _NEXT_BASE = dict(zip(BASE_DATES, BASE_DATES[1:]))
 
@@ -89,7 +111,9 @@ def management(profile, kind, value, when, ledger=None, rng=random):
     if sub not in WATTS:
         if not 0 <= value <= 0xFFFF:
             raise ValueError("register value 0..65535, got %d" % value)
-        return _register_token(profile, 2, sub, "register", value, when, ledger, rng, kind)
+        tok = _register_token(profile, 2, sub, "register", value, when, ledger, rng, kind)
+        tok.extra["carries"] = register_text(kind, value)
+        return tok
     if not 0 <= value <= MAX_WATTS:
         raise ValueError("%s: %d W is outside 0..%d W, the range a token carries (0 means no "
                          "limit)" % (kind, value, MAX_WATTS))
@@ -97,6 +121,7 @@ def management(profile, kind, value, when, ledger=None, rng=random):
     tok = _register_token(profile, 2, sub, "register", raw, when, ledger, rng, kind)
     tok.extra["requested_watts"] = value
     tok.extra["encoded_watts"] = amount.decode(raw)
+    tok.extra["carries"] = register_text(kind, raw)
     return tok
 
 
@@ -107,7 +132,37 @@ def test_display(control, mfr=0, subclass=0):
         raise ValueError("subclass %d: manufacturer < 2**%d, control < 2**%d"
                          % (subclass, widths[0], widths[1]))
     fields = {"mfr": mfr, "control": control}
-    return Token(encode(1, subclass, fields, None), 1, subclass, fields, "test/display")
+    asks = [{"bit": b if isinstance(b, int) else list(b), "asks": t}
+            for b, t in control_bits(control)]
+    return Token(encode(1, subclass, fields, None), 1, subclass, fields, "test/display",
+                 control_bits=asks)
+
+
+def control_bits(control):
+    """What a test/display control asks for: [(bit or (first, last) of reserved bits, text)]."""
+    out = []
+    reserved = [i for i in range(len(TEST_CONTROL), control.bit_length()) if control >> i & 1]
+    for i, text in enumerate(TEST_CONTROL):
+        if control >> i & 1:
+            out.append((i, text))
+    if reserved:
+        out.append(((reserved[0], reserved[-1]), "reserved: no test or display is defined"))
+    return out
+
+
+def register_text(kind, value):
+    """What the register of a management token carries, in words."""
+    if kind in ("max-power", "phase-unbalance"):
+        w = amount.decode(value)
+        return "limit %d W%s" % (w, " (no limit: the limit is lifted)" if w == 0 else "")
+    if kind == "clear-credit":
+        return "register %d: clears %s" % (value, CREDIT_REGISTERS.get(
+            value, "currency register %d" % value if 4 <= value <= 7 else "no register"))
+    if kind == "tariff-rate":
+        return "tariff rate %d (the register as the meter stores it)" % value
+    if kind == "water-factor":
+        return "water meter factor %d (the register as the meter stores it)" % value
+    return "register %d (unused: the token alone clears the tamper flag)" % value
 
 
 def next_base_date(base_date):

@@ -15,8 +15,9 @@ def _env():
 
 def test_bench_reports_every_variant_with_ratios_to_the_baseline():
     r = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "run.py"), "-n", "25",
-                        "--crc-samples", "0"],
-                       capture_output=True, text=True, env=_env(), timeout=300)
+                        "--crc-samples", "0", "--batch-meters", "300", "--batch-single", "20"],
+                       capture_output=True, text=True, env=dict(_env(), SOAK_TOKENS="100"),
+                       timeout=300)
     assert r.returncode == 0, r.stderr
     for interp in ("micropython", "cpython"):
         for variant in ("sta", "sta-portable", "misty1", "misty1-portable", "parse",
@@ -45,6 +46,11 @@ def test_bench_reports_every_variant_with_ratios_to_the_baseline():
                          re.M), strategy
     assert re.search(r"expected keypad time \d+ s = [\d.]+ years \(goal >= 5 years\): PASS",
                      r.stdout)
+    # The heap per apply, the whole meter's smallest heap, and a fleet's codes a second.
+    assert re.search(r"heap per accepted credit apply: median \d+ B .*: (PASS|FAIL)", r.stdout)
+    assert re.search(r"the whole meter .* (\d+K is the smallest|no heap)", r.stdout)
+    assert re.search(r"^  batch / one call per meter: x[\d.]+$", r.stdout, re.M)
+    assert re.search(r"ENEO's 650000 meters: .* on 2 cores", r.stdout)
 
 
 def test_demo_decodes_its_samples_in_micropython():

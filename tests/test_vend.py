@@ -6,6 +6,7 @@ import json
 import os
 import random
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -954,7 +955,7 @@ def test_cli_explain_vector_token_stages(stsvend):
 
 def test_cli_explain_wrong_crc(stsvend):
     code, out, err = stsvend("explain", VECTOR_TOKEN[:-1] + "6")
-    assert code == 0, err
+    assert code == 1, err  # explained, and refused
     st = _stages(out)
     assert "MISMATCH" in st["CRC"]
     assert st["refused"] == "BAD_CRC"
@@ -963,7 +964,7 @@ def test_cli_explain_wrong_crc(stsvend):
 
 def test_cli_explain_19_digits(stsvend):
     code, out, err = stsvend("explain", VECTOR_TOKEN[:-1])
-    assert code == 0, err
+    assert code == 1, err  # explained, and refused
     assert _stages(out)["refused"] == "BAD_LENGTH"
 
 
@@ -1040,3 +1041,303 @@ def test_cli_console_script(tmp_path, demo_file, capsys):
     r = subprocess.run([exe, "--profile", demo_file, "--ledger", str(tmp_path / "a.db"),
                         "keychange"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "error" in r.stderr
+
+
+# ------------------------------------------------------- issue 13: stsvend past the demo
+
+
+def _cli(capsys, *argv):
+    code = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_migrate_write_then_credit_decodes_under_the_new_key(tmp_path, demo_file, capsys):
+    ledger = str(tmp_path / "l.db")
+    code, out, err = _cli(capsys, "--profile", demo_file, "--ledger", ledger, "migrate", "10",
+                          "--at", AFTER_TEXT, "--write")
+    assert code == 0, err
+    assert "wrote %s: KRN 1 -> 2, base date 1993 -> 2014" % demo_file in out
+    with open(demo_file) as f:
+        saved = json.load(f)
+    assert saved == dict(DEMO, krn=2, base_date=2014)  # name and vending key as they were
+    code, out, err = _cli(capsys, "--profile", demo_file, "--ledger", ledger, "--json",
+                          "credit", "5", "--at", "2024-11-25T09:00Z")
+    assert code == 0, err
+    tok = json.loads(out)["tokens"][0]
+    rc, cls, sub, f = decode(tok["token"], "sta", bytes.fromhex(DEMO_KEY_KRN2))
+    assert (rc, cls, sub) == (errors.OK, 0, 0)
+    assert f["tid"] == tids.from_time(dt.datetime(2024, 11, 25, 9, 0, tzinfo=UTC), 2014)
+    assert amount.decode(f["amount"]) == 50
+    assert decode(tok["token"], "sta", bytes.fromhex(DEMO_KEY))[0] == errors.BAD_CRC
+
+
+def test_cli_keychange_write_keeps_the_vending_key_file(tmp_path, capsys):
+    (tmp_path / "keys").mkdir()
+    (tmp_path / "keys" / "vk.hex").write_text(DKGA04_VK + "\n")
+    data = {k: v for k, v in MISTY.items() if k != "vending_key"}
+    data["vending_key_file"] = "keys/vk.hex"
+    path = write_profile(tmp_path, data)
+    code, out, err = _cli(capsys, "--profile", path, "--ledger", tmp_path / "l.db",
+                          "keychange", "--krn", "2", "--write")
+    assert code == 0, err
+    with open(path) as f:
+        saved = json.load(f)
+    assert saved == dict(data, krn=2) and "vending_key" not in saved
+    code, out, err = _cli(capsys, "--profile", path, "--ledger", tmp_path / "l.db", "--json",
+                          "credit", "5", "--at", AT_TEXT)
+    assert code == 0, err
+    tok = json.loads(out)["tokens"][0]["token"]
+    assert decode(tok, "misty1", bytes.fromhex(MISTY_KEY_KRN2))[0] == errors.OK
+
+
+def test_cli_keychange_write_saves_the_misty1_sgc_kt_ken_ti(tmp_path, capsys):
+    path = write_profile(tmp_path, MISTY)
+    code, out, err = _cli(capsys, "--profile", path, "keychange", "--sgc", "654321", "--kt",
+                          "3", "--ken", "200", "--ti", "07", "--write")
+    assert code == 0, err
+    with open(path) as f:
+        saved = json.load(f)
+    assert saved == dict(MISTY, sgc="654321", kt=3, ken=200, ti="07")
+    new = Profile(saved).decoder_key()
+    assert new == misty().decoder_key(sgc="654321", kt=3, ti="07")
+    code, out, err = _cli(capsys, "--profile", path, "--ledger", tmp_path / "l.db", "--json",
+                          "credit", "5", "--at", AT_TEXT)
+    assert decode(json.loads(out)["tokens"][0]["token"], "misty1", new)[0] == errors.OK
+
+
+def test_cli_keychange_without_write_leaves_the_profile_and_says_so(stsvend, demo_file):
+    before = open(demo_file).read()
+    code, out, err = stsvend("keychange", "--krn", "2")
+    assert code == 0, err
+    assert open(demo_file).read() == before
+    assert "add --write" in out
+
+
+def test_cli_write_json_names_the_file_and_changes(stsvend, demo_file):
+    code, out, err = stsvend("--json", "keychange", "--krn", "3", "--write")
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["written"] == demo_file and data["changed"] == {"krn": [1, 3]}
+
+
+def test_cli_time_after_the_window_says_at_or_migrate(stsvend, demo_file):
+    code, out, err = stsvend("credit", "5", "--at", "2025-01-01T00:00Z")
+    assert code == 2 and out == ""
+    assert "2024-11-24 20:15" in err and "--at inside" in err
+    assert ("stsvend --profile %s migrate 5 --at 2025-01-01T00:00Z --write" % demo_file) in err
+    code, out, err = stsvend("management", "max-power", "100", "--at", "2025-01-01T00:00Z")
+    assert code == 2 and "migrate AMOUNT" in err and "base date 2014" in err
+
+
+def test_cli_time_before_the_window_says_at_only(stsvend):
+    code, out, err = stsvend("credit", "5", "--at", "1992-12-31T23:59Z")
+    assert code == 2 and "--at inside" in err and "migrate" not in err
+
+
+def test_cli_time_after_the_last_window_says_no_rollover(tmp_path, capsys):
+    path = write_profile(tmp_path, dict(DEMO, base_date=2035))
+    code, out, err = _cli(capsys, "--profile", path, "--ledger", tmp_path / "l.db", "credit",
+                          "5", "--at", "2070-01-01T00:00Z")
+    assert code == 2 and "--at inside" in err and "the last" in err and "migrate" not in err
+
+
+@pytest.mark.parametrize("kind", ["max-power", "phase-unbalance", "tariff-rate",
+                                  "water-factor", "clear-credit"])
+def test_cli_management_without_a_value_is_an_error(stsvend, tmp_path, kind):
+    code, out, err = stsvend("management", kind, "--at", AT_TEXT)
+    assert code == 2 and "needs a value" in err and out == ""
+    assert Ledger(str(tmp_path / "ledger.db")).issued(DEMO["pan"], 1993) == []
+
+
+def test_cli_clear_tamper_takes_no_value(stsvend):
+    code, out, err = stsvend("management", "clear-tamper", "--at", AT_TEXT)
+    assert code == 0 and "clears the tamper flag" in out
+    code, out, err = stsvend("management", "clear-tamper", "5", "--at", AT_TEXT)
+    assert code == 2 and "takes no value" in err
+
+
+@pytest.mark.parametrize("argv,line", [
+    (["max-power", "1000"], "limit 1000 W"),
+    (["max-power", "0"], "limit 0 W (no limit: the limit is lifted)"),
+    (["phase-unbalance", "300"], "limit 300 W"),
+    (["clear-credit", "65535"], "register 65535: clears every credit register"),
+    (["clear-credit", "1"], "register 1: clears the water credit"),
+    (["tariff-rate", "1234"], "tariff rate 1234 "),
+    (["water-factor", "77"], "water meter factor 77 "),
+])
+def test_cli_management_prints_the_value_it_carries(stsvend, argv, line):
+    code, out, err = stsvend("management", *argv, "--at", AT_TEXT)
+    assert code == 0, err
+    assert re.search(r"^   " + re.escape(line), out, re.M), out
+
+
+@pytest.mark.parametrize("control,lines", [
+    (512, ["bit 9: display the power consumption"]),
+    (6, ["bit 1: test the load switch (relay)", "bit 2: test the information display"]),
+    (1, ["bit 0: every test and display"]),
+    (2**36 - 1, ["bit 11: display the phase power unbalance limit", "bits 12..35: reserved"]),
+    (0, ["control 0: no bit set"]),
+])
+def test_cli_test_explains_its_control_bits(stsvend, control, lines):
+    code, out, err = stsvend("test", str(control), profile=False, ledger=False)
+    assert code == 0, err
+    for line in lines:
+        assert line in out, out
+    assert "shows TEST %d" % control in out
+
+
+def test_cli_test_json_carries_the_control_bits(stsvend):
+    code, out, err = stsvend("--json", "test", "528", profile=False, ledger=False)
+    bits = json.loads(out)["tokens"][0]["control_bits"]
+    assert [b["bit"] for b in bits] == [4, 9]
+    assert "KRN" in bits[0]["asks"]
+
+
+def test_cli_explain_class_1_needs_no_profile(stsvend):
+    tok = vend.test_display(512).digits
+    code, out, err = stsvend("explain", tok, profile=False, ledger=False)
+    assert code == 0, err
+    st = _stages(out)
+    assert st["token"].startswith("class 1 subclass 0")
+    assert "bit 9 = display the power consumption" in st["field control"]
+    assert "manufacturer code" in st["field mfr"]
+
+
+def test_cli_explain_class_0_without_profile_asks_for_one(stsvend):
+    code, out, err = stsvend("explain", VECTOR_TOKEN, profile=False, ledger=False)
+    assert code == 2 and "--profile" in err and out == ""
+
+
+@pytest.mark.parametrize("token,why", [
+    (VECTOR_TOKEN[:-1] + "6", "another meter's token, a typo, or an old key?"),
+    (VECTOR_TOKEN[:-1], "not 20 digits"),
+    ("9" * 20, "largest token"),
+])
+def test_cli_explain_refused_exits_nonzero_and_says_why(stsvend, token, why):
+    code, out, err = stsvend("explain", token)
+    assert code == 1
+    assert "refused" in _stages(out) and why in _stages(out)["why"]
+    code, out, err = stsvend("--json", "explain", token)
+    assert code == 1 and json.loads(out)[-1]["stage"] == "why"
+
+
+def test_cli_explain_refused_with_another_meters_key(tmp_path, capsys):
+    tok = vend.credit(demo(krn=2), "electricity", 10, AT).digits  # the meter still has KRN 1
+    code, out, err = _cli(capsys, "--profile", DEMO_PATH, "explain", tok)
+    assert code == 1 and "an old key?" in out
+
+
+def test_cli_explain_glosses_sta_key_change_fields(stsvend):
+    toks, _ = vend.key_change(demo(), {"krn": 2}, ro=1)
+    glossed = {}
+    for t in toks:
+        code, out, err = stsvend("explain", t.digits)
+        assert code == 0, err
+        glossed.update(_stages(out))
+    assert glossed["field nkho"].endswith("NKHO = new key high part, " + DEMO_KEY_KRN2[:8])
+    assert glossed["field nklo"].endswith("NKLO = new key low part, " + DEMO_KEY_KRN2[8:])
+    assert "KT = key type: DUTK" in glossed["field kt"]
+    assert "RO = rollover: set" in glossed["field ro"]
+    assert "KRN = key revision number" in glossed["field krn"]
+    assert "KENHO = key expiry number, high" in glossed["field kenho"]
+    assert "KENLO = key expiry number, low" in glossed["field kenlo"]
+    assert "TI = tariff index" in glossed["field ti"]
+
+
+def test_cli_explain_glosses_misty1_sgc_parts(tmp_path, capsys):
+    path = write_profile(tmp_path, MISTY)
+    toks, _ = vend.key_change(misty(), {"krn": 2})
+    glossed = {}
+    for t in toks:
+        code, out, err = _cli(capsys, "--profile", path, "explain", t.digits)
+        assert code == 0, err
+        glossed.update(_stages(out))
+    assert glossed["field nkmo2"].endswith(MISTY_KEY_KRN2[8:16])
+    assert glossed["field nkmo1"].endswith(MISTY_KEY_KRN2[16:24])
+    assert "SGC = supply group code, low 12 bits" in glossed["field sgclo"]
+    assert "SGC = supply group code, high 12 bits" in glossed["field sgcho"]
+    assert "RO = rollover: not set" in glossed["field ro"]
+
+
+# Examples as the text shows them: each runs as written from the repository root (a copy of
+# its demo profile at the same path), and prints what the text shows.
+
+
+def _repo_copy(tmp_path, monkeypatch):
+    root = tmp_path / "repo"
+    (root / "host_tools" / "profiles").mkdir(parents=True)
+    shutil.copy(DEMO_PATH, root / "host_tools" / "profiles" / "demo.json")
+    monkeypatch.chdir(root)
+    return root
+
+
+def _run_line(line, capsys):
+    """One shell line of an example: `stsvend ...` (through main) or `cp A B`."""
+    argv = shlex.split(line)
+    if argv[0] == "cp":
+        shutil.copy(argv[1], argv[2])
+        return 0, ""
+    assert argv[0] == "stsvend", "an example that is neither stsvend nor cp: %r" % line
+    try:
+        code = cli.main(argv[1:])
+    except SystemExit as e:
+        code = e.code
+    out, err = capsys.readouterr()
+    return code, out + err
+
+
+def _help_texts(capsys):
+    texts = {}
+    for cmd in [None] + sorted(cli.EXAMPLES):
+        with pytest.raises(SystemExit):
+            cli.main(([cmd] if cmd else []) + ["--help"])
+        texts[cmd or "stsvend"] = capsys.readouterr().out
+    return texts
+
+
+def test_help_examples_run_as_written(tmp_path, monkeypatch, capsys):
+    texts = _help_texts(capsys)
+    assert set(texts) >= {"stsvend", "credit", "management", "keychange", "migrate", "test",
+                          "explain", "key"}
+    for name, text in texts.items():
+        lines = re.findall(r"^  ((?:stsvend|cp) .*)$", text, re.M)
+        assert lines, name
+        _repo_copy(tmp_path / name, monkeypatch)
+        for line in lines:
+            code, out = _run_line(line, capsys)
+            assert code == 0, (name, line, out)
+
+
+def _readme_examples():
+    with open(os.path.join(ROOT, "README.md")) as f:
+        text = f.read()
+    section = text.split("## The vending CLI: `stsvend`", 1)[1].split("\n## ", 1)[0]
+    found = []
+    for block in re.findall(r"^```\n(.*?)^```", section, re.M | re.S):
+        for part in re.split(r"^\$ ", block, flags=re.M)[1:]:
+            line, _, shown = part.partition("\n")
+            found.append((line, shown.rstrip("\n")))
+    return found
+
+
+def test_readme_examples_run_and_print_what_the_readme_shows(tmp_path, monkeypatch, capsys):
+    examples = _readme_examples()
+    assert len(examples) >= 15
+    _repo_copy(tmp_path, monkeypatch)
+    for line, shown in examples:
+        code, out = _run_line(line, capsys)
+        assert out.rstrip("\n") == shown, line
+        assert code == (2 if "stsvend: error:" in shown else
+                        1 if re.search(r"^refused ", shown, re.M) else 0), line
+
+
+def test_readme_and_help_name_the_demo_profile_by_its_real_path(capsys):
+    lines = [ln for ln, _ in _readme_examples()]
+    for text in _help_texts(capsys).values():
+        lines += re.findall(r"^  (stsvend .*)$", text, re.M)
+    for line in lines:
+        argv = shlex.split(line)
+        if "--profile" in argv:
+            assert argv[argv.index("--profile") + 1] in (
+                "host_tools/profiles/demo.json", "meter.json"), line

@@ -1,0 +1,523 @@
+# batch.py  stsvend batch: a fleet's edition-2 migration sets (or credit tokens) from one CSV,
+# on every core, resumable after an interruption, a bad row reported and passed over
+#
+# Who does what. Workers compute (profile, decoder keys, the vend.migration / vend.credit
+# tokens, exactly as `stsvend migrate` / `stsvend credit` make them); the parent alone touches
+# the TID ledger and the output. Per chunk of rows, in one ledger transaction, the parent
+# claims each meter's TID (the first free minute at or after --at, as Ledger.claim does) and
+# keeps the meter's finished output row in a table of the ledger, batch_pending; after the
+# commit it appends the chunk's rows to --out and fsyncs, and the next chunk's transaction
+# drops those pending rows (the output is their record from then on). So the output never
+# holds a code the ledger does not know, and a rerun with the same --out first writes the
+# rows that were committed but not yet written (the very same codes, read back, never issued
+# again), then skips every PAN the output holds: keep the output, it is the record. A later
+# run with that --out vends nothing new for the meters in it (use a new --out for a new round).
+import argparse
+import collections
+import csv
+import decimal
+import json
+import os
+import random
+import signal
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+
+from host_tools import profile as profiles
+from host_tools import tid as tids
+from host_tools import vend
+
+EPILOG = """examples:
+  stsvend --profile demo.json batch migrate fleet.csv --out sets.csv --kwh 10
+  stsvend batch migrate fleet.csv --vending-key vk.hex --out sets.csv --at 2025-03-01T06:00Z
+  stsvend --profile demo.json batch credit fleet.csv --out tokens.csv   (an amount column)
+
+FLEET.csv: a header, then one meter a row: pan,sgc,ti,kt,krn,ken,ea,dkga,base_date
+(and amount, in units: kWh for electricity, unless --kwh gives one for all).
+Interrupted? Run the same command again: it continues where it stopped.
+Exit status: 0, 1 if any row was bad (each reported with its line), 2 on an error,
+130 when interrupted.
+"""
+
+_INTS = ("kt", "krn", "ken", "dkga", "base_date")
+_KCTS = 4  # MISTY1 key change sets have 4 sections, STA 2
+COLUMNS = {
+    "migrate": ["line", "pan", "ea", "new_krn", "new_base_date", "tid", "amount"]
+    + ["kct%d" % i for i in range(1, _KCTS + 1)] + ["credit", "sms", "note"],
+    "credit": ["line", "pan", "tid", "amount", "credit", "sms", "note"],
+}
+_UNITS = {"electricity": "kWh"}
+_PENDING = ("CREATE TABLE IF NOT EXISTS batch_pending (job TEXT NOT NULL, pan TEXT NOT NULL, "
+            "row TEXT NOT NULL, PRIMARY KEY (job, pan))")
+# Test hooks: called after each chunk's ledger commit, before its rows are written (a crash
+# there is the one window where the ledger knows rows the output does not).
+_after_commit = None
+
+
+def add_parser(subparsers):
+    """Register `batch migrate` and `batch credit` on an argparse subparsers object."""
+    p = subparsers.add_parser(
+        "batch", help="a fleet's migration sets or credit tokens from a CSV, on every core",
+        description="Codes for many meters at once from FLEET.csv (one meter a row), with an\n"
+        "SMS-ready text per meter; progress on stderr; resumable with the same --out.",
+        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="batch_cmd", required=True, metavar="{migrate,credit}")
+    for name, what in (("migrate", "per meter the edition-2 set: rollover key change to "
+                        "KRN + 1 and the next base date, then credit under the new key"),
+                       ("credit", "per meter one credit token")):
+        q = sub.add_parser(name, help=what, description=what, epilog=EPILOG,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        q.add_argument("fleet", metavar="FLEET.csv")
+        q.add_argument("--out", required=True, metavar="OUT.csv",
+                       help="output CSV; appended to, so a rerun continues where it stopped")
+        q.add_argument("--kwh", metavar="UNITS", help="the credit amount for every meter "
+                       "(units of the commodity, kWh for electricity); else the amount column")
+        q.add_argument("--commodity", default="electricity", choices=sorted(vend.COMMODITIES))
+        q.add_argument("--at", default="now", help="issue time, ISO 8601 with zone (default "
+                       "now); a meter whose TID at that minute is taken gets the next free one")
+        q.add_argument("--vending-key", metavar="FILE",
+                       help="a file holding the vending key in hex (else the profile's)")
+        q.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                       help="processes computing tokens (default: every core, %(default)s)")
+        q.add_argument("--chunk", type=int, default=500,
+                       help="meters per chunk: one ledger transaction and one fsync each")
+        # The same as stsvend's own options, so they work after the subcommand too.
+        q.add_argument("--profile", default=argparse.SUPPRESS, help="meter profile (JSON) "
+                       "whose vending key serves every row")
+        q.add_argument("--ledger", default=argparse.SUPPRESS, help="issued-TID ledger, SQLite "
+                       "(default: PROFILE.tids.db, or KEYFILE.tids.db with --vending-key)")
+        q.add_argument("--seed", type=int, default=argparse.SUPPRESS,
+                       help="each meter's random number as `stsvend --seed N` draws it")
+        q.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                       help="a JSON summary on stdout at the end")
+        q.add_argument("--stop-after", type=int, default=None, help=argparse.SUPPRESS)
+    return p
+
+
+# ------------------------------------------------------------------------------ one meter
+
+
+def tenths(text):
+    """Units as typed -> whole tenths, rounded up (the customer's favour), as `stsvend credit`."""
+    try:
+        value = decimal.Decimal(text.strip())
+    except (decimal.InvalidOperation, AttributeError):
+        raise ValueError("amount: not a number: %r" % (text,)) from None
+    if not value.is_finite():
+        raise ValueError("amount: not a finite amount: %r" % (text,))
+    return int((value * 10).to_integral_value(rounding=decimal.ROUND_CEILING))
+
+
+def grouped(digits):
+    return " ".join(digits[i:i + 4] for i in range(0, 20, 4))
+
+
+def sms(kind, codes, encoded, commodity):
+    """The customer's text: the key change codes, the 2-minute window, then the credit."""
+    if kind == "credit":
+        return "Code: %s (%s %s)" % (grouped(codes[0]), _units(encoded),
+                                     _UNITS.get(commodity, "units of " + commodity))
+    n = len(codes) - 1
+    head = " ".join("Code %d: %s" % (i, grouped(c)) for i, c in enumerate(codes[:-1], 1))
+    return "%s type %s within 2 minutes, then Code %d: %s" % (
+        head, "both" if n == 2 else "all %d" % n, n + 1, grouped(codes[-1]))
+
+
+def _units(t):
+    return "%d.%d" % (t // 10, t % 10)
+
+
+def meter_profile(row, vending_key):
+    """A fleet row (strings) -> a validated Profile with the fleet's vending key."""
+    data = {"vending_key": vending_key.hex()}
+    for f in profiles.FIELDS:
+        v = (row.get(f) or "").strip()
+        if not v:
+            raise profiles.ProfileError("%s: empty" % f)
+        if f in _INTS:
+            try:
+                v = int(v)
+            except ValueError:
+                raise profiles.ProfileError("%s: a whole number, got %r" % (f, v)) from None
+        elif f == "ea":
+            v = v.lower()
+        data[f] = v
+    return profiles.Profile(data)
+
+
+class _Fixed:
+    """Ledger and random source that give back a TID and random number already chosen."""
+
+    def __init__(self, tid, rnd):
+        self.tid, self.rnd = tid, rnd
+
+    def claim(self, pan, base_date, tid):
+        return self.tid
+
+    def randrange(self, n):
+        return self.rnd
+
+
+def make_row(job, line, row, fixed=None):
+    """One meter's output row and its claim (base date, TID, random number).
+
+    fixed=(tid, rnd) makes the credit token with that TID and random number (a TID the
+    ledger moved); else the TID is the minute of job["when"] and the random number is
+    drawn as `stsvend` draws it (SystemRandom, or Random(--seed) afresh per meter).
+    """
+    prof = meter_profile(row, job["vending_key"])
+    amount = job["tenths"]
+    if amount is None:
+        amount = tenths(row.get("amount") or "")
+    if fixed:
+        ledger = rng = _Fixed(*fixed)
+    else:
+        ledger = None
+        rng = random.Random(job["seed"]) if job["seed"] is not None else random.SystemRandom()
+    if job["kind"] == "migrate":
+        toks, target = vend.migration(prof, amount, job["when"], ledger, rng, job["commodity"])
+    else:
+        toks, target = [vend.credit(prof, job["commodity"], amount, job["when"], ledger,
+                                    rng)], None
+    last = toks[-1]
+    codes = [t.digits for t in toks]
+    enc = last.extra["encoded_tenths"]
+    head = [line, prof.pan]
+    if target:
+        kcts = codes[:-1] + [""] * (_KCTS - len(codes) + 1)
+        head += [prof.ea, target["krn"], target["base_date"], last.fields["tid"], _units(enc)]
+        head += kcts
+    else:
+        head += [last.fields["tid"], _units(enc)]
+    out = head + [codes[-1], sms(job["kind"], codes, enc, job["commodity"]),
+                  last.extra.get("tid_moved", "")]
+    return out, (last.extra["base_date"], last.fields["tid"], last.fields["rnd"])
+
+
+_JOB = None
+
+
+def _init(job):
+    global _JOB
+    _JOB = job
+    # Ctrl-C is the parent's to handle: it stops at a chunk boundary.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _compute(chunk, job=None):
+    """A chunk of (line, row) -> [(line, pan, out row or None, claim or error text)]."""
+    job = job or _JOB
+    res = []
+    for line, row in chunk:
+        pan = (row.get("pan") or "").strip()
+        try:
+            out, claim = make_row(job, line, row)
+        except ValueError as e:  # ProfileError, TidError, vend's refusals
+            res.append((line, pan, None, str(e)))
+        else:
+            res.append((line, pan, out, claim))
+    return res
+
+
+# ------------------------------------------------------------------------------ the files
+
+
+def _read_out(path, columns):
+    """PANs already in the output; a last line cut by a crash is dropped (its row is redone)."""
+    try:
+        with open(path, "rb+") as f:
+            data = f.read()
+            if data and not data.endswith(b"\n"):
+                keep = data.rfind(b"\n") + 1
+                f.truncate(keep)
+                data = data[:keep]
+    except FileNotFoundError:
+        return None
+    if not data:
+        return None
+    rows = csv.reader(data.decode().splitlines())
+    head = next(rows)
+    if head != columns:
+        raise ValueError("%s exists and is not a batch output of this kind (its columns: %s)"
+                         % (path, ",".join(head)))
+    i = columns.index("pan")
+    return {r[i] for r in rows if len(r) > i}
+
+
+def _fleet(path, kwh):
+    """(total rows, a generator of (line, row)) for FLEET.csv; its header is checked first."""
+    def rows():
+        with open(path, newline="") as f:
+            reader = csv.DictReader(f)
+            for row in reader:
+                yield reader.line_num, row
+
+    try:
+        with open(path, newline="") as f:
+            reader = csv.reader(f)
+            head = [h.strip().lower() for h in next(reader, [])]
+            total = sum(1 for r in reader if r)
+    except OSError as e:
+        raise ValueError("cannot read %s: %s" % (path, e)) from None
+    need = list(profiles.FIELDS) + ([] if kwh is not None else ["amount"])
+    missing = [c for c in need if c not in head]
+    if missing:
+        raise ValueError("%s: missing column(s) %s (the header needs %s%s)"
+                         % (path, ", ".join(missing), ",".join(profiles.FIELDS),
+                            "" if kwh is not None else ",amount, or give --kwh"))
+    return total, rows()
+
+
+def _normalised(row):
+    return {(k or "").strip().lower(): v for k, v in row.items()}
+
+
+def _vending_key(args):
+    key_file = getattr(args, "vending_key", None)
+    prof = getattr(args, "profile", None)
+    if key_file:
+        try:
+            with open(key_file) as f:
+                text = f.read().strip()
+        except OSError as e:
+            raise ValueError("--vending-key: cannot read %s: %s" % (key_file, e)) from None
+        try:
+            return bytes.fromhex(text)
+        except ValueError:
+            raise ValueError("--vending-key: %s does not hold hex" % key_file) from None
+    if prof:
+        return profiles.load(prof).vending_key
+    raise ValueError("batch needs the vending key: --profile PATH or --vending-key FILE")
+
+
+class Progress:
+    """count/total, rate and ETA on a stream, at most once per `every` seconds."""
+
+    def __init__(self, what, total, stream=None, every=1.0):
+        self.what, self.total, self.every = what, total, every
+        self.stream = stream or sys.stderr
+        self.tty = self.stream.isatty()
+        self.start = self.last = time.monotonic()
+
+    def show(self, done, worked, final=False):
+        """done: rows dealt with (skipped too); worked: rows computed in this run (the rate)."""
+        now = time.monotonic()
+        if not final and now - self.last < self.every:
+            return
+        self.last = now
+        rate = worked / max(now - self.start, 1e-9)
+        left = self.total - done
+        eta = "%d:%02d" % divmod(int(left / rate), 60) if rate > 0 else "?"
+        text = "%s: %d/%d meters, %.0f/s, %s %s" % (
+            self.what, done, self.total, rate, "took" if final else "ETA",
+            "%d:%02d" % divmod(int(now - self.start), 60) if final else eta)
+        end = "\n" if final or not self.tty else ""
+        self.stream.write(("\r" if self.tty else "") + text + end)
+        self.stream.flush()
+
+
+# ------------------------------------------------------------------------------ the run
+
+
+def main(args):
+    """Run `stsvend batch migrate|credit`; returns the exit status."""
+    kind = args.batch_cmd
+    columns = COLUMNS[kind]
+    vk = _vending_key(args)
+    kwh = None if args.kwh is None else tenths(args.kwh)
+    if kwh is not None and kwh <= 0:
+        raise ValueError("--kwh: the amount must be above zero")
+    if args.workers < 1 or args.chunk < 1:
+        raise ValueError("--workers and --chunk: 1 or more")
+    when = tids.parse_time(args.at)
+    when = when.astimezone(tids.UTC).replace(second=0, microsecond=0)
+    seed = getattr(args, "seed", None)
+    profile = getattr(args, "profile", None)
+    ledger_path = getattr(args, "ledger", None) or (
+        profile + ".tids.db" if profile and not args.vending_key
+        else args.vending_key + ".tids.db")
+    total, fleet = _fleet(args.fleet, kwh)
+    tids.Ledger(ledger_path, imports=[profile + ".tids.json"] if profile else [])
+    job_id = "%s %s" % (kind, os.path.abspath(args.out))
+    job = {"kind": kind, "vending_key": vk, "tenths": kwh, "when": when, "seed": seed,
+           "commodity": args.commodity}
+    run = _Run(args, job, job_id, columns, ledger_path, total)
+    try:
+        return run.go(fleet)
+    finally:
+        run.close()
+
+
+class _Run:
+    def __init__(self, args, job, job_id, columns, ledger_path, total):
+        self.args, self.job, self.job_id, self.ledger = args, job, job_id, ledger_path
+        self.written = _read_out(args.out, columns)
+        fresh = self.written is None
+        self.written = self.written or set()
+        self.out = open(args.out, "a", newline="")
+        self.csv = csv.writer(self.out, lineterminator="\n")
+        if fresh:
+            self.csv.writerow(columns)
+        self.progress = Progress("batch " + job["kind"], total)
+        self.issued = self.skipped = self.bad = self.done = self.worked = self.resumed = 0
+        self.pool = None
+        self.synced = []
+
+    def close(self):
+        if self.pool:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+        self.out.close()
+
+    def _write(self, rows):
+        for r in rows:
+            self.csv.writerow(r)
+            self.written.add(r[1])
+        self.out.flush()
+        os.fsync(self.out.fileno())
+
+    def _pending(self):
+        """Rows the ledger committed for this --out that the output lacks: written first."""
+        with tids._transaction(self.ledger) as db:
+            db.execute(_PENDING)
+            rows = [json.loads(r) for (r,) in db.execute(
+                "SELECT row FROM batch_pending WHERE job = ?", (self.job_id,))]
+        rows = [r for r in rows if r[1] not in self.written]
+        if rows:
+            self._write(rows)
+            print("batch: %d meter(s) issued before the interruption written again with the "
+                  "same codes" % len(rows), file=sys.stderr)
+        self.resumed = len(rows)
+
+    def _chunks(self, fleet):
+        """Chunks of (line, row) still to do; already written and duplicate PANs are not."""
+        seen = {}
+        chunk = []
+        for line, row in fleet:
+            row = _normalised(row)
+            pan = (row.get("pan") or "").strip()
+            if pan in self.written:
+                self.skipped += 1
+                self.done += 1
+                continue
+            if pan in seen:
+                self._bad(line, pan, "pan %s is already on line %d" % (pan, seen[pan]))
+                self.done += 1
+                continue
+            seen[pan] = line
+            chunk.append((line, row))
+            if len(chunk) == self.args.chunk:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+
+    def _bad(self, line, pan, why):
+        self.bad += 1
+        print("%s line %d%s: %s" % (self.args.fleet, line, " (pan %s)" % pan if pan else "",
+                                    why), file=sys.stderr)
+
+    def _commit(self, chunk, results):
+        """Claim the chunk's TIDs in one transaction; its rows are then written and fsynced."""
+        rows = []
+        rowdata = dict(chunk)
+        with tids._transaction(self.ledger) as db:
+            # The last chunk's rows are fsynced in the output, the record from now on.
+            db.executemany("DELETE FROM batch_pending WHERE job = ? AND pan = ?",
+                           [(self.job_id, r[1]) for r in self.synced])
+            for line, pan, out, claim in results:
+                if out is None:
+                    self._bad(line, pan, claim)
+                    continue
+                base, tid, rnd = claim
+                got = db.execute(tids._FIRST_FREE, (pan, base, tid)).fetchone()[0]
+                if got >= tids.TID_LIMIT:
+                    self._bad(line, pan, "no free TID left after %d for base date %d"
+                              % (tid, base))
+                    continue
+                if got != tid:  # the minute was taken for this meter: remake its credit
+                    out, _ = make_row(self.job, line, rowdata[line], fixed=(got, rnd))
+                db.execute(tids._INSERT, (pan, base, got))
+                db.execute("INSERT OR REPLACE INTO batch_pending (job, pan, row) "
+                           "VALUES (?, ?, ?)", (self.job_id, pan, json.dumps(out)))
+                rows.append(out)
+        if _after_commit:
+            _after_commit(rows)
+        self._write(rows)
+        self.synced = rows
+        self.issued += len(rows)
+        self.done += len(results)
+        self.worked += len(results)
+
+    def go(self, fleet):
+        self._pending()
+        stop_after = self.args.stop_after
+        workers = self.args.workers
+        chunks = self._chunks(fleet)
+        complete = False
+        try:
+            if workers == 1:
+                results = ((c, _compute(c, self.job)) for c in chunks)
+            else:
+                self.pool = ProcessPoolExecutor(workers, initializer=_init,
+                                                initargs=(self.job,))
+                results = self._parallel(chunks, workers * 3)
+            for chunk, res in results:
+                self._commit(chunk, res)
+                self.progress.show(self.done, self.worked)
+                if stop_after is not None and self.issued >= stop_after:
+                    break
+            else:
+                complete = True
+        except KeyboardInterrupt:
+            self.progress.show(self.done, self.worked, final=True)
+            print("batch: interrupted; %d meter(s) written to %s: run the same command again "
+                  "to continue" % (len(self.written), self.args.out), file=sys.stderr)
+            return 130
+        self.progress.show(self.done, self.worked, final=True)
+        if complete:
+            # Every row is in the output now: it is the record from here on.
+            with tids._transaction(self.ledger) as db:
+                db.execute("DELETE FROM batch_pending WHERE job = ?", (self.job_id,))
+        print("batch %s: %d issued, %d already in %s, %d bad%s" % (
+            self.job["kind"], self.issued + self.resumed, self.skipped, self.args.out,
+            self.bad, "" if complete else "; stopped early: run again to continue"),
+            file=sys.stderr)
+        if getattr(self.args, "json", False):
+            print(json.dumps({"issued": self.issued + self.resumed, "already": self.skipped,
+                              "bad": self.bad, "complete": complete, "out": self.args.out}))
+        if self.bad:
+            print("batch: %d bad row(s) were not issued (see the lines above); fix them and "
+                  "run the same command again" % self.bad, file=sys.stderr)
+            return 1
+        return 0
+
+    def _parallel(self, chunks, depth):
+        """(chunk, results) in fleet order, with at most `depth` chunks in flight."""
+        flight = collections.deque()
+        for c in chunks:
+            flight.append((c, self.pool.submit(_compute, c)))
+            if len(flight) >= depth:
+                c0, f = flight.popleft()
+                yield c0, f.result()
+        while flight:
+            c0, f = flight.popleft()
+            yield c0, f.result()
+
+
+def run(argv):
+    """`stsvend [--profile P] batch ...` without the rest of stsvend (tests, the bench)."""
+    ap = argparse.ArgumentParser(prog="stsvend")
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--profile")
+    ap.add_argument("--ledger")
+    ap.add_argument("--seed", type=int)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    add_parser(sub)
+    args = ap.parse_args(argv)
+    try:
+        return main(args)
+    except (ValueError, OSError) as e:
+        print("stsvend: error: %s" % e, file=sys.stderr)
+        return 2
+
