@@ -16,6 +16,7 @@ import argparse
 import collections
 import csv
 import decimal
+import fcntl
 import json
 import os
 import random
@@ -28,17 +29,20 @@ from host_tools import profile as profiles
 from host_tools import tid as tids
 from host_tools import vend
 
-EPILOG = """examples:
-  stsvend --profile demo.json batch migrate fleet.csv --out sets.csv --kwh 10
-  stsvend batch migrate fleet.csv --vending-key vk.hex --out sets.csv --at 2025-03-01T06:00Z
-  stsvend --profile demo.json batch credit fleet.csv --out tokens.csv   (an amount column)
-
-FLEET.csv: a header, then one meter a row: pan,sgc,ti,kt,krn,ken,ea,dkga,base_date
+_DEMO = "--profile host_tools/profiles/demo.json batch"
+EPILOG = (
+    "examples (from the repository root; a new --out each time, or it carries on):\n"
+    "  stsvend " + _DEMO + " migrate host_tools/profiles/fleet-demo.csv --out sets.csv"
+    " --kwh 10\n"
+    "  stsvend " + _DEMO + " credit host_tools/profiles/fleet-demo.csv --out tokens.csv"
+    " --at 2024-06-01T12:00Z\n"
+    "  stsvend batch migrate FLEET.csv --vending-key KEY.hex --out sets.csv   (the key in hex)\n"
+    """\nFLEET.csv: a header, then one meter a row: pan,sgc,ti,kt,krn,ken,ea,dkga,base_date
 (and amount, in units: kWh for electricity, unless --kwh gives one for all).
 Interrupted? Run the same command again: it continues where it stopped.
 Exit status: 0, 1 if any row was bad (each reported with its line), 2 on an error,
 130 when interrupted.
-"""
+""")
 
 _INTS = ("kt", "krn", "ken", "dkga", "base_date")
 _KCTS = 4  # MISTY1 key change sets have 4 sections, STA 2
@@ -102,11 +106,11 @@ def tenths(text):
     """Units as typed -> whole tenths, rounded up (the customer's favour), as `stsvend credit`."""
     try:
         value = decimal.Decimal(text.strip())
-    except (decimal.InvalidOperation, AttributeError):
-        raise ValueError("amount: not a number: %r" % (text,)) from None
-    if not value.is_finite():
-        raise ValueError("amount: not a finite amount: %r" % (text,))
-    return int((value * 10).to_integral_value(rounding=decimal.ROUND_CEILING))
+        if not value.is_finite():
+            raise ValueError("amount: not a finite amount: %r" % (text,))
+        return int((value * 10).to_integral_value(rounding=decimal.ROUND_CEILING))
+    except (decimal.DecimalException, AttributeError):  # (9e999999 overflows, ...)
+        raise ValueError("amount: not an amount: %r" % (text,)) from None
 
 
 def grouped(digits):
@@ -215,6 +219,8 @@ def _compute(chunk, job=None):
             out, claim = make_row(job, line, row)
         except ValueError as e:  # ProfileError, TidError, vend's refusals
             res.append((line, pan, None, str(e)))
+        except Exception as e:  # noqa: BLE001 - one row's surprise is that row's, not the run's
+            res.append((line, pan, None, "cannot make this row: %r" % (e,)))
         else:
             res.append((line, pan, out, claim))
     return res
@@ -352,6 +358,16 @@ def main(args):
 class _Run:
     def __init__(self, args, job, job_id, columns, ledger_path, total):
         self.args, self.job, self.job_id, self.ledger = args, job, job_id, ledger_path
+        # One run at a time on an --out: two would both read it before either wrote, and
+        # issue every meter twice (the ledger keeps their TIDs apart, not their meters).
+        self.lock = open(args.out + ".lock", "a")  # noqa: SIM115 - held for the run
+        try:
+            fcntl.flock(self.lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self.lock.close()
+            raise ValueError(  # noqa: B904 - the OSError says nothing more
+                "another batch is writing %s (it holds %s.lock): let it finish, or stop it and "
+                "run the command again" % (args.out, args.out))
         self.written = _read_out(args.out, columns)
         fresh = self.written is None
         self.written = self.written or set()
@@ -368,6 +384,7 @@ class _Run:
         if self.pool:
             self.pool.shutdown(wait=True, cancel_futures=True)
         self.out.close()
+        self.lock.close()  # (the lock goes with it)
 
     def _write(self, rows):
         for r in rows:
@@ -400,7 +417,7 @@ class _Run:
                 self.skipped += 1
                 self.done += 1
                 continue
-            if pan in seen:
+            if pan and pan in seen:  # (an empty PAN is make_row's to refuse)
                 self._bad(line, pan, "pan %s is already on line %d" % (pan, seen[pan]))
                 self.done += 1
                 continue

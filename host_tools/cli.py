@@ -221,11 +221,13 @@ def _units(tenths):
     return "%d.%d" % (tenths // 10, tenths % 10) if tenths % 10 else "%d" % (tenths // 10)
 
 
-def _write(args, target):
-    """--write: the new key fields into the profile; {} when not asked."""
+def _write(args, target, dry_run=False):
+    """--write: the new key fields into the profile; {} when not asked. Called first with
+    dry_run (what will change, for the printout), then for real once the tokens are printed:
+    a profile never holds a key whose change codes nobody saw (a broken pipe, a full disk)."""
     if not args.write:
         return {}
-    changed = profiles.write(args.profile, target)
+    changed = profiles.write(args.profile, target, dry_run)
     return {"written": args.profile, "changed": {f: list(v) for f, v in changed.items()}}
 
 
@@ -363,23 +365,27 @@ def _vend(args, prof, rng):
         if not new and not args.rollover:
             raise ValueError("say what changes: --krn, --kt, --ken, --ti, --sgc or --rollover")
         toks, target = vend.key_change(prof, new, ro=1 if args.rollover else 0)
-        written = _write(args, target)
+        written = _write(args, target, dry_run=True)
         _print_tokens(toks, args.json, dict({"new_profile": target}, **written))
         if not args.json:
             if args.rollover:
                 print("RO is set: the meter clears its TID memory and moves to base date %d"
                       % target["base_date"])
             print("type every section within the meter's key change window (2 minutes)")
+        sys.stdout.flush()
+        _write(args, target)
         _print_written(args, written)
     elif args.cmd == "migrate":
         when = tids.parse_time(args.at)
         toks, target = vend.migration(prof, args.amount, when, _ledger(args), rng)
-        written = _write(args, target)
+        written = _write(args, target, dry_run=True)
         _print_tokens(toks, args.json, dict({"new_profile": target}, **written))
         if not args.json:
             print("codes 1..%d are the key change (rollover to base date %d, KRN %d): type "
                   "them within 2 minutes; code %d is credit under the new key"
                   % (len(toks) - 1, target["base_date"], target["krn"], len(toks)))
+        sys.stdout.flush()
+        _write(args, target)
         _print_written(args, written)
 
 

@@ -139,12 +139,13 @@ def load(path):
     return Profile(data, os.path.dirname(os.path.abspath(path)))
 
 
-def write(path, fields):
+def write(path, fields, dry_run=False):
     """Save a meter's new key fields (a key change's target) into its profile file.
 
     Every other entry stays as it was, the vending key (inline or `vending_key_file`) too;
     the file is replaced whole (written beside it, then moved over it), and only once the
-    new profile is valid. Returns {field: (old, new)} for the fields that changed.
+    new profile is valid. Returns {field: (old, new)} for the fields that changed (with
+    dry_run, what would change; nothing is written).
     """
     try:
         with open(path) as f:
@@ -153,9 +154,23 @@ def write(path, fields):
         raise ProfileError("cannot update profile %s: %s" % (path, e)) from None
     new = dict(data, **{f: fields[f] for f in FIELDS})
     Profile(new, os.path.dirname(os.path.abspath(path)))
+    changed = {f: (data.get(f), new[f]) for f in FIELDS if data.get(f) != new[f]}
+    if dry_run:
+        return changed
     tmp = "%s.%d.new" % (path, os.getpid())
-    with open(tmp, "w") as f:
+    # With the old file's permissions (a profile with the vending key inline is a secret:
+    # 0600 stays 0600), on the disk before it replaces the old one (a power cut leaves one
+    # or the other, never an empty profile and a lost key).
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, os.stat(path).st_mode & 0o777)
+    with os.fdopen(fd, "w") as f:
         json.dump(new, f, indent=2)
         f.write("\n")
+        f.flush()
+        os.fsync(f.fileno())
     os.replace(tmp, path)
-    return {f: (data.get(f), new[f]) for f in FIELDS if data.get(f) != new[f]}
+    d = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
+    try:
+        os.fsync(d)
+    finally:
+        os.close(d)
+    return changed

@@ -17,14 +17,18 @@ UTC = dt.timezone.utc
 MADE = dt.datetime(2024, 1, 1, tzinfo=UTC)  # the demo meter's manufacture date
 
 
-def tokens(prof, now, rng):
-    """(label, token) pairs a person can type into the demo meter, in a sensible order."""
+def tokens(prof, now, rng, after=None):
+    """(label, token) pairs a person can type into the demo meter, in a sensible order;
+    every TID at or after the time `after` (the minute after the newest the meter holds)."""
     out = [("short code: STS edition and KRN", "873")]
     start, last = tid.window(prof.base_date)
     if now > last:  # edition 1 has run out: the last credit it could take, then migrate
-        out.append(("credit 25 kWh bought before the 2024 rollover",
-                    vend.credit(prof, "electricity", 250, last - dt.timedelta(days=4), None,
-                                rng).grouped()))
+        bought = last - dt.timedelta(days=4)
+        if after is not None and after > bought:
+            bought = min(after, last)
+        if after is None or after <= last:
+            out.append(("credit 25 kWh bought before the 2024 rollover",
+                        vend.credit(prof, "electricity", 250, bought, None, rng).grouped()))
         kcts, target = vend.migration(prof, 100, now, None, rng)
         for i, t in enumerate(kcts[:-1], 1):
             out.append(("key change %d of %d (all within 2 minutes)" % (i, len(kcts) - 1),
@@ -79,16 +83,17 @@ def main(argv=None):
     prof = profile.load(args.profile)
     rng = random.Random(args.seed) if args.seed is not None else random.SystemRandom()
     when = dt.datetime.now(UTC)
-    if args.tokens_only:
-        prof, after = as_now(prof, args.state)
-        when = max(when, after)
-    else:
+    if not args.tokens_only:
         os.makedirs(args.state, exist_ok=True)
         for name in os.listdir(args.state):  # a fresh meter each time `make sim` runs
             os.remove(os.path.join(args.state, name))
         with open(os.path.join(args.state, "meter.json"), "w") as f:
             json.dump(meter_json(prof, MADE), f)  # the same file a board is provisioned with
-    lines = ["%-26s %s" % (token, label) for label, token in tokens(prof, when, rng)]
+    after = None
+    if args.tokens_only:
+        prof, after = as_now(prof, args.state)
+        when = max(when, after)
+    lines = ["%-26s %s" % (token, label) for label, token in tokens(prof, when, rng, after)]
     with open(os.path.join(args.state, "tokens.txt"), "w") as f:  # the simulator shows them
         f.write("\n".join(lines) + "\n")
     if args.tokens_only:

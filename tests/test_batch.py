@@ -416,7 +416,7 @@ def test_add_parser_registers_batch_with_help(capsys):
         ap.parse_args(["batch", "migrate", "--help"])
     text = capsys.readouterr().out
     assert "--out OUT.csv" in text and "--vending-key FILE" in text
-    assert "stsvend --profile demo.json batch migrate fleet.csv --out sets.csv" in text
+    assert "stsvend --profile host_tools/profiles/demo.json batch migrate" in text
     args = ap.parse_args(["batch", "credit", "f.csv", "--out", "o.csv", "--kwh", "5"])
     assert (args.cmd, args.batch_cmd, args.fleet, args.kwh) == ("batch", "credit", "f.csv", "5")
 
@@ -436,3 +436,58 @@ def test_stsvend_batch_is_a_subcommand_of_stsvend(tmp_path, capsys, key_files):
     r = subprocess.run([sys.executable, "-m", "host_tools.cli", "batch", "--help"], cwd=ROOT,
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and "migrate" in r.stdout and "credit" in r.stdout, r.stderr
+
+
+def test_the_help_examples_run_as_written_from_the_repository_root(tmp_path, capsys,
+                                                                   monkeypatch):
+    import shlex
+    import shutil
+
+    for name in ("demo.json", "fleet-demo.csv"):
+        os.makedirs(tmp_path / "host_tools" / "profiles", exist_ok=True)
+        shutil.copy(os.path.join(ROOT, "host_tools", "profiles", name),
+                    tmp_path / "host_tools" / "profiles" / name)
+    monkeypatch.chdir(tmp_path)  # a copy of the root: the examples' files land there
+    lines = [ln.strip() for ln in batch.EPILOG.splitlines()
+             if ln.strip().startswith("stsvend --profile")]
+    assert len(lines) == 2, batch.EPILOG
+    for line in lines:
+        assert cli.main(shlex.split(line)[1:]) == 0, (line, capsys.readouterr().err)
+        out = shlex.split(line)[shlex.split(line).index("--out") + 1]
+        assert len(read_out(tmp_path / out)) == 5, line
+
+
+AT_1993 = "2024-06-01T12:00Z"  # inside the window of the fleet's base date
+
+
+def test_two_runs_on_one_output_at_once_are_refused(tmp_path, capsys, key_files, run_batch):
+    # Both would read the output before either wrote, and issue every meter twice (two
+    # credit tokens, both good): the second is refused while the first holds the lock.
+    import fcntl
+
+    path = fleet(tmp_path, 3)
+    out = tmp_path / "out.csv"
+    with open(str(out) + ".lock", "a") as held:
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+        code, _, err = run_batch("credit", path, "--out", str(out), "--vending-key",
+                                 key_files["sta"], "--at", AT_1993)
+    assert code == 2 and "another batch is writing" in err, err
+    assert not out.exists() or len(read_out(out)) == 0
+    code, _, err = run_batch("credit", path, "--out", str(out), "--vending-key",
+                             key_files["sta"], "--at", AT_1993)  # the lock let go: it runs
+    assert code == 0 and len(read_out(out)) == 3, err
+
+
+def test_an_amount_that_overflows_or_an_empty_pan_is_a_bad_row_not_a_crash(tmp_path,
+                                                                              key_files,
+                                                                              run_batch):
+    path = fleet(tmp_path, 2, extra=[pan(7) + ",123456,01,2,1,255,sta,2,1993,9e999999",
+                                     ",123456,01,2,1,255,sta,2,1993,1",
+                                     ",123456,01,2,1,255,sta,2,1993,1"])
+    out = tmp_path / "out.csv"
+    code, _, err = run_batch("credit", path, "--out", str(out), "--vending-key",
+                             key_files["sta"], "--workers", "1", "--at", AT_1993)
+    assert code == 1 and "Traceback" not in err, err
+    assert "line 4" in err and "amount" in err, err
+    assert "already on line" not in err, "an empty PAN is not a repeated one: " + err
+    assert len(read_out(out)) == 2

@@ -256,6 +256,20 @@ def test_fresh_tokens_for_the_meter_as_it_is_after_the_migration(tmp_path):
     assert s["krn"] == 2 and s["base_date"] == 2014 and s["balance"] == 350, s
 
 
+def test_fresh_tokens_for_a_meter_not_yet_migrated_are_not_used_ones(tmp_path):
+    state, tokens = prep(tmp_path)
+    old = tok(tokens, "credit 25 kWh bought before")
+    sim(state, ["type " + old, "wait 3000"])
+    simprep.main(["--state", str(state), "--tokens-only", "--seed", "3"])
+    with open(state / "tokens.txt") as f:
+        fresh = {line[26:].strip(): line[:26].strip() for line in f if line.strip()}
+    new = tok(fresh, "credit 25 kWh bought before")
+    assert new != old
+    out = sim(state, ["type " + new, "wait 3000"] + migration(fresh) + ["status"])
+    in_order(out, [["ACCEPT", "+25.0 kWh"], ["KEY CHANGED", "ACCEPT"], ["ACCEPT", "+10.0 kWh"]])
+    assert statuses(out)[-1]["balance"] == 600
+
+
 def test_fresh_tokens_refuse_a_meter_that_is_not_there(tmp_path):
     try:
         simprep.main(["--state", str(tmp_path / "none"), "--tokens-only"])

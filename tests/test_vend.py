@@ -1072,6 +1072,38 @@ def test_cli_migrate_write_then_credit_decodes_under_the_new_key(tmp_path, demo_
     assert decode(tok["token"], "sta", bytes.fromhex(DEMO_KEY))[0] == errors.BAD_CRC
 
 
+def test_cli_write_saves_nothing_when_the_codes_cannot_be_printed(tmp_path, demo_file,
+                                                                  monkeypatch):
+    # The profile holds the new key only once its change codes were printed: a pipe that
+    # breaks (or a full disk) leaves the profile as it was, and a rerun moves it once.
+    class Broken:
+        def write(self, text):
+            raise BrokenPipeError(32, "Broken pipe")
+
+        def flush(self):
+            raise BrokenPipeError(32, "Broken pipe")
+
+    with open(demo_file) as f:
+        before = f.read()
+    monkeypatch.setattr(sys, "stdout", Broken())
+    code = cli.main(["--profile", demo_file, "--ledger", str(tmp_path / "l.db"), "migrate",
+                     "10", "--at", AFTER_TEXT, "--write"])
+    assert code == 2
+    with open(demo_file) as f:
+        assert f.read() == before
+
+
+def test_cli_write_keeps_a_secret_profile_secret(tmp_path, demo_file, capsys):
+    # A profile with the vending key inline is a secret: 0600 stays 0600 when --write
+    # replaces it.
+    os.chmod(demo_file, 0o600)
+    code, _, err = _cli(capsys, "--profile", demo_file, "--ledger", str(tmp_path / "l.db"),
+                        "migrate", "10", "--at", AFTER_TEXT, "--write")
+    assert code == 0, err
+    assert os.stat(demo_file).st_mode & 0o777 == 0o600
+    assert not [n for n in os.listdir(os.path.dirname(demo_file)) if n.endswith(".new")]
+
+
 def test_cli_keychange_write_keeps_the_vending_key_file(tmp_path, capsys):
     (tmp_path / "keys").mkdir()
     (tmp_path / "keys" / "vk.hex").write_text(DKGA04_VK + "\n")

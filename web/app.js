@@ -75,7 +75,7 @@ function drawStatus(s, relay) {
   if (s.max_power) parts.push(`max power ${s.max_power} W`);
   if (s.tripped) parts.push("tripped: overload");
   if (s.lock_left) parts.push(`keypad locked ${s.lock_left} s`);
-  if (s.kct_held) parts.push(`key change ${s.kct_held}/${s.kct_of} held`);
+  if (s.kct_held && s.kct_left) parts.push(`key change ${s.kct_held}/${s.kct_of} held, ${s.kct_left} s left`);
   el.textContent = parts.join(" \u00b7 ");
   el.dataset.balance = tenths(s.balance);
   el.dataset.edition = s.edition;

@@ -3,6 +3,7 @@
 # then the balance), info (a short code's answer). Time is milliseconds of a clock that may
 # wrap (a board's time.ticks_ms()): only the time between readings counts, as for the meter.
 from meter import diff
+from meter.key_change import sections_for
 from meter.results import ACCEPT, KCT_STAGED, LOCKED, NAMES, STORAGE
 from ui import texts as T
 
@@ -129,8 +130,8 @@ class Ui:
         if left:
             second = self.t.RESULT[LOCKED][1].format(seconds=left)
         elif m.kct.held and m.kct.age <= m.kct.window * 1000:  # gone once the window passed
-            s = m.status()
-            second = self.t.RESULT[KCT_STAGED][0].format(n=s["kct_held"], m=s["kct_of"])
+            second = self.t.RESULT[KCT_STAGED][0].format(n=m.kct.count(),
+                                                         m=len(sections_for(m.ea)))
         elif m.tripped:
             second = self.t.TRIPPED
         elif balance == 0:
