@@ -179,8 +179,10 @@ def scripted(sim, out):
                                   "mem_free": gc.mem_free()}) + "\n")
         elif cmd == "personalise":  # a new meter from meter.json data, for tests
             sim.repersonalise(json.loads(arg))
-        elif cmd == "status":
-            out.write(json.dumps({"t": sim.now, "status": sim.loop.m.status()}) + "\n")
+        elif cmd == "status":  # streamed: no one string as long as the line (a small heap)
+            out.write('{"t": %d, "status": ' % sim.now)
+            json.dump(sim.loop.m.status(), out)
+            out.write("}\n")
         elif cmd == "quit":
             break
         emit()
