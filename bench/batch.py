@@ -16,7 +16,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-sys.path.insert(0, ROOT)
+sys.path[:0] = [ROOT, os.path.join(ROOT, "firmware")]  # host_tools, and the firmware's sts
 
 from host_tools import batch, vend  # noqa: E402
 from host_tools import profile as profiles  # noqa: E402
@@ -33,8 +33,10 @@ def fleet(path, n):
     rows = ["pan,sgc,ti,kt,krn,ken,ea,dkga,base_date,amount"]
     for i in range(n):
         body = "600727%011d" % i
-        rows.append("%s%d,123456,0%d,2,%d,255,sta,2,1993,10" % (
-            body, profiles.luhn_digit(body), i % 3 + 1, i % 4 + 1))
+        rows.append(
+            "%s%d,123456,0%d,2,%d,255,sta,2,1993,10"
+            % (body, profiles.luhn_digit(body), i % 3 + 1, i % 4 + 1)
+        )
     with open(path, "w") as f:
         f.write("\n".join(rows) + "\n")
     return rows[1:]
@@ -42,8 +44,21 @@ def fleet(path, n):
 
 def run_batch(tmp, fleet_path, key_path, workers, tag):
     out = os.path.join(tmp, "sets%s.csv" % tag)
-    argv = ["--ledger", os.path.join(tmp, "ledger%s.db" % tag), "batch", "migrate", fleet_path,
-            "--out", out, "--at", AT, "--vending-key", key_path, "--workers", str(workers)]
+    argv = [
+        "--ledger",
+        os.path.join(tmp, "ledger%s.db" % tag),
+        "batch",
+        "migrate",
+        fleet_path,
+        "--out",
+        out,
+        "--at",
+        AT,
+        "--vending-key",
+        key_path,
+        "--workers",
+        str(workers),
+    ]
     err = io.StringIO()
     t = time.perf_counter()
     with contextlib.redirect_stderr(err):
@@ -60,9 +75,18 @@ def single(tmp, rows):
     paths = []
     for i, row in enumerate(rows):
         f = row.split(",")
-        data = {"pan": f[0], "sgc": f[1], "ti": f[2], "kt": int(f[3]), "krn": int(f[4]),
-                "ken": int(f[5]), "ea": f[6], "dkga": int(f[7]), "base_date": int(f[8]),
-                "vending_key": VK}
+        data = {
+            "pan": f[0],
+            "sgc": f[1],
+            "ti": f[2],
+            "kt": int(f[3]),
+            "krn": int(f[4]),
+            "ken": int(f[5]),
+            "ea": f[6],
+            "dkga": int(f[7]),
+            "base_date": int(f[8]),
+            "vending_key": VK,
+        }
         p = os.path.join(tmp, "m%d.json" % i)
         with open(p, "w") as fh:
             json.dump(data, fh)
@@ -89,8 +113,11 @@ def as_process(paths, ledger):
         return None
     t = time.perf_counter()
     for p in paths:
-        subprocess.run([exe, "--profile", p, "--ledger", ledger, "migrate", "10", "--at", AT],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [exe, "--profile", p, "--ledger", ledger, "migrate", "10", "--at", AT],
+            check=True,
+            capture_output=True,
+        )
     return (time.perf_counter() - t) / len(paths) * 1000
 
 
@@ -116,30 +143,51 @@ def main(argv=None):
         fleet(one_path, n1)
         t_all = run_batch(tmp, fleet_path, key_path, a.workers, "")
         t_one = run_batch(tmp, one_path, key_path, 1, "1")
-        t_single, t_bare, paths = single(tmp, rows[:a.single])
+        t_single, t_bare, paths = single(tmp, rows[: a.single])
         ms = as_process(paths[:10], os.path.join(tmp, "proc.db"))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     rate, rate1, rate_s = a.meters / t_all, n1 / t_one, a.single / t_single
     per_core = rate / a.workers
     print("batch: a fleet's migration sets (rollover key change + credit), STA DKGA02")
-    print("  batch migrate   %6d meters, %d workers (%d cores): %6.0f meters/s"
-          % (a.meters, a.workers, os.cpu_count() or 1, rate))
-    print("  batch migrate   %6d meters, 1 worker:             %6.0f meters/s (x%.2f with %d)"
-          % (n1, rate1, rate / rate1, a.workers))
-    print("  stsvend migrate %6d calls, in-process, 1 core:    %6.0f meters/s%s"
-          % (a.single, rate_s, "" if ms is None else
-             " (as a process: %.0f ms a call, %.1f meters/s)" % (ms, 1000 / ms)))
-    print("  vend.migration alone (no profile file, no ledger), 1 core: %6.0f meters/s"
-          % (a.single / t_bare))
+    print(
+        "  batch migrate   %6d meters, %d workers (%d cores): %6.0f meters/s"
+        % (a.meters, a.workers, os.cpu_count() or 1, rate)
+    )
+    print(
+        "  batch migrate   %6d meters, 1 worker:             %6.0f meters/s (x%.2f with %d)"
+        % (n1, rate1, rate / rate1, a.workers)
+    )
+    print(
+        "  stsvend migrate %6d calls, in-process, 1 core:    %6.0f meters/s%s"
+        % (
+            a.single,
+            rate_s,
+            ""
+            if ms is None
+            else " (as a process: %.0f ms a call, %.1f meters/s)" % (ms, 1000 / ms),
+        )
+    )
+    print(
+        "  vend.migration alone (no profile file, no ledger), 1 core: %6.0f meters/s"
+        % (a.single / t_bare)
+    )
     print("  batch / one call per meter: x%.1f" % (rate / rate_s))
     two = 2 * min(per_core, rate1)  # never more per core than one worker alone measured
     if a.workers == 2:
         two = rate
-    print("  ENEO's %d meters: %s on this machine, %s on 2 cores; one call per meter: %s "
-          "(goal: under %s on 2 cores: %s)" % (
-              ENEO, mmss(ENEO / rate), mmss(ENEO / two), mmss(ENEO / rate_s), mmss(GOAL),
-              "met" if ENEO / two < GOAL else "NOT MET"))
+    print(
+        "  ENEO's %d meters: %s on this machine, %s on 2 cores; one call per meter: %s "
+        "(goal: under %s on 2 cores: %s)"
+        % (
+            ENEO,
+            mmss(ENEO / rate),
+            mmss(ENEO / two),
+            mmss(ENEO / rate_s),
+            mmss(GOAL),
+            "met" if ENEO / two < GOAL else "NOT MET",
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -39,22 +39,29 @@ def main():
             files = build_mpy.build(out, march)
             sizes[march] = sum(os.path.getsize(f) for f in files)
         code = BOOT % (os.path.join(tmp, "x64"), os.path.join(tmp, "state"))
-        r = subprocess.run(["micropython", "-X", "heapsize=96K", "-c", code],
-                           capture_output=True, text=True)
+        r = subprocess.run(
+            ["micropython", "-X", "heapsize=96K", "-c", code], capture_output=True, text=True
+        )
         if r.returncode:
             raise SystemExit("boot under a 96 KB heap failed:\n" + r.stdout + r.stderr)
         free, used = (int(x) for x in r.stdout.split())
-    print("firmware as .mpy: %d bytes for RP2040 (armv6m), %d for ESP32 (xtensawin), %d for "
-          "unix x64" % (sizes["armv6m"], sizes["xtensawin"], sizes["x64"]))
-    print("after boot in micropython -X heapsize=96K (unix, 64-bit): %d bytes free, %d in use"
-          % (free, used))
+    print(
+        "firmware as .mpy: %d bytes for RP2040 (armv6m), %d for ESP32 (xtensawin), %d for "
+        "unix x64" % (sizes["armv6m"], sizes["xtensawin"], sizes["x64"])
+    )
+    print(
+        "after boot in micropython -X heapsize=96K (unix, 64-bit): %d bytes free, %d in use"
+        % (free, used)
+    )
     tokens = int(os.environ.get("SOAK_TOKENS", "10000"))
     soak(tokens)
     if os.environ.get("MICROPYTHON32"):  # a 32-bit unix build (bench/micropython32.sh)
         soak(tokens, os.environ["MICROPYTHON32"], "x86")
     else:
-        print("(a 32-bit build, a board's word size: bench/micropython32.sh makes one; "
-              "then make bench MICROPYTHON32=path)")
+        print(
+            "(a 32-bit build, a board's word size: bench/micropython32.sh makes one; "
+            "then make bench MICROPYTHON32=path)"
+        )
 
 
 HEAPS = ("64K", "72K", "80K", "88K", "96K", "104K", "112K", "128K")
@@ -71,21 +78,37 @@ def soak(tokens, interp=None, march="x64"):
         os.symlink(interp, os.path.join(d, "micropython"))
         env["PATH"] = d + os.pathsep + env["PATH"]
         label = interp + " (.mpy for %s)" % march
-    cmd = [sys.executable, "-m", "pytest", "-q", "-s", "-m", "soak", "-p", "no:cacheprovider",
-           os.path.join(root, "tests", "test_e2e_faults.py")]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "-q",
+        "-s",
+        "-m",
+        "soak",
+        "-p",
+        "no:cacheprovider",
+        os.path.join(root, "tests", "test_e2e_faults.py"),
+    ]
     for heap in HEAPS:
         for n in (50, tokens):
             print("  soak: %d tokens in %s ..." % (n, heap), file=sys.stderr, flush=True)
-            r = subprocess.run(cmd, cwd=root, capture_output=True, text=True,
-                               env=dict(env, SOAK_HEAP=heap, SOAK_TOKENS=str(n),
-                                        SOAK_MARCH=march))
+            r = subprocess.run(
+                cmd,
+                cwd=root,
+                capture_output=True,
+                text=True,
+                env=dict(env, SOAK_HEAP=heap, SOAK_TOKENS=str(n), SOAK_MARCH=march),
+            )
             if r.returncode:
                 break
         if not r.returncode:
             lines = [s for s in r.stdout.splitlines() if s.startswith("soak:")]
-            print("the whole meter (board loop, drivers, meter, ui; .mpy) on %s: %s is the "
-                  "smallest of %s that runs %d tokens (goal: 64K)" % (label, heap,
-                                                                      "/".join(HEAPS), tokens))
+            print(
+                "the whole meter (board loop, drivers, meter, ui; .mpy) on %s: %s is the "
+                "smallest of %s that runs %d tokens (goal: 64K)"
+                % (label, heap, "/".join(HEAPS), tokens)
+            )
             for s in lines:
                 print("  " + s)
             return heap

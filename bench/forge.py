@@ -11,7 +11,7 @@ import sys
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
+sys.path[:0] = [os.path.dirname(HERE), os.path.join(os.path.dirname(HERE), "firmware")]
 
 from host_tools import FIRMWARE  # noqa: E402
 from sts.crc import crc_of  # noqa: E402
@@ -20,7 +20,7 @@ YEAR = 365.25 * 86400
 GOAL_YEARS = 5
 # One guess typed as class 0 (the attacker sets the class bits) decrypts to a random block:
 # it passes the 16-bit CRC with odds 2**-16, and then is credit (subclass 0..3 of 16) 4/16.
-CRC_ODDS = 2 ** -16
+CRC_ODDS = 2**-16
 CREDIT_SUBCLASSES = 4
 P_CREDIT = CRC_ODDS * CREDIT_SUBCLASSES / 16
 
@@ -31,8 +31,11 @@ def schedule(guesses):
     if not mp:
         raise SystemExit("no `micropython` on PATH: run `make setup`")
     with tempfile.TemporaryDirectory() as state:
-        r = subprocess.run([mp, os.path.join(HERE, "forge_mp.py"), FIRMWARE, state,
-                            str(guesses)], capture_output=True, text=True)
+        r = subprocess.run(
+            [mp, os.path.join(HERE, "forge_mp.py"), FIRMWARE, state, str(guesses)],
+            capture_output=True,
+            text=True,
+        )
     if r.returncode:
         raise SystemExit("forge_mp.py failed:\n%s%s" % (r.stdout, r.stderr))
     return [json.loads(line) for line in r.stdout.splitlines()]
@@ -62,20 +65,26 @@ def report(rows, samples=0, seed=1):
     print()
     print("forging one credit token by guessing, at the fastest the keypad lockout allows")
     n = len(rows[0]["spent_ms"])
-    print("lock schedule measured on the meter in micropython: %d guesses per strategy, each "
-          "typed the\nmoment the lock let it in (1 ms earlier the keypad said LOCKED); keypad "
-          "time in seconds" % n)
+    print(
+        "lock schedule measured on the meter in micropython: %d guesses per strategy, each "
+        "typed the\nmoment the lock let it in (1 ms earlier the keypad said LOCKED); keypad "
+        "time in seconds" % n
+    )
     half = n // 2
-    print("%-29s %8s %9s %9s %10s %18s" % ("strategy", "guess 3", "guess 10", "guess 20",
-                                            "guess %d" % n, "s/guess (2nd half)"))
+    print(
+        "%-29s %8s %9s %9s %10s %18s"
+        % ("strategy", "guess 3", "guess 10", "guess 20", "guess %d" % n, "s/guess (2nd half)")
+    )
     best = None
     for r in rows:
         at = [t / 1000 for t in r["spent_ms"]]
         steady = (at[-1] - at[half - 1]) / (n - half)  # guesses past the ramp, at the cap
         r["steady"] = steady
         r["at"] = at
-        print("%-29s %8.0f %9.0f %9.0f %10.0f %18.1f" % (r["strategy"], at[2], at[9], at[19],
-                                                        at[-1], steady))
+        print(
+            "%-29s %8.0f %9.0f %9.0f %10.0f %18.1f"
+            % (r["strategy"], at[2], at[9], at[19], at[-1], steady)
+        )
         if best is None or (steady, at[-1]) < (best["steady"], best["at"][-1]):
             best = r
     guesses = round(1 / P_CREDIT)
@@ -85,18 +94,33 @@ def report(rows, samples=0, seed=1):
     years = seconds / YEAR
     ok = years >= GOAL_YEARS
     print("fastest: %s, %.1f s a guess once past the ramp" % (best["strategy"], best["steady"]))
-    print("a guess is accepted as credit with odds 2**-16 (CRC) x %d/16 (credit subclasses) = "
-          "2**%d" % (CREDIT_SUBCLASSES, round(math.log2(P_CREDIT))))
-    print("(in the attacker's favour: the class bits chosen (class 0), every TID fresh, the "
-          "key never\n expires, no time to type a token)")
-    print("expected guesses %d; expected keypad time %.0f s = %.1f years (goal >= %d years): "
-          "%s" % (guesses, seconds, years, GOAL_YEARS, "PASS" if ok else "FAIL"))
+    print(
+        "a guess is accepted as credit with odds 2**-16 (CRC) x %d/16 (credit subclasses) = "
+        "2**%d" % (CREDIT_SUBCLASSES, round(math.log2(P_CREDIT)))
+    )
+    print(
+        "(in the attacker's favour: the class bits chosen (class 0), every TID fresh, the "
+        "key never\n expires, no time to type a token)"
+    )
+    print(
+        "expected guesses %d; expected keypad time %.0f s = %.1f years (goal >= %d years): "
+        "%s" % (guesses, seconds, years, GOAL_YEARS, "PASS" if ok else "FAIL")
+    )
     if samples:
         passed, credit = crc_sample(samples, seed)
-        print("random blocks through the CRC (CPython, %d samples): %d passed, 2**%.2f (2**-16 "
-              "expects %.0f);\n %d of them credit, 2**%.2f (2**-18 expects %.0f)"
-              % (samples, passed, log2(passed / samples), samples * CRC_ODDS, credit,
-                 log2(credit / samples), samples * P_CREDIT))
+        print(
+            "random blocks through the CRC (CPython, %d samples): %d passed, 2**%.2f (2**-16 "
+            "expects %.0f);\n %d of them credit, 2**%.2f (2**-18 expects %.0f)"
+            % (
+                samples,
+                passed,
+                log2(passed / samples),
+                samples * CRC_ODDS,
+                credit,
+                log2(credit / samples),
+                samples * P_CREDIT,
+            )
+        )
     return ok
 
 
@@ -111,8 +135,12 @@ if __name__ == "__main__":
 
     ap = argparse.ArgumentParser(description="the keypad time to forge one credit token")
     ap.add_argument("--guesses", type=int, default=300, help="guesses per strategy (>= 40)")
-    ap.add_argument("--samples", type=int, default=16000000,
-                    help="random blocks for the CRC check (0: skip it)")
+    ap.add_argument(
+        "--samples",
+        type=int,
+        default=16000000,
+        help="random blocks for the CRC check (0: skip it)",
+    )
     ap.add_argument("--seed", type=int, default=1)
     a = ap.parse_args()
     sys.exit(0 if main(a.guesses, a.samples, a.seed) else 1)

@@ -21,15 +21,25 @@ from sts.codec import encode  # noqa: E402
 from sts.sta import Sta  # noqa: E402
 
 KEY = unhexlify("e653341f9d5bf36f")  # the demo meter's decoder key
-PROFILE = {"pan": "600727000000000009", "sgc": "123456", "ti": "01", "kt": 2, "krn": 1,
-           "ken": 255, "ea": "sta", "base_date": 1993, "decoder_key": KEY}
+PROFILE = {
+    "pan": "600727000000000009",
+    "sgc": "123456",
+    "ti": "01",
+    "kt": 2,
+    "krn": 1,
+    "ken": 255,
+    "ea": "sta",
+    "base_date": 1993,
+    "decoder_key": KEY,
+}
 
 
 def guesses(n):
     """n different credit tokens under another key: to this meter, digits that fail the CRC."""
     other = Sta(unhexlify("0011223344556677"))
-    return [encode(0, 0, {"tid": 6000000 + i, "rnd": i & 15, "amount": 100}, other)
-            for i in range(n)]
+    return [
+        encode(0, 0, {"tid": 6000000 + i, "rnd": i & 15, "amount": 100}, other) for i in range(n)
+    ]
 
 
 def kct_first_section():
@@ -101,6 +111,7 @@ def filler_every_two(tok):
             a.type(g, True)
             if i % 2 == 1:
                 a.type(tok)
+
     return run
 
 
@@ -130,8 +141,10 @@ def main():
     strategies = (
         ("plain guesses", plain),
         ("kct section after every 2", filler_every_two(kct_first_section())),
-        ("test token after every 2", filler_every_two(encode(1, 0, {"mfr": 0, "control": 512},
-                                                             None))),
+        (
+            "test token after every 2",
+            filler_every_two(encode(1, 0, {"mfr": 0, "control": 512}, None)),
+        ),
         ("power cut after every guess", cut_every_guess),
         ("power cut when LOCKED shows", cut_when_locked),
     )
@@ -140,8 +153,17 @@ def main():
         os.mkdir(d)
         a = Attacker(d + "/state")
         run(a, gs)
-        print(json.dumps({"strategy": name, "spent_ms": a.at, "said": a.said, "cuts": a.cuts,
-                          "fails": a.m.fails}))
+        print(
+            json.dumps(
+                {
+                    "strategy": name,
+                    "spent_ms": a.at,
+                    "said": a.said,
+                    "cuts": a.cuts,
+                    "fails": a.m.fails,
+                }
+            )
+        )
         a = None
         gc.collect()
 

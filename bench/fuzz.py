@@ -55,13 +55,31 @@ GUESSES = (R.FORMAT, R.CRC, R.FUNCTION, R.MFR, R.RANGE)  # refusals that count a
 LOCK_CEILING = 1280  # seconds: no lock is ever longer
 GOOD = (R.ACCEPT, R.KCT_STAGED, R.KEY_CHANGED, R.KCT_TIMEOUT, R.KCT_MIXED)
 SET_REFUSED = (R.KEY_TYPE, R.SAME_KEY, R.LAST_BASE)  # a complete set refused: sections dropped
-KINDS = ("random class 0 token", "random 20 digits", "random other", "typo", "credit",
-         "credit again", "management", "test/display", "key change section")
+KINDS = (
+    "random class 0 token",
+    "random 20 digits",
+    "random other",
+    "typo",
+    "credit",
+    "credit again",
+    "management",
+    "test/display",
+    "key change section",
+)
 FORGED = (0, 1, 2, 3)  # KINDS made without the key
 GUESS, RAND20, OTHER, TYPO, CREDIT, AGAIN, MGMT, TEST, KCT = range(9)
 # Thresholds out of 1000: how often each kind is typed.
-MIX = ((GUESS, 250), (RAND20, 400), (OTHER, 480), (TYPO, 600), (CREDIT, 730), (AGAIN, 800),
-       (MGMT, 870), (TEST, 910), (KCT, 1000))
+MIX = (
+    (GUESS, 250),
+    (RAND20, 400),
+    (OTHER, 480),
+    (TYPO, 600),
+    (CREDIT, 730),
+    (AGAIN, 800),
+    (MGMT, 870),
+    (TEST, 910),
+    (KCT, 1000),
+)
 CHARS = "0123456789012345678901234567890123456789 -#*.aZ\t\n\x00\u00e9\u0663\uff11"
 
 _decodes = [0]
@@ -129,10 +147,12 @@ def _word(k, i):
 
 def key_change_set(c, nk, kt, ro, krn, ken, ti, sgc):
     """{subclass: digits} moving a meter from the key of cipher c to key nk (8 or 16 bytes)."""
-    out = {3: encode(2, 3, {"nkho": _word(nk, 0), "kt": kt, "ro": ro, "krn": krn,
-                            "kenho": ken >> 4}, c),
-           4: encode(2, 4, {"nklo": _word(nk, len(nk) // 4 - 1), "ti": ti, "kenlo": ken & 15},
-                     c)}
+    out = {
+        3: encode(
+            2, 3, {"nkho": _word(nk, 0), "kt": kt, "ro": ro, "krn": krn, "kenho": ken >> 4}, c
+        ),
+        4: encode(2, 4, {"nklo": _word(nk, len(nk) // 4 - 1), "ti": ti, "kenlo": ken & 15}, c),
+    }
     if len(nk) == 16:  # MISTY1: NKHO, NKMO2, NKMO1, NKLO
         out[8] = encode(2, 8, {"nkmo2": _word(nk, 1), "sgclo": sgc & 0xFFF}, c)
         out[9] = encode(2, 9, {"nkmo1": _word(nk, 2), "sgcho": sgc >> 12}, c)
@@ -145,18 +165,18 @@ def typo(s):
         i = below(20)
         how = below(6)
         if how == 0:  # another digit
-            t = s[:i] + str(below(10)) + s[i + 1:]
+            t = s[:i] + str(below(10)) + s[i + 1 :]
         elif how == 1:  # two digits swapped
             i = min(i, 18)
-            t = s[:i] + s[i + 1] + s[i] + s[i + 2:]
+            t = s[:i] + s[i + 1] + s[i] + s[i + 2 :]
         elif how == 2:  # two digits wrong
             j = below(20)
-            t = s[:i] + str(below(10)) + s[i + 1:]
-            t = t[:j] + str(below(10)) + t[j + 1:]
+            t = s[:i] + str(below(10)) + s[i + 1 :]
+            t = t[:j] + str(below(10)) + t[j + 1 :]
         elif how == 3:  # one left out, one added at the end
-            t = s[:i] + s[i + 1:] + str(below(10))
+            t = s[:i] + s[i + 1 :] + str(below(10))
         elif how == 4:  # one left out
-            t = s[:i] + s[i + 1:]
+            t = s[:i] + s[i + 1 :]
         else:  # one typed twice
             t = s[:i] + s[i] + s[i:]
         if t != s:
@@ -183,9 +203,20 @@ class Fuzz:
         self.scratch = array("I", bytes(12))
         key = bytes(rnd(8) for _ in range(self.klen))
         self.m = Meter(RamStore(self.slots))
-        self.m.personalise({"pan": "600727000000000009", "sgc": "123456", "ti": "01", "kt": 2,
-                            "krn": 1, "ken": 255, "ea": ea, "base_date": 1993,
-                            "decoder_key": key}, self.tid - 100)
+        self.m.personalise(
+            {
+                "pan": "600727000000000009",
+                "sgc": "123456",
+                "ti": "01",
+                "kt": 2,
+                "krn": 1,
+                "ken": 255,
+                "ea": ea,
+                "base_date": 1993,
+                "decoder_key": key,
+            },
+            self.tid - 100,
+        )
         self.queue = []  # the sections of a set still to type, last first
         self.others = []  # sections of sets under keys other than the meter's
         self.use_key(key)
@@ -199,7 +230,7 @@ class Fuzz:
         stranger = cipher_for(bytes(rnd(8) for _ in range(self.klen)))
         self.others.extend(key_change_set(stranger, key, 2, 0, 1, 255, 1, 1).values())
         if len(self.others) > 32:
-            del self.others[:len(self.others) - 24]
+            del self.others[: len(self.others) - 24]
         self.key = key
         self.c = cipher_for(key)
         self.issued = {}  # (position, word) of every new key word in a set under this key
@@ -287,8 +318,7 @@ class Fuzz:
             self.scratch[2] = rnd(16)
             t = digits.format(0, self.scratch)
         elif kind == RAND20:
-            t = "%05d%05d%05d%05d" % (below(100000), below(100000), below(100000),
-                                      below(100000))
+            t = "%05d%05d%05d%05d" % (below(100000), below(100000), below(100000), below(100000))
         elif kind == OTHER:
             n = below(41)
             t = "".join(CHARS[below(len(CHARS))] for _ in range(n))
@@ -296,8 +326,9 @@ class Fuzz:
                 t = bytes(rnd(8) for _ in range(n))
         elif kind == TYPO:
             src = below(4)
-            t = typo(self.credit() if src < 2 else self.management() if src == 2
-                     else self.section())
+            t = typo(
+                self.credit() if src < 2 else self.management() if src == 2 else self.section()
+            )
         elif kind == CREDIT:
             t = self.credit()
             entry = self.pool[-1]
@@ -352,8 +383,7 @@ class Fuzz:
         if m.fault:
             raise Violation("power cut: the meter came back faulted: %s" % m.fault)
         if self.essentials(m) != before:
-            raise Violation("power cut changed the state: %r -> %r"
-                            % (before, self.essentials(m)))
+            raise Violation("power cut changed the state: %r -> %r" % (before, self.essentials(m)))
         if m.lock_ms < lock or m.lock_ms > LOCK_CEILING * 1000:
             raise Violation("power cut: lock %d ms before, %d ms after" % (lock, m.lock_ms))
         if m.kct.held & ~held:
@@ -361,9 +391,23 @@ class Fuzz:
 
     @staticmethod
     def essentials(m):
-        return (list(m.balance), list(m.tids.tids[:m.tids.count]), m.key, m.kt, m.krn, m.ken,
-                m.ti, m.sgc, m.base_date, m.fails, m.max_power, m.tariff, m.unbalance,
-                m.water_factor, m.tamper)
+        return (
+            list(m.balance),
+            list(m.tids.tids[: m.tids.count]),
+            m.key,
+            m.kt,
+            m.krn,
+            m.ken,
+            m.ti,
+            m.sgc,
+            m.base_date,
+            m.fails,
+            m.max_power,
+            m.tariff,
+            m.unbalance,
+            m.water_factor,
+            m.tamper,
+        )
 
     # -- one input -------------------------------------------------------------------------
     def step(self, i):
@@ -445,8 +489,9 @@ class Fuzz:
             key = m.key
             for i in range(len(key) // 4):
                 if (i, _word(key, i)) not in self.issued:
-                    self.forged["key from a forged section"] = \
+                    self.forged["key from a forged section"] = (
                         self.forged.get("key from a forged section", 0) + 1
+                    )
                     break
             self.use_key(key)
 
@@ -481,18 +526,23 @@ class Fuzz:
             if m.fails >= LOCK_AFTER:
                 want = min(LOCK_FIRST << min(m.fails - LOCK_AFTER, 8), LOCK_MAX)
             if m.lock_ms != want * 1000 or (r.seconds or 0) != want:
-                raise Violation("%r: guess %d locks for %d ms, not %d s"
-                                % (r, m.fails, m.lock_ms, want))
+                raise Violation(
+                    "%r: guess %d locks for %d ms, not %d s" % (r, m.fails, m.lock_ms, want)
+                )
         elif m.fails != fails0 or m.lock_ms != lock0:
-            raise Violation("%r: guess count %d -> %d, lock %d -> %d ms"
-                            % (r, fails0, m.fails, lock0, m.lock_ms))
+            raise Violation(
+                "%r: guess count %d -> %d, lock %d -> %d ms"
+                % (r, fails0, m.fails, lock0, m.lock_ms)
+            )
 
     # -- the run -----------------------------------------------------------------------------
     def run(self):
         t0 = ticks_ms()
         n = self.n
-        print("fuzz: %d inputs through Meter.apply (%s, seed %s, %s meter)"
-              % (n, sys.implementation.name, SEED, self.ea))
+        print(
+            "fuzz: %d inputs through Meter.apply (%s, seed %s, %s meter)"
+            % (n, sys.implementation.name, SEED, self.ea)
+        )
         for i in range(1, n + 1):
             try:
                 self.step(i)
@@ -503,14 +553,15 @@ class Fuzz:
             except Exception as v:  # noqa: BLE001  a Violation, or what consume() raised
                 if not isinstance(v, Violation) and hasattr(sys, "print_exception"):
                     sys.print_exception(v)
-                print("VIOLATION at input %d (seed %s): %s: %s"
-                      % (i, SEED, type(v).__name__, v))
+                print("VIOLATION at input %d (seed %s): %s: %s" % (i, SEED, type(v).__name__, v))
                 print("violations: 1 (stopped at the first)")
                 return 1
             if i % 100000 == 0 or i == n:
                 s = (ticks_ms() - t0) / 1000
-                print("%9d inputs  %7.1f s  %6.0f inputs/s  forged: %d  violations: 0"
-                      % (i, s, i / s if s else 0, sum(self.forged.values())))
+                print(
+                    "%9d inputs  %7.1f s  %6.0f inputs/s  forged: %d  violations: 0"
+                    % (i, s, i / s if s else 0, sum(self.forged.values()))
+                )
         s = (ticks_ms() - t0) / 1000
         print("inputs by kind:")
         for k, name in enumerate(KINDS):
@@ -518,14 +569,23 @@ class Fuzz:
         print("results:")
         for name in sorted(self.results):
             print("  %-22s %9d" % (name, self.results[name]))
-        print("typed while locked %d (the rest waited for the lock: %d), power cuts %d, key "
-              "changes %d, credit accepted %d"
-              % (self.locked_inputs, self.skipped_locks, self.cuts, self.key_changes,
-                 self.accepted_credit))
+        print(
+            "typed while locked %d (the rest waited for the lock: %d), power cuts %d, key "
+            "changes %d, credit accepted %d"
+            % (
+                self.locked_inputs,
+                self.skipped_locks,
+                self.cuts,
+                self.key_changes,
+                self.accepted_credit,
+            )
+        )
         made = sum(self.kinds[k] for k in FORGED)
-        print("made without the key: %d inputs, %d of them decoded as class 0; accepted as "
-              "credit: %d (2**-18 of the class 0 ones expects %.2f)"
-              % (made, self.class0, self.forged.get("credit", 0), self.class0 / 262144))
+        print(
+            "made without the key: %d inputs, %d of them decoded as class 0; accepted as "
+            "credit: %d (2**-18 of the class 0 ones expects %.2f)"
+            % (made, self.class0, self.forged.get("credit", 0), self.class0 / 262144)
+        )
         other = ["%s %d" % (k, v) for k, v in sorted(self.forged.items()) if k != "credit"]
         print("made without the key, and taken as: %s" % (", ".join(other) or "nothing else"))
         print("violations: 0; %d inputs in %.1f s, %.0f inputs/s" % (n, s, n / s))

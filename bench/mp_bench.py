@@ -30,6 +30,7 @@ except ImportError:  # CPython
     def ticks_diff(a, b):
         return a - b
 
+
 _MP = sys.implementation.name == "micropython"
 REPEAT = 10  # decodes of each token per timing, for resolution (ticks_us)
 FAST = 100  # for the variants of a microsecond or two
@@ -56,8 +57,12 @@ def measure(name, tokens, fn, expect_ok, repeat=REPEAT):
             a = gc.mem_alloc()
             fn(t)
             allocs[i] = gc.mem_alloc() - a
-    out = {"variant": name, "interp": sys.implementation.name, "tokens": len(tokens),
-           "median_us": median(times)}
+    out = {
+        "variant": name,
+        "interp": sys.implementation.name,
+        "tokens": len(tokens),
+        "median_us": median(times),
+    }
     if _MP:
         out["alloc_median"] = median(allocs)
         out["alloc_max"] = max(allocs)
@@ -90,8 +95,8 @@ def decrypt_step(cipher):
 def main(path):
     with open(path) as f:
         spec = json.load(f)
-    sta_key = bytes(int(spec["sta_key"][i:i + 2], 16) for i in range(0, 16, 2))
-    m1_key = bytes(int(spec["misty1_key"][i:i + 2], 16) for i in range(0, 32, 2))
+    sta_key = bytes(int(spec["sta_key"][i : i + 2], 16) for i in range(0, 16, 2))
+    m1_key = bytes(int(spec["misty1_key"][i : i + 2], 16) for i in range(0, 32, 2))
     sta_tokens = [t.encode() for t in spec["sta_tokens"]]
     m1_tokens = [t.encode() for t in spec["misty1_tokens"]]
     variants = [
@@ -104,8 +109,12 @@ def main(path):
         ("sta-decrypt", sta_tokens, decrypt_step(Sta(sta_key)), FAST),
         ("sta-decrypt-portable", sta_tokens, decrypt_step(Sta(sta_key, portable=True)), REPEAT),
         ("misty1-decrypt", m1_tokens, decrypt_step(Misty1(m1_key)), FAST),
-        ("misty1-decrypt-portable", m1_tokens, decrypt_step(Misty1(m1_key, portable=True)),
-         REPEAT),
+        (
+            "misty1-decrypt-portable",
+            m1_tokens,
+            decrypt_step(Misty1(m1_key, portable=True)),
+            REPEAT,
+        ),
     ]
     k = int(spec["sta_key"], 16)
     text = [t.decode() for t in sta_tokens]
@@ -113,8 +122,15 @@ def main(path):
     def base(t):
         return baseline.decode(t, k) is None
 
-    print(json.dumps({"kernels": kernels.fallback, "expected": kernels.expected,
-                      "interp": sys.implementation.name}))
+    print(
+        json.dumps(
+            {
+                "kernels": kernels.fallback,
+                "expected": kernels.expected,
+                "interp": sys.implementation.name,
+            }
+        )
+    )
     gc.collect()
     for name, toks, fn, repeat in variants:
         measure(name, toks, fn, True, repeat)
@@ -140,8 +156,20 @@ def measure_apply(key, tokens):
     vfs.VfsLfs2.mkfs(dev)
     vfs.mount(vfs.VfsLfs2(dev), "/bench")
     m = Meter(RecordStore("/bench/state"))
-    m.personalise({"pan": "600727000000000009", "sgc": "123456", "ti": "01", "kt": 2, "krn": 1,
-                   "ken": 255, "ea": "sta", "base_date": 1993, "decoder_key": key}, 0)
+    m.personalise(
+        {
+            "pan": "600727000000000009",
+            "sgc": "123456",
+            "ti": "01",
+            "kt": 2,
+            "krn": 1,
+            "ken": 255,
+            "ea": "sta",
+            "base_date": 1993,
+            "decoder_key": key,
+        },
+        0,
+    )
     times = array("f", bytes(4 * len(tokens)))
     allocs = array("i", bytes(4 * len(tokens)))
     gc.collect()
@@ -154,9 +182,18 @@ def measure_apply(key, tokens):
         allocs[i] = gc.mem_alloc() - a
         if r.code != 1:
             raise SystemExit("apply refused a good token: %r" % r)
-    print(json.dumps({"variant": "meter-apply-credit", "interp": sys.implementation.name,
-                      "tokens": len(tokens), "median_us": median(times),
-                      "alloc_median": median(allocs), "alloc_max": max(allocs)}))
+    print(
+        json.dumps(
+            {
+                "variant": "meter-apply-credit",
+                "interp": sys.implementation.name,
+                "tokens": len(tokens),
+                "median_us": median(times),
+                "alloc_median": median(allocs),
+                "alloc_max": max(allocs),
+            }
+        )
+    )
     measure_keypad(key, tokens)
     vfs.umount("/bench")
     os.remove(img)
@@ -169,8 +206,20 @@ def measure_keypad(key, tokens):
     from ui.ui import Ui
 
     m = Meter(RecordStore("/bench/state2"))
-    m.personalise({"pan": "600727000000000009", "sgc": "123456", "ti": "01", "kt": 2, "krn": 1,
-                   "ken": 255, "ea": "sta", "base_date": 1993, "decoder_key": key}, 0)
+    m.personalise(
+        {
+            "pan": "600727000000000009",
+            "sgc": "123456",
+            "ti": "01",
+            "kt": 2,
+            "krn": 1,
+            "ken": 255,
+            "ea": "sta",
+            "base_date": 1993,
+            "decoder_key": key,
+        },
+        0,
+    )
     ui = Ui(m)
     times = array("f", bytes(4 * len(tokens)))
     now = 0
@@ -184,8 +233,16 @@ def measure_keypad(key, tokens):
         if frame[0].strip() != "ACCEPT":
             raise SystemExit("the keypad refused a good token: %r" % frame)
         now += 10000  # past the result screen
-    print(json.dumps({"variant": "keypad-to-display", "interp": sys.implementation.name,
-                      "tokens": len(tokens), "median_us": median(times)}))
+    print(
+        json.dumps(
+            {
+                "variant": "keypad-to-display",
+                "interp": sys.implementation.name,
+                "tokens": len(tokens),
+                "median_us": median(times),
+            }
+        )
+    )
 
 
 main(sys.argv[3])

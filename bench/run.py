@@ -15,7 +15,7 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-sys.path.insert(0, ROOT)
+sys.path[:0] = [ROOT, os.path.join(ROOT, "firmware")]  # host_tools, and the firmware's sts
 
 from host_tools import FIRMWARE  # noqa: E402
 from sts.codec import encode  # noqa: E402
@@ -26,9 +26,15 @@ from sts.sta import Sta  # noqa: E402
 def tokens(cipher, n, rng):
     """n different class 0 credit tokens: distinct TIDs, random amounts and subclasses."""
     tids = rng.sample(range(1 << 24), n)
-    return [encode(0, rng.randrange(4), {"tid": tid, "rnd": rng.randrange(16),
-                                         "amount": rng.randrange(1 << 16)}, cipher)
-            for tid in tids]
+    return [
+        encode(
+            0,
+            rng.randrange(4),
+            {"tid": tid, "rnd": rng.randrange(16), "amount": rng.randrange(1 << 16)},
+            cipher,
+        )
+        for tid in tids
+    ]
 
 
 def run(interp, spec_path, label):
@@ -40,9 +46,17 @@ def run(interp, spec_path, label):
     rows = [json.loads(line) for line in out.stdout.splitlines()]
     for r in rows:
         if "kernels" in r:
-            print("  %s kernels: %s" % (label, "viper" if not r["kernels"] else "portable (%s%s)"
-                                       % (r["kernels"], "" if r["expected"] else
-                                          ", NOT EXPECTED: a fault")), file=sys.stderr)
+            print(
+                "  %s kernels: %s"
+                % (
+                    label,
+                    "viper"
+                    if not r["kernels"]
+                    else "portable (%s%s)"
+                    % (r["kernels"], "" if r["expected"] else ", NOT EXPECTED: a fault"),
+                ),
+                file=sys.stderr,
+            )
     return [r for r in rows if "variant" in r]
 
 
@@ -50,18 +64,30 @@ def halves(by):
     """The parse, the decrypt and the whole decode side by side, micropython, same run."""
     print()
     print("the decode's halves (micropython, median us; x = faster than the baseline decode)")
-    print("%-10s %-8s %16s %16s %16s %14s" % ("path", "cipher", "parse", "decrypt", "decode",
-                                             "parse/decrypt"))
+    print(
+        "%-10s %-8s %16s %16s %16s %14s"
+        % ("path", "cipher", "parse", "decrypt", "decode", "parse/decrypt")
+    )
     base = by["micropython", "sta-bitwise-baseline"]
     for path, tail in (("viper", ""), ("portable", "-portable")):
         for ea in ("sta", "misty1"):
             p, d, w = (by["micropython", v + tail] for v in ("parse", ea + "-decrypt", ea))
-            print("%-10s %-8s %16s %16s %16s %14.2f" % (
-                path, ea, "%.2f (%.0fx)" % (p, base / p), "%.2f (%.0fx)" % (d, base / d),
-                "%.2f (%.0fx)" % (w, base / w), p / d))
+            print(
+                "%-10s %-8s %16s %16s %16s %14.2f"
+                % (
+                    path,
+                    ea,
+                    "%.2f (%.0fx)" % (p, base / p),
+                    "%.2f (%.0fx)" % (d, base / d),
+                    "%.2f (%.0fx)" % (w, base / w),
+                    p / d,
+                )
+            )
     p, d = by["micropython", "parse"], by["micropython", "sta-decrypt"]
-    print("goal: the parse cheaper than the STA decrypt (viper, this run): %.2f us vs %.2f us: "
-          "%s" % (p, d, "PASS" if p < d else "FAIL"))
+    print(
+        "goal: the parse cheaper than the STA decrypt (viper, this run): %.2f us vs %.2f us: "
+        "%s" % (p, d, "PASS" if p < d else "FAIL")
+    )
 
 
 def main(argv=None):
@@ -69,14 +95,27 @@ def main(argv=None):
     ap.add_argument("-n", type=int, default=1000, help="tokens per cipher (default 1000)")
     ap.add_argument("--seed", type=int, default=2024)
     ap.add_argument("--heap", default="4M", help="micropython heap (holds all the tokens)")
-    ap.add_argument("--forge-guesses", type=int, default=300,
-                    help="guesses per attacker strategy in the lockout measurement")
-    ap.add_argument("--crc-samples", type=int, default=16000000,
-                    help="random blocks for the CRC odds check (0: skip it)")
-    ap.add_argument("--batch-meters", type=int, default=20000,
-                    help="fleet size for stsvend batch migrate")
-    ap.add_argument("--batch-single", type=int, default=200,
-                    help="meters for one stsvend migrate each, the batch's baseline")
+    ap.add_argument(
+        "--forge-guesses",
+        type=int,
+        default=300,
+        help="guesses per attacker strategy in the lockout measurement",
+    )
+    ap.add_argument(
+        "--crc-samples",
+        type=int,
+        default=16000000,
+        help="random blocks for the CRC odds check (0: skip it)",
+    )
+    ap.add_argument(
+        "--batch-meters", type=int, default=20000, help="fleet size for stsvend batch migrate"
+    )
+    ap.add_argument(
+        "--batch-single",
+        type=int,
+        default=200,
+        help="meters for one stsvend migrate each, the batch's baseline",
+    )
     args = ap.parse_args(argv)
     mp = shutil.which("micropython")
     if not mp:
@@ -85,12 +124,17 @@ def main(argv=None):
     sta_key = rng.randbytes(8)
     m1_key = rng.randbytes(16)
     print("making %d STA and %d MISTY1 tokens ..." % (args.n, args.n), file=sys.stderr)
-    spec = {"sta_key": sta_key.hex(), "misty1_key": m1_key.hex(),
-            "sta_tokens": tokens(Sta(sta_key), args.n, rng),
-            "misty1_tokens": tokens(Misty1(m1_key), args.n, rng),
-            # For Meter.apply: credit tokens whose TIDs rise, so every one is accepted.
-            "meter_tokens": [encode(0, 0, {"tid": 1 + i, "rnd": rng.randrange(16), "amount": 5},
-                                    Sta(sta_key)) for i in range(args.n)]}
+    spec = {
+        "sta_key": sta_key.hex(),
+        "misty1_key": m1_key.hex(),
+        "sta_tokens": tokens(Sta(sta_key), args.n, rng),
+        "misty1_tokens": tokens(Misty1(m1_key), args.n, rng),
+        # For Meter.apply: credit tokens whose TIDs rise, so every one is accepted.
+        "meter_tokens": [
+            encode(0, 0, {"tid": 1 + i, "rnd": rng.randrange(16), "amount": 5}, Sta(sta_key))
+            for i in range(args.n)
+        ],
+    }
     with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
         json.dump(spec, f)
     try:
@@ -99,30 +143,47 @@ def main(argv=None):
     finally:
         os.unlink(f.name)
     print("decode one token (digits to verified fields), median over %d tokens" % args.n)
-    print("%-12s %-22s %10s %9s %14s" % ("interp", "variant", "median us", "x faster",
-                                         "heap B/decode"))
+    print(
+        "%-12s %-22s %10s %9s %14s"
+        % ("interp", "variant", "median us", "x faster", "heap B/decode")
+    )
     for interp in ("micropython", "cpython"):
         sel = [r for r in rows if r["interp"] == interp]
         base = [r for r in sel if r["variant"] == "sta-bitwise-baseline"][0]["median_us"]
         for r in sel:
-            heap = ("%d (max %d)" % (r["alloc_median"], r["alloc_max"])
-                    if "alloc_median" in r else "-")
-            print("%-12s %-22s %10.2f %9.1f %14s" % (interp, r["variant"], r["median_us"],
-                                                     base / r["median_us"], heap))
-    print("(meter-apply-credit: Meter.apply of a credit token, decode and rules and the state\n"
-          " written to LittleFS on a block device that allocates nothing, as a board's flash\n"
-          " driver; its heap includes the file system's own buffer for the open file, 384 B\n"
-          " here; keypad-to-display: from the Enter key of a typed credit token to the frame\n"
-          " that shows ACCEPT, through the ui; their ratios are to the baseline decode)")
+            heap = (
+                "%d (max %d)" % (r["alloc_median"], r["alloc_max"]) if "alloc_median" in r else "-"
+            )
+            print(
+                "%-12s %-22s %10.2f %9.1f %14s"
+                % (interp, r["variant"], r["median_us"], base / r["median_us"], heap)
+            )
+    print(
+        "(meter-apply-credit: Meter.apply of a credit token, decode and rules and the state\n"
+        " written to LittleFS on a block device that allocates nothing, as a board's flash\n"
+        " driver; its heap includes the file system's own buffer for the open file, 384 B\n"
+        " here; keypad-to-display: from the Enter key of a typed credit token to the frame\n"
+        " that shows ACCEPT, through the ui; their ratios are to the baseline decode)"
+    )
     by = {(r["interp"], r["variant"]): r["median_us"] for r in rows}
     ap = [r for r in rows if r["variant"] == "meter-apply-credit"][0]
-    print("micropython: heap per accepted credit apply: median %d B (goal <= 512), max %d B "
-          "(goal <= 4096): %s" % (ap["alloc_median"], ap["alloc_max"], "PASS" if (
-              ap["alloc_median"] <= 512 and ap["alloc_max"] <= 4096) else "FAIL"))
-    print("micropython: STA %.1fx faster than the bit-by-bit baseline (target >= 5x); "
-          "MISTY1/STA time ratio %.2f (target <= 2)"
-          % (by["micropython", "sta-bitwise-baseline"] / by["micropython", "sta"],
-             by["micropython", "misty1"] / by["micropython", "sta"]))
+    print(
+        "micropython: heap per accepted credit apply: median %d B (goal <= 512), max %d B "
+        "(goal <= 4096): %s"
+        % (
+            ap["alloc_median"],
+            ap["alloc_max"],
+            "PASS" if (ap["alloc_median"] <= 512 and ap["alloc_max"] <= 4096) else "FAIL",
+        )
+    )
+    print(
+        "micropython: STA %.1fx faster than the bit-by-bit baseline (target >= 5x); "
+        "MISTY1/STA time ratio %.2f (target <= 2)"
+        % (
+            by["micropython", "sta-bitwise-baseline"] / by["micropython", "sta"],
+            by["micropython", "misty1"] / by["micropython", "sta"],
+        )
+    )
     halves(by)
     import footprint
 

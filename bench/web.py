@@ -28,12 +28,14 @@ def _json_run(cmd, label):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(
-        description="the classroom page's speed against the unix micropython")
+        description="the classroom page's speed against the unix micropython"
+    )
     ap.add_argument("--tokens", type=int, default=200, help="credit tokens typed (200)")
     ap.add_argument("--loads", type=int, default=5, help="fresh page loads timed (5)")
     args = ap.parse_args(argv)
     mp = shutil.which("micropython", path=os.path.dirname(sys.executable)) or shutil.which(
-        "micropython")
+        "micropython"
+    )
     node = shutil.which("node")
     if not mp or not node:
         raise SystemExit("bench-web needs micropython (make setup) and node on PATH")
@@ -45,25 +47,58 @@ def main(argv=None):
             raise SystemExit("bench-web: %s" % e) from None
         state = os.path.join(tmp, "state")
         os.mkdir(state)
-        unix = _json_run([mp, "-X", "heapsize=4M", os.path.join(HERE, "web_mp.py"), FIRMWARE,
-                          os.path.join(ROOT, "web"), state, os.path.join(dist, "demo.json"),
-                          str(args.tokens)], "the unix micropython (baseline)")
-        page = _json_run([node, os.path.join(ROOT, "web", "bench.mjs"), dist,
-                          str(args.tokens), str(args.loads)], "the page in Chromium")
-    med = {k: statistics.median(v) for k, v in (
-        ("unix digits", unix["digits"]), ("unix enter", unix["enter"]),
-        ("page digits", page["digits"]), ("page enter", page["enter"]))}
-    print("the classroom page: webmeter calls as app.js makes them, median over %d credit "
-          "tokens" % args.tokens)
+        unix = _json_run(
+            [
+                mp,
+                "-X",
+                "heapsize=4M",
+                os.path.join(HERE, "web_mp.py"),
+                FIRMWARE,
+                os.path.join(ROOT, "web"),
+                state,
+                os.path.join(dist, "demo.json"),
+                str(args.tokens),
+            ],
+            "the unix micropython (baseline)",
+        )
+        page = _json_run(
+            [
+                node,
+                os.path.join(ROOT, "web", "bench.mjs"),
+                dist,
+                str(args.tokens),
+                str(args.loads),
+            ],
+            "the page in Chromium",
+        )
+    med = {
+        k: statistics.median(v)
+        for k, v in (
+            ("unix digits", unix["digits"]),
+            ("unix enter", unix["enter"]),
+            ("page digits", page["digits"]),
+            ("page enter", page["enter"]),
+        )
+    }
+    print(
+        "the classroom page: webmeter calls as app.js makes them, median over %d credit "
+        "tokens" % args.tokens
+    )
     print("%-34s %10s %10s %10s" % ("call", "unix ms", "page ms", "page/unix"))
-    for what, key in (("20 digit keys, together", "digits"), ("Enter (decode, apply, "
-                      "explain)", "enter")):
+    for what, key in (
+        ("20 digit keys, together", "digits"),
+        ("Enter (decode, apply, explain)", "enter"),
+    ):
         u, p = med["unix " + key], med["page " + key]
         print("%-34s %10.3f %10.3f %10.1f" % (what, u, p, p / u))
-    print("page load to a ready meter (fetch, MicroPython start, firmware written, boot): "
-          "median %d ms over %d fresh loads" % (statistics.median(page["boot"]), args.loads))
-    print("(the WebAssembly port has no viper, so the page decodes on the portable path; the "
-          "unix micropython uses its viper kernels)")
+    print(
+        "page load to a ready meter (fetch, MicroPython start, firmware written, boot): "
+        "median %d ms over %d fresh loads" % (statistics.median(page["boot"]), args.loads)
+    )
+    print(
+        "(the WebAssembly port has no viper, so the page decodes on the portable path; the "
+        "unix micropython uses its viper kernels)"
+    )
     return 0
 
 

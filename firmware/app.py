@@ -87,7 +87,7 @@ def make(dev):
 def fit(lines, d):
     """A frame for display d: `rows` lines of `cols` characters, cut or padded."""
     lines = list(lines) + [""] * d.rows
-    return [(s + " " * d.cols)[:d.cols] for s in lines[:d.rows]]
+    return [(s + " " * d.cols)[: d.cols] for s in lines[: d.rows]]
 
 
 class Loop:
@@ -170,8 +170,10 @@ class Loop:
             self._energy_failing = now
         elif not self.energy_fault and diff(now, self._energy_failing) >= ENERGY_FAIL_MS:
             self.energy_fault = True
-            log(self.dev, "energy source: %s for %d s: supply off" % (e.error,
-                                                                      ENERGY_FAIL_MS // 1000))
+            log(
+                self.dev,
+                "energy source: %s for %d s: supply off" % (e.error, ENERGY_FAIL_MS // 1000),
+            )
 
     def _show(self, frame, now):
         """A display error (a loose I2C wire) never stops the meter: the frame is tried

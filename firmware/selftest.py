@@ -41,7 +41,7 @@ class _Screen:
             if self.failed and hasattr(d, "recover"):
                 d.recover()
             lines = [top, bottom] + [""] * d.rows
-            d.show([(s + " " * d.cols)[:d.cols] for s in lines[:d.rows]])
+            d.show([(s + " " * d.cols)[: d.cols] for s in lines[: d.rows]])
         except OSError as e:
             if not self.failed:
                 self.out("display error: %r (the self-test goes on; see the I2C scan)" % (e,))
@@ -74,8 +74,10 @@ def run(dev, seconds=None, sleep_ms=None, ticks_ms=None, out=print):
             _relay(dev, scr, out, sleep)
             clicked = "clicked"
         energy = _energy(dev, scr, out, sleep, ticks)
-        out("summary: I2C %s; relay %s; energy %s; display errors %d"
-            % (found, clicked, energy, scr.errors))
+        out(
+            "summary: I2C %s; relay %s; energy %s; display errors %d"
+            % (found, clicked, energy, scr.errors)
+        )
         scr.show("PRESS KEYS", "# TWICE: END")
         out("press keys (# twice ends the self-test)")
         _keys(dev, scr, out, sleep, ticks, seconds)
@@ -103,8 +105,10 @@ def _i2c(dev, scr, out):
         out("I2C: 0x%02X is the LCD backpack (board.py LCD_ADDR must say so)" % lcd[0])
     else:
         out("I2C: no LCD backpack: expected 0x27 (PCF8574T) or 0x3F (PCF8574AT)")
-    scr.show("I2C " + (names.replace("0x", "") or "NONE"),
-             "LCD AT 0x%02X" % lcd[0] if lcd else "NO 0x27/0x3F")
+    scr.show(
+        "I2C " + (names.replace("0x", "") or "NONE"),
+        "LCD AT 0x%02X" % lcd[0] if lcd else "NO 0x27/0x3F",
+    )
     return names or "nothing"
 
 
@@ -158,10 +162,13 @@ def _energy(dev, scr, out, sleep, ticks):
                 w = e.watts
                 w = "-" if w is None else "%d" % w
                 why = e.error
-                out("energy: %s %s W, %d J since the start, %s (%d failed readings)"
-                    % (name, w, joules, "error: " + why if why else "no error", e.errors))
-                scr.show("%s: %s" % (name, why.upper() if why else "OK"),
-                         "%s W %d J" % (w, joules))
+                out(
+                    "energy: %s %s W, %d J since the start, %s (%d failed readings)"
+                    % (name, w, joules, "error: " + why if why else "no error", e.errors)
+                )
+                scr.show(
+                    "%s: %s" % (name, why.upper() if why else "OK"), "%s W %d J" % (w, joules)
+                )
             if t >= ENERGY_MS:
                 break
             sleep(POLL_MS)

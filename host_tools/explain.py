@@ -19,6 +19,10 @@ def explain(profile, token):
     tid = [v for k, v in st if k == "field tid"]
     if tid:
         t = to_time(int(tid[0].split()[0]), profile.base_date)
-        st.append(("TID time", t.strftime("%Y-%m-%d %H:%M UTC (base date ")
-                   + str(profile.base_date) + ")"))
+        st.append(
+            (
+                "TID time",
+                t.strftime("%Y-%m-%d %H:%M UTC (base date ") + str(profile.base_date) + ")",
+            )
+        )
     return st

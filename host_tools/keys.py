@@ -40,17 +40,27 @@ def dkga04(vending_key, ea, base_date, pan, sgc, ti, kt, krn):
     if len(vending_key) != 20:
         raise ValueError("a DKGA04 vending key is 20 bytes")
     bits = {"sta": 64, "misty1": 128}[ea]
-    data = b"".join((
-        b"\x04\x02", b"04",
-        b"\x02", b"%02d" % (base_date % 100),
-        b"\x02", b"07" if ea == "sta" else b"11",
-        b"\x02", ti.encode(),
-        b"\x00\x04\x06", sgc.encode(),
-        b"\x01", b"%x" % kt,
-        b"\x01", b"%x" % krn,
-        b"\x12", pan.encode(),
-        bits.to_bytes(4, "big"),
-    ))
+    data = b"".join(
+        (
+            b"\x04\x02",
+            b"04",
+            b"\x02",
+            b"%02d" % (base_date % 100),
+            b"\x02",
+            b"07" if ea == "sta" else b"11",
+            b"\x02",
+            ti.encode(),
+            b"\x00\x04\x06",
+            sgc.encode(),
+            b"\x01",
+            b"%x" % kt,
+            b"\x01",
+            b"%x" % krn,
+            b"\x12",
+            pan.encode(),
+            bits.to_bytes(4, "big"),
+        )
+    )
     return hmac.new(vending_key, data, hashlib.sha256).digest()[: bits // 8]
 
 
@@ -60,9 +70,18 @@ def derive(spec, ea):
     if spec["dkga"] == 2:
         if ea != "sta":
             raise ValueError("DKGA02 makes 64-bit keys: STA only")
-        return dkga02(vk, spec["iin"], spec["iain"], spec["sgc"], spec["ti"], spec["kt"],
-                      spec["krn"])
+        return dkga02(
+            vk, spec["iin"], spec["iain"], spec["sgc"], spec["ti"], spec["kt"], spec["krn"]
+        )
     if spec["dkga"] == 4:
-        return dkga04(vk, ea, spec["base_date"], spec["pan"], spec["sgc"], spec["ti"],
-                      spec["kt"], spec["krn"])
+        return dkga04(
+            vk,
+            ea,
+            spec["base_date"],
+            spec["pan"],
+            spec["sgc"],
+            spec["ti"],
+            spec["kt"],
+            spec["krn"],
+        )
     raise ValueError("unknown DKGA %r" % spec["dkga"])

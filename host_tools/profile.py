@@ -34,8 +34,9 @@ def split_pan(pan):
         raise ProfileError("pan: an 18-digit meter PAN, got %r" % (pan,))
     want = luhn_digit(pan[:-1])
     if int(pan[-1]) != want:
-        raise ProfileError("pan: check digit %s is wrong, the Luhn digit of %s is %d"
-                           % (pan[-1], pan[:-1], want))
+        raise ProfileError(
+            "pan: check digit %s is wrong, the Luhn digit of %s is %d" % (pan[-1], pan[:-1], want)
+        )
     if pan.startswith("600727"):
         return pan[:6], pan[6:17]
     return pan[:4], pan[4:17]
@@ -76,10 +77,19 @@ class Profile:
         """This meter's decoder key, or the one it would have with fields changed."""
         p = dict(self.as_dict(), **change)
         if p["dkga"] == 2:
-            return keys.dkga02(self.vending_key, self.iin, self.iain, p["sgc"], p["ti"],
-                               p["kt"], p["krn"])
-        return keys.dkga04(self.vending_key, p["ea"], p["base_date"], self.pan, p["sgc"],
-                           p["ti"], p["kt"], p["krn"])
+            return keys.dkga02(
+                self.vending_key, self.iin, self.iain, p["sgc"], p["ti"], p["kt"], p["krn"]
+            )
+        return keys.dkga04(
+            self.vending_key,
+            p["ea"],
+            p["base_date"],
+            self.pan,
+            p["sgc"],
+            p["ti"],
+            p["kt"],
+            p["krn"],
+        )
 
     def as_dict(self):
         return {f: getattr(self, f) for f in FIELDS}
@@ -104,8 +114,9 @@ def _vending_key(data, where, n):
         text = data["vending_key"]
     elif "vending_key_file" in data:
         if not isinstance(data["vending_key_file"], str):
-            raise ProfileError("vending_key_file: a path as a string, got %r"
-                               % (data["vending_key_file"],))
+            raise ProfileError(
+                "vending_key_file: a path as a string, got %r" % (data["vending_key_file"],)
+            )
         path = os.path.join(where, data["vending_key_file"])
         try:
             with open(path) as f:

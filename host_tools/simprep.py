@@ -9,8 +9,9 @@ import datetime as dt
 import json
 import os
 import random
+import sys
 
-from host_tools import profile, tid, vend
+from host_tools import FIRMWARE, profile, tid, vend
 from host_tools.deploy import meter_json
 
 UTC = dt.timezone.utc
@@ -27,22 +28,32 @@ def tokens(prof, now, rng, after=None):
         if after is not None and after > bought:
             bought = min(after, last)
         if after is None or after <= last:
-            out.append(("credit 25 kWh bought before the 2024 rollover",
-                        vend.credit(prof, "electricity", 250, bought, None, rng).grouped()))
+            out.append(
+                (
+                    "credit 25 kWh bought before the 2024 rollover",
+                    vend.credit(prof, "electricity", 250, bought, None, rng).grouped(),
+                )
+            )
         kcts, target = vend.migration(prof, 100, now, None, rng)
         for i, t in enumerate(kcts[:-1], 1):
-            out.append(("key change %d of %d (all within 2 minutes)" % (i, len(kcts) - 1),
-                        t.grouped()))
+            out.append(
+                ("key change %d of %d (all within 2 minutes)" % (i, len(kcts) - 1), t.grouped())
+            )
         out.append(("credit 10 kWh under the new key", kcts[-1].grouped()))
         out.append(("short code again: edition 2 now", "873"))
         moved = profile.Profile(dict(target, vending_key=prof.vending_key.hex()))
     else:
-        out.append(("credit 25 kWh", vend.credit(prof, "electricity", 250, now, None,
-                                                 rng).grouped()))
+        out.append(
+            ("credit 25 kWh", vend.credit(prof, "electricity", 250, now, None, rng).grouped())
+        )
         moved = prof
     later = now + dt.timedelta(minutes=1)
-    out.append(("max power 1000 W (then press l for a 2 kW load)",
-                vend.management(moved, "max-power", 1000, later, None, rng).grouped()))
+    out.append(
+        (
+            "max power 1000 W (then press l for a 2 kW load)",
+            vend.management(moved, "max-power", 1000, later, None, rng).grouped(),
+        )
+    )
     out.append(("test/display token", vend.test_display(512).grouped()))
     out.append(("short codes: balance, last result, TIDs, PAN", "0  1  3  8"))
     return out
@@ -51,20 +62,36 @@ def tokens(prof, now, rng, after=None):
 def as_now(prof, state):
     """(profile of the simulator's meter as its state holds it, the time of the minute
     after its newest TID): the vending key of `prof`, the key fields of the meter."""
+    if FIRMWARE not in sys.path:  # the simulator's meter, read by the firmware's own code
+        sys.path.insert(0, FIRMWARE)
     from meter.meter import Meter
     from meter.store import RecordStore
 
     m = Meter(RecordStore(os.path.join(state, "meter")))
     if not m.personalised or m.fault:
-        raise SystemExit("simprep: no meter in %s/ (%s): run `make sim` first"
-                         % (state, m.fault or "blank"))
-    now = profile.Profile(dict(prof.as_dict(), name=prof.name, pan=m.pan, sgc="%06d" % m.sgc,
-                               ti="%02d" % m.ti, kt=m.kt, krn=m.krn, ken=m.ken, ea=m.ea,
-                               base_date=m.base_date, vending_key=prof.vending_key.hex()))
+        raise SystemExit(
+            "simprep: no meter in %s/ (%s): run `make sim` first" % (state, m.fault or "blank")
+        )
+    now = profile.Profile(
+        dict(
+            prof.as_dict(),
+            name=prof.name,
+            pan=m.pan,
+            sgc="%06d" % m.sgc,
+            ti="%02d" % m.ti,
+            kt=m.kt,
+            krn=m.krn,
+            ken=m.ken,
+            ea=m.ea,
+            base_date=m.base_date,
+            vending_key=prof.vending_key.hex(),
+        )
+    )
     if now.decoder_key() != m.key:
-        raise SystemExit("simprep: the meter in %s/ holds a key that %s's vending key does "
-                         "not make (KRN %d): run `make sim` for a fresh one"
-                         % (state, prof.name, m.krn))
+        raise SystemExit(
+            "simprep: the meter in %s/ holds a key that %s's vending key does "
+            "not make (KRN %d): run `make sim` for a fresh one" % (state, prof.name, m.krn)
+        )
     start, _ = tid.window(m.base_date)
     newest = m.tids.newest()
     after = start + dt.timedelta(minutes=(newest or 0) + 1)
@@ -73,12 +100,16 @@ def as_now(prof, state):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description="prepare the simulator's demo meter")
-    ap.add_argument("--profile", default=os.path.join(os.path.dirname(__file__), "profiles",
-                                                      "demo.json"))
+    ap.add_argument(
+        "--profile", default=os.path.join(os.path.dirname(__file__), "profiles", "demo.json")
+    )
     ap.add_argument("--state", default=".sim")
     ap.add_argument("--seed", type=int)
-    ap.add_argument("--tokens-only", action="store_true",
-                    help="fresh tokens for the meter in STATE as it is now; the state kept")
+    ap.add_argument(
+        "--tokens-only",
+        action="store_true",
+        help="fresh tokens for the meter in STATE as it is now; the state kept",
+    )
     args = ap.parse_args(argv)
     prof = profile.load(args.profile)
     rng = random.Random(args.seed) if args.seed is not None else random.SystemRandom()
@@ -97,8 +128,10 @@ def main(argv=None):
     with open(os.path.join(args.state, "tokens.txt"), "w") as f:  # the simulator shows them
         f.write("\n".join(lines) + "\n")
     if args.tokens_only:
-        print("Tokens for the meter in %s/ as it is now (KRN %d, base date %d); press r in "
-              "the simulator to see them:" % (args.state, prof.krn, prof.base_date))
+        print(
+            "Tokens for the meter in %s/ as it is now (KRN %d, base date %d); press r in "
+            "the simulator to see them:" % (args.state, prof.krn, prof.base_date)
+        )
     else:
         print("A fresh demo meter (%s), in %s/. Tokens to try:" % (prof.name, args.state))
     for line in lines:

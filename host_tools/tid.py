@@ -38,9 +38,17 @@ def from_time(when, base_date):
     start, last = window(base_date)
     minutes = int((when.astimezone(UTC) - start).total_seconds() // 60)
     if not 0 <= minutes < TID_LIMIT:
-        raise OutsideWindow("%s is outside the TID window of base date %d: %s to %s UTC"
-                            % (when.isoformat(), base_date, start.strftime("%Y-%m-%d %H:%M"),
-                               last.strftime("%Y-%m-%d %H:%M")), base_date, minutes > 0)
+        raise OutsideWindow(
+            "%s is outside the TID window of base date %d: %s to %s UTC"
+            % (
+                when.isoformat(),
+                base_date,
+                start.strftime("%Y-%m-%d %H:%M"),
+                last.strftime("%Y-%m-%d %H:%M"),
+            ),
+            base_date,
+            minutes > 0,
+        )
     return minutes
 
 
@@ -108,8 +116,10 @@ def _json_rows(path):
             pan, base = key.rsplit("@", 1)
             rows.extend((pan, int(base), int(t)) for t in issued)
     except (ValueError, AttributeError, TypeError) as e:  # a bad key or JSON is a ValueError
-        raise LedgerError("%s is neither a SQLite TID ledger nor an old JSON one (%s); "
-                          "it is left as it is" % (path, e)) from None
+        raise LedgerError(
+            "%s is neither a SQLite TID ledger nor an old JSON one (%s); "
+            "it is left as it is" % (path, e)
+        ) from None
     return rows
 
 
@@ -178,8 +188,9 @@ class Ledger:
             try:
                 lock.execute("BEGIN EXCLUSIVE")
             except sqlite3.Error as e:
-                raise LedgerError("TID ledger %s: cannot convert it: %s"
-                                  % (self.path, e)) from None
+                raise LedgerError(
+                    "TID ledger %s: cannot convert it: %s" % (self.path, e)
+                ) from None
             if _kind(self.path) != "json":
                 return  # converted by another process while this one waited
             rows = _json_rows(self.path)
@@ -204,8 +215,9 @@ class Ledger:
             return  # the ledger itself, converted already
         where = os.path.abspath(old)
         stamp = "%d %d" % (st.st_size, st.st_mtime_ns)
-        if db.execute("SELECT 1 FROM imported WHERE path = ? AND stamp = ?",
-                      (where, stamp)).fetchone():
+        if db.execute(
+            "SELECT 1 FROM imported WHERE path = ? AND stamp = ?", (where, stamp)
+        ).fetchone():
             return
         db.executemany(_INSERT, _json_rows(old))
         db.execute("INSERT OR REPLACE INTO imported (path, stamp) VALUES (?, ?)", (where, stamp))
@@ -228,6 +240,10 @@ class Ledger:
         if not self.path:
             return []
         with _transaction(self.path) as db:
-            return [r[0] for r in db.execute(
-                "SELECT tid FROM issued WHERE pan = ? AND base_date = ? ORDER BY tid",
-                (pan, base_date))]
+            return [
+                r[0]
+                for r in db.execute(
+                    "SELECT tid FROM issued WHERE pan = ? AND base_date = ? ORDER BY tid",
+                    (pan, base_date),
+                )
+            ]

@@ -3,22 +3,27 @@
 import random
 
 from host_tools import tid as tids
-from host_tools.profile import BASE_DATES
-from sts import amount
+from sts import amount, keychange
+from sts.blocks import REGISTERS
 from sts.codec import encode
+from sts.kinds import NEXT_BASE
 from sts.misty1 import Misty1
 from sts.sta import Sta
 
 COMMODITIES = {"electricity": 0, "water": 1, "gas": 2, "time": 3}
-MANAGEMENT = {"max-power": 0, "clear-credit": 1, "tariff-rate": 2, "clear-tamper": 5,
-              "phase-unbalance": 6, "water-factor": 7}
+MANAGEMENT = REGISTERS  # (sts/blocks.py: one table for the vending side and the page)
 # Class 2 subclasses 0 and 6 carry watts, coded like a transfer amount (2-bit exponent, 14-bit
 # mantissa; IEC 62055-41) but in whole watts, not tenths: the largest is 18201624 W.
 WATTS = {0: "max power limit", 6: "max phase power unbalance limit"}
 MAX_WATTS = amount.MAX_TENTHS
 # Clear credit (class 2 subclass 1) names the register it clears.
-CREDIT_REGISTERS = {0: "the electricity credit", 1: "the water credit", 2: "the gas credit",
-                    3: "the time credit", 0xFFFF: "every credit register"}
+CREDIT_REGISTERS = {
+    0: "the electricity credit",
+    1: "the water credit",
+    2: "the gas credit",
+    3: "the time credit",
+    0xFFFF: "every credit register",
+}
 # Kinds whose register means nothing: the token alone says what to do.
 NO_VALUE = ("clear-tamper",)
 # The control field of a class 1 test/display token (IEC 62055-41, InitiateMeterTest/Display):
@@ -39,7 +44,7 @@ TEST_CONTROL = (
     "display the phase power unbalance limit",
 )
 # A rollover (RO) moves a meter to the next base date; 2035 is the last.
-_NEXT_BASE = dict(zip(BASE_DATES, BASE_DATES[1:]))
+_NEXT_BASE = NEXT_BASE  # (the firmware's: one table of rollovers for both sides)
 
 
 def cipher(ea, key):
@@ -58,11 +63,16 @@ class Token:
         self.extra = extra
 
     def grouped(self):
-        return " ".join(self.digits[i:i + 4] for i in range(0, 20, 4))
+        return " ".join(self.digits[i : i + 4] for i in range(0, 20, 4))
 
     def as_dict(self):
-        d = {"token": self.digits, "class": self.cls, "subclass": self.subclass,
-             "what": self.what, "fields": self.fields}
+        d = {
+            "token": self.digits,
+            "class": self.cls,
+            "subclass": self.subclass,
+            "what": self.what,
+            "fields": self.fields,
+        }
         d.update(self.extra)
         return d
 
@@ -74,11 +84,20 @@ def _register_token(profile, cls, subclass, value_field, value, when, ledger, rn
     digits = encode(cls, subclass, fields, cipher(profile.ea, profile.decoder_key()))
     note = {}
     if got != t:
-        note["tid_moved"] = ("TID %d was already issued; moved to the next free minute %d"
-                             % (t, got))
-    return Token(digits, cls, subclass, fields, what, base_date=profile.base_date,
-                 tid_time=tids.to_time(got, profile.base_date).strftime("%Y-%m-%d %H:%M UTC"),
-                 **note)
+        note["tid_moved"] = "TID %d was already issued; moved to the next free minute %d" % (
+            t,
+            got,
+        )
+    return Token(
+        digits,
+        cls,
+        subclass,
+        fields,
+        what,
+        base_date=profile.base_date,
+        tid_time=tids.to_time(got, profile.base_date).strftime("%Y-%m-%d %H:%M UTC"),
+        **note,
+    )
 
 
 def credit(profile, commodity, tenths, when, ledger=None, rng=random):
@@ -86,14 +105,24 @@ def credit(profile, commodity, tenths, when, ledger=None, rng=random):
     if commodity not in COMMODITIES:
         raise ValueError("commodity: one of %s" % ", ".join(COMMODITIES))
     if tenths > amount.MAX_TENTHS:
-        raise ValueError("%d.%d is above the largest amount a token carries, %d.%d"
-                         % (tenths // 10, tenths % 10, amount.MAX_TENTHS // 10,
-                            amount.MAX_TENTHS % 10))
+        raise ValueError(
+            "%d.%d is above the largest amount a token carries, %d.%d"
+            % (tenths // 10, tenths % 10, amount.MAX_TENTHS // 10, amount.MAX_TENTHS % 10)
+        )
     if tenths <= 0:
         raise ValueError("the amount must be above zero")
     raw = amount.encode(tenths)
-    tok = _register_token(profile, 0, COMMODITIES[commodity], "amount", raw, when, ledger, rng,
-                          "%s credit" % commodity)
+    tok = _register_token(
+        profile,
+        0,
+        COMMODITIES[commodity],
+        "amount",
+        raw,
+        when,
+        ledger,
+        rng,
+        "%s credit" % commodity,
+    )
     tok.extra["requested_tenths"] = tenths
     tok.extra["encoded_tenths"] = amount.decode(raw)
     return tok
@@ -115,8 +144,10 @@ def management(profile, kind, value, when, ledger=None, rng=random):
         tok.extra["carries"] = register_text(kind, value)
         return tok
     if not 0 <= value <= MAX_WATTS:
-        raise ValueError("%s: %d W is outside 0..%d W, the range a token carries (0 means no "
-                         "limit)" % (kind, value, MAX_WATTS))
+        raise ValueError(
+            "%s: %d W is outside 0..%d W, the range a token carries (0 means no "
+            "limit)" % (kind, value, MAX_WATTS)
+        )
     raw = amount.encode(value)
     tok = _register_token(profile, 2, sub, "register", raw, when, ledger, rng, kind)
     tok.extra["requested_watts"] = value
@@ -129,13 +160,16 @@ def test_display(control, mfr=0, subclass=0):
     """A class 1 test/display token (sent in the clear, no key, no TID)."""
     widths = {0: (8, 36), 1: (16, 28)}[subclass]
     if not 0 <= mfr < 1 << widths[0] or not 0 <= control < 1 << widths[1]:
-        raise ValueError("subclass %d: manufacturer < 2**%d, control < 2**%d"
-                         % (subclass, widths[0], widths[1]))
+        raise ValueError(
+            "subclass %d: manufacturer < 2**%d, control < 2**%d" % (subclass, widths[0], widths[1])
+        )
     fields = {"mfr": mfr, "control": control}
-    asks = [{"bit": b if isinstance(b, int) else list(b), "asks": t}
-            for b, t in control_bits(control)]
-    return Token(encode(1, subclass, fields, None), 1, subclass, fields, "test/display",
-                 control_bits=asks)
+    asks = [
+        {"bit": b if isinstance(b, int) else list(b), "asks": t} for b, t in control_bits(control)
+    ]
+    return Token(
+        encode(1, subclass, fields, None), 1, subclass, fields, "test/display", control_bits=asks
+    )
 
 
 def control_bits(control):
@@ -156,8 +190,12 @@ def register_text(kind, value):
         w = amount.decode(value)
         return "limit %d W%s" % (w, " (no limit: the limit is lifted)" if w == 0 else "")
     if kind == "clear-credit":
-        return "register %d: clears %s" % (value, CREDIT_REGISTERS.get(
-            value, "currency register %d" % value if 4 <= value <= 7 else "no register"))
+        return "register %d: clears %s" % (
+            value,
+            CREDIT_REGISTERS.get(
+                value, "currency register %d" % value if 4 <= value <= 7 else "no register"
+            ),
+        )
     if kind == "tariff-rate":
         return "tariff rate %d (the register as the meter stores it)" % value
     if kind == "water-factor":
@@ -168,8 +206,10 @@ def register_text(kind, value):
 def next_base_date(base_date):
     """The base date a rollover moves to; ValueError after the last."""
     if base_date not in _NEXT_BASE:
-        raise ValueError("base date %d has no successor: it is the last, so no rollover can "
-                         "leave it" % base_date)
+        raise ValueError(
+            "base date %d has no successor: it is the last, so no rollover can "
+            "leave it" % base_date
+        )
     return _NEXT_BASE[base_date]
 
 
@@ -182,8 +222,10 @@ def key_change(profile, new, ro=0):
     """
     base = next_base_date(profile.base_date) if ro else profile.base_date
     if new.get("base_date", base) != base:
-        raise ValueError("the base date moves only by a rollover (RO), from %d to %s"
-                         % (profile.base_date, _NEXT_BASE.get(profile.base_date, "none")))
+        raise ValueError(
+            "the base date moves only by a rollover (RO), from %d to %s"
+            % (profile.base_date, _NEXT_BASE.get(profile.base_date, "none"))
+        )
     target = dict(profile.as_dict(), **new)
     target["base_date"] = base
     if target["ea"] != profile.ea:
@@ -193,26 +235,26 @@ def key_change(profile, new, ro=0):
     if nk == profile.decoder_key():
         # With RO set the meter would clear its TID memory under the same key: every old
         # credit token would be accepted again.
-        raise ValueError("the new decoder key equals the current one: change --krn, --kt, "
-                         "--ti or --sgc (with DKGA04 --rollover changes it too)")
+        raise ValueError(
+            "the new decoder key equals the current one: change --krn, --kt, "
+            "--ti or --sgc (with DKGA04 --rollover changes it too)"
+        )
     old = cipher(profile.ea, profile.decoder_key())
-    ken = target["ken"]
-    secs = [(3, {"kt": target["kt"], "res": 0, "ro": ro, "krn": target["krn"],
-                 "kenho": ken >> 4}),
-            (4, {"ti": int(target["ti"]), "kenlo": ken & 15})]
-    if len(nk) == 8:
-        secs[0][1]["nkho"] = int.from_bytes(nk[:4], "big")
-        secs[1][1]["nklo"] = int.from_bytes(nk[4:], "big")
-    else:  # MISTY1: NKHO, NKMO2, NKMO1, NKLO
-        sgc = int(target["sgc"])
-        secs[0][1]["nkho"] = int.from_bytes(nk[0:4], "big")
-        secs.append((8, {"nkmo2": int.from_bytes(nk[4:8], "big"), "sgclo": sgc & 0xFFF}))
-        secs.append((9, {"nkmo1": int.from_bytes(nk[8:12], "big"), "sgcho": sgc >> 12}))
-        secs[1][1]["nklo"] = int.from_bytes(nk[12:16], "big")
+    secs = keychange.sections(
+        nk, target["kt"], target["krn"], target["ken"], int(target["ti"]), ro, int(target["sgc"])
+    )
     n = len(secs)
-    out = [Token(encode(2, sub, f, old), 2, sub, f, "key change section %d of %d" % (i + 1, n),
-                 new_decoder_key=nk.hex())
-           for i, (sub, f) in enumerate(secs)]
+    out = [
+        Token(
+            encode(2, sub, f, old),
+            2,
+            sub,
+            f,
+            "key change section %d of %d" % (i + 1, n),
+            new_decoder_key=nk.hex(),
+        )
+        for i, (sub, f) in enumerate(secs)
+    ]
     return out, target
 
 
@@ -223,7 +265,8 @@ def migration(profile, tenths, when, ledger=None, rng=random, commodity="electri
     if profile.krn >= 9:
         raise ValueError("KRN %d is the last: a migration needs KRN + 1" % profile.krn)
     kcts, target = key_change(profile, {"krn": profile.krn + 1}, ro=1)
-    moved = profile.__class__(dict(target, name=profile.name,
-                                   vending_key=profile.vending_key.hex()))
+    moved = profile.__class__(
+        dict(target, name=profile.name, vending_key=profile.vending_key.hex())
+    )
     last = credit(moved, commodity, tenths, when, ledger, rng)
     return kcts + [last], target

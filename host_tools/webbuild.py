@@ -47,9 +47,11 @@ def firmware_files(firmware=FIRMWARE):
 def demo(path=DEMO):
     """dist/demo.json: the demo meter as provisioned, and its key after the 2024 migration."""
     prof = profile.load(path)
-    return {"meter": meter_json(prof, MADE),
-            "next_key": prof.decoder_key(krn=prof.krn + 1, base_date=2014).hex(),
-            "profile": prof.name}
+    return {
+        "meter": meter_json(prof, MADE),
+        "next_key": prof.decoder_key(krn=prof.krn + 1, base_date=2014).hex(),
+        "profile": prof.name,
+    }
 
 
 def build(out, web=WEB):

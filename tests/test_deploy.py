@@ -1,13 +1,19 @@
-# test_deploy.py  the boards without hardware: every module builds for both architectures,
-# board.py wires the pins its README says, and deploy and provision run through a stand-in
-# for mpremote that copies into a directory standing for the board's file system.
+# test_deploy.py  the boards without hardware: what firmware/manifest.py names builds for both
+# architectures, board.py wires the pins its README says, deploy and provision run through a
+# stand-in for mpremote that copies into a directory standing for the board's file system,
+# and mip installs firmware/package.json from a tree served on 127.0.0.1.
 import ast
 import datetime as dt
+import functools
+import http.server
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
+import threading
+import tomllib
 
 import pytest
 
@@ -23,8 +29,10 @@ DEMO_VENDING_KEY = "abababababababab"
 MADE = "2024-01-01T00:00Z"
 UTC = dt.timezone.utc
 
-FAKE_MPREMOTE = r'''
-import json, os, shutil, sys
+# mpremote as deploy runs it: `connect PORT CMD ARGS [+ CMD ARGS]...`, with `fs cp [-r] SRC...
+# DEST` (into a directory: by name; a file the same as the board's is skipped) and `reset`.
+FAKE_MPREMOTE = r"""
+import filecmp, json, os, shutil, sys
 
 args = sys.argv[1:]
 with open(os.environ["FAKE_LOG"], "a") as f:
@@ -32,7 +40,7 @@ with open(os.environ["FAKE_LOG"], "a") as f:
 board = os.environ["FAKE_BOARD"]
 if args[:1] != ["connect"] or len(args) < 3:
     sys.exit("fake mpremote: expected connect PORT COMMAND..., got %r" % args)
-port, cmd = args[1], args[2:]
+port, rest = args[1], args[2:]
 if port == "/dev/gone":
     sys.stderr.write("mpremote: failed to access %s (it may be in use by another program)\n"
                      % port)
@@ -41,67 +49,115 @@ if port == "/dev/gone":
 
 def remote(path):
     assert path.startswith(":"), path
-    return os.path.join(board, *path[1:].split("/"))
+    return os.path.join(board, *path[1:].strip("/").split("/"))
 
 
-if cmd[:2] == ["fs", "mkdir"] and len(cmd) == 3:
-    if os.path.exists(remote(cmd[2])):
-        sys.stderr.write("mpremote: mkdir: %s: File exists.\n" % cmd[2][1:])
-        sys.exit(1)
-    os.mkdir(remote(cmd[2]))  # no parents, as on the board
-elif cmd[:2] == ["fs", "cp"] and len(cmd) == 4:
-    dst = remote(cmd[3])
-    if not os.path.isdir(os.path.dirname(dst)):
-        sys.stderr.write("mpremote: cp: %s: No such file or directory.\n" % cmd[3])
-        sys.exit(1)
-    shutil.copyfile(cmd[2], dst)
-elif cmd == ["reset"]:
-    pass
-else:
-    sys.exit("fake mpremote: not emulated: %r" % cmd)
-'''
+def put(src, dst):
+    if os.path.exists(dst) and filecmp.cmp(src, dst, shallow=False):
+        print("Up to date:", os.path.relpath(dst, board))
+        return
+    shutil.copyfile(src, dst)
 
 
-def firmware_tree(tmp_path):
-    """firmware/, or while firmware/main.py is still being written a copy with a stand-in
-    main.py (made only in tmp_path)."""
-    if os.path.exists(os.path.join(FIRMWARE, "main.py")):
-        return FIRMWARE
-    tree = tmp_path / "firmware"
-    shutil.copytree(FIRMWARE, tree)
-    (tree / "main.py").write_text("# main.py  stand-in for the test\nimport board\n")
-    return str(tree)
+def cp(recursive, srcs, dest):
+    dst = remote(dest)
+    into = os.path.isdir(dst)
+    if len(srcs) > 1 and not into:
+        sys.exit("mpremote: cp: destination is not a directory")
+    for src in srcs:
+        target = os.path.join(dst, os.path.basename(src)) if into else dst
+        if os.path.isdir(src):
+            if not recursive:
+                sys.exit("mpremote: cp: -r not specified; omitting directory")
+            for d, _, names in os.walk(src):
+                here = os.path.join(target, os.path.relpath(d, src))
+                os.makedirs(here, exist_ok=True)
+                for n in sorted(names):
+                    put(os.path.join(d, n), os.path.join(here, n))
+        elif not os.path.isdir(os.path.dirname(target)):
+            sys.stderr.write("mpremote: cp: %s: No such file or directory.\n" % dest)
+            sys.exit(1)
+        else:
+            put(src, target)
 
 
-def expected_mpy(firmware):
-    """Every module a board gets as .mpy, as paths relative to its root."""
-    want = set()
+while rest:
+    cmd = rest[:rest.index("+")] if "+" in rest else rest
+    rest = rest[len(cmd) + 1:]
+    if cmd[:2] == ["fs", "cp"]:
+        recursive = "-r" in cmd
+        paths = [a for a in cmd[2:] if a != "-r"]
+        cp(recursive, paths[:-1], paths[-1])
+    elif cmd == ["reset"]:
+        pass
+    else:
+        sys.exit("fake mpremote: not emulated: %r" % cmd)
+"""
+# Only the vending tools, the simulator and the classroom page use these: never on a board.
+HOST_ONLY = {"sts/explain.py", "sts/keychange.py", "hal/virtual.py", "hal/ssd1306.py"}
+ENERGY_DRIVERS = {"s0": "hal/s0.py", "pzem": "hal/pzem.py"}
+
+
+def firmware_sources(firmware=FIRMWARE):
+    """Every module of the firmware, as paths relative to firmware/."""
+    have = set()
     for pkg in build_mpy.PACKAGES:
         where = os.path.join(firmware, pkg)
-        if os.path.isdir(where):
-            want |= {pkg + "/" + n[:-3] + ".mpy" for n in os.listdir(where) if n.endswith(".py")}
-    want |= {n[:-3] + ".mpy" for n in os.listdir(firmware)
-             if n.endswith(".py") and n != "main.py"}
-    return want
+        have |= {pkg + "/" + n for n in os.listdir(where) if n.endswith(".py")}
+    return have | {n for n in os.listdir(firmware) if n.endswith(".py") and n != "manifest.py"}
+
+
+def board_energy(board):
+    with open(os.path.join(ROOT, "boards", board, "board.py")) as f:
+        return re.search(r'^ENERGY = \("(\w+)"', f.read(), re.M).group(1)
+
+
+def unused_energy(board):
+    return set(ENERGY_DRIVERS.values()) - {ENERGY_DRIVERS[board_energy(board)]}
+
+
+def expected_board(board, firmware=FIRMWARE):
+    """A board's root after deploy: the firmware less HOST_ONLY and the energy driver its
+    board.py does not name, as .mpy; main.py and board.py as source."""
+    keep = firmware_sources(firmware) - HOST_ONLY - unused_energy(board) - {"main.py"}
+    return {n[:-3] + ".mpy" for n in keep} | {"main.py", "board.py"}
 
 
 def files_under(root):
-    return {os.path.relpath(os.path.join(d, n), root).replace(os.sep, "/")
-            for d, _, names in os.walk(root) for n in names}
+    return {
+        os.path.relpath(os.path.join(d, n), root).replace(os.sep, "/")
+        for d, _, names in os.walk(root)
+        for n in names
+    }
 
 
 # -- building: no board needed ---------------------------------------------------------------
 @pytest.mark.parametrize("board", sorted(BOARDS))
 def test_every_module_builds_for_the_boards_architecture(tmp_path, board):
-    firmware = firmware_tree(tmp_path)
+    firmware = FIRMWARE
     out = tmp_path / "build"
-    r = subprocess.run([sys.executable, "-m", "host_tools.deploy", "build", "--board", board,
-                        "--out", str(out), "--firmware", firmware],
-                       cwd=ROOT, capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "host_tools.deploy",
+            "build",
+            "--board",
+            board,
+            "--out",
+            str(out),
+            "--firmware",
+            firmware,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr
     assert "mpy-cross -march=%s" % BOARDS[board] in r.stdout
     have = files_under(out)
-    assert have == expected_mpy(firmware) | {"main.py", "board.py"}
+    assert have == expected_board(board)
     assert {"sts", "meter"} <= {p.split("/")[0] for p in have if "/" in p}
     native = []
     for rel in sorted(have):
@@ -112,8 +168,10 @@ def test_every_module_builds_for_the_boards_architecture(tmp_path, board):
         assert data[3] <= 31, "%s: small ints wider than a 32-bit board's" % rel
         if data[2] >> 2:
             native.append(rel)
-            assert data[2] >> 2 == NATIVE_ARCH[BOARDS[board]], "%s: native code for arch %d" \
-                % (rel, data[2] >> 2)
+            assert data[2] >> 2 == NATIVE_ARCH[BOARDS[board]], "%s: native code for arch %d" % (
+                rel,
+                data[2] >> 2,
+            )
     assert native, "the viper kernels compile to %s machine code" % BOARDS[board]
     with open(os.path.join(ROOT, "boards", board, "board.py")) as f:
         assert (out / "board.py").read_text() == f.read()
@@ -125,7 +183,7 @@ def test_every_module_builds_for_the_boards_architecture(tmp_path, board):
 @pytest.mark.parametrize("board", sorted(BOARDS))
 def test_board_build_has_the_boards_arch_in_the_viper_header(tmp_path, board):
     out = str(tmp_path / "build")
-    _, files = deploy.build(board, out, firmware_tree(tmp_path))
+    _, files = deploy.build(board, out, FIRMWARE)
     assert build_mpy.VIPER in files
     with open(os.path.join(out, "sts", "_viper.mpy"), "rb") as f:
         head = f.read(4)
@@ -138,28 +196,34 @@ def _mpy(tmp_path, source, march, name="m.py"):
     src = tmp_path / name
     src.write_text(source)
     dst = tmp_path / (name[:-3] + "." + march + ".mpy")
-    subprocess.run([build_mpy.mpy_cross(), "-march=" + march, "-o", str(dst), str(src)],
-                   check=True)
+    subprocess.run(
+        [build_mpy.mpy_cross(), "-march=" + march, "-o", str(dst), str(src)], check=True
+    )
     return dst
 
 
-@pytest.mark.parametrize("board,other", [("pico", "xtensawin"), ("esp32", "armv6m"),
-                                         ("pico", "armv7m"), ("pico", "x64")])
+@pytest.mark.parametrize(
+    "board,other",
+    [("pico", "xtensawin"), ("esp32", "armv6m"), ("pico", "armv7m"), ("pico", "x64")],
+)
 def test_a_viper_mpy_for_another_arch_is_refused(tmp_path, board, other):
     out = str(tmp_path / "build")
-    _, files = deploy.build(board, out, firmware_tree(tmp_path))
-    wrong = _mpy(tmp_path, open(os.path.join(FIRMWARE, "sts", "_viper.py")).read(), other,
-                 "_viper.py")
+    _, files = deploy.build(board, out, FIRMWARE)
+    wrong = _mpy(
+        tmp_path, open(os.path.join(FIRMWARE, "sts", "_viper.py")).read(), other, "_viper.py"
+    )
     shutil.copyfile(wrong, os.path.join(out, "sts", "_viper.mpy"))
     with pytest.raises(deploy.DeployError) as e:
         deploy.check_arch(board, out, files)
-    assert str(e.value).startswith("the build for %s is refused: sts/_viper.mpy holds %s "
-                                   "machine code, not %s" % (board, other, BOARDS[board]))
+    assert str(e.value).startswith(
+        "the build for %s is refused: sts/_viper.mpy holds %s "
+        "machine code, not %s" % (board, other, BOARDS[board])
+    )
 
 
 def test_a_viper_mpy_without_machine_code_is_refused(tmp_path):
     out = str(tmp_path / "build")
-    _, files = deploy.build("pico", out, firmware_tree(tmp_path))
+    _, files = deploy.build("pico", out, FIRMWARE)
     shutil.copyfile(_mpy(tmp_path, "X = 1\n", "armv6m"), os.path.join(out, "sts", "_viper.mpy"))
     with pytest.raises(deploy.DeployError, match="sts/_viper.mpy holds no machine code"):
         deploy.check_arch("pico", out, files)
@@ -170,20 +234,21 @@ def test_a_viper_mpy_without_machine_code_is_refused(tmp_path):
 
 def test_another_modules_machine_code_for_another_arch_is_refused(tmp_path):
     out = str(tmp_path / "build")
-    _, files = deploy.build("esp32", out, firmware_tree(tmp_path))
+    _, files = deploy.build("esp32", out, FIRMWARE)
     native = "import micropython\n@micropython.native\ndef f():\n    return 1\n"
     shutil.copyfile(_mpy(tmp_path, native, "armv6m"), os.path.join(out, "sts", "amount.mpy"))
-    with pytest.raises(deploy.DeployError, match="sts/amount.mpy holds armv6m machine code, "
-                       "not xtensawin"):
+    with pytest.raises(
+        deploy.DeployError, match="sts/amount.mpy holds armv6m machine code, not xtensawin"
+    ):
         deploy.check_arch("esp32", out, files)
 
 
-FAKE_MPY_CROSS = r'''
+FAKE_MPY_CROSS = r"""
 import os, sys
 # mpy-cross that builds for another architecture than asked: an old or a mixed-up one
 args = [a.replace("-march=armv6m", "-march=armv7m") for a in sys.argv[1:]]
 os.execv(os.environ["REAL_MPY_CROSS"], [os.environ["REAL_MPY_CROSS"]] + args)
-'''
+"""
 
 
 @pytest.fixture
@@ -201,8 +266,10 @@ def test_deploy_refuses_a_build_mpy_cross_made_for_another_arch(wrong_mpy_cross,
     run, board_dir = fake_board
     r = run("deploy", "--board", "pico", "--port", "/dev/ttyACM0")
     assert r.returncode == 2, r.stdout + r.stderr
-    assert "deploy: error: the build for pico is refused: sts/_viper.mpy holds armv7m machine " \
-           "code, not armv6m" in r.stderr
+    assert (
+        "deploy: error: the build for pico is refused: sts/_viper.mpy holds armv7m machine "
+        "code, not armv6m" in r.stderr
+    )
     assert run.calls() == [] and files_under(board_dir) == set(), "nothing reached the board"
 
 
@@ -234,9 +301,12 @@ with open(%r) as f:
 
 def host_march():
     """The -march of the micropython binary the tests run (x64, or x86 for a 32-bit build)."""
-    r = subprocess.run([micropython_binary(), "-c",
-                        "import sys; print(sys.implementation._mpy >> 10)"],
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [micropython_binary(), "-c", "import sys; print(sys.implementation._mpy >> 10)"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     return build_mpy.ARCH_NAME[int(r.stdout)]
 
 
@@ -244,9 +314,12 @@ def host_march():
 def test_a_wrong_arch_viper_mpy_falls_back_with_a_reason_and_still_decodes(board_root, loaded):
     march = host_march() if loaded else "armv6m"
     build_mpy.build(board_root, march, packages=("sts",))
-    r = subprocess.run([micropython_binary(), "-X", "heapsize=256K", "-c",
-                        WRONG_ARCH % (board_root, VECTORS)],
-                       capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [micropython_binary(), "-X", "heapsize=256K", "-c", WRONG_ARCH % (board_root, VECTORS)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     lines = [json.loads(line) for line in r.stdout.splitlines()]
     viper, fallback, expected, where = lines[0]
@@ -264,8 +337,18 @@ def test_a_wrong_arch_viper_mpy_falls_back_with_a_reason_and_still_decodes(board
         assert (err, cls, sub, block) == ("OK", c["class"], c["subclass"], c["block"]), cid
 
 
-def firmware_imports(path):
-    """The firmware modules a file imports, as dotted names."""
+def firmware_module(name, firmware=FIRMWARE):
+    """The source of a dotted module name under firmware/ ("sts/sta.py", a package's
+    __init__.py), or None when it is not the firmware's."""
+    path = name.replace(".", "/")
+    for rel in (path + ".py", path + "/__init__.py"):
+        if os.path.isfile(os.path.join(firmware, rel)):
+            return rel
+    return None
+
+
+def firmware_imports(path, firmware=FIRMWARE):
+    """The firmware modules a file imports anywhere in it (in a function too), as sources."""
     with open(path) as f:
         tree = ast.parse(f.read())
     names = set()
@@ -274,29 +357,47 @@ def firmware_imports(path):
             names |= {a.name for a in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module:
             names.add(node.module)
-    return {n for n in names if n.split(".")[0] in build_mpy.PACKAGES}
+            names |= {node.module + "." + a.name for a in node.names}  # a submodule
+    return {m for m in map(lambda n: firmware_module(n, firmware), names) if m}
+
+
+def needed_on_board(board):
+    """Every firmware module main.py and board.py import, and what those import, on."""
+    todo = firmware_imports(os.path.join(FIRMWARE, "main.py"))
+    todo |= firmware_imports(os.path.join(ROOT, "boards", board, "board.py"))
+    seen = {"main.py"}
+    while todo:
+        rel = todo.pop()
+        if rel not in seen:
+            seen.add(rel)
+            todo |= firmware_imports(os.path.join(FIRMWARE, rel))
+    return seen
 
 
 @pytest.mark.parametrize("board", sorted(BOARDS))
-def test_every_module_main_and_board_import_is_on_the_board(tmp_path, board):
-    firmware = firmware_tree(tmp_path)
-    out = tmp_path / "build"
-    _, files = deploy.build(board, str(out), firmware)
-    needed = firmware_imports(os.path.join(ROOT, "boards", board, "board.py"))
-    needed |= firmware_imports(os.path.join(firmware, "main.py"))
-    def module(name):  # a module, or a package's __init__
-        path = name.replace(".", "/")
-        if os.path.exists(os.path.join(firmware, path + ".py")):
-            return path + ".mpy"
-        if os.path.exists(os.path.join(firmware, path, "__init__.py")):
-            return path + "/__init__.mpy"
-        return None
-
-    missing = sorted(n for n in needed if module(n) is None)
-    assert not missing, "imported by main.py or board.py, not in firmware/: %s" % missing
-    for name in needed:
-        assert module(name) in files, name
+def test_board_build_has_what_the_board_imports_and_nothing_host_only(tmp_path, board):
+    _, files = deploy.build(board, str(tmp_path / "build"), FIRMWARE)
+    on_board = {f[:-4] + ".py" if f.endswith(".mpy") else f for f in files}
+    needed = needed_on_board(board)
+    assert {"app.py", "startup.py", "selftest.py", "hal/wiring.py", "hal/energy.py"} <= needed, (
+        "the closure reaches the loop and the drivers"
+    )
+    # hal/wiring.py imports both energy drivers, each only when ENERGY names it
+    missing = sorted(needed - on_board - unused_energy(board))
+    assert not missing, "imported on the board, not in its build: %s" % missing
+    assert not (HOST_ONLY | unused_energy(board)) & on_board
+    assert ENERGY_DRIVERS[board_energy(board)] in on_board and "hal/energy.py" in on_board
+    with open(os.path.join(FIRMWARE, "hal", "clock.py")) as f:
+        assert "FakeClock" not in f.read(), "the fake clock is the tests' (tests/mp/fake_clock.py)"
     assert files[-1] == "main.py", "main.py is copied last"
+
+
+def test_every_firmware_module_is_in_the_manifest_or_host_only():
+    _, files = build_mpy.read_manifest(os.path.join(FIRMWARE, "manifest.py"))
+    named = {t for t, _ in files}
+    assert not named & HOST_ONLY
+    left = sorted(firmware_sources() - named - HOST_ONLY)
+    assert not left, "neither in firmware/manifest.py nor host-only: %s" % left
 
 
 def test_build_refuses_to_empty_a_directory_that_is_not_a_build(tmp_path):
@@ -306,32 +407,227 @@ def test_build_refuses_to_empty_a_directory_that_is_not_a_build(tmp_path):
     assert (tmp_path / "notes.txt").exists()
 
 
+def run_manifest(path, calls=None):
+    """Exec a manifest.py with stand-ins for makemanifest's functions, following include()
+    to the real file (relative to the manifest that includes it); returns the calls as
+    (kind, name, path on disk or None, files or metadata)."""
+    calls = [] if calls is None else calls
+    here = os.path.dirname(os.path.abspath(path))
+
+    def include(p, **kw):
+        calls.append(("include", p, None, None))
+        if not p.startswith("$("):
+            target = os.path.normpath(os.path.join(here, p))
+            if os.path.isdir(target):
+                target = os.path.join(target, "manifest.py")
+            run_manifest(target, calls)
+
+    def package(p, files=None, base_path=".", opt=None):
+        assert "$(" not in base_path, "paths relative to the manifest"
+        calls.append(("package", p, os.path.normpath(os.path.join(here, base_path, p)), files))
+
+    def module(p, base_path=".", opt=None):
+        assert "$(" not in base_path, "paths relative to the manifest"
+        calls.append(("module", p, os.path.normpath(os.path.join(here, base_path, p)), None))
+
+    def metadata(**kw):
+        calls.append(("metadata", None, path, kw))
+
+    with open(path) as f:
+        exec(
+            compile(f.read(), path, "exec"),
+            {"include": include, "package": package, "module": module, "metadata": metadata},
+        )
+    return calls
+
+
+def manifest_files(calls):
+    """{path on the board: source path} of the packages and modules a manifest names; a
+    whole package by its .py files."""
+    files = {}
+    for kind, name, where, listed in calls:
+        if kind == "module":
+            files[name] = where
+        elif kind == "package":
+            names = (
+                listed
+                if listed is not None
+                else [
+                    os.path.relpath(os.path.join(d, n), where).replace(os.sep, "/")
+                    for d, _, ns in os.walk(where)
+                    for n in ns
+                    if n.endswith(".py")
+                ]
+            )
+            assert listed is not None or os.path.isdir(where), "no package %s" % where
+            files |= {name + "/" + n: os.path.join(where, n) for n in names}
+    return files
+
+
+def pyproject_version():
+    with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
+        return tomllib.load(f)["project"]["version"]
+
+
 @pytest.mark.parametrize("board", sorted(BOARDS))
-def test_manifest_freezes_every_package_main_and_board(board):
-    calls = []
+def test_manifest_freezes_the_firmware_manifest_and_board(board):
     here = os.path.join(ROOT, "boards", board)
-    api = {"include": lambda p: calls.append(("include", p, None)),
-           "package": lambda p, base_path=".", **k: calls.append(("package", p, base_path)),
-           "module": lambda p, base_path=".", **k: calls.append(("module", p, base_path))}
-    with open(os.path.join(here, "manifest.py")) as f:
-        exec(compile(f.read(), "manifest.py", "exec"), api)
-    assert ("include", "$(PORT_DIR)/boards/manifest.py", None) in calls
-    packages = [p for kind, p, _ in calls if kind == "package"]
+    calls = run_manifest(os.path.join(here, "manifest.py"))
+    includes = [name for kind, name, _, _ in calls if kind == "include"]
+    assert includes == ["$(PORT_DIR)/boards/manifest.py", "../../firmware/manifest.py"]
+    meta = [m for kind, _, where, m in calls if kind == "metadata"]
+    assert len(meta) == 1 and meta[0]["version"] == pyproject_version()
+    assert meta[0]["description"].startswith("stsmeter")
+    packages = [p for kind, p, _, _ in calls if kind == "package"]
     assert packages == list(build_mpy.PACKAGES)
-    assert sorted(p for kind, p, _ in calls if kind == "module") == [
-        "app.py", "board.py", "main.py", "selftest.py", "startup.py"]
-    for kind, p, base in calls:
-        if kind == "include":
-            continue
-        assert "$(" not in base, "paths relative to the manifest"
-        path = os.path.normpath(os.path.join(here, base, p))
-        if kind == "module" and p == "main.py" and not os.path.exists(path):
-            pytest.skip("firmware/main.py not written yet")
-        assert os.path.isdir(path) if kind == "package" else os.path.isfile(path), path
+    assert sorted(p for kind, p, _, _ in calls if kind == "module") == [
+        "app.py",
+        "board.py",
+        "main.py",
+        "selftest.py",
+        "startup.py",
+    ]
+    files = manifest_files(calls)
+    missing = sorted(t for t, src in files.items() if not os.path.isfile(src))
+    assert not missing, "the manifest names modules that are not there: %s" % missing
+    assert files["board.py"] == os.path.join(here, "board.py")
+    assert set(files) == firmware_sources() - HOST_ONLY | {"board.py"}
+
+
+def test_a_module_the_manifest_names_that_is_gone_fails(tmp_path):
+    shutil.copytree(FIRMWARE, tmp_path / "firmware")
+    shutil.copytree(os.path.join(ROOT, "boards", "pico"), tmp_path / "boards" / "pico")
+    os.remove(tmp_path / "firmware" / "main.py")
+    os.remove(tmp_path / "firmware" / "sts" / "crc.py")
+    files = manifest_files(run_manifest(str(tmp_path / "boards" / "pico" / "manifest.py")))
+    assert sorted(t for t, src in files.items() if not os.path.isfile(src)) == [
+        "main.py",
+        "sts/crc.py",
+    ]
+    with pytest.raises(deploy.DeployError, match="names sts/crc.py: no "):
+        deploy.build("pico", str(tmp_path / "build"), str(tmp_path / "firmware"))
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "host_tools.deploy",
+            "build",
+            "--board",
+            "pico",
+            "--out",
+            str(tmp_path / "out"),
+            "--firmware",
+            str(tmp_path / "firmware"),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 2 and "deploy: error: the build for pico is refused" in r.stderr
+
+
+# -- mip: firmware/package.json, installed from a served tree as a user would ---------------
+def test_package_json_is_the_manifest_as_mip_reads_it():
+    with open(os.path.join(FIRMWARE, "package.json")) as f:
+        text = f.read()
+    assert text == build_mpy.package_json_text(), (
+        "firmware/package.json is stale: python -m host_tools.build_mpy --package-json "
+        "firmware/package.json"
+    )
+    pkg = json.loads(text)
+    assert sorted(pkg) == ["deps", "urls", "version"]
+    assert pkg["version"] == pyproject_version() and pkg["deps"] == []
+    calls = run_manifest(os.path.join(FIRMWARE, "manifest.py"))
+    want = manifest_files(calls)
+    assert [dest for dest, _ in pkg["urls"]][-1] == "main.py", "main.py last"
+    assert {dest: os.path.join(FIRMWARE, *src.split("/")) for dest, src in pkg["urls"]} == {
+        t: os.path.normpath(p) for t, p in want.items()
+    }
+    assert all(
+        src.endswith(".py") and not src.startswith(("/", "..", "http", "github:"))
+        for _, src in pkg["urls"]
+    ), "sources relative to package.json, as mip takes"
+
+
+class _Quiet(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def served_tree():
+    """The repository served read-only on 127.0.0.1 at a free port: its base URL."""
+    handler = functools.partial(_Quiet, directory=ROOT)
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield "http://127.0.0.1:%d" % server.server_address[1]
+    server.shutdown()
+    server.server_close()
+
+
+DEMO_DECODE = """
+import sys
+sys.path.insert(0, %r)
+from binascii import unhexlify
+import app, selftest, startup
+import sts.codec
+from sts import amount, blocks, errors
+from sts.codec import Decoder
+from sts.sta import Sta
+print(sts.codec.__file__, startup.__file__)
+dec = Decoder(Sta(unhexlify("e653341f9d5bf36f")))
+err = dec.decode("23716100501183194197")
+f = blocks.fields(dec.cls, dec.block)
+t = amount.decode(f["amount"])
+print("%%s class %%d.%%d: %%d.%%d units, TID %%d" %% (errors.NAMES[err], dec.cls, dec.subclass,
+                                                t // 10, t %% 10, f["tid"]))
+"""
+
+
+def test_mip_installs_the_firmware_from_a_url_and_it_decodes(tmp_path, served_tree):
+    mp = micropython_binary()
+    r = subprocess.run([mp, "-c", "import mip"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, "this micropython has no mip: %s" % r.stderr
+    target = str(tmp_path / "lib")
+    r = subprocess.run(
+        [mp, "-m", "mip", "install", "--target", target, served_tree + "/firmware/package.json"],
+        cwd=str(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0 and r.stdout.rstrip().endswith("Done"), r.stdout + r.stderr
+    with open(os.path.join(FIRMWARE, "package.json")) as f:
+        want = {dest for dest, _ in json.load(f)["urls"]}
+    assert files_under(target) == want
+    for dest in want:
+        with open(os.path.join(FIRMWARE, *dest.split("/")), "rb") as f:
+            assert (tmp_path / "lib" / dest).read_bytes() == f.read(), dest
+    # the demo decode, from the installed tree only (cwd: tmp_path, no firmware/ on the path)
+    r = subprocess.run(
+        [mp, "-X", "heapsize=256K", "-c", DEMO_DECODE % target],
+        cwd=str(tmp_path),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 0, r.stdout + r.stderr
+    where, result = r.stdout.splitlines()
+    assert where.split() == [target + "/sts/codec.py", target + "/startup.py"]
+    assert result == "OK class 0.0: 0.1 units, TID 5871715"
+    demo = subprocess.run(
+        [mp, os.path.join(ROOT, "boards", "unix", "demo.py"), "2371 6100 5011 8319 4197"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert "class 0.0 electricity credit: 0.1 units, TID 5871715" in demo.stdout, demo.stdout
 
 
 # -- board.py: the pins, with machine and the drivers faked in micropython ------------------
-STUB_MACHINE = '''
+STUB_MACHINE = """
 class Pin:
     OUT = "OUT"
     IN = "IN"
@@ -361,8 +657,8 @@ class UART:
                  timeout=None):
         self.args = {"id": id, "baudrate": baudrate, "bits": bits, "parity": parity,
                      "stop": stop, "tx": tx.id, "rx": rx.id}
-'''
-STUB_OS = '''
+"""
+STUB_OS = """
 made = []
 
 
@@ -372,23 +668,23 @@ def stat(path):
 
 def mkdir(path):
     made.append(path)
-'''
+"""
 STUB_HAL = {
     "__init__": "",
     "keypad": "class Keypad:\n    def __init__(self, rows, cols, keymap):\n"
-              "        self.rows, self.cols, self.keymap = rows, cols, keymap\n",
+    "        self.rows, self.cols, self.keymap = rows, cols, keymap\n",
     "pcf8574_lcd": "class I2cLcd:\n    def __init__(self, i2c, addr, rows, cols):\n"
-                   "        self.i2c, self.addr, self.rows, self.cols = i2c, addr, rows, cols\n",
+    "        self.i2c, self.addr, self.rows, self.cols = i2c, addr, rows, cols\n",
     "gpio": "class Relay:\n    def __init__(self, pin, active_high=True):\n"
-            "        self.pin, self.active_high = pin, active_high\n"
-            "class Led:\n    def __init__(self, pin, active_high=True):\n"
-            "        self.pin, self.active_high = pin, active_high\n",
+    "        self.pin, self.active_high = pin, active_high\n"
+    "class Led:\n    def __init__(self, pin, active_high=True):\n"
+    "        self.pin, self.active_high = pin, active_high\n",
     "clock": "class Clock:\n    pass\n",
     "pzem": "class Pzem:\n    def __init__(self, uart):\n        self.uart = uart\n",
     "s0": "class S0:\n    def __init__(self, pin, imp_per_kwh):\n"
-          "        self.pin, self.imp_per_kwh = pin, imp_per_kwh\n",
+    "        self.pin, self.imp_per_kwh = pin, imp_per_kwh\n",
 }
-REPORT = '''
+REPORT = """
 import sys
 sys.path.insert(0, STUBS)
 sys.path.insert(0, BOARD_DIR)
@@ -410,7 +706,7 @@ print(json.dumps({
     "state": d["state"], "profile": d["profile"], "mkdir": stub_os.made,
     "energy": d["energy"].uart.args,
     "pins_made": len(stub_machine.Pin.made)}))
-'''
+"""
 
 
 def board_setup(tmp_path, board):
@@ -421,20 +717,40 @@ def board_setup(tmp_path, board):
     for name, text in STUB_HAL.items():
         (stubs / "hal" / (name + ".py")).write_text(text)
     # The wiring itself is under test: the real module, over the stand-in drivers.
-    shutil.copyfile(os.path.join(ROOT, "firmware", "hal", "wiring.py"),
-                    stubs / "hal" / "wiring.py")
+    shutil.copyfile(
+        os.path.join(ROOT, "firmware", "hal", "wiring.py"), stubs / "hal" / "wiring.py"
+    )
     code = "STUBS = %r\nBOARD_DIR = %r\n" % (str(stubs), os.path.join(ROOT, "boards", board))
-    r = subprocess.run([micropython_binary(), "-c", code + REPORT], capture_output=True,
-                       text=True, timeout=60)
+    r = subprocess.run(
+        [micropython_binary(), "-c", code + REPORT], capture_output=True, text=True, timeout=60
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     return json.loads(r.stdout)
 
 
 PIN_MAPS = {
-    "pico": {"rows": [6, 7, 8, 9], "cols": [10, 11, 12, 13], "sda": 4, "scl": 5,
-             "relay": 15, "led": "LED", "uart": 0, "tx": 0, "rx": 1},
-    "esp32": {"rows": [13, 14, 27, 26], "cols": [25, 33, 32, 4], "sda": 21, "scl": 22,
-              "relay": 23, "led": 2, "uart": 2, "tx": 19, "rx": 36},
+    "pico": {
+        "rows": [6, 7, 8, 9],
+        "cols": [10, 11, 12, 13],
+        "sda": 4,
+        "scl": 5,
+        "relay": 15,
+        "led": "LED",
+        "uart": 0,
+        "tx": 0,
+        "rx": 1,
+    },
+    "esp32": {
+        "rows": [13, 14, 27, 26],
+        "cols": [25, 33, 32, 4],
+        "sda": 21,
+        "scl": 22,
+        "relay": 23,
+        "led": 2,
+        "uart": 2,
+        "tx": 19,
+        "rx": 36,
+    },
 }
 # ESP32: flash (6..11), USB serial (1, 3), PSRAM on WROVER (16, 17), strapping pins a
 # keypad or relay could pull the wrong way at reset (0, 5, 12, 15), input-only (34..39)
@@ -445,8 +761,9 @@ ESP32_AVOID = {0, 1, 3, 5, 6, 7, 8, 9, 10, 11, 12, 15, 16, 17, 34, 35, 36, 37, 3
 def test_board_setup_wires_the_pins_of_its_readme(tmp_path, board):
     got = board_setup(tmp_path, board)
     want = PIN_MAPS[board]
-    assert got["keys"] == sorted(["keypad", "display", "relay", "led", "clock", "state",
-                                  "profile", "energy", "i2c"])
+    assert got["keys"] == sorted(
+        ["keypad", "display", "relay", "led", "clock", "state", "profile", "energy", "i2c"]
+    )
     assert [p[0] for p in got["rows"]] == want["rows"]
     assert all(p[1] == "OUT" and p[3] == 1 for p in got["rows"]), "rows idle high"
     assert [p[0] for p in got["cols"]] == want["cols"]
@@ -460,10 +777,20 @@ def test_board_setup_wires_the_pins_of_its_readme(tmp_path, board):
     assert got["clock"] == "Clock"
     assert got["state"] == "/state/meter" and got["profile"] == "/meter.json"
     assert got["mkdir"] == ["/state"]
-    assert got["energy"] == {"id": want["uart"], "baudrate": 9600, "bits": 8, "parity": None,
-                             "stop": 1, "tx": want["tx"], "rx": want["rx"]}  # PZEM-004T: 8N1
-    used = want["rows"] + want["cols"] + [want["sda"], want["scl"], want["relay"], want["led"],
-                                          want["tx"], want["rx"]]
+    assert got["energy"] == {
+        "id": want["uart"],
+        "baudrate": 9600,
+        "bits": 8,
+        "parity": None,
+        "stop": 1,
+        "tx": want["tx"],
+        "rx": want["rx"],
+    }  # PZEM-004T: 8N1
+    used = (
+        want["rows"]
+        + want["cols"]
+        + [want["sda"], want["scl"], want["relay"], want["led"], want["tx"], want["rx"]]
+    )
     assert len(used) == len(set(used)), "one job per pin"
     assert got["pins_made"] == len(used), "each pin made once"
     if board == "esp32":  # (a UART's RX may be an input-only pin)
@@ -487,15 +814,14 @@ def fake_board(tmp_path):
     board_dir = tmp_path / "board"
     board_dir.mkdir()
     log = tmp_path / "mpremote.log"
-    firmware = firmware_tree(tmp_path)
+    firmware = FIRMWARE
     env = dict(os.environ, MPREMOTE=str(script), FAKE_BOARD=str(board_dir), FAKE_LOG=str(log))
 
     def run(*args):
         cmd = [sys.executable, "-m", "host_tools.deploy"] + list(args)
         if args[0] == "deploy":
             cmd += ["--out", str(tmp_path / "build"), "--firmware", firmware]
-        return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True,
-                              timeout=300)
+        return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
 
     def calls():
         if not log.exists():
@@ -508,53 +834,90 @@ def fake_board(tmp_path):
 
 
 @pytest.mark.parametrize("board", sorted(BOARDS))
-def test_deploy_copies_every_file_and_resets(fake_board, board):
+def test_deploy_copies_the_build_and_resets_in_one_mpremote_run(fake_board, board):
     run, board_dir = fake_board
     r = run("deploy", "--board", board, "--port", "/dev/ttyACM0")
     assert r.returncode == 0, r.stdout + r.stderr
     have = files_under(board_dir)
-    assert have == expected_mpy(run.firmware) | {"main.py", "board.py"}
+    assert have == expected_board(board)
     assert {p for p in have if p.startswith("sts/")} >= {"sts/codec.mpy", "sts/sta.mpy"}
     assert {p for p in have if p.startswith("meter/")} >= {"meter/meter.mpy", "meter/store.mpy"}
     assert (board_dir / "main.py").read_bytes().startswith(b"#")
     assert (board_dir / "sts" / "sta.mpy").read_bytes()[:1] == b"M"
     calls = run.calls()
-    assert all(c[:2] == ["connect", "/dev/ttyACM0"] for c in calls)
-    assert calls[-1] == ["connect", "/dev/ttyACM0", "reset"]
-    assert calls[-2][2:4] == ["fs", "cp"] and calls[-2][5] == ":main.py", "main.py last"
-    n = len(have)
-    assert "copying 1/%d " % n in r.stdout and "copying %d/%d main.py" % (n, n) in r.stdout
+    assert len(calls) == 1, "one mpremote run: %r" % calls
+    call = calls[0]
+    assert call[:5] == ["connect", "/dev/ttyACM0", "fs", "cp", "-r"]
+    assert call[-3:] == [":", "+", "reset"]
+    srcs = [os.path.basename(a) for a in call[5:-3]]
+    assert srcs[-1] == "main.py", "main.py last: it starts at the next reset"
+    assert {"sts", "meter", "hal", "ui", "board.py"} <= set(srcs)
+    assert "copying %d files to /dev/ttyACM0" % len(have) in r.stdout
 
     again = run("deploy", "--board", board, "--port", "/dev/ttyACM0")
-    assert again.returncode == 0, "a second deploy finds the directories there: " + again.stderr
-    assert files_under(board_dir) == have
+    assert again.returncode == 0, "a second deploy over the first: " + again.stderr
+    assert files_under(board_dir) == have and len(run.calls()) == 2
+    assert "Up to date: sts/sta.mpy" in again.stdout, "mpremote's output goes through"
 
 
 def test_provision_writes_the_decoder_key_never_the_vending_key(fake_board):
     run, board_dir = fake_board
-    r = run("provision", "--board", "pico", "--port", "/dev/ttyACM0", "--profile", DEMO,
-            "--manufactured", MADE)
+    r = run(
+        "provision",
+        "--board",
+        "pico",
+        "--port",
+        "/dev/ttyACM0",
+        "--profile",
+        DEMO,
+        "--manufactured",
+        MADE,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     text = (board_dir / "meter.json").read_text()
     meter = json.loads(text)
-    assert sorted(meter) == sorted(["pan", "sgc", "ti", "kt", "krn", "ken", "ea", "base_date",
-                                    "decoder_key", "manufacture_tid"])
+    assert sorted(meter) == sorted(
+        [
+            "pan",
+            "sgc",
+            "ti",
+            "kt",
+            "krn",
+            "ken",
+            "ea",
+            "base_date",
+            "decoder_key",
+            "manufacture_tid",
+        ]
+    )
     assert meter["decoder_key"] == DEMO_DECODER_KEY
     assert DEMO_VENDING_KEY not in text and "vending" not in text
     assert meter["manufacture_tid"] == tid.from_time(dt.datetime(2024, 1, 1, tzinfo=UTC), 1993)
     assert meter["pan"] == "600727000000000009" and meter["ea"] == "sta"
     assert meter["base_date"] == 1993 and meter["krn"] == 1
     calls = run.calls()
-    assert calls[0][2:4] == ["fs", "cp"] and calls[0][5] == ":meter.json"
-    assert calls[-1][2:] == ["reset"]
+    assert len(calls) == 1 and calls[0][2:4] == ["fs", "cp"]
+    assert calls[0][5:] == [":meter.json", "+", "reset"]
     assert DEMO_DECODER_KEY not in r.stdout, "the key is not printed"
 
 
 def test_provision_after_deploy_leaves_a_complete_board(fake_board):
     run, board_dir = fake_board
     assert run("deploy", "--board", "esp32", "--port", "auto").returncode == 0
-    assert run("provision", "--board", "esp32", "--port", "auto", "--profile", DEMO,
-               "--manufactured", MADE).returncode == 0
+    assert (
+        run(
+            "provision",
+            "--board",
+            "esp32",
+            "--port",
+            "auto",
+            "--profile",
+            DEMO,
+            "--manufactured",
+            MADE,
+        ).returncode
+        == 0
+    )
     have = files_under(board_dir)
     for name in ("main.py", "board.py", "meter.json"):
         assert name in have
@@ -571,12 +934,12 @@ def test_dry_run_prints_the_commands_and_copies_nothing(fake_board, command):
     r = run(*args)
     assert r.returncode == 0, r.stderr
     lines = [line for line in r.stdout.splitlines() if " connect /dev/ttyACM0 " in line]
-    assert lines and lines[-1].endswith("connect /dev/ttyACM0 reset")
+    assert len(lines) == 1 and lines[0].endswith(" + reset"), lines
     if command == "deploy":
-        assert any(line.endswith(" :sts/sta.mpy") and " fs cp " in line for line in lines)
-        assert any(line.endswith("fs mkdir :meter") for line in lines)
+        assert " fs cp -r " in lines[0] and lines[0].endswith("/main.py : + reset")
+        assert "/sts " in lines[0] and "/meter " in lines[0]
     else:
-        assert any(line.endswith(" :meter.json") for line in lines)
+        assert lines[0].endswith(" :meter.json + reset")
     assert run.calls() == [] and files_under(board_dir) == set()
 
 
@@ -598,11 +961,14 @@ def test_missing_port_is_refused(fake_board):
     assert run.calls() == []
 
 
-@pytest.mark.parametrize("change, message", [
-    ({"pan": "600727000000000008"}, "pan: check digit"),
-    ({"krn": 12}, "krn"),
-    ({"vending_key": None}, "vending_key"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"pan": "600727000000000008"}, "pan: check digit"),
+        ({"krn": 12}, "krn"),
+        ({"vending_key": None}, "vending_key"),
+    ],
+)
 def test_bad_profile_is_refused_with_what_is_wrong(fake_board, tmp_path, change, message):
     run, board_dir = fake_board
     with open(DEMO) as f:
@@ -623,8 +989,10 @@ def test_bad_profile_is_refused_with_what_is_wrong(fake_board, tmp_path, change,
 def test_profile_that_is_not_json_or_not_there_is_refused(fake_board, tmp_path):
     run, _ = fake_board
     (tmp_path / "broken.json").write_text("{")
-    for path, message in ((tmp_path / "broken.json", "not JSON"),
-                          (tmp_path / "none.json", "cannot read")):
+    for path, message in (
+        (tmp_path / "broken.json", "not JSON"),
+        (tmp_path / "none.json", "cannot read"),
+    ):
         r = run("provision", "--board", "pico", "--port", "P", "--profile", str(path))
         assert r.returncode == 2 and message in r.stderr
 
@@ -642,8 +1010,17 @@ def test_mpremote_failure_reports_its_message(fake_board):
     r = run("deploy", "--board", "pico", "--port", "/dev/gone")
     assert r.returncode == 1
     assert "mpremote failed" in r.stderr and "failed to access /dev/gone" in r.stderr
-    r = run("provision", "--board", "pico", "--port", "/dev/gone", "--profile", DEMO,
-            "--manufactured", MADE)
+    r = run(
+        "provision",
+        "--board",
+        "pico",
+        "--port",
+        "/dev/gone",
+        "--profile",
+        DEMO,
+        "--manufactured",
+        MADE,
+    )
     assert r.returncode == 1 and "failed to access /dev/gone" in r.stderr
 
 
@@ -651,11 +1028,16 @@ def test_make_targets_name_both_boards():
     make = shutil.which("make")
     if not make:
         pytest.skip("no make")
-    r = subprocess.run([make, "-n", "boards", "deploy", "provision", "PORT=/dev/ttyACM0"],
-                       cwd=ROOT, capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [make, "-n", "boards", "deploy", "provision", "PORT=/dev/ttyACM0"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 0, r.stderr
     out = r.stdout
     assert "host_tools.deploy build --board pico" in out
     assert "host_tools.deploy build --board esp32" in out
-    assert "host_tools.deploy deploy --board pico --port \"/dev/ttyACM0\"" in out
+    assert 'host_tools.deploy deploy --board pico --port "/dev/ttyACM0"' in out
     assert "--profile host_tools/profiles/demo.json --manufactured 2024-01-01T00:00Z" in out

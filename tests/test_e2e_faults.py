@@ -31,16 +31,39 @@ MADE = dt.datetime(2024, 1, 1, tzinfo=UTC)  # the demo meter's manufacture date
 WHEN = dt.datetime(2024, 6, 1, 12, tzinfo=UTC)  # demo (base 1993) tokens: before 2024-11-24
 FAULT = ["METER FAULT", "CALL SERVICE"]
 # The README's table: codec refusal -> meter result code.
-CODEC_RESULT = {errors.BAD_LENGTH: R.FORMAT, errors.NOT_DIGIT: R.FORMAT,
-                errors.TOO_LARGE: R.FORMAT, errors.UNKNOWN_CLASS: R.FORMAT,
-                errors.BAD_CRC: R.CRC, errors.UNKNOWN_SUBCLASS: R.FUNCTION}
+CODEC_RESULT = {
+    errors.BAD_LENGTH: R.FORMAT,
+    errors.NOT_DIGIT: R.FORMAT,
+    errors.TOO_LARGE: R.FORMAT,
+    errors.UNKNOWN_CLASS: R.FORMAT,
+    errors.BAD_CRC: R.CRC,
+    errors.UNKNOWN_SUBCLASS: R.FUNCTION,
+}
 SHORT_CODES = ("873", "0", "1", "2", "3", "4", "5", "6", "7", "8", "9")
 # What a token can change: compared before and after (not `last`, `storage`, lockout).
-CORE = ("balances", "tids_used", "krn", "kt", "ken", "ti", "sgc", "ea", "base_date", "edition",
-        "kct_held", "max_power", "tamper", "pan")
-FUZZ = settings(max_examples=int(os.environ.get("FUZZ_EXAMPLES", "100")), deadline=None,
-                derandomize=True, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+CORE = (
+    "balances",
+    "tids_used",
+    "krn",
+    "kt",
+    "ken",
+    "ti",
+    "sgc",
+    "ea",
+    "base_date",
+    "edition",
+    "kct_held",
+    "max_power",
+    "tamper",
+    "pan",
+)
+FUZZ = settings(
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", "100")),
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
 
 
 DEMO = demo()
@@ -58,8 +81,9 @@ def new_state(path, prof=DEMO):
 def run(state, lines, start=START, cut_at=None, rc=0):
     """The simulator on `state` fed the script `lines`, the power cut at state write `cut_at`
     if given; the JSON lines it printed."""
-    return simscript.run(state, lines, start,
-                         [] if cut_at is None else ["--cut-at", str(cut_at)], rc)
+    return simscript.run(
+        state, lines, start, [] if cut_at is None else ["--cut-at", str(cut_at)], rc
+    )
 
 
 def core(s):
@@ -88,12 +112,14 @@ def credit(prof, tenths, when, seed, commodity="electricity"):
 
 def _cut_scenarios():
     c1 = credit(DEMO, 100, WHEN, 1).digits
-    kcts, _ = vend.migration(DEMO, 70, dt.datetime(2026, 11, 23, 11, tzinfo=UTC), None,
-                                  random.Random(2))
+    kcts, _ = vend.migration(
+        DEMO, 70, dt.datetime(2026, 11, 23, 11, tzinfo=UTC), None, random.Random(2)
+    )
     k1, k2, new_key_credit = (t.digits for t in kcts)
     old_key_credit = credit(DEMO, 30, WHEN + dt.timedelta(minutes=30), 3).digits
-    mgmt = vend.management(DEMO, "max-power", 2000, WHEN + dt.timedelta(minutes=2), None,
-                           random.Random(4)).digits
+    mgmt = vend.management(
+        DEMO, "max-power", 2000, WHEN + dt.timedelta(minutes=2), None, random.Random(4)
+    ).digits
     c2 = credit(DEMO, 55, WHEN + dt.timedelta(minutes=1), 5).digits
     common = {"c1": c1, "old": old_key_credit, "new": new_key_credit}
     return [
@@ -121,8 +147,12 @@ def _check_script(tok, tokens):
 
 def _normal(out):
     """Output without the storage report (a torn slot is reported; the references have none)."""
-    return [dict(o, status={k: v for k, v in o["status"].items() if k != "storage"})
-            if "status" in o else o for o in out]
+    return [
+        dict(o, status={k: v for k, v in o["status"].items() if k != "storage"})
+        if "status" in o
+        else o
+        for o in out
+    ]
 
 
 @pytest.mark.parametrize("name,setup,tok,shows,tokens", CUTS, ids=[c[0] for c in CUTS])
@@ -159,18 +189,23 @@ def test_power_cut_at_every_write_of_a_token(tmp_path, name, setup, tok, shows, 
         assert os.path.dirname(torn) == str(d)
         after_cut = run(d, script, LATER)
         where = "%s, cut at write %d of %d (%s)" % (name, k, w1 - w0, torn)
-        assert not [o for o in frames(after_cut) if screen(o) == FAULT], \
+        assert not [o for o in frames(after_cut) if screen(o) == FAULT], (
             "%s: the meter shows the fault screen" % where
+        )
         st = statuses(after_cut)[0]
         assert "fault" not in st, "%s: %s" % (where, st)
-        assert "slot %s" % torn[-1] in st["storage"], \
+        assert "slot %s" % torn[-1] in st["storage"], (
             "%s: status storage does not report the torn slot: %r" % (where, st["storage"])
-        assert core(st) in (core(before), core(after)), \
-            "%s: neither the state before nor after:\n%s\nbefore %s\nafter %s" % (
-                where, core(st), core(before), core(after))
+        )
+        assert core(st) in (core(before), core(after)), (
+            "%s: neither the state before nor after:\n%s\nbefore %s\nafter %s"
+            % (where, core(st), core(before), core(after))
+        )
         same = [w for w, ref in refs.items() if _normal(ref) == _normal(after_cut)]
         assert same, "%s: does not behave as the meter before or after the token:\n%s" % (
-            where, "\n".join(map(str, typed(after_cut))))
+            where,
+            "\n".join(map(str, typed(after_cut))),
+        )
 
 
 def _check_reference(name, which, out, shows):
@@ -180,12 +215,14 @@ def _check_reference(name, which, out, shows):
     (_, st0), c1, old, new, again, again2 = res
     key_changed = name == "key-change-completing" and which == "after"
     accepted = [r[0][0] == "ACCEPT" for r in (old, new)]
-    assert accepted == ([False, True] if key_changed else [True, False]), \
-        "%s/%s: exactly one of the old- and new-key credits is accepted: %s %s" % (
-            name, which, old[0], new[0])
+    assert accepted == ([False, True] if key_changed else [True, False]), (
+        "%s/%s: exactly one of the old- and new-key credits is accepted: %s %s"
+        % (name, which, old[0], new[0])
+    )
     # An accepted TID is never forgotten (under the old key; a rollover clears the memory).
-    assert c1[0] == (["REJECT 13", "WRONG TOKEN"] if key_changed else
-                     ["REJECT 10", "USED TOKEN"]), (name, which, c1[0])
+    assert c1[0] == (
+        ["REJECT 13", "WRONG TOKEN"] if key_changed else ["REJECT 10", "USED TOKEN"]
+    ), (name, which, c1[0])
     if name in ("credit", "management"):
         if which == "before":
             assert again[0] == shows and again2[0] == ["REJECT 10", "USED TOKEN"]
@@ -227,7 +264,7 @@ def _corrupt(path, how):
     elif how == "bit-flip":  # the header still good: only the CRC can tell
         data[len(data) // 2] ^= 0x10
     elif how == "truncated":
-        data = data[:len(data) - 7]
+        data = data[: len(data) - 7]
     elif how == "empty":
         data = bytearray()
     with open(path, "wb") as f:
@@ -237,8 +274,9 @@ def _corrupt(path, how):
 def _two_credits(tmp_path):
     """A meter that took two credits: the older slot has the first only."""
     state = new_state(tmp_path / "s")
-    c1, c2, c3 = (credit(DEMO, 10 * (i + 1), WHEN + dt.timedelta(minutes=i), 10 + i).digits
-                  for i in range(3))
+    c1, c2, c3 = (
+        credit(DEMO, 10 * (i + 1), WHEN + dt.timedelta(minutes=i), 10 + i).digits for i in range(3)
+    )
     out = run(state, ["type " + c1, "status", "type " + c2, "status", "quit"])
     (_, one), (_, two) = typed(out)
     assert one["balance"] == 10 and two["balance"] == 30
@@ -254,14 +292,31 @@ def test_both_slots_corrupt_is_a_fault_and_every_token_is_refused(tmp_path, how)
     for slot in (0, 1):
         _corrupt(os.path.join(state, "meter.%d" % slot), how)
     before = _files(state)
-    out = run(state, ["status", "type " + c3, "status", "type " + c1, "status", "type 0",
-                      "status", "type 873", "status", "reboot", "status", "type " + c3,
-                      "status", "quit"])
+    out = run(
+        state,
+        [
+            "status",
+            "type " + c3,
+            "status",
+            "type " + c1,
+            "status",
+            "type 0",
+            "status",
+            "type 873",
+            "status",
+            "reboot",
+            "status",
+            "type " + c3,
+            "status",
+            "quit",
+        ],
+    )
     assert screen(frames(out)[0]) == FAULT and frames(out)[0]["relay"] is False
     res = typed(out)
     assert [shown for shown, _ in res] == [FAULT] * len(res), "every token refused: %s" % res
-    assert all("fault" in s and "slot 0" in s["fault"] and "slot 1" in s["fault"]
-               for _, s in res), res
+    assert all(
+        "fault" in s and "slot 0" in s["fault"] and "slot 1" in s["fault"] for _, s in res
+    ), res
     assert screen(frames(out)[-1]) == FAULT and not [o for o in frames(out) if o["relay"]]
     assert _files(state) == before, "a faulted meter must not overwrite its state"
 
@@ -375,10 +430,20 @@ WAIT = st.one_of(st.just(0), st.integers(0, 25000), st.integers(0, 1_400_000))
 
 
 @FUZZ
-@given(st.lists(st.tuples(st.one_of(DIGITS20.map(lambda s: ("type", s)),
-                                    DIGITS_ANY.map(lambda s: ("type", s)),
-                                    KEYED.map(lambda s: ("keys", s))), WAIT),
-                min_size=1, max_size=12))
+@given(
+    st.lists(
+        st.tuples(
+            st.one_of(
+                DIGITS20.map(lambda s: ("type", s)),
+                DIGITS_ANY.map(lambda s: ("type", s)),
+                KEYED.map(lambda s: ("keys", s)),
+            ),
+            WAIT,
+        ),
+        min_size=1,
+        max_size=12,
+    )
+)
 def test_fuzz_random_digits_are_refused_and_change_nothing(items):
     with tempfile.TemporaryDirectory() as tmp:
         state, lines = _fresh(tmp)
@@ -421,8 +486,13 @@ def test_fuzz_random_digits_are_refused_and_change_nothing(items):
 
 
 @FUZZ
-@given(st.lists(st.one_of(st.text("0123456789#*C", min_size=1, max_size=30),
-                          st.integers(0, 30000)), min_size=1, max_size=25))
+@given(
+    st.lists(
+        st.one_of(st.text("0123456789#*C", min_size=1, max_size=30), st.integers(0, 30000)),
+        min_size=1,
+        max_size=25,
+    )
+)
 def test_fuzz_key_presses_and_waits_never_crash(items):
     with tempfile.TemporaryDirectory() as tmp:
         state, lines = _fresh(tmp)
@@ -451,10 +521,20 @@ def test_fuzz_key_presses_and_waits_never_crash(items):
 
 
 def _pool():
-    credits = [credit(DEMO, 10 * (i + 1) + i, WHEN + dt.timedelta(minutes=i), 100 + i)
-               for i in range(10)]
-    mgmt = [vend.management(DEMO, "max-power", 1000 + i, WHEN + dt.timedelta(minutes=20 + i),
-                            None, random.Random(200 + i)) for i in range(2)]
+    credits = [
+        credit(DEMO, 10 * (i + 1) + i, WHEN + dt.timedelta(minutes=i), 100 + i) for i in range(10)
+    ]
+    mgmt = [
+        vend.management(
+            DEMO,
+            "max-power",
+            1000 + i,
+            WHEN + dt.timedelta(minutes=20 + i),
+            None,
+            random.Random(200 + i),
+        )
+        for i in range(2)
+    ]
     tests = [vend.test_display(512), vend.test_display(7)]
     return credits + mgmt + tests
 
@@ -465,14 +545,18 @@ POOL = _pool()
 def _typo(digits, pos, d):
     if digits[pos] == d:
         d = str((int(d) + 1) % 10)
-    return digits[:pos] + d + digits[pos + 1:]
+    return digits[:pos] + d + digits[pos + 1 :]
 
 
 STEP = st.one_of(
     st.tuples(st.just("valid"), st.integers(0, len(POOL) - 1)),
     st.tuples(st.just("random"), DIGITS20),
-    st.tuples(st.just("typo"), st.tuples(st.integers(0, len(POOL) - 1), st.integers(0, 19),
-                                         st.sampled_from("0123456789"))),
+    st.tuples(
+        st.just("typo"),
+        st.tuples(
+            st.integers(0, len(POOL) - 1), st.integers(0, 19), st.sampled_from("0123456789")
+        ),
+    ),
     st.tuples(st.just("wait"), st.integers(0, 200000)),
 )
 
@@ -535,8 +619,11 @@ def test_fuzz_valid_and_invalid_tokens_and_clock_jumps(steps):
                 amounts.append(round(float(value) * 10))
                 assert amounts[-1] == tok.extra["encoded_tenths"], where
     final = res[-1][1]
-    assert final["balance"] == sum(amounts) == sum(
-        t.extra["encoded_tenths"] for t in POOL if t.cls == 0 and t.fields["tid"] in seen)
+    assert (
+        final["balance"]
+        == sum(amounts)
+        == sum(t.extra["encoded_tenths"] for t in POOL if t.cls == 0 and t.fields["tid"] in seen)
+    )
     assert all(n == 1 for d, n in accepts.items()), "a token accepted twice: %s" % accepts
 
 
@@ -550,8 +637,12 @@ def test_fuzz_valid_and_invalid_tokens_and_clock_jumps(steps):
 # SOAK_MARCH: the .mpy architecture for the binary on PATH (x86 for that 32-bit build).
 SOAK_HEAP = os.environ.get("SOAK_HEAP", "96K")
 SOAK_MARCH = os.environ.get("SOAK_MARCH", "x64")
-RESULT_TOPS = {"ACCEPT": R.ACCEPT, "LOCKED": R.LOCKED, "METER FAULT": R.STORAGE,
-               "KEY CHANGED": R.KEY_CHANGED}
+RESULT_TOPS = {
+    "ACCEPT": R.ACCEPT,
+    "LOCKED": R.LOCKED,
+    "METER FAULT": R.STORAGE,
+    "KEY CHANGED": R.KEY_CHANGED,
+}
 
 
 @pytest.mark.soak
@@ -569,7 +660,7 @@ def test_soak_tokens_on_the_keypad_in_a_small_heap(tmp_path, board_root):
     last = None
 
     def garbage():
-        digits = "%020d" % rng.randrange(10 ** 20)
+        digits = "%020d" % rng.randrange(10**20)
         want[expected_code(digits)] += 1  # CRC, or FORMAT (>= 2**66, class 3)
         return digits
 
@@ -590,30 +681,51 @@ def test_soak_tokens_on_the_keypad_in_a_small_heap(tmp_path, board_root):
             elif r % 25 == 11:
                 f.write("type %s\nwait 3000\n" % garbage())
             else:
-                last = vend.credit(DEMO, "electricity", rng.randrange(1, 400),
-                                   t0 + dt.timedelta(minutes=i), None, rng)
+                last = vend.credit(
+                    DEMO,
+                    "electricity",
+                    rng.randrange(1, 400),
+                    t0 + dt.timedelta(minutes=i),
+                    None,
+                    rng,
+                )
                 f.write("type %s\nwait 3000\n" % last.digits)
                 want[R.ACCEPT] += 1
                 total += last.extra["encoded_tenths"]
         f.write("mem\nstatus\nquit\n")
-    cmd = [micropython_binary(), "-X", "heapsize=" + SOAK_HEAP, "-m", "sim", "--firmware", mpy,
-           "--script", "--state", str(state), "--profile", str(state / "meter.json"),
-           "--start", str(START)]
+    cmd = [
+        micropython_binary(),
+        "-X",
+        "heapsize=" + SOAK_HEAP,
+        "-m",
+        "sim",
+        "--firmware",
+        mpy,
+        "--script",
+        "--state",
+        str(state),
+        "--profile",
+        str(state / "meter.json"),
+        "--start",
+        str(START),
+    ]
     counts = {}
     mem = []
     status = None
     shown = 0
     tail = []
     with open(script) as stdin:
-        p = subprocess.Popen(cmd, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                             text=True, cwd=mpy)
+        p = subprocess.Popen(
+            cmd, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=mpy
+        )
         for line in p.stdout:  # streamed: a 10,000-token run prints some 30 MB
             tail = (tail + [line])[-5:]
             if not line.startswith("{"):  # a traceback: read it whole, then fail
                 rest = line + p.stdout.read() + p.stderr.read()
                 p.wait(timeout=60)
-                raise AssertionError("the simulator failed:\n%s%s" % ("".join(tail[:-1]),
-                                                                      rest[-3000:]))
+                raise AssertionError(
+                    "the simulator failed:\n%s%s" % ("".join(tail[:-1]), rest[-3000:])
+                )
             o = json.loads(line)
             if "mem_alloc" in o:
                 mem.append(o)
@@ -632,14 +744,25 @@ def test_soak_tokens_on_the_keypad_in_a_small_heap(tmp_path, board_root):
         rc = p.wait(timeout=60)
     assert rc == 0 and not err, "exit %d\n%s\n%s" % (rc, "".join(tail), err[-3000:])
     start, end = mem
-    print("\nsoak: %d tokens typed (%d entries) in micropython -X heapsize=%s (.mpy), %d frames"
-          % (n, sum(want.values()), SOAK_HEAP, shown))
-    print("soak: heap after %d tokens: %d B in use, %d B free; at the end: %d B in use, "
-          "%d B free" % (min(50, n // 2), start["mem_alloc"], start["mem_free"],
-                         end["mem_alloc"], end["mem_free"]))
+    print(
+        "\nsoak: %d tokens typed (%d entries) in micropython -X heapsize=%s (.mpy), %d frames"
+        % (n, sum(want.values()), SOAK_HEAP, shown)
+    )
+    print(
+        "soak: heap after %d tokens: %d B in use, %d B free; at the end: %d B in use, "
+        "%d B free"
+        % (
+            min(50, n // 2),
+            start["mem_alloc"],
+            start["mem_free"],
+            end["mem_alloc"],
+            end["mem_free"],
+        )
+    )
     assert counts == {k: v for k, v in want.items() if v}, "results seen: %s, want %s" % (
-        counts, want)
+        counts,
+        want,
+    )
     assert status["balance"] == total and "fault" not in status and status["storage"] == ""
     assert status["tids_used"] == 50
     assert end["mem_alloc"] - start["mem_alloc"] <= 1024, (start, end)
-

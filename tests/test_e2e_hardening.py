@@ -47,8 +47,14 @@ def typed(token):
 
 def credit(tenths, minutes, seed, prof=DEMO):
     """Electricity credit dated `minutes` after WHEN."""
-    return vend.credit(prof, "electricity", tenths, WHEN + dt.timedelta(minutes=minutes), None,
-                       random.Random(seed))
+    return vend.credit(
+        prof,
+        "electricity",
+        tenths,
+        WHEN + dt.timedelta(minutes=minutes),
+        None,
+        random.Random(seed),
+    )
 
 
 def guesses(n, seed=1):
@@ -57,7 +63,7 @@ def guesses(n, seed=1):
     dec = Decoder(Sta(DEMO.decoder_key()))
     out = []
     while len(out) < n:
-        d = "%020d" % rng.randrange(10 ** 20)
+        d = "%020d" % rng.randrange(10**20)
         if dec.decode(d) == errors.BAD_CRC:
             out.append(d)
     return out
@@ -76,8 +82,9 @@ def shown_at_status(out):
 
 
 def migration_sections(seed=1):
-    tokens, _ = vend.migration(DEMO, 100, dt.datetime(2026, 11, 23, 11, tzinfo=UTC), None,
-                               random.Random(seed))
+    tokens, _ = vend.migration(
+        DEMO, 100, dt.datetime(2026, 11, 23, 11, tzinfo=UTC), None, random.Random(seed)
+    )
     return tokens[0], tokens[1]
 
 
@@ -111,8 +118,21 @@ def test_key_change_to_the_same_key_with_rollover_does_not_revive_used_tokens(tm
     s4 = encode(2, 4, {"nklo": lo, "ti": 1, "kenlo": 15}, cur)
     c = credit(250, 0, 2)
     state = new_meter(tmp_path)
-    out = sim(state, [typed(c), "wait 3000", "status", "type " + s3, "type " + s4,
-                      "wait 3000", "status", typed(c), "wait 3000", "status"])
+    out = sim(
+        state,
+        [
+            typed(c),
+            "wait 3000",
+            "status",
+            "type " + s3,
+            "type " + s4,
+            "wait 3000",
+            "status",
+            typed(c),
+            "wait 3000",
+            "status",
+        ],
+    )
     before, after_kct, after = statuses(out)
     assert ["KEY CHANGE 1/2", "ENTER NEXT TOKEN"] in screens(out), "sections made right"
     assert before["balance"] == 250
@@ -149,8 +169,9 @@ def test_overload_trip_lasts_at_most_a_minute_when_the_clock_restarts_earlier(tm
     """A 1000 W limit, a 2 kW load: the relay opens. After a power cut the clock starts 30
     days earlier; with no load, 61 s later the relay is closed again."""
     c = credit(250, 0, 4)
-    limit = vend.management(DEMO, "max-power", 1000, WHEN + dt.timedelta(minutes=1), None,
-                            random.Random(4))
+    limit = vend.management(
+        DEMO, "max-power", 1000, WHEN + dt.timedelta(minutes=1), None, random.Random(4)
+    )
     state = new_meter(tmp_path)
     out = sim(state, [typed(c), typed(limit), "wait 3000", "load 2000", "wait 1000", "status"])
     tripped = statuses(out)[0]
@@ -199,11 +220,23 @@ def test_max_power_limit_register_is_decoded_like_an_amount(tmp_path):
     relay closed, 20,005 W opens it."""
     when = WHEN + dt.timedelta(minutes=2)
     tid = int((when - BASE_1993).total_seconds()) // 60
-    limit = encode(2, 0, {"register": 0x416a, "tid": tid, "rnd": 5}, Sta(DEMO.decoder_key()))
+    limit = encode(2, 0, {"register": 0x416A, "tid": tid, "rnd": 5}, Sta(DEMO.decoder_key()))
     c = credit(250, 0, 7)
     state = new_meter(tmp_path)
-    out = sim(state, [typed(c), "type " + limit, "wait 3000", "load 20004", "wait 1000",
-                      "status", "load 20005", "wait 1000", "status"])
+    out = sim(
+        state,
+        [
+            typed(c),
+            "type " + limit,
+            "wait 3000",
+            "load 20004",
+            "wait 1000",
+            "status",
+            "load 20005",
+            "wait 1000",
+            "status",
+        ],
+    )
     at_limit, over = statuses(out)
     assert at_limit["relay"] is True and at_limit["tripped"] is False, "tripped at 20,004 W"
     assert over["relay"] is False and over["tripped"] is True
@@ -214,8 +247,9 @@ def test_max_power_limit_register_is_decoded_like_an_amount(tmp_path):
 def test_test_token_for_the_manufacturer_in_the_pan_is_accepted(tmp_path):
     """A meter whose PAN 600727 07... names manufacturer 07 accepts a test/display token
     carrying manufacturer 7."""
-    prof = profile.Profile(dict(DEMO.as_dict(), pan="600727070000000051",
-                                vending_key=DEMO.vending_key.hex()))
+    prof = profile.Profile(
+        dict(DEMO.as_dict(), pan="600727070000000051", vending_key=DEMO.vending_key.hex())
+    )
     state = new_meter(tmp_path, prof)
     token = encode(1, 0, {"mfr": 7, "control": 512}, None)
     out = sim(state, ["type " + token, "status"])
@@ -239,8 +273,9 @@ def test_last_result_short_code_names_a_timed_out_key_change(tmp_path):
 def test_water_meter_factor_of_1000_is_shown_whole(tmp_path):
     """A water meter factor token of 1000: the ACCEPT screen shows 1000, not a number cut at
     the display's 16 columns."""
-    tok = vend.management(DEMO, "water-factor", 1000, WHEN + dt.timedelta(minutes=3), None,
-                          random.Random(8))
+    tok = vend.management(
+        DEMO, "water-factor", 1000, WHEN + dt.timedelta(minutes=3), None, random.Random(8)
+    )
     state = new_meter(tmp_path)
     out = sim(state, [typed(tok), "status"])
     shown = shown_at_status(out)[0]

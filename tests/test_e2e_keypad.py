@@ -50,7 +50,9 @@ def in_order(out, wanted):
         while i < len(got) and got[i] != w:
             i += 1
         assert i < len(got), "screen %r not shown (in order); screens:\n%s" % (
-            w, "\n".join(map(str, got)))
+            w,
+            "\n".join(map(str, got)),
+        )
         i += 1
 
 
@@ -83,17 +85,39 @@ def test_migration_typed_on_the_keypad(tmp_path):
     prof, (k1, k2), new_credit, moved = migration_tokens()
     assert (moved.krn, moved.base_date) == (2, 2014)
     state = new_meter(tmp_path, prof)
-    out = sim(state, ["type 873", "wait 5000", "status",
-                      typed(k1), "wait 60000", "status",  # a minute later: still in time
-                      typed(k2), "wait 3000", "status",
-                      typed(new_credit), "wait 3000",
-                      "type 873", "status"])
+    out = sim(
+        state,
+        [
+            "type 873",
+            "wait 5000",
+            "status",
+            typed(k1),
+            "wait 60000",
+            "status",  # a minute later: still in time
+            typed(k2),
+            "wait 3000",
+            "status",
+            typed(new_credit),
+            "wait 3000",
+            "type 873",
+            "status",
+        ],
+    )
     assert screens(out)[0] == IDLE_0
-    in_order(out, [["STS EDITION 1", "KRN 1 BASE 1993"], IDLE_0,
-                   ["KEY CHANGE 1/2", "ENTER NEXT TOKEN"], ["CREDIT 0.0 kWh", "KEY CHANGE 1/2"],
-                   ["KEY CHANGED", "ACCEPT"], IDLE_0,
-                   ["ACCEPT", "+10.0 kWh"], ["CREDIT 10.0 kWh", "SUPPLY ON"],
-                   ["STS EDITION 2", "KRN 2 BASE 2014"]])
+    in_order(
+        out,
+        [
+            ["STS EDITION 1", "KRN 1 BASE 1993"],
+            IDLE_0,
+            ["KEY CHANGE 1/2", "ENTER NEXT TOKEN"],
+            ["CREDIT 0.0 kWh", "KEY CHANGE 1/2"],
+            ["KEY CHANGED", "ACCEPT"],
+            IDLE_0,
+            ["ACCEPT", "+10.0 kWh"],
+            ["CREDIT 10.0 kWh", "SUPPLY ON"],
+            ["STS EDITION 2", "KRN 2 BASE 2014"],
+        ],
+    )
     before, held, changed, after = statuses(out)
     assert (before["edition"], before["krn"], before["base_date"]) == (1, 1, 1993)
     assert before["tids_used"] == 50, "filled with the manufacture TID"
@@ -107,18 +131,39 @@ def test_migration_typed_on_the_keypad(tmp_path):
 
 def test_second_section_after_two_minutes_times_out_and_the_old_key_stays(tmp_path):
     prof, (k1, k2), new_credit, _ = migration_tokens()
-    old_credit = vend.credit(prof, "electricity", 250, BEFORE_ROLLOVER, None,
-                             random.Random(2))
+    old_credit = vend.credit(prof, "electricity", 250, BEFORE_ROLLOVER, None, random.Random(2))
     state = new_meter(tmp_path, prof)
-    out = sim(state, [typed(k1), "wait 121000", typed(k2), "status", "wait 3000",
-                      typed(old_credit), "wait 3000", "type 873", "status", "wait 5000",
-                      typed(new_credit), "wait 3000",  # the new key is not in yet
-                      typed(k1), "status"])  # 14 s after the held k2: the set completes
-    in_order(out, [["KEY CHANGE 1/2", "ENTER NEXT TOKEN"],
-                   ["KEY CHANGE 1/2", "TIMED OUT: AGAIN"],
-                   ["CREDIT 0.0 kWh", "KEY CHANGE 1/2"],  # the late section is held
-                   ["ACCEPT", "+25.0 kWh"], ["STS EDITION 1", "KRN 1 BASE 1993"],
-                   ["REJECT 13", "WRONG TOKEN"], ["KEY CHANGED", "ACCEPT"]])
+    out = sim(
+        state,
+        [
+            typed(k1),
+            "wait 121000",
+            typed(k2),
+            "status",
+            "wait 3000",
+            typed(old_credit),
+            "wait 3000",
+            "type 873",
+            "status",
+            "wait 5000",
+            typed(new_credit),
+            "wait 3000",  # the new key is not in yet
+            typed(k1),
+            "status",
+        ],
+    )  # 14 s after the held k2: the set completes
+    in_order(
+        out,
+        [
+            ["KEY CHANGE 1/2", "ENTER NEXT TOKEN"],
+            ["KEY CHANGE 1/2", "TIMED OUT: AGAIN"],
+            ["CREDIT 0.0 kWh", "KEY CHANGE 1/2"],  # the late section is held
+            ["ACCEPT", "+25.0 kWh"],
+            ["STS EDITION 1", "KRN 1 BASE 1993"],
+            ["REJECT 13", "WRONG TOKEN"],
+            ["KEY CHANGED", "ACCEPT"],
+        ],
+    )
     timed_out, old_key, done = statuses(out)
     assert timed_out["kct_held"] == 1 and timed_out["krn"] == 1
     assert timed_out["last"] == R.KCT_TIMEOUT
@@ -130,11 +175,30 @@ def test_second_section_after_two_minutes_times_out_and_the_old_key_stays(tmp_pa
 def test_sections_in_the_wrong_order_complete(tmp_path):
     prof, (k1, k2), new_credit, _ = migration_tokens(3)
     state = new_meter(tmp_path, prof)
-    out = sim(state, [typed(k2), "wait 3000", "status", typed(k1), "wait 3000",
-                      typed(new_credit), "wait 3000", "type 873", "status"])
-    in_order(out, [["KEY CHANGE 1/2", "ENTER NEXT TOKEN"], ["CREDIT 0.0 kWh", "KEY CHANGE 1/2"],
-                   ["KEY CHANGED", "ACCEPT"], ["ACCEPT", "+10.0 kWh"],
-                   ["STS EDITION 2", "KRN 2 BASE 2014"]])
+    out = sim(
+        state,
+        [
+            typed(k2),
+            "wait 3000",
+            "status",
+            typed(k1),
+            "wait 3000",
+            typed(new_credit),
+            "wait 3000",
+            "type 873",
+            "status",
+        ],
+    )
+    in_order(
+        out,
+        [
+            ["KEY CHANGE 1/2", "ENTER NEXT TOKEN"],
+            ["CREDIT 0.0 kWh", "KEY CHANGE 1/2"],
+            ["KEY CHANGED", "ACCEPT"],
+            ["ACCEPT", "+10.0 kWh"],
+            ["STS EDITION 2", "KRN 2 BASE 2014"],
+        ],
+    )
     held, done = statuses(out)
     assert held["kct_held"] == 1
     assert (done["edition"], done["krn"], done["balance"]) == (2, 2, 100)
@@ -144,14 +208,33 @@ def test_old_key_credit_after_the_change_is_wrong_token(tmp_path):
     prof, (k1, k2), new_credit, _ = migration_tokens(4)
     rng = random.Random(4)
     kept = vend.credit(prof, "electricity", 50, BEFORE_ROLLOVER, None, rng)
-    late = vend.credit(prof, "electricity", 70, BEFORE_ROLLOVER + dt.timedelta(days=1), None,
-                       rng)
+    late = vend.credit(prof, "electricity", 70, BEFORE_ROLLOVER + dt.timedelta(days=1), None, rng)
     state = new_meter(tmp_path, prof)
-    out = sim(state, [typed(kept), "wait 3000", typed(k1), typed(k2), "wait 3000",
-                      typed(late), "status", "wait 3000", typed(new_credit), "status"])
-    in_order(out, [["ACCEPT", "+5.0 kWh"], ["KEY CHANGED", "ACCEPT"],
-                   ["REJECT 13", "WRONG TOKEN"], ["CREDIT 5.0 kWh", "SUPPLY ON"],
-                   ["ACCEPT", "+10.0 kWh"]])
+    out = sim(
+        state,
+        [
+            typed(kept),
+            "wait 3000",
+            typed(k1),
+            typed(k2),
+            "wait 3000",
+            typed(late),
+            "status",
+            "wait 3000",
+            typed(new_credit),
+            "status",
+        ],
+    )
+    in_order(
+        out,
+        [
+            ["ACCEPT", "+5.0 kWh"],
+            ["KEY CHANGED", "ACCEPT"],
+            ["REJECT 13", "WRONG TOKEN"],
+            ["CREDIT 5.0 kWh", "SUPPLY ON"],
+            ["ACCEPT", "+10.0 kWh"],
+        ],
+    )
     refused, accepted = statuses(out)
     assert refused["balance"] == 50 and refused["last"] == 13 and refused["krn"] == 2
     assert accepted["balance"] == 150
@@ -161,13 +244,37 @@ def test_a_token_typed_twice_is_used(tmp_path):
     prof, (k1, k2), new_credit, _ = migration_tokens(5)
     old = vend.credit(prof, "electricity", 60, BEFORE_ROLLOVER, None, random.Random(5))
     state = new_meter(tmp_path, prof)
-    out = sim(state, [typed(old), "wait 3000", typed(old), "status", "wait 3000",
-                      typed(k1), typed(k2), typed(new_credit), "wait 3000", typed(new_credit),
-                      "status", "wait 3000", "type 1"])
-    in_order(out, [["ACCEPT", "+6.0 kWh"], ["REJECT 10", "USED TOKEN"],
-                   ["CREDIT 6.0 kWh", "SUPPLY ON"], ["KEY CHANGED", "ACCEPT"],
-                   ["ACCEPT", "+10.0 kWh"], ["REJECT 10", "USED TOKEN"],
-                   ["CREDIT 16.0 kWh", "SUPPLY ON"], ["LAST RESULT", "10 USED"]])
+    out = sim(
+        state,
+        [
+            typed(old),
+            "wait 3000",
+            typed(old),
+            "status",
+            "wait 3000",
+            typed(k1),
+            typed(k2),
+            typed(new_credit),
+            "wait 3000",
+            typed(new_credit),
+            "status",
+            "wait 3000",
+            "type 1",
+        ],
+    )
+    in_order(
+        out,
+        [
+            ["ACCEPT", "+6.0 kWh"],
+            ["REJECT 10", "USED TOKEN"],
+            ["CREDIT 6.0 kWh", "SUPPLY ON"],
+            ["KEY CHANGED", "ACCEPT"],
+            ["ACCEPT", "+10.0 kWh"],
+            ["REJECT 10", "USED TOKEN"],
+            ["CREDIT 16.0 kWh", "SUPPLY ON"],
+            ["LAST RESULT", "10 USED"],
+        ],
+    )
     first, second = statuses(out)
     assert first["balance"] == 60 and first["last"] == 10
     assert second["balance"] == 160 and second["last"] == 10 and second["tids_used"] == 1
@@ -178,15 +285,19 @@ def test_a_token_older_than_the_memory_is_old(tmp_path):
     rng = random.Random(6)
     before_made = vend.credit(prof, "electricity", 10, MADE - dt.timedelta(days=1), None, rng)
     base = dt.datetime(2024, 3, 1, tzinfo=UTC)
-    newer = [vend.credit(prof, "electricity", 1, base + dt.timedelta(minutes=i), None, rng)
-             for i in range(1, 51)]
+    newer = [
+        vend.credit(prof, "electricity", 1, base + dt.timedelta(minutes=i), None, rng)
+        for i in range(1, 51)
+    ]
     gap = vend.credit(prof, "electricity", 10, base, None, rng)  # after MADE, before newer
     newest = vend.credit(prof, "electricity", 10, base + dt.timedelta(minutes=51), None, rng)
     state = new_meter(tmp_path, prof)
-    out = sim(state, [typed(before_made), "status", "wait 3000"]
-              + [typed(t) for t in newer]
-              + ["wait 3000", "status", typed(gap), "status", "wait 3000", typed(newest),
-                 "status"])
+    out = sim(
+        state,
+        [typed(before_made), "status", "wait 3000"]
+        + [typed(t) for t in newer]
+        + ["wait 3000", "status", typed(gap), "status", "wait 3000", typed(newest), "status"],
+    )
     first, full, old, last = statuses(out)
     shown = [screen(f) for f, _ in after_each_status(out)]
     assert shown[0] == ["REJECT 9", "OLD TOKEN"], "TID before manufacture"
@@ -201,14 +312,36 @@ def test_a_token_older_than_the_memory_is_old(tmp_path):
 def test_key_change_set_typed_again_after_completion_is_refused(tmp_path):
     prof, (k1, k2), new_credit, _ = migration_tokens(7)
     state = new_meter(tmp_path, prof)
-    out = sim(state, [typed(k1), typed(k2), "wait 3000", typed(new_credit), "wait 3000",
-                      typed(k1), "status", "wait 3000", typed(k2), "status", "wait 3000",
-                      "type 873", "status"])
+    out = sim(
+        state,
+        [
+            typed(k1),
+            typed(k2),
+            "wait 3000",
+            typed(new_credit),
+            "wait 3000",
+            typed(k1),
+            "status",
+            "wait 3000",
+            typed(k2),
+            "status",
+            "wait 3000",
+            "type 873",
+            "status",
+        ],
+    )
     got = after_each_status(out)
     assert [screen(f) for f, _ in got[:2]] == [["REJECT 13", "WRONG TOKEN"]] * 2
-    in_order(out, [["KEY CHANGED", "ACCEPT"], ["ACCEPT", "+10.0 kWh"],
-                   ["REJECT 13", "WRONG TOKEN"], ["REJECT 13", "WRONG TOKEN"],
-                   ["STS EDITION 2", "KRN 2 BASE 2014"]])
+    in_order(
+        out,
+        [
+            ["KEY CHANGED", "ACCEPT"],
+            ["ACCEPT", "+10.0 kWh"],
+            ["REJECT 13", "WRONG TOKEN"],
+            ["REJECT 13", "WRONG TOKEN"],
+            ["STS EDITION 2", "KRN 2 BASE 2014"],
+        ],
+    )
     for _, o in got:
         st = o["status"]
         assert (st["krn"], st["edition"], st["base_date"]) == (2, 2, 2014)
@@ -236,34 +369,80 @@ def test_every_class_and_subclass_with_its_visible_effect(tmp_path):
         return typed(vend.management(prof, kind, register, when(), None, rng))
 
     state = new_meter(tmp_path, prof, made)
-    out = sim(state, [
-        credit("electricity", 250), "wait 3000", credit("water", 125), "wait 3000",
-        credit("gas", 70), "wait 3000", credit("time", 240), "status", "wait 3000",
-        manage("max-power", 1000), "status", "wait 3000", "load 900", "load 2000", "status",
-        "load 0", "wait 61000", "status",
-        manage("tariff-rate", 42), "wait 3000", manage("clear-tamper", 0), "wait 3000",
-        manage("phase-unbalance", 500), "wait 3000", manage("water-factor", 3), "wait 3000",
-        typed(vend.test_display(512)), "wait 3000",
-        typed(vend.test_display(7, subclass=1)), "wait 3000",
-        typed(vend.test_display((1 << 36) - 1)), "wait 3000",
-        typed(vend.test_display((1 << 28) - 1, subclass=1)), "wait 3000",
-        manage("clear-credit", 1), "status", "wait 3000",
-        manage("clear-credit", 0xFFFF), "wait 3000", "status"])
-    in_order(out, [
-        ["ACCEPT", "+25.0 kWh"], ["ACCEPT", "+12.5 m3"], ["ACCEPT", "+7.0 m3"],
-        ["ACCEPT", "+24.0 h"],
-        ["ACCEPT", "LIMIT 1000 W"], ["CREDIT 25.0 kWh", "SUPPLY ON"],
-        ["CREDIT 25.0 kWh", "OVERLOAD: OFF"], ["CREDIT 25.0 kWh", "SUPPLY ON"],
-        ["ACCEPT", "TARIFF 42"], ["ACCEPT", "TAMPER CLEARED"], ["ACCEPT", "UNBAL 500 W"],
-        ["ACCEPT", "WATER FAC 3"], ["ACCEPT", "TEST 512"], ["ACCEPT", "TEST 7"],
-        ["ACCEPT", "TEST 68719476735"], ["ACCEPT", "TEST 268435455"],
-        ["ACCEPT", "CREDIT CLEARED"], ["ACCEPT", "CREDIT CLEARED"], IDLE_0])
+    out = sim(
+        state,
+        [
+            credit("electricity", 250),
+            "wait 3000",
+            credit("water", 125),
+            "wait 3000",
+            credit("gas", 70),
+            "wait 3000",
+            credit("time", 240),
+            "status",
+            "wait 3000",
+            manage("max-power", 1000),
+            "status",
+            "wait 3000",
+            "load 900",
+            "load 2000",
+            "status",
+            "load 0",
+            "wait 61000",
+            "status",
+            manage("tariff-rate", 42),
+            "wait 3000",
+            manage("clear-tamper", 0),
+            "wait 3000",
+            manage("phase-unbalance", 500),
+            "wait 3000",
+            manage("water-factor", 3),
+            "wait 3000",
+            typed(vend.test_display(512)),
+            "wait 3000",
+            typed(vend.test_display(7, subclass=1)),
+            "wait 3000",
+            typed(vend.test_display((1 << 36) - 1)),
+            "wait 3000",
+            typed(vend.test_display((1 << 28) - 1, subclass=1)),
+            "wait 3000",
+            manage("clear-credit", 1),
+            "status",
+            "wait 3000",
+            manage("clear-credit", 0xFFFF),
+            "wait 3000",
+            "status",
+        ],
+    )
+    in_order(
+        out,
+        [
+            ["ACCEPT", "+25.0 kWh"],
+            ["ACCEPT", "+12.5 m3"],
+            ["ACCEPT", "+7.0 m3"],
+            ["ACCEPT", "+24.0 h"],
+            ["ACCEPT", "LIMIT 1000 W"],
+            ["CREDIT 25.0 kWh", "SUPPLY ON"],
+            ["CREDIT 25.0 kWh", "OVERLOAD: OFF"],
+            ["CREDIT 25.0 kWh", "SUPPLY ON"],
+            ["ACCEPT", "TARIFF 42"],
+            ["ACCEPT", "TAMPER CLEARED"],
+            ["ACCEPT", "UNBAL 500 W"],
+            ["ACCEPT", "WATER FAC 3"],
+            ["ACCEPT", "TEST 512"],
+            ["ACCEPT", "TEST 7"],
+            ["ACCEPT", "TEST 68719476735"],
+            ["ACCEPT", "TEST 268435455"],
+            ["ACCEPT", "CREDIT CLEARED"],
+            ["ACCEPT", "CREDIT CLEARED"],
+            IDLE_0,
+        ],
+    )
     credited, limited, tripped, back, water_cleared, cleared = statuses(out)
     assert credited["balances"] == [250, 125, 70, 240]
     assert limited["max_power"] == 1000 and limited["relay"] is True
     assert tripped["tripped"] is True and tripped["relay"] is False
-    trip_frame = next(o for o in frames(out) if screen(o) == ["CREDIT 25.0 kWh",
-                                                              "OVERLOAD: OFF"])
+    trip_frame = next(o for o in frames(out) if screen(o) == ["CREDIT 25.0 kWh", "OVERLOAD: OFF"])
     assert trip_frame["relay"] is False
     assert back["tripped"] is False and back["relay"] is True and back["balance"] == 250
     assert water_cleared["balances"] == [250, 0, 70, 240]
@@ -276,18 +455,32 @@ def test_every_class_and_subclass_with_its_visible_effect(tmp_path):
 # -- 3. conformance: tokens this project did not make -----------------------------------
 VECTOR_CASES = [c for c in load_vectors() if c["kind"] == "token"]
 ANY_KEY = "0123456789abcdef"  # class 1 is sent in the clear: any 8-byte key decodes it
-REGISTER_TEXT = {0: "LIMIT {} W", 1: "CREDIT CLEARED", 2: "TARIFF {}", 5: "TAMPER CLEARED",
-                 6: "UNBAL {} W", 7: "WATER FAC {}"}
+REGISTER_TEXT = {
+    0: "LIMIT {} W",
+    1: "CREDIT CLEARED",
+    2: "TARIFF {}",
+    5: "TAMPER CLEARED",
+    6: "UNBAL {} W",
+    7: "WATER FAC {}",
+}
 POWER = (0, 6)  # max power limit, phase power unbalance: watts, carried like an amount
 
 
 def personalisation(case):
     """The meter a conformance case was made for, with an empty token memory."""
     key = case.get("key") or {}
-    return {"pan": key.get("pan", "600727000000000009"), "sgc": "123456", "ti": "01",
-            "kt": 2, "krn": 1, "ken": 255, "ea": case["ea"] or "sta",
-            "base_date": case.get("base_date") or 1993,
-            "decoder_key": case.get("decoder_key") or ANY_KEY, "manufacture_tid": 0}
+    return {
+        "pan": key.get("pan", "600727000000000009"),
+        "sgc": "123456",
+        "ti": "01",
+        "kt": 2,
+        "krn": 1,
+        "ken": 255,
+        "ea": case["ea"] or "sta",
+        "base_date": case.get("base_date") or 1993,
+        "decoder_key": case.get("decoder_key") or ANY_KEY,
+        "manufacture_tid": 0,
+    }
 
 
 def expected_screen(case):
@@ -313,8 +506,12 @@ def test_conformance_vectors_typed_on_the_keypad(tmp_path):
     state = new_meter(tmp_path)
     script = []
     for case in VECTOR_CASES:
-        script += ["personalise " + json.dumps(personalisation(case)),
-                   "type " + case["token"], "status", "wait 4000"]
+        script += [
+            "personalise " + json.dumps(personalisation(case)),
+            "type " + case["token"],
+            "status",
+            "wait 4000",
+        ]
     out = sim(state, script)
     got = after_each_status(out)
     assert len(got) == len(VECTOR_CASES)
@@ -334,12 +531,18 @@ def test_conformance_vectors_typed_on_the_keypad(tmp_path):
         if cls == 2 and sub in (3, 4, 8, 9) and s["kct_held"] != 1:
             problems.append("kct_held %r" % s["kct_held"])
         if problems:
-            failures.append("%s %s class %d/%d: %s" % (case["id"], case["source"], cls, sub,
-                                                       "; ".join(problems)))
+            failures.append(
+                "%s %s class %d/%d: %s"
+                % (case["id"], case["source"], cls, sub, "; ".join(problems))
+            )
         else:
             passed += 1
-    print("conformance on the keypad: %d of %d cases accepted with their fields shown"
-          % (passed, len(VECTOR_CASES)))
-    assert not failures, "%d of %d cases wrong:\n%s" % (len(failures), len(VECTOR_CASES),
-                                                        "\n".join(failures))
-
+    print(
+        "conformance on the keypad: %d of %d cases accepted with their fields shown"
+        % (passed, len(VECTOR_CASES))
+    )
+    assert not failures, "%d of %d cases wrong:\n%s" % (
+        len(failures),
+        len(VECTOR_CASES),
+        "\n".join(failures),
+    )

@@ -53,10 +53,24 @@ def run_together(tmp_path, ledger, n, procs=2):
     go = str(tmp_path / "go")
     ps = []
     for i in range(procs):
-        code = WORKER % {"root": ROOT, "profile": DEMO_PATH, "ledger": ledger, "at": AT_TEXT,
-                         "seed": i, "go": go, "n": n}
-        ps.append(subprocess.Popen([sys.executable, "-c", code], cwd=str(tmp_path),
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+        code = WORKER % {
+            "root": ROOT,
+            "profile": DEMO_PATH,
+            "ledger": ledger,
+            "at": AT_TEXT,
+            "seed": i,
+            "go": go,
+            "n": n,
+        }
+        ps.append(
+            subprocess.Popen(
+                [sys.executable, "-c", code],
+                cwd=str(tmp_path),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+        )
     try:
         for p in ps:
             assert p.stdout.readline() == "ready\n", p.stderr.read()
@@ -129,13 +143,15 @@ def test_ledger_no_tid_left_below_2_24(tmp_path):
 def test_ledger_first_free_tid_is_fast_with_thousands_issued(tmp_path):
     path = str(tmp_path / "l.db")
     led = Ledger(path)
-    run = 10 ** 6
+    run = 10**6
     db = sqlite3.connect(path)
     with db:  # 20,000 issued for this meter (a run of 5,000) and 50,000 for other meters
-        db.executemany("INSERT INTO issued VALUES (?, 1993, ?)",
-                       [(PAN, t) for t in range(run, run + 5000)]
-                       + [(PAN, t) for t in range(0, 3 * 15000, 3)]
-                       + [("%018d" % i, run) for i in range(50000)])
+        db.executemany(
+            "INSERT INTO issued VALUES (?, 1993, ?)",
+            [(PAN, t) for t in range(run, run + 5000)]
+            + [(PAN, t) for t in range(0, 3 * 15000, 3)]
+            + [("%018d" % i, run) for i in range(50000)],
+        )
     db.close()
     start = time.monotonic()
     assert led.claim(PAN, 1993, run) == run + 5000
@@ -174,18 +190,21 @@ def test_ledger_old_json_converted_by_two_processes_at_once_loses_nothing(tmp_pa
     assert got == list(range(T + 50, T + 250))
     assert Ledger(path).issued(PAN, 1993) == list(range(T, T + 250))
     assert json.load(open(str(tmp_path / "old-ledger.json.bak"))) == {
-        "%s@1993" % PAN: list(range(T, T + 50))}
+        "%s@1993" % PAN: list(range(T, T + 50))
+    }
 
 
-@pytest.mark.parametrize("text", ["not a ledger", "[1, 2, 3]", '{"no-at-sign": [1]}',
-                                  '{"%s@1993": [[1]]}' % PAN])
+@pytest.mark.parametrize(
+    "text", ["not a ledger", "[1, 2, 3]", '{"no-at-sign": [1]}', '{"%s@1993": [[1]]}' % PAN]
+)
 def test_ledger_neither_sqlite_nor_json_ledger_is_refused_and_left(tmp_path, capsys, text):
     path = tmp_path / "l.db"
     path.write_text(text)
     with pytest.raises(ValueError, match="neither"):
         Ledger(str(path))
-    code = cli.main(["--profile", DEMO_PATH, "--ledger", str(path), "credit", "5",
-                     "--at", AT_TEXT])
+    code = cli.main(
+        ["--profile", DEMO_PATH, "--ledger", str(path), "credit", "5", "--at", AT_TEXT]
+    )
     out, err = capsys.readouterr()
     assert code == 2 and "neither" in err and out == ""
     assert path.read_text() == text
@@ -219,8 +238,10 @@ def test_cli_old_default_json_ledger_is_never_issued_again(profile_copy, capsys)
     assert credit_tid(capsys, "--profile", profile_copy) == T + 5
     assert os.path.exists(old)  # left where it was
     # an explicit --ledger for this profile takes the old default's TIDs in too
-    assert credit_tid(capsys, "--profile", profile_copy, "--ledger",
-                      profile_copy + ".other.db") == T + 2
+    assert (
+        credit_tid(capsys, "--profile", profile_copy, "--ledger", profile_copy + ".other.db")
+        == T + 2
+    )
 
 
 def test_cli_ledger_help_names_the_sqlite_default(capsys):

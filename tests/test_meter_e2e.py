@@ -15,9 +15,19 @@ from host_tools import build_mpy, profile, tid, vend
 UTC = dt.timezone.utc
 MADE = dt.datetime(2024, 1, 1, tzinfo=UTC)
 DRIVER = os.path.join(ROOT, "tests", "mp", "drive_meter.py")
-MISTY1 = {"name": "misty1 meter", "pan": "600727000000000009", "sgc": "123457", "ti": "01",
-          "kt": 2, "krn": 1, "ken": 255, "ea": "misty1", "dkga": 4, "base_date": 1993,
-          "vending_key": "abababababababab949494949494949401234567"}
+MISTY1 = {
+    "name": "misty1 meter",
+    "pan": "600727000000000009",
+    "sgc": "123457",
+    "ti": "01",
+    "kt": 2,
+    "krn": 1,
+    "ken": 255,
+    "ea": "misty1",
+    "dkga": 4,
+    "base_date": 1993,
+    "vending_key": "abababababababab949494949494949401234567",
+}
 
 
 def demo():
@@ -25,8 +35,11 @@ def demo():
 
 
 def drive(tmp_path, prof, steps, heap="96K", quiet=False, meter=None, firmware=FIRMWARE):
-    setup = {"profile": dict(prof.as_dict(), decoder_key=prof.decoder_key().hex()),
-             "manufacture_tid": tid.from_time(MADE, prof.base_date), "meter": meter or {}}
+    setup = {
+        "profile": dict(prof.as_dict(), decoder_key=prof.decoder_key().hex()),
+        "manufacture_tid": tid.from_time(MADE, prof.base_date),
+        "meter": meter or {},
+    }
     script = tmp_path / "script.jsonl"
     with open(script, "w") as f:
         f.write(json.dumps(setup) + "\n")
@@ -34,8 +47,15 @@ def drive(tmp_path, prof, steps, heap="96K", quiet=False, meter=None, firmware=F
             f.write(json.dumps(s) + "\n")
     state = tmp_path / "state"
     state.mkdir(exist_ok=True)
-    cmd = [micropython_binary(), "-X", "heapsize=" + heap, DRIVER, firmware, str(state),
-           str(script)] + (["quiet"] if quiet else [])
+    cmd = [
+        micropython_binary(),
+        "-X",
+        "heapsize=" + heap,
+        DRIVER,
+        firmware,
+        str(state),
+        str(script),
+    ] + (["quiet"] if quiet else [])
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     lines = r.stdout.splitlines()
@@ -47,25 +67,42 @@ def drive(tmp_path, prof, steps, heap="96K", quiet=False, meter=None, firmware=F
 def test_migration_to_edition_2(tmp_path, prof):
     rng = random.Random(5)
     at = dt.datetime(2024, 11, 25, 8, 0, tzinfo=UTC)
-    old_credit = vend.credit(prof, "electricity", 50, dt.datetime(2024, 6, 1, tzinfo=UTC),
-                             None, rng).digits
+    old_credit = vend.credit(
+        prof, "electricity", 50, dt.datetime(2024, 6, 1, tzinfo=UTC), None, rng
+    ).digits
     tokens, target = vend.migration(prof, 100, at, None, rng)
     kcts, new_credit = [t.digits for t in tokens[:-1]], tokens[-1].digits
     moved = profile.Profile(dict(target, vending_key=prof.vending_key.hex()))
     # Before the migration the new key's credit does not decrypt (CRC). Had the vending side
     # moved to base 2014 without a key change (same DKGA02 key), the meter would see a TID
     # far below its memory: OLD. That is the 2024 rollover problem.
-    same_key = vend.credit(profile.Profile(dict(prof.as_dict(), base_date=2014,
-                                                vending_key=prof.vending_key.hex())),
-                           "electricity", 10, at, None, rng).digits
+    same_key = vend.credit(
+        profile.Profile(dict(prof.as_dict(), base_date=2014, vending_key=prof.vending_key.hex())),
+        "electricity",
+        10,
+        at,
+        None,
+        rng,
+    ).digits
     now = 10_000
-    steps = [{"token": old_credit, "now": now}, {"token": new_credit, "now": now + 5},
-             {"token": same_key, "now": now + 6}]
+    steps = [
+        {"token": old_credit, "now": now},
+        {"token": new_credit, "now": now + 5},
+        {"token": same_key, "now": now + 6},
+    ]
     steps += [{"token": t, "now": now + 10 + i} for i, t in enumerate(kcts)]
-    steps += [{"status": True}, {"token": new_credit, "now": now + 60},
-              {"token": new_credit, "now": now + 61}, {"status": True},
-              {"token": vend.credit(prof, "electricity", 10, dt.datetime(2024, 7, 1, tzinfo=UTC),
-                                    None, rng).digits, "now": now + 70}]
+    steps += [
+        {"status": True},
+        {"token": new_credit, "now": now + 60},
+        {"token": new_credit, "now": now + 61},
+        {"status": True},
+        {
+            "token": vend.credit(
+                prof, "electricity", 10, dt.datetime(2024, 7, 1, tzinfo=UTC), None, rng
+            ).digits,
+            "now": now + 70,
+        },
+    ]
     # Spaced out: three refusals in a row would lock the keypad (a rule of its own).
     steps += [{"token": t, "now": now + 2000 * (i + 1)} for i, t in enumerate(kcts)]
     out = drive(tmp_path, prof, steps)
@@ -74,7 +111,7 @@ def test_migration_to_edition_2(tmp_path, prof):
     assert out[1]["result"] == "CRC"
     assert out[2]["result"] == ("OLD" if prof.dkga == 2 else "CRC")
     out = out[1:]
-    staged = out[2:2 + m]
+    staged = out[2 : 2 + m]
     assert [s["result"] for s in staged] == ["KCT STAGED"] * (m - 1) + ["KEY CHANGED"]
     assert [s["n"] for s in staged] == list(range(1, m + 1)) and staged[0]["m"] == m
     status = out[2 + m]
@@ -85,8 +122,9 @@ def test_migration_to_edition_2(tmp_path, prof):
     assert again["result"] == "USED"
     assert after["tids_used"] == 1 and after["balance"] == 150
     assert out[6 + m]["result"] == "CRC", "a credit token of the old key is refused"
-    assert [s["result"] for s in out[7 + m:7 + 2 * m]] == ["CRC"] * m, \
+    assert [s["result"] for s in out[7 + m : 7 + 2 * m]] == ["CRC"] * m, (
         "the key change set typed again after completion is refused"
+    )
     assert moved.decoder_key() != prof.decoder_key()
 
 
@@ -110,7 +148,7 @@ def test_soak_10000_tokens_in_a_64k_heap(tmp_path, board_root):
         if k % 10 == 3:
             steps.append({"token": tok.digits, "now": now + 1})  # typed twice: USED
         if k % 100 == 42:
-            steps.append({"token": "%020d" % rng.randrange(10 ** 20), "now": now + 2})
+            steps.append({"token": "%020d" % rng.randrange(10**20), "now": now + 2})
         steps.append({"consume": 250})
         now += 30
     # As a board runs it: precompiled .mpy (the on-device compiler would fragment 64 KB).
@@ -123,8 +161,7 @@ def test_soak_10000_tokens_in_a_64k_heap(tmp_path, board_root):
     assert counts["USED"] > 0 and counts["ACCEPT"] > 0.8 * n
     assert counts["STORAGE"] == 0 and counts["LOCKED"] == 0
     heap = done["heap"][1:]  # from step 2000: everything loaded and warm
-    print("soak: %d steps, heap after collection, every 1000 steps: %s"
-          % (done["done"], heap))
+    print("soak: %d steps, heap after collection, every 1000 steps: %s" % (done["done"], heap))
     assert len(heap) >= 2
     # Tolerance: this micropython's own bookkeeping grows in doubling steps (+32, +64, +128
     # bytes at about 10k, 18k, 34k loop iterations) even for `for i in range(n): x = [i]`.

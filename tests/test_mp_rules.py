@@ -13,9 +13,14 @@ from conftest import FIRMWARE, ROOT, micropython_binary
 RUNNER = os.path.join(ROOT, "tests", "mp", "mptest.py")
 # module -> interpreters. The drivers need micropython's `const` and `framebuf`, the board's
 # loop time.sleep_ms and the wrap of time.ticks_ms.
-MODULES = {"meter_rules": ("mp", "cpython"), "ui_rules": ("mp", "cpython"),
-           "web_rules": ("mp", "cpython"), "hal_tests": ("mp",), "board_rules": ("mp",),
-           "selftest_rules": ("mp",)}
+MODULES = {
+    "meter_rules": ("mp", "cpython"),
+    "ui_rules": ("mp", "cpython"),
+    "web_rules": ("mp", "cpython"),
+    "hal_tests": ("mp",),
+    "board_rules": ("mp",),
+    "selftest_rules": ("mp",),
+}
 
 
 def _path(module):
@@ -38,8 +43,9 @@ def _results(module, interp):
     """Run a whole module once per interpreter; {name: (PASS|FAIL, why)} and the output."""
     if (module, interp) not in _cache:
         exe = [micropython_binary(), "-X", "heapsize=1M"] if interp == "mp" else [sys.executable]
-        r = subprocess.run(exe + [RUNNER, FIRMWARE, _path(module)], capture_output=True,
-                           text=True, timeout=600)
+        r = subprocess.run(
+            exe + [RUNNER, FIRMWARE, _path(module)], capture_output=True, text=True, timeout=600
+        )
         got = {}
         for line in r.stdout.splitlines():
             m = re.match(r"(PASS|FAIL) (\w+)(?::\s*(.*))?$", line)
@@ -49,8 +55,7 @@ def _results(module, interp):
     return _cache[module, interp]
 
 
-@pytest.mark.parametrize("module,name,interp", CASES,
-                         ids=["%s-%s-%s" % c for c in CASES])
+@pytest.mark.parametrize("module,name,interp", CASES, ids=["%s-%s-%s" % c for c in CASES])
 def test_rule(module, name, interp):
     got, tail = _results(module, interp)
     assert name in got, "the runner did not report %s:\n%s" % (name, tail)

@@ -39,15 +39,24 @@ def tok(tokens, label):
 
 def migration(tokens):
     """Script lines: the two key change sections and the credit under the new key."""
-    return ["type " + tok(tokens, "key change 1 of 2"), "type " + tok(tokens, "key change 2 of 2"),
-            "type " + tok(tokens, "credit 10 kWh under the new key"), "wait 3000"]
+    return [
+        "type " + tok(tokens, "key change 1 of 2"),
+        "type " + tok(tokens, "key change 2 of 2"),
+        "type " + tok(tokens, "credit 10 kWh under the new key"),
+        "wait 3000",
+    ]
 
 
 def sim(state, lines, start=START, rows=None, cols=None):
     """One simulator process over the script `lines`; error lines are the scripts' to see."""
-    return simscript.run(state, lines, start,
-                         ["--rows", str(rows), "--cols", str(cols)] if rows else [],
-                         error_lines=True, timeout=60)
+    return simscript.run(
+        state,
+        lines,
+        start,
+        ["--rows", str(rows), "--cols", str(cols)] if rows else [],
+        error_lines=True,
+        timeout=60,
+    )
 
 
 def in_order(out, wanted):
@@ -56,10 +65,12 @@ def in_order(out, wanted):
     got = screens(out)
     i = 0
     for w in wanted:
-        while i < len(got) and (got[i][:len(w)] != w or any(got[i][len(w):])):
+        while i < len(got) and (got[i][: len(w)] != w or any(got[i][len(w) :])):
             i += 1
         assert i < len(got), "screen %r not shown (in order); screens:\n%s" % (
-            w, "\n".join(map(str, got)))
+            w,
+            "\n".join(map(str, got)),
+        )
         i += 1
 
 
@@ -90,18 +101,40 @@ def test_simprep_writes_meter_json_and_tokens(tmp_path):
 def test_edition_2_migration_typed_on_the_keypad(tmp_path):
     state, tokens = prep(tmp_path)
     old = tok(tokens, "credit 25 kWh bought before")
-    out = sim(state, ["type 873", "wait 5000", "type " + old, "wait 3000",
-                      "type " + tok(tokens, "key change 1 of 2"), "wait 3000",
-                      "type " + tok(tokens, "key change 2 of 2"),
-                      "type " + tok(tokens, "credit 10 kWh under the new key"), "wait 3000",
-                      "type 873", "status", "quit"])
+    out = sim(
+        state,
+        [
+            "type 873",
+            "wait 5000",
+            "type " + old,
+            "wait 3000",
+            "type " + tok(tokens, "key change 1 of 2"),
+            "wait 3000",
+            "type " + tok(tokens, "key change 2 of 2"),
+            "type " + tok(tokens, "credit 10 kWh under the new key"),
+            "wait 3000",
+            "type 873",
+            "status",
+            "quit",
+        ],
+    )
     assert screens(out)[0] == IDLE_0 and frames(out)[0]["relay"] is False
-    in_order(out, [["STS EDITION 1", "KRN 1 BASE 1993"], IDLE_0,
-                   ["TOKEN:", old[:4]],  # typed a digit at a time, in groups of four
-                   ["ACCEPT", "+25.0 kWh"], ["CREDIT 25.0 kWh", "SUPPLY ON"],
-                   ["KEY CHANGE 1/2", "ENTER NEXT TOKEN"], ["CREDIT 25.0 kWh", "KEY CHANGE 1/2"],
-                   ["KEY CHANGED", "ACCEPT"], ["ACCEPT", "+10.0 kWh"],
-                   ["CREDIT 35.0 kWh", "SUPPLY ON"], ["STS EDITION 2", "KRN 2 BASE 2014"]])
+    in_order(
+        out,
+        [
+            ["STS EDITION 1", "KRN 1 BASE 1993"],
+            IDLE_0,
+            ["TOKEN:", old[:4]],  # typed a digit at a time, in groups of four
+            ["ACCEPT", "+25.0 kWh"],
+            ["CREDIT 25.0 kWh", "SUPPLY ON"],
+            ["KEY CHANGE 1/2", "ENTER NEXT TOKEN"],
+            ["CREDIT 25.0 kWh", "KEY CHANGE 1/2"],
+            ["KEY CHANGED", "ACCEPT"],
+            ["ACCEPT", "+10.0 kWh"],
+            ["CREDIT 35.0 kWh", "SUPPLY ON"],
+            ["STS EDITION 2", "KRN 2 BASE 2014"],
+        ],
+    )
     st = statuses(out)[-1]
     assert st["edition"] == 2 and st["krn"] == 2 and st["base_date"] == 2014
     assert st["balance"] == 350 and st["tids_used"] == 1 and st["relay"] is True
@@ -111,38 +144,74 @@ def test_edition_2_migration_typed_on_the_keypad(tmp_path):
 def test_key_change_window_is_120_s_of_simulated_time(tmp_path):
     state, tokens = prep(tmp_path)
     k1, k2 = tok(tokens, "key change 1 of 2"), tok(tokens, "key change 2 of 2")
-    out = sim(state, ["type " + k1, "wait 121000", "type " + k2, "wait 119000",
-                      "type " + k1, "status"])
-    in_order(out, [["KEY CHANGE 1/2", "ENTER NEXT TOKEN"],
-                   ["KEY CHANGE 1/2", "TIMED OUT: AGAIN"],  # 121 s: the first was dropped
-                   ["KEY CHANGED", "ACCEPT"]])  # 119 s after the second: in time
+    out = sim(
+        state, ["type " + k1, "wait 121000", "type " + k2, "wait 119000", "type " + k1, "status"]
+    )
+    in_order(
+        out,
+        [
+            ["KEY CHANGE 1/2", "ENTER NEXT TOKEN"],
+            ["KEY CHANGE 1/2", "TIMED OUT: AGAIN"],  # 121 s: the first was dropped
+            ["KEY CHANGED", "ACCEPT"],
+        ],
+    )  # 119 s after the second: in time
     assert statuses(out)[-1]["edition"] == 2
 
 
 def test_state_survives_reboot_and_a_second_process(tmp_path):
     state, tokens = prep(tmp_path)
     old = tok(tokens, "credit 25 kWh bought before")
-    out = sim(state, ["type " + old, "wait 3000"] + migration(tokens)
-              + ["reboot", "status", "type 0", "quit"])
+    out = sim(
+        state,
+        ["type " + old, "wait 3000"] + migration(tokens) + ["reboot", "status", "type 0", "quit"],
+    )
     st = statuses(out)[-1]
     assert st["balance"] == 350 and st["edition"] == 2
     assert last_screen(out) == ["BALANCE", "35.0 kWh"]
-    out = sim(state, ["status", "type 873", "wait 5000", "type " + old, "wait 3000",
-                      "type " + tok(tokens, "credit 10 kWh under"), "status"])
+    out = sim(
+        state,
+        [
+            "status",
+            "type 873",
+            "wait 5000",
+            "type " + old,
+            "wait 3000",
+            "type " + tok(tokens, "credit 10 kWh under"),
+            "status",
+        ],
+    )
     assert screens(out)[0] == ["CREDIT 35.0 kWh", "SUPPLY ON"]
     assert frames(out)[0]["relay"] is True
     assert statuses(out)[0]["balance"] == 350 and statuses(out)[0]["tids_used"] == 1
-    in_order(out, [["STS EDITION 2", "KRN 2 BASE 2014"], ["CREDIT 35.0 kWh", "SUPPLY ON"],
-                   ["REJECT 13", "WRONG TOKEN"],  # the old key's credit
-                   ["REJECT 10", "USED TOKEN"]])  # the new credit's TID was remembered
+    in_order(
+        out,
+        [
+            ["STS EDITION 2", "KRN 2 BASE 2014"],
+            ["CREDIT 35.0 kWh", "SUPPLY ON"],
+            ["REJECT 13", "WRONG TOKEN"],  # the old key's credit
+            ["REJECT 10", "USED TOKEN"],
+        ],
+    )  # the new credit's TID was remembered
     assert statuses(out)[-1]["balance"] == 350
 
 
 def test_load_uses_credit_and_the_relay_opens_when_it_runs_out(tmp_path):
     state, tokens = prep(tmp_path)
-    out = sim(state, ["type " + tok(tokens, "credit 25 kWh bought before"), "wait 3000",
-                      "load 2000", "wait 180000", "status", "load 100000", "wait 900000",
-                      "status", "wait 10000", "status"])
+    out = sim(
+        state,
+        [
+            "type " + tok(tokens, "credit 25 kWh bought before"),
+            "wait 3000",
+            "load 2000",
+            "wait 180000",
+            "status",
+            "load 100000",
+            "wait 900000",
+            "status",
+            "wait 10000",
+            "status",
+        ],
+    )
     t0 = START * 1000 + 3000
     first, drained, after = statuses(out)
     assert first["balance"] == 249, "2000 W for 180 s is 0.1 kWh"
@@ -150,9 +219,17 @@ def test_load_uses_credit_and_the_relay_opens_when_it_runs_out(tmp_path):
     assert drop and drop[0]["t"] == t0 + 180000, "0.1 kWh used exactly at 180 s"
     assert drained["balance"] == 0 and drained["relay"] is False
     assert after["balance"] == 0
-    in_order(out, [["CREDIT 25.0 kWh", "SUPPLY ON"], ["CREDIT 24.9 kWh", "SUPPLY ON"],
-                   ["CREDIT 5.0 kWh", "SUPPLY ON"], ["CREDIT 4.9 kWh", "LOW CREDIT"],
-                   ["CREDIT 0.1 kWh", "LOW CREDIT"], IDLE_0])
+    in_order(
+        out,
+        [
+            ["CREDIT 25.0 kWh", "SUPPLY ON"],
+            ["CREDIT 24.9 kWh", "SUPPLY ON"],
+            ["CREDIT 5.0 kWh", "SUPPLY ON"],
+            ["CREDIT 4.9 kWh", "LOW CREDIT"],
+            ["CREDIT 0.1 kWh", "LOW CREDIT"],
+            IDLE_0,
+        ],
+    )
     off = [o for o in frames(out) if [s.rstrip() for s in o["lines"]] == IDLE_0]
     assert off[-1]["relay"] is False and frames(out)[-1] == off[-1]
     # 24.9 kWh at 100 kW: 896.4 s; the supply is off from then on
@@ -162,11 +239,25 @@ def test_load_uses_credit_and_the_relay_opens_when_it_runs_out(tmp_path):
 
 def test_max_power_token_then_overload_opens_the_relay(tmp_path):
     state, tokens = prep(tmp_path)
-    out = sim(state, migration(tokens) + [
-        "type " + tok(tokens, "max power 1000 W"), "wait 3000", "load 900", "load 2000",
-        "status"])
-    in_order(out, [["ACCEPT", "LIMIT 1000 W"], ["CREDIT 10.0 kWh", "SUPPLY ON"],
-                   ["CREDIT 10.0 kWh", "OVERLOAD: OFF"]])
+    out = sim(
+        state,
+        migration(tokens)
+        + [
+            "type " + tok(tokens, "max power 1000 W"),
+            "wait 3000",
+            "load 900",
+            "load 2000",
+            "status",
+        ],
+    )
+    in_order(
+        out,
+        [
+            ["ACCEPT", "LIMIT 1000 W"],
+            ["CREDIT 10.0 kWh", "SUPPLY ON"],
+            ["CREDIT 10.0 kWh", "OVERLOAD: OFF"],
+        ],
+    )
     assert frames(out)[-1]["relay"] is False
     st = statuses(out)[-1]
     assert st["max_power"] == 1000 and st["tripped"] is True and st["relay"] is False
@@ -177,18 +268,32 @@ def test_overload_stays_off_while_the_load_is_above_the_limit(tmp_path):
     # energy is used); each reconnection after the trip time finds the overload again. Once
     # the load drops to the limit, the next reconnection (at most 60 s on) holds.
     state, tokens = prep(tmp_path)
-    out = sim(state, migration(tokens) + [
-        "type " + tok(tokens, "max power 1000 W"), "wait 3000", "load 2000", "wait 360000",
-        "status", "load 500", "wait 61000", "status"])
-    tripped = next(i for i, o in enumerate(frames(out))
-                   if o["lines"][1].rstrip() == "OVERLOAD: OFF")
+    out = sim(
+        state,
+        migration(tokens)
+        + [
+            "type " + tok(tokens, "max power 1000 W"),
+            "wait 3000",
+            "load 2000",
+            "wait 360000",
+            "status",
+            "load 500",
+            "wait 61000",
+            "status",
+        ],
+    )
+    tripped = next(
+        i for i, o in enumerate(frames(out)) if o["lines"][1].rstrip() == "OVERLOAD: OFF"
+    )
     during = frames(out)[tripped:-1]
     over, back = statuses(out)
     problems = []
     closed = [(o["t"] - START * 1000, o["lines"][1].rstrip()) for o in during if o["relay"]]
     if closed:
-        problems.append("the relay closed again %d times in 360 s under a 2000 W load (limit "
-                        "1000 W), e.g. at ms %s" % (len(closed), [t for t, _ in closed[:3]]))
+        problems.append(
+            "the relay closed again %d times in 360 s under a 2000 W load (limit "
+            "1000 W), e.g. at ms %s" % (len(closed), [t for t, _ in closed[:3]])
+        )
     if not over["tripped"] or over["relay"]:
         problems.append("not tripped after 360 s at 2000 W: %r" % over)
     if over["balance"] != 100:
@@ -209,8 +314,18 @@ def test_unknown_command_is_an_error_line_and_the_sim_goes_on(tmp_path):
 
 def test_frames_are_json_lines_of_t_lines_relay(tmp_path):
     state, tokens = prep(tmp_path)
-    script = ["keys 1234", "key *", "key C", "type 873", "wait 5000", "type 8", "wait 5000",
-              "type " + tok(tokens, "credit 25 kWh bought before"), "load 1000", "wait 4000"]
+    script = [
+        "keys 1234",
+        "key *",
+        "key C",
+        "type 873",
+        "wait 5000",
+        "type 8",
+        "wait 5000",
+        "type " + tok(tokens, "credit 25 kWh bought before"),
+        "load 1000",
+        "wait 4000",
+    ]
     for rows, cols in ((2, 16), (4, 20)):
         out = sim(state, script, rows=rows, cols=cols)
         fs = frames(out)
@@ -222,9 +337,19 @@ def test_frames_are_json_lines_of_t_lines_relay(tmp_path):
             assert len(o["lines"]) == rows and all(len(s) == cols for s in o["lines"]), o
         for a, b in zip(fs, fs[1:]):
             assert b["t"] >= a["t"] and (a["lines"], a["relay"]) != (b["lines"], b["relay"])
-        in_order(out, [["TOKEN:", "1"], ["TOKEN:", "1234"], ["TOKEN:", "123"], IDLE_0,
-                       ["STS EDITION 1", "KRN 1 BASE 1993"], ["PAN 600727000000", "000009"],
-                       ["ACCEPT", "+25.0 kWh"], ["CREDIT 25.0 kWh", "SUPPLY ON"]])
+        in_order(
+            out,
+            [
+                ["TOKEN:", "1"],
+                ["TOKEN:", "1234"],
+                ["TOKEN:", "123"],
+                IDLE_0,
+                ["STS EDITION 1", "KRN 1 BASE 1993"],
+                ["PAN 600727000000", "000009"],
+                ["ACCEPT", "+25.0 kWh"],
+                ["CREDIT 25.0 kWh", "SUPPLY ON"],
+            ],
+        )
         for name in os.listdir(state):  # a fresh meter for the next size
             if name.startswith("meter.") and name != "meter.json":
                 os.remove(state / name)
@@ -232,9 +357,20 @@ def test_frames_are_json_lines_of_t_lines_relay(tmp_path):
 
 def test_interactive_mode_on_a_pipe_says_to_use_script(tmp_path):
     state, _ = prep(tmp_path)
-    r = subprocess.run([micropython_binary(), simscript.SIM, "--state", str(state), "--profile",
-                        str(state / "meter.json")], input="q\n", capture_output=True,
-                       text=True, timeout=60)
+    r = subprocess.run(
+        [
+            micropython_binary(),
+            simscript.SIM,
+            "--state",
+            str(state),
+            "--profile",
+            str(state / "meter.json"),
+        ],
+        input="q\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
     assert "needs a terminal" in r.stderr and "--script" in r.stderr
 
@@ -249,8 +385,16 @@ def test_fresh_tokens_for_the_meter_as_it_is_after_the_migration(tmp_path):
     with open(state / "tokens.txt") as f:
         fresh = {line[26:].strip(): line[:26].strip() for line in f if line.strip()}
     assert not [k for k in fresh if "key change" in k], "a migrated meter needs no migration"
-    out = sim(state, ["type " + tok(fresh, "credit 25 kWh"), "wait 3000",
-                      "type " + tok(fresh, "max power 1000 W"), "wait 3000", "status"])
+    out = sim(
+        state,
+        [
+            "type " + tok(fresh, "credit 25 kWh"),
+            "wait 3000",
+            "type " + tok(fresh, "max power 1000 W"),
+            "wait 3000",
+            "status",
+        ],
+    )
     in_order(out, [["ACCEPT", "+25.0 kWh"], ["ACCEPT", "LIMIT 1000 W"]])
     s = statuses(out)[-1]
     assert s["krn"] == 2 and s["base_date"] == 2014 and s["balance"] == 350, s
@@ -295,8 +439,17 @@ def test_the_terminal_shows_live_countdowns_and_keys_fast_forward(tmp_path):
     state, tokens = prep(tmp_path)
     pid, fd = pty.fork()
     if pid == 0:  # the child: the simulator on the pty
-        os.execv(micropython_binary(), [micropython_binary(), simscript.SIM, "--state",
-                                        str(state), "--profile", str(state / "meter.json")])
+        os.execv(
+            micropython_binary(),
+            [
+                micropython_binary(),
+                simscript.SIM,
+                "--state",
+                str(state),
+                "--profile",
+                str(state / "meter.json"),
+            ],
+        )
     seen = []
 
     def read_for(seconds):
@@ -311,7 +464,7 @@ def test_the_terminal_shows_live_countdowns_and_keys_fast_forward(tmp_path):
 
     def screen_now():
         text = "".join(seen)
-        return text[text.rfind("\x1b[2J"):]
+        return text[text.rfind("\x1b[2J") :]
 
     read_for(1.5)
     for c in tok(tokens, "key change 1 of 2").replace(" ", "") + "\r":

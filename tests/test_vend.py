@@ -33,9 +33,19 @@ DEMO_KEY = "e653341f9d5bf36f"  # vectors: CTSA01, the demo meter's DKGA02 key at
 DEMO_KEY_KRN2 = "f469dc6937c04441"  # vectors: the same meter at KRN 2
 
 DKGA04_VK = "abababababababab949494949494949401234567"
-MISTY = {"name": "misty meter", "pan": "600727000000000009", "sgc": "123457", "ti": "01",
-         "kt": 2, "krn": 1, "ken": 255, "ea": "misty1", "dkga": 4, "base_date": 1993,
-         "vending_key": DKGA04_VK}
+MISTY = {
+    "name": "misty meter",
+    "pan": "600727000000000009",
+    "sgc": "123457",
+    "ti": "01",
+    "kt": 2,
+    "krn": 1,
+    "ken": 255,
+    "ea": "misty1",
+    "dkga": 4,
+    "base_date": 1993,
+    "vending_key": DKGA04_VK,
+}
 MISTY_KEY = "f94b6ed353c3bfdb113e2d3a7ea3c41d"  # vectors: CTSA05's old key
 MISTY_KEY_KRN2 = "9ca924e05d4d647026b55a4bbba54bdf"  # vectors: CTSA19's new key
 
@@ -104,7 +114,16 @@ def stsvend(tmp_path, demo_file, capsys):
 def test_profile_demo_loads():
     p = profiles.load(DEMO_PATH)
     assert (p.pan, p.sgc, p.ti, p.kt, p.krn, p.ken, p.ea, p.dkga, p.base_date) == (
-        "600727000000000009", "123456", "01", 2, 1, 255, "sta", 2, 1993)
+        "600727000000000009",
+        "123456",
+        "01",
+        2,
+        1,
+        255,
+        "sta",
+        2,
+        1993,
+    )
     assert (p.iin, p.iain) == ("600727", "00000000000")
     assert p.decoder_key().hex() == DEMO_KEY
 
@@ -159,8 +178,9 @@ TYPE_REFUSALS = [
 ]
 
 
-@pytest.mark.parametrize("change,field", [r[1:] for r in TYPE_REFUSALS],
-                         ids=[r[0] for r in TYPE_REFUSALS])
+@pytest.mark.parametrize(
+    "change,field", [r[1:] for r in TYPE_REFUSALS], ids=[r[0] for r in TYPE_REFUSALS]
+)
 def test_profile_wrong_json_type_is_a_profile_error(change, field):
     with pytest.raises(ProfileError, match=r"\b%s\b" % field):
         Profile(dict(DEMO, **change))
@@ -224,11 +244,17 @@ def _pan(body):
     return body + str(profiles.luhn_digit(body))
 
 
-@pytest.mark.parametrize("body,mfr", [("60072707000000005", 7), ("60072799123456789", 99),
-                                      ("60072700000000000", 0), ("12345678000000001", 5678),
-                                      ("00000100000000008", 100)],
-                         ids=["iain11_07", "iain11_99", "iain11_00", "iain13_5678",
-                              "iain13_0100"])
+@pytest.mark.parametrize(
+    "body,mfr",
+    [
+        ("60072707000000005", 7),
+        ("60072799123456789", 99),
+        ("60072700000000000", 0),
+        ("12345678000000001", 5678),
+        ("00000100000000008", 100),
+    ],
+    ids=["iain11_07", "iain11_99", "iain11_00", "iain13_5678", "iain13_0100"],
+)
 def test_profile_manufacturer_code_opens_the_iain(body, mfr):
     pan = _pan(body)
     assert pan == body + pan[-1] and len(pan) == 18
@@ -375,8 +401,9 @@ def test_vend_credit_misty1_decodes_with_meter_key():
     assert amount.decode(f["amount"]) == 1234
 
 
-@pytest.mark.parametrize("text,tenths", [("25.55", 256), ("16385.5", 163855), ("0.01", 1),
-                                         ("180214.6", 1802146)])
+@pytest.mark.parametrize(
+    "text,tenths", [("25.55", 256), ("16385.5", 163855), ("0.01", 1), ("180214.6", 1802146)]
+)
 def test_vend_credit_amount_rounds_up(text, tenths):
     assert cli._tenths(text) == tenths
     p = demo()
@@ -477,10 +504,18 @@ def test_cli_management_register_65536_refused(stsvend):
 
 
 @pytest.mark.parametrize("kind", ["max-power", "phase-unbalance"])
-@pytest.mark.parametrize("watts,raw,encoded", [(0, 0, 0), (5000, 5000, 5000),
-                                               (16383, 0x3FFF, 16383), (20004, 0x416A, 20004),
-                                               (20000, 0x416A, 20004), (65536, 0x5334, 65544),
-                                               (18201624, 0xFFFF, 18201624)])
+@pytest.mark.parametrize(
+    "watts,raw,encoded",
+    [
+        (0, 0, 0),
+        (5000, 5000, 5000),
+        (16383, 0x3FFF, 16383),
+        (20004, 0x416A, 20004),
+        (20000, 0x416A, 20004),
+        (65536, 0x5334, 65544),
+        (18201624, 0xFFFF, 18201624),
+    ],
+)
 def test_vend_watt_registers_are_coded_as_amounts(kind, watts, raw, encoded):
     p = demo()
     tok = vend.management(p, kind, watts, AT, None, random.Random(1))
@@ -492,14 +527,13 @@ def test_vend_watt_registers_are_coded_as_amounts(kind, watts, raw, encoded):
 
 
 @pytest.mark.parametrize("kind", ["max-power", "phase-unbalance"])
-@pytest.mark.parametrize("watts", [-1, 18201625, 10 ** 9])
+@pytest.mark.parametrize("watts", [-1, 18201625, 10**9])
 def test_vend_watt_registers_out_of_range_refused(kind, watts):
     with pytest.raises(ValueError, match="0..18201624 W"):
         vend.management(demo(), kind, watts, AT, None, random.Random(1))
 
 
-@pytest.mark.parametrize("kind", ["clear-credit", "tariff-rate", "clear-tamper",
-                                  "water-factor"])
+@pytest.mark.parametrize("kind", ["clear-credit", "tariff-rate", "clear-tamper", "water-factor"])
 def test_vend_other_registers_stay_raw(kind):
     p = demo()
     tok = vend.management(p, kind, 0x416A, AT, None, random.Random(1))
@@ -517,7 +551,10 @@ def test_cli_max_power_prints_the_watts_encoded(stsvend):
     code, out, err = stsvend("management", "max-power", "20000", "--at", AT_TEXT, "--json")
     t = json.loads(out)["tokens"][0]
     assert (t["encoded_watts"], t["requested_watts"], t["fields"]["register"]) == (
-        20004, 20000, 0x416A)
+        20004,
+        20000,
+        0x416A,
+    )
     code, out, _ = stsvend("management", "tariff-rate", "20000", "--at", AT_TEXT)
     assert code == 0 and "limit" not in out and " W" not in out
 
@@ -529,9 +566,13 @@ def test_cli_watts_above_the_largest_refused(stsvend, kind):
     assert stsvend("management", kind, "18201624", "--at", AT_TEXT)[0] == 0
 
 
-@pytest.mark.parametrize("kind,sub,what", [("max-power", 0, "max power limit"),
-                                           ("phase-unbalance", 6,
-                                            "max phase power unbalance limit")])
+@pytest.mark.parametrize(
+    "kind,sub,what",
+    [
+        ("max-power", 0, "max power limit"),
+        ("phase-unbalance", 6, "max phase power unbalance limit"),
+    ],
+)
 def test_cli_explain_shows_the_watts_of_a_limit(stsvend, kind, sub, what):
     tok = vend.management(demo(), kind, 20000, AT, None, random.Random(1))
     code, out, err = stsvend("explain", tok.digits)
@@ -551,8 +592,9 @@ def test_cli_explain_other_registers_show_no_watts(stsvend):
     assert code == 0 and "limit" not in _stages(out)
 
 
-@pytest.mark.parametrize("subclass,mfr,control", [(0, 0, 512), (0, 255, 2**36 - 1),
-                                                  (1, 65535, 2**28 - 1), (1, 7, 3)])
+@pytest.mark.parametrize(
+    "subclass,mfr,control", [(0, 0, 512), (0, 255, 2**36 - 1), (1, 65535, 2**28 - 1), (1, 7, 3)]
+)
 def test_vend_test_display_decodes_without_key(subclass, mfr, control):
     tok = vend.test_display(control, mfr, subclass)
     rc, cls, sub, f = decode(tok.digits)  # no cipher at all: class 1 is in the clear
@@ -560,8 +602,9 @@ def test_vend_test_display_decodes_without_key(subclass, mfr, control):
     assert (f["mfr"], f["control"]) == (mfr, control)
 
 
-@pytest.mark.parametrize("subclass,mfr,control", [(0, 0, 2**36), (1, 0, 2**28), (0, 0, -1),
-                                                  (0, 256, 0), (1, 65536, 0)])
+@pytest.mark.parametrize(
+    "subclass,mfr,control", [(0, 0, 2**36), (1, 0, 2**28), (0, 0, -1), (0, 256, 0), (1, 65536, 0)]
+)
 def test_vend_test_display_out_of_range_refused(subclass, mfr, control):
     with pytest.raises(ValueError):
         vend.test_display(control, mfr, subclass)
@@ -570,9 +613,11 @@ def test_vend_test_display_out_of_range_refused(subclass, mfr, control):
 # ------------------------------------------------------------------------------- key change
 
 
-@pytest.mark.parametrize("change", [{"krn": 2}, {"krn": 3, "kt": 1, "ti": "07", "ken": 0x5A},
-                                    {"sgc": "654321"}],
-                         ids=["krn2", "krn_kt_ti_ken", "sgc"])
+@pytest.mark.parametrize(
+    "change",
+    [{"krn": 2}, {"krn": 3, "kt": 1, "ti": "07", "ken": 0x5A}, {"sgc": "654321"}],
+    ids=["krn2", "krn_kt_ti_ken", "sgc"],
+)
 def test_keychange_sta_two_sections_under_old_key(change):
     p = demo()
     toks, target = vend.key_change(p, change)
@@ -618,8 +663,9 @@ def test_keychange_misty1_four_sections(change):
         assert rc == errors.OK and cls == 2
         f[sub] = fields
     assert sorted(f) == [3, 4, 8, 9]
-    nk = b"".join(v.to_bytes(4, "big") for v in
-                  (f[3]["nkho"], f[8]["nkmo2"], f[9]["nkmo1"], f[4]["nklo"]))
+    nk = b"".join(
+        v.to_bytes(4, "big") for v in (f[3]["nkho"], f[8]["nkmo2"], f[9]["nkmo1"], f[4]["nklo"])
+    )
     assert nk == p.decoder_key(**change) and len(nk) == 16
     if change == {"krn": 2}:
         assert nk.hex() == MISTY_KEY_KRN2
@@ -655,8 +701,9 @@ def test_keychange_changing_ea_refused():
         vend.key_change(misty(), {"ea": "sta"})
 
 
-@pytest.mark.parametrize("argv", [["--ken", "256"], ["--krn", "0"], ["--ti", "1"],
-                                  ["--sgc", "12"], ["--kt", "4"]])
+@pytest.mark.parametrize(
+    "argv", [["--ken", "256"], ["--krn", "0"], ["--ti", "1"], ["--sgc", "12"], ["--kt", "4"]]
+)
 def test_cli_keychange_invalid_new_field_refused(stsvend, argv):
     code, out, err = stsvend("keychange", *argv)
     assert code == 2 and "error" in err and not GROUPED.search(out)
@@ -666,11 +713,25 @@ def write_misty(tmp_path, **change):
     return write_profile(tmp_path, dict(MISTY, **change), "misty.json")
 
 
-@pytest.mark.parametrize("profile,change,ro", [
-    ("demo", {"ken": 100}, 0), ("demo", {"krn": 1}, 0), ("demo", {}, 1),
-    ("demo", {"ken": 7}, 1), ("misty", {"ken": 9}, 0), ("misty", {"krn": 1}, 0)],
-    ids=["sta_ken_only", "sta_same_krn", "dkga02_rollover_alone", "dkga02_rollover_ken",
-         "misty_ken_only", "misty_same_krn"])
+@pytest.mark.parametrize(
+    "profile,change,ro",
+    [
+        ("demo", {"ken": 100}, 0),
+        ("demo", {"krn": 1}, 0),
+        ("demo", {}, 1),
+        ("demo", {"ken": 7}, 1),
+        ("misty", {"ken": 9}, 0),
+        ("misty", {"krn": 1}, 0),
+    ],
+    ids=[
+        "sta_ken_only",
+        "sta_same_krn",
+        "dkga02_rollover_alone",
+        "dkga02_rollover_ken",
+        "misty_ken_only",
+        "misty_same_krn",
+    ],
+)
 def test_keychange_to_the_same_key_refused(profile, change, ro):
     p = demo() if profile == "demo" else misty()
     with pytest.raises(ValueError, match="new decoder key equals the current one") as e:
@@ -782,10 +843,19 @@ def test_migration_misty1_dkga04():
         assert (rc, cls, s) == (errors.OK, 2, sub)
         f[sub] = fields
     assert f[3]["ro"] == 1 and f[3]["krn"] == 2
-    new = b"".join(v.to_bytes(4, "big") for v in
-                   (f[3]["nkho"], f[8]["nkmo2"], f[9]["nkmo1"], f[4]["nklo"]))
-    want = keys.dkga04(bytes.fromhex(DKGA04_VK), "misty1", 2014, MISTY["pan"], MISTY["sgc"],
-                       MISTY["ti"], MISTY["kt"], 2)
+    new = b"".join(
+        v.to_bytes(4, "big") for v in (f[3]["nkho"], f[8]["nkmo2"], f[9]["nkmo1"], f[4]["nklo"])
+    )
+    want = keys.dkga04(
+        bytes.fromhex(DKGA04_VK),
+        "misty1",
+        2014,
+        MISTY["pan"],
+        MISTY["sgc"],
+        MISTY["ti"],
+        MISTY["kt"],
+        2,
+    )
     assert new == want == p.decoder_key(base_date=2014, krn=2)
     assert new != p.decoder_key(krn=2)  # the base date is part of a DKGA04 key
     rc, cls, sub, fc = decode(toks[4].digits, "misty1", new)
@@ -795,9 +865,11 @@ def test_migration_misty1_dkga04():
     assert decode(toks[4].digits, "misty1", old)[0] == errors.BAD_CRC
 
 
-@pytest.mark.parametrize("change,msg", [({"krn": 9}, "KRN 9"),
-                                        ({"base_date": 2035}, "2035 has no successor")],
-                         ids=["krn9", "base2035"])
+@pytest.mark.parametrize(
+    "change,msg",
+    [({"krn": 9}, "KRN 9"), ({"base_date": 2035}, "2035 has no successor")],
+    ids=["krn9", "base2035"],
+)
 def test_migration_refused_without_successor(change, msg):
     when = dt.datetime(2040, 1, 1, tzinfo=UTC)  # inside the windows of 2014 and 2035
     with pytest.raises(ValueError, match=msg):
@@ -806,21 +878,33 @@ def test_migration_refused_without_successor(change, msg):
 
 def test_cli_migrate_at_krn_9_refused(tmp_path, capsys):
     path = write_profile(tmp_path, dict(DEMO, krn=9))
-    code = cli.main(["--profile", path, "--ledger", str(tmp_path / "l.db"), "migrate", "10",
-                     "--at", AFTER_TEXT])
+    code = cli.main(
+        [
+            "--profile",
+            path,
+            "--ledger",
+            str(tmp_path / "l.db"),
+            "migrate",
+            "10",
+            "--at",
+            AFTER_TEXT,
+        ]
+    )
     out, err = capsys.readouterr()
     assert code == 2 and "KRN 9" in err and not GROUPED.search(out)
 
 
 def test_migration_from_2014_goes_to_2035():
     p = misty(base_date=2014, krn=4)
-    toks, target = vend.migration(p, 10, dt.datetime(2040, 1, 1, tzinfo=UTC), None,
-                                  random.Random(1))
+    toks, target = vend.migration(
+        p, 10, dt.datetime(2040, 1, 1, tzinfo=UTC), None, random.Random(1)
+    )
     assert (target["base_date"], target["krn"]) == (2035, 5)
     new = p.decoder_key(base_date=2035, krn=5)
     rc, _, _, fc = decode(toks[-1].digits, "misty1", new)
-    assert rc == errors.OK and fc["tid"] == tids.from_time(dt.datetime(2040, 1, 1,
-                                                                       tzinfo=UTC), 2035)
+    assert rc == errors.OK and fc["tid"] == tids.from_time(
+        dt.datetime(2040, 1, 1, tzinfo=UTC), 2035
+    )
 
 
 # -------------------------------------------------------------------------------------- cli
@@ -864,10 +948,12 @@ def test_cli_test_needs_no_profile(stsvend):
 
 def test_cli_test_uses_the_profiles_manufacturer_code(tmp_path, capsys):
     path = write_profile(tmp_path, dict(DEMO, pan="600727070000000051"))
-    for argv, mfr in ((["--profile", path, "test", "512"], 7),
-                      (["--profile", path, "test", "512", "--mfr", "3"], 3),
-                      (["--profile", path, "test", "512", "--mfr", "0"], 0),
-                      (["test", "512"], 0)):
+    for argv, mfr in (
+        (["--profile", path, "test", "512"], 7),
+        (["--profile", path, "test", "512", "--mfr", "3"], 3),
+        (["--profile", path, "test", "512", "--mfr", "0"], 0),
+        (["test", "512"], 0),
+    ):
         assert cli.main(argv + ["--json"]) == 0
         tok = json.loads(capsys.readouterr().out)["tokens"][0]
         rc, cls, sub, f = decode(tok["token"])
@@ -926,8 +1012,18 @@ def test_cli_json_output(stsvend, name, where):
 def test_cli_seed_makes_output_reproducible(tmp_path, demo_file, capsys):
     outs = []
     for i in range(2):
-        argv = ["--profile", demo_file, "--ledger", str(tmp_path / ("l%d.db" % i)),
-                "--seed", "11", "credit", "3", "--at", AT_TEXT]
+        argv = [
+            "--profile",
+            demo_file,
+            "--ledger",
+            str(tmp_path / ("l%d.db" % i)),
+            "--seed",
+            "11",
+            "credit",
+            "3",
+            "--at",
+            AT_TEXT,
+        ]
         assert cli.main(argv) == 0
         outs.append(capsys.readouterr().out)
     assert outs[0] == outs[1]
@@ -974,8 +1070,18 @@ def test_cli_missing_profile_for_credit(stsvend):
 
 
 def test_cli_unreadable_profile(tmp_path, capsys):
-    code = cli.main(["--profile", str(tmp_path / "absent.json"), "--ledger",
-                     str(tmp_path / "l.db"), "credit", "5", "--at", AT_TEXT])
+    code = cli.main(
+        [
+            "--profile",
+            str(tmp_path / "absent.json"),
+            "--ledger",
+            str(tmp_path / "l.db"),
+            "credit",
+            "5",
+            "--at",
+            AT_TEXT,
+        ]
+    )
     out, err = capsys.readouterr()
     assert code == 2 and "error" in err and "absent.json" in err and out == ""
 
@@ -1032,14 +1138,22 @@ def test_cli_console_script(tmp_path, demo_file, capsys):
     if not os.path.exists(exe):
         pytest.skip("no stsvend console script: pip install -e .")
     tail = ["--seed", "5", "credit", "7.25", "--at", AT_TEXT]
-    r = subprocess.run([exe, "--profile", demo_file, "--ledger", str(tmp_path / "a.db")]
-                       + tail, capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [exe, "--profile", demo_file, "--ledger", str(tmp_path / "a.db")] + tail,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 0, r.stderr
     assert GROUPED.search(r.stdout) and "amount 7.3" in r.stdout
     assert cli.main(["--profile", demo_file, "--ledger", str(tmp_path / "b.db")] + tail) == 0
     assert capsys.readouterr().out == r.stdout
-    r = subprocess.run([exe, "--profile", demo_file, "--ledger", str(tmp_path / "a.db"),
-                        "keychange"], capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [exe, "--profile", demo_file, "--ledger", str(tmp_path / "a.db"), "keychange"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 2 and "error" in r.stderr
 
 
@@ -1054,15 +1168,35 @@ def _cli(capsys, *argv):
 
 def test_cli_migrate_write_then_credit_decodes_under_the_new_key(tmp_path, demo_file, capsys):
     ledger = str(tmp_path / "l.db")
-    code, out, err = _cli(capsys, "--profile", demo_file, "--ledger", ledger, "migrate", "10",
-                          "--at", AFTER_TEXT, "--write")
+    code, out, err = _cli(
+        capsys,
+        "--profile",
+        demo_file,
+        "--ledger",
+        ledger,
+        "migrate",
+        "10",
+        "--at",
+        AFTER_TEXT,
+        "--write",
+    )
     assert code == 0, err
     assert "wrote %s: KRN 1 -> 2, base date 1993 -> 2014" % demo_file in out
     with open(demo_file) as f:
         saved = json.load(f)
     assert saved == dict(DEMO, krn=2, base_date=2014)  # name and vending key as they were
-    code, out, err = _cli(capsys, "--profile", demo_file, "--ledger", ledger, "--json",
-                          "credit", "5", "--at", "2024-11-25T09:00Z")
+    code, out, err = _cli(
+        capsys,
+        "--profile",
+        demo_file,
+        "--ledger",
+        ledger,
+        "--json",
+        "credit",
+        "5",
+        "--at",
+        "2024-11-25T09:00Z",
+    )
     assert code == 0, err
     tok = json.loads(out)["tokens"][0]
     rc, cls, sub, f = decode(tok["token"], "sta", bytes.fromhex(DEMO_KEY_KRN2))
@@ -1072,8 +1206,9 @@ def test_cli_migrate_write_then_credit_decodes_under_the_new_key(tmp_path, demo_
     assert decode(tok["token"], "sta", bytes.fromhex(DEMO_KEY))[0] == errors.BAD_CRC
 
 
-def test_cli_write_saves_nothing_when_the_codes_cannot_be_printed(tmp_path, demo_file,
-                                                                  monkeypatch):
+def test_cli_write_saves_nothing_when_the_codes_cannot_be_printed(
+    tmp_path, demo_file, monkeypatch
+):
     # The profile holds the new key only once its change codes were printed: a pipe that
     # breaks (or a full disk) leaves the profile as it was, and a rerun moves it once.
     class Broken:
@@ -1086,8 +1221,19 @@ def test_cli_write_saves_nothing_when_the_codes_cannot_be_printed(tmp_path, demo
     with open(demo_file) as f:
         before = f.read()
     monkeypatch.setattr(sys, "stdout", Broken())
-    code = cli.main(["--profile", demo_file, "--ledger", str(tmp_path / "l.db"), "migrate",
-                     "10", "--at", AFTER_TEXT, "--write"])
+    code = cli.main(
+        [
+            "--profile",
+            demo_file,
+            "--ledger",
+            str(tmp_path / "l.db"),
+            "migrate",
+            "10",
+            "--at",
+            AFTER_TEXT,
+            "--write",
+        ]
+    )
     assert code == 2
     with open(demo_file) as f:
         assert f.read() == before
@@ -1097,8 +1243,18 @@ def test_cli_write_keeps_a_secret_profile_secret(tmp_path, demo_file, capsys):
     # A profile with the vending key inline is a secret: 0600 stays 0600 when --write
     # replaces it.
     os.chmod(demo_file, 0o600)
-    code, _, err = _cli(capsys, "--profile", demo_file, "--ledger", str(tmp_path / "l.db"),
-                        "migrate", "10", "--at", AFTER_TEXT, "--write")
+    code, _, err = _cli(
+        capsys,
+        "--profile",
+        demo_file,
+        "--ledger",
+        str(tmp_path / "l.db"),
+        "migrate",
+        "10",
+        "--at",
+        AFTER_TEXT,
+        "--write",
+    )
     assert code == 0, err
     assert os.stat(demo_file).st_mode & 0o777 == 0o600
     assert not [n for n in os.listdir(os.path.dirname(demo_file)) if n.endswith(".new")]
@@ -1110,14 +1266,33 @@ def test_cli_keychange_write_keeps_the_vending_key_file(tmp_path, capsys):
     data = {k: v for k, v in MISTY.items() if k != "vending_key"}
     data["vending_key_file"] = "keys/vk.hex"
     path = write_profile(tmp_path, data)
-    code, out, err = _cli(capsys, "--profile", path, "--ledger", tmp_path / "l.db",
-                          "keychange", "--krn", "2", "--write")
+    code, out, err = _cli(
+        capsys,
+        "--profile",
+        path,
+        "--ledger",
+        tmp_path / "l.db",
+        "keychange",
+        "--krn",
+        "2",
+        "--write",
+    )
     assert code == 0, err
     with open(path) as f:
         saved = json.load(f)
     assert saved == dict(data, krn=2) and "vending_key" not in saved
-    code, out, err = _cli(capsys, "--profile", path, "--ledger", tmp_path / "l.db", "--json",
-                          "credit", "5", "--at", AT_TEXT)
+    code, out, err = _cli(
+        capsys,
+        "--profile",
+        path,
+        "--ledger",
+        tmp_path / "l.db",
+        "--json",
+        "credit",
+        "5",
+        "--at",
+        AT_TEXT,
+    )
     assert code == 0, err
     tok = json.loads(out)["tokens"][0]["token"]
     assert decode(tok, "misty1", bytes.fromhex(MISTY_KEY_KRN2))[0] == errors.OK
@@ -1125,16 +1300,39 @@ def test_cli_keychange_write_keeps_the_vending_key_file(tmp_path, capsys):
 
 def test_cli_keychange_write_saves_the_misty1_sgc_kt_ken_ti(tmp_path, capsys):
     path = write_profile(tmp_path, MISTY)
-    code, out, err = _cli(capsys, "--profile", path, "keychange", "--sgc", "654321", "--kt",
-                          "3", "--ken", "200", "--ti", "07", "--write")
+    code, out, err = _cli(
+        capsys,
+        "--profile",
+        path,
+        "keychange",
+        "--sgc",
+        "654321",
+        "--kt",
+        "3",
+        "--ken",
+        "200",
+        "--ti",
+        "07",
+        "--write",
+    )
     assert code == 0, err
     with open(path) as f:
         saved = json.load(f)
     assert saved == dict(MISTY, sgc="654321", kt=3, ken=200, ti="07")
     new = Profile(saved).decoder_key()
     assert new == misty().decoder_key(sgc="654321", kt=3, ti="07")
-    code, out, err = _cli(capsys, "--profile", path, "--ledger", tmp_path / "l.db", "--json",
-                          "credit", "5", "--at", AT_TEXT)
+    code, out, err = _cli(
+        capsys,
+        "--profile",
+        path,
+        "--ledger",
+        tmp_path / "l.db",
+        "--json",
+        "credit",
+        "5",
+        "--at",
+        AT_TEXT,
+    )
     assert decode(json.loads(out)["tokens"][0]["token"], "misty1", new)[0] == errors.OK
 
 
@@ -1169,13 +1367,23 @@ def test_cli_time_before_the_window_says_at_only(stsvend):
 
 def test_cli_time_after_the_last_window_says_no_rollover(tmp_path, capsys):
     path = write_profile(tmp_path, dict(DEMO, base_date=2035))
-    code, out, err = _cli(capsys, "--profile", path, "--ledger", tmp_path / "l.db", "credit",
-                          "5", "--at", "2070-01-01T00:00Z")
+    code, out, err = _cli(
+        capsys,
+        "--profile",
+        path,
+        "--ledger",
+        tmp_path / "l.db",
+        "credit",
+        "5",
+        "--at",
+        "2070-01-01T00:00Z",
+    )
     assert code == 2 and "--at inside" in err and "the last" in err and "migrate" not in err
 
 
-@pytest.mark.parametrize("kind", ["max-power", "phase-unbalance", "tariff-rate",
-                                  "water-factor", "clear-credit"])
+@pytest.mark.parametrize(
+    "kind", ["max-power", "phase-unbalance", "tariff-rate", "water-factor", "clear-credit"]
+)
 def test_cli_management_without_a_value_is_an_error(stsvend, tmp_path, kind):
     code, out, err = stsvend("management", kind, "--at", AT_TEXT)
     assert code == 2 and "needs a value" in err and out == ""
@@ -1189,28 +1397,34 @@ def test_cli_clear_tamper_takes_no_value(stsvend):
     assert code == 2 and "takes no value" in err
 
 
-@pytest.mark.parametrize("argv,line", [
-    (["max-power", "1000"], "limit 1000 W"),
-    (["max-power", "0"], "limit 0 W (no limit: the limit is lifted)"),
-    (["phase-unbalance", "300"], "limit 300 W"),
-    (["clear-credit", "65535"], "register 65535: clears every credit register"),
-    (["clear-credit", "1"], "register 1: clears the water credit"),
-    (["tariff-rate", "1234"], "tariff rate 1234 "),
-    (["water-factor", "77"], "water meter factor 77 "),
-])
+@pytest.mark.parametrize(
+    "argv,line",
+    [
+        (["max-power", "1000"], "limit 1000 W"),
+        (["max-power", "0"], "limit 0 W (no limit: the limit is lifted)"),
+        (["phase-unbalance", "300"], "limit 300 W"),
+        (["clear-credit", "65535"], "register 65535: clears every credit register"),
+        (["clear-credit", "1"], "register 1: clears the water credit"),
+        (["tariff-rate", "1234"], "tariff rate 1234 "),
+        (["water-factor", "77"], "water meter factor 77 "),
+    ],
+)
 def test_cli_management_prints_the_value_it_carries(stsvend, argv, line):
     code, out, err = stsvend("management", *argv, "--at", AT_TEXT)
     assert code == 0, err
     assert re.search(r"^   " + re.escape(line), out, re.M), out
 
 
-@pytest.mark.parametrize("control,lines", [
-    (512, ["bit 9: display the power consumption"]),
-    (6, ["bit 1: test the load switch (relay)", "bit 2: test the information display"]),
-    (1, ["bit 0: every test and display"]),
-    (2**36 - 1, ["bit 11: display the phase power unbalance limit", "bits 12..35: reserved"]),
-    (0, ["control 0: no bit set"]),
-])
+@pytest.mark.parametrize(
+    "control,lines",
+    [
+        (512, ["bit 9: display the power consumption"]),
+        (6, ["bit 1: test the load switch (relay)", "bit 2: test the information display"]),
+        (1, ["bit 0: every test and display"]),
+        (2**36 - 1, ["bit 11: display the phase power unbalance limit", "bits 12..35: reserved"]),
+        (0, ["control 0: no bit set"]),
+    ],
+)
 def test_cli_test_explains_its_control_bits(stsvend, control, lines):
     code, out, err = stsvend("test", str(control), profile=False, ledger=False)
     assert code == 0, err
@@ -1241,11 +1455,14 @@ def test_cli_explain_class_0_without_profile_asks_for_one(stsvend):
     assert code == 2 and "--profile" in err and out == ""
 
 
-@pytest.mark.parametrize("token,why", [
-    (VECTOR_TOKEN[:-1] + "6", "another meter's token, a typo, or an old key?"),
-    (VECTOR_TOKEN[:-1], "not 20 digits"),
-    ("9" * 20, "largest token"),
-])
+@pytest.mark.parametrize(
+    "token,why",
+    [
+        (VECTOR_TOKEN[:-1] + "6", "another meter's token, a typo, or an old key?"),
+        (VECTOR_TOKEN[:-1], "not 20 digits"),
+        ("9" * 20, "largest token"),
+    ],
+)
 def test_cli_explain_refused_exits_nonzero_and_says_why(stsvend, token, why):
     code, out, err = stsvend("explain", token)
     assert code == 1
@@ -1330,8 +1547,16 @@ def _help_texts(capsys):
 
 def test_help_examples_run_as_written(tmp_path, monkeypatch, capsys):
     texts = _help_texts(capsys)
-    assert set(texts) >= {"stsvend", "credit", "management", "keychange", "migrate", "test",
-                          "explain", "key"}
+    assert set(texts) >= {
+        "stsvend",
+        "credit",
+        "management",
+        "keychange",
+        "migrate",
+        "test",
+        "explain",
+        "key",
+    }
     for name, text in texts.items():
         lines = re.findall(r"^  ((?:stsvend|cp) .*)$", text, re.M)
         assert lines, name
@@ -1360,8 +1585,9 @@ def test_readme_examples_run_and_print_what_the_readme_shows(tmp_path, monkeypat
     for line, shown in examples:
         code, out = _run_line(line, capsys)
         assert out.rstrip("\n") == shown, line
-        assert code == (2 if "stsvend: error:" in shown else
-                        1 if re.search(r"^refused ", shown, re.M) else 0), line
+        assert code == (
+            2 if "stsvend: error:" in shown else 1 if re.search(r"^refused ", shown, re.M) else 0
+        ), line
 
 
 def test_readme_and_help_name_the_demo_profile_by_its_real_path(capsys):
@@ -1372,4 +1598,6 @@ def test_readme_and_help_name_the_demo_profile_by_its_real_path(capsys):
         argv = shlex.split(line)
         if "--profile" in argv:
             assert argv[argv.index("--profile") + 1] in (
-                "host_tools/profiles/demo.json", "meter.json"), line
+                "host_tools/profiles/demo.json",
+                "meter.json",
+            ), line

@@ -22,8 +22,10 @@ CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 
 def _missing(what):
     if os.environ.get("CI"):
-        pytest.fail("%s: the page test must run in CI (.ci/run installs Chromium and "
-                    "runs npm ci in web/)" % what)
+        pytest.fail(
+            "%s: the page test must run in CI (.ci/run installs Chromium and "
+            "runs npm ci in web/)" % what
+        )
     pytest.skip(what)
 
 
@@ -34,8 +36,13 @@ def test_classroom_page_in_chromium(tmp_path):
     if not os.path.exists(CHROMIUM):
         _missing("no Chromium at %s (apt-get install chromium, or set CHROMIUM)" % CHROMIUM)
     if not os.path.isdir(os.path.join(WEB, "node_modules", "playwright-core")):
-        r = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=WEB,
-                           capture_output=True, text=True, timeout=600)
+        r = subprocess.run(
+            [npm, "ci", "--no-audit", "--no-fund"],
+            cwd=WEB,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert r.returncode == 0, "npm ci in web/ failed:\n%s\n%s" % (r.stdout, r.stderr)
     dist = str(tmp_path / "dist")
     webbuild.build(dist)
@@ -46,9 +53,22 @@ def test_classroom_page_in_chromium(tmp_path):
 @contextlib.contextmanager
 def _served(dist):
     """The page served as `make web` serves it: python -m http.server on loopback."""
-    p = subprocess.Popen([sys.executable, "-u", "-m", "http.server", "--bind", "127.0.0.1",
-                          "--directory", dist, "0"], stdout=subprocess.PIPE,
-                         stderr=subprocess.DEVNULL, text=True)
+    p = subprocess.Popen(
+        [
+            sys.executable,
+            "-u",
+            "-m",
+            "http.server",
+            "--bind",
+            "127.0.0.1",
+            "--directory",
+            dist,
+            "0",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
     try:
         line = p.stdout.readline()  # Serving HTTP on 127.0.0.1 port N (http://...) ...
         m = re.search(r"port (\d+)", line)
@@ -64,18 +84,34 @@ def _run_page_tests(node, dist, url, tmp_path):
     assert tests, "no page tests in web/test/"
     shot = tmp_path / "web.png"
     shots = tmp_path / "shots"  # as make web-shot writes them: the projector's two sizes
-    r = subprocess.run([node, "--test"] + tests, cwd=ROOT, capture_output=True, text=True,
-                       timeout=600, env=dict(os.environ, WEB_DIST=dist, WEB_URL=url,
-                                         CHROMIUM=CHROMIUM, SCREENSHOT=str(shot),
-                                         SHOT_DIR=str(shots)))
+    r = subprocess.run(
+        [node, "--test"] + tests,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=dict(
+            os.environ,
+            WEB_DIST=dist,
+            WEB_URL=url,
+            CHROMIUM=CHROMIUM,
+            SCREENSHOT=str(shot),
+            SHOT_DIR=str(shots),
+        ),
+    )
     assert r.returncode == 0, "node --test web/test/ failed:\n%s\n%s" % (r.stdout, r.stderr)
-    for png, size in ((shot, None), (shots / "web-1024x768.png", (1024, 768)),
-                      (shots / "web-1920x1080.png", (1920, 1080))):
+    for png, size in (
+        (shot, None),
+        (shots / "web-1024x768.png", (1024, 768)),
+        (shots / "web-1920x1080.png", (1920, 1080)),
+    ):
         data = png.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n", "no screenshot %s" % png.name
         if size:  # the IHDR chunk: width and height, big-endian
-            assert (int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")) \
-                == size, png.name
+            assert (
+                int.from_bytes(data[16:20], "big"),
+                int.from_bytes(data[20:24], "big"),
+            ) == size, png.name
 
 
 def test_the_build_holds_the_firmware_and_decoder_keys_but_no_vending_key(tmp_path):
@@ -83,8 +119,16 @@ def test_the_build_holds_the_firmware_and_decoder_keys_but_no_vending_key(tmp_pa
         _missing("web/node_modules has no MicroPython port (npm ci in web/)")
     out = tmp_path / "dist"
     written = webbuild.build(str(out))
-    for name in ("index.html", "app.js", "style.css", "webmeter.py", "micropython.mjs",
-                 "micropython.wasm", "firmware.json", "demo.json"):
+    for name in (
+        "index.html",
+        "app.js",
+        "style.css",
+        "webmeter.py",
+        "micropython.mjs",
+        "micropython.wasm",
+        "firmware.json",
+        "demo.json",
+    ):
         assert name in written and (out / name).is_file(), name
     fw = json.loads((out / "firmware.json").read_text())
     assert {"sts/codec.py", "meter/meter.py", "ui/ui.py", "app.py"} <= set(fw)
@@ -121,9 +165,13 @@ def test_the_page_benchmark_reports_medians_and_ratios_to_the_unix_port():
         _missing("no node or no Chromium at %s" % CHROMIUM)
     if not os.path.isdir(os.path.join(WEB, "node_modules", "playwright-core")):
         _missing("web/node_modules is not installed (npm ci in web/)")
-    r = subprocess.run([sys.executable, os.path.join(ROOT, "bench", "web.py"), "--tokens", "3",
-                        "--loads", "1"], capture_output=True, text=True, timeout=300,
-                       env=dict(os.environ, CHROMIUM=CHROMIUM))
+    r = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "bench", "web.py"), "--tokens", "3", "--loads", "1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ, CHROMIUM=CHROMIUM),
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     rows = {line[:34].strip(): line[34:].split() for line in r.stdout.splitlines()}
     for call in ("20 digit keys, together", "Enter (decode, apply, explain)"):

@@ -14,7 +14,8 @@ from hal.energy import SimLoad
 from hal.virtual import Keys, Screen, Switch, Ticks
 from meter import results as R
 from meter.results import LOCKED, NAMES
-from sts import amount
+from sts import amount, keychange
+from sts.blocks import REGISTERS
 from sts.codec import encode
 from sts.explain import stages
 from sts.sta import Sta
@@ -22,7 +23,9 @@ from ui.ui import ENTRY, RESULT
 
 STATE = "/state"
 _EPOCH = {1993: 725846400, 2014: 1388534400, 2035: 2051222400}  # 1 January, UTC, in seconds
-_REGISTER = {"max-power": 0, "clear-credit": 1, "tariff": 2, "clear-tamper": 5}
+_REGISTER = {
+    k: REGISTERS[k] for k in ("max-power", "clear-credit", "tariff-rate", "clear-tamper")
+}  # the ones the page offers
 _HISTORY = "history.json"  # every entry typed on this page, with the state: a reload keeps it
 _HISTORY_MAX = 1000
 # t0: the page's time at boot (ticks 0); ahead: ms the teacher's fast-forward added since
@@ -69,9 +72,18 @@ def boot(demo_json, now_ms):
     relay = Switch()
     # The page's load is none (as a meter with nothing plugged in): credit drains only in
     # the simulator, where a load can be switched on.
-    _s["loop"] = Loop({"keypad": Keys(), "display": Screen(), "relay": relay,
-                       "clock": Ticks(), "energy": SimLoad(relay), "state": STATE + "/meter",
-                       "provision": demo["meter"], "log": None})
+    _s["loop"] = Loop(
+        {
+            "keypad": Keys(),
+            "display": Screen(),
+            "relay": relay,
+            "clock": Ticks(),
+            "energy": SimLoad(relay),
+            "state": STATE + "/meter",
+            "provision": demo["meter"],
+            "log": None,
+        }
+    )
     h = _history()
     _show(h[-1] if h else None)  # a reload shows the last token typed again
     return frame(now_ms)
@@ -92,8 +104,15 @@ def _json():
     st = m.status()
     if "fault" not in st:
         st["tids_text"] = _tids_short(m)
-    return json.dumps({"lines": loop.display.lines, "relay": loop.relay.closed,
-                       "status": st, "load": loop.energy.watts, "ahead": _s["ahead"] // 1000})
+    return json.dumps(
+        {
+            "lines": loop.display.lines,
+            "relay": loop.relay.closed,
+            "status": st,
+            "load": loop.energy.watts,
+            "ahead": _s["ahead"] // 1000,
+        }
+    )
 
 
 # -- dates: a TID is minutes since the base date ------------------------------------------
@@ -118,9 +137,12 @@ def tid_date(base_date, tid):
 
 
 def _tid_words(base_date, tid):
-    return ("%s: minutes since the base date %d-01-01; the last TID of that base, %d, is "
-            "%s" % (tid_date(base_date, tid), base_date, (1 << 24) - 1,
-                    tid_date(base_date, (1 << 24) - 1)))
+    return "%s: minutes since the base date %d-01-01; the last TID of that base, %d, is %s" % (
+        tid_date(base_date, tid),
+        base_date,
+        (1 << 24) - 1,
+        tid_date(base_date, (1 << 24) - 1),
+    )
 
 
 def _made(m, t):
@@ -146,13 +168,19 @@ def _tids(m):
     made = _made(m, t)
     first = "%d (%s)" % (t.tids[0], tid_date(m.base_date, t.tids[0]))
     if made == t.count:
-        return ("%s: every slot is pre-filled with the manufacture TID %s, so tokens older "
-                "than the meter are OLD" % (head, first))
+        return (
+            "%s: every slot is pre-filled with the manufacture TID %s, so tokens older "
+            "than the meter are OLD" % (head, first)
+        )
     newest = [t.tids[i] for i in range(max(made, t.count - 3), t.count)]
     text = ", ".join("%d (%s)" % (x, tid_date(m.base_date, x)) for x in newest)
     if made:
-        return ("%s: %d slots still hold the manufacture TID %s; newest: %s"
-                % (head, made, first, text))
+        return "%s: %d slots still hold the manufacture TID %s; newest: %s" % (
+            head,
+            made,
+            first,
+            text,
+        )
     if t.count == 1:
         return "%s: %s" % (head, first)
     return "%s; oldest %s; newest: %s" % (head, first, text)
@@ -165,10 +193,13 @@ def _tids_short(m):
     made = _made(m, t)
     if t.count and made == t.count:
         return "TID memory pre-filled with the manufacture TID (%s)" % tid_date(
-            m.base_date, t.tids[0])
+            m.base_date, t.tids[0]
+        )
     if made:
         return "TID memory %d accepted, %d slots still the manufacture TID" % (
-            t.count - made, made)
+            t.count - made,
+            made,
+        )
     return "TID memory %d/%d" % (t.count, t.capacity)
 
 
@@ -185,8 +216,13 @@ def key(k, now_ms):
     if len(typed) == 20 and ready and not m.lock_left(now):
         # With the key and base date in force when the token was typed (a key change may
         # replace them): its KRN names the key, so it is explained again as it was.
-        entry = {"digits": typed, "krn": m.krn, "ea": m.ea, "base": m.base_date,
-                 "before": _tids(m)}
+        entry = {
+            "digits": typed,
+            "krn": m.krn,
+            "ea": m.ea,
+            "base": m.base_date,
+            "before": _tids(m),
+        }
     _step(now_ms, k)
     if ui.state != RESULT or not typed:
         return _json()  # a digit, a short code: the explainer keeps the last token
@@ -216,7 +252,7 @@ def _why_not(m, typed):
 _MEANS = {
     R.ACCEPT: "the meter accepted the token",
     R.KCT_STAGED: "the meter holds this key change token (KCT) section and waits, for two "
-                  "minutes at most, for the rest of its set",
+    "minutes at most, for the rest of its set",
     R.KEY_CHANGED: "the key change set is complete: the new decoder key is in use from now on",
     R.OVERFLOW: "the credit would pass what the register can hold, so none was added",
     R.KEY_TYPE: "a key change to a key type this meter may not take",
@@ -224,17 +260,17 @@ _MEANS = {
     R.RANGE: "the value it carries is outside what this meter accepts",
     R.FUNCTION: "a kind of token this meter does not support",
     R.OLD: "its TID is older than every TID the meter remembers, with the memory full: it "
-           "might be one already used, so it is refused",
+    "might be one already used, so it is refused",
     R.USED: "the meter has accepted this TID before: a token works once",
     R.KEY_EXPIRED: "its TID is past the key expiry number (KEN): the meter needs a new key",
     R.DDTK: "the meter holds a default key, which takes no credit",
     R.CRC: "the check does not match after decryption: another meter's token, a typo, or "
-           "an old key",
+    "an old key",
     R.MFR: "a test token for another manufacturer's meters",
     R.LOCKED: "after too many refused tokens the keypad is locked for a while: the meter did "
-              "not read this one",
+    "not read this one",
     R.KCT_TIMEOUT: "the held key change section waited too long and was dropped: type the "
-                   "whole set again",
+    "whole set again",
     R.KCT_MIXED: "this section does not belong with the one held: both were dropped",
     R.STORAGE: "the meter cannot read or write its state, so it takes no token",
     R.SAME_KEY: "the new key is the key in use: refused",
@@ -243,7 +279,7 @@ _MEANS = {
 
 
 def _result_words(code, lines):
-    """"1 ACCEPT: what it means. The display shows ...": the display's lines that the name
+    """ "1 ACCEPT: what it means. The display shows ...": the display's lines that the name
     does not already say, so nothing is said twice."""
     name = NAMES[code]
     n = "" if code > LOCKED else "%d " % code  # the meter's own outcomes: no number
@@ -300,8 +336,11 @@ def _stages_of(e):
     result; or, for an entry the meter refused unread, why it was not decoded."""
     d = e["digits"]
     if "why" in e:
-        return [("digits", "%s (%d digits)" % (d, len(d))), ("not decoded", e["why"]),
-                ("result", e.get("result", ""))]
+        return [
+            ("digits", "%s (%d digits)" % (d, len(d))),
+            ("not decoded", e["why"]),
+            ("result", e.get("result", "")),
+        ]
     st = stages(d, _cipher(e["ea"], e["krn"]), e["ea"])
     st.append(("TID memory before", e.get("before", "")))
     st.append(("TID memory after", e.get("after", "")))
@@ -327,39 +366,70 @@ def _show(e):
 # The explainer's words: stage -> (its name, one plain sentence shown before its data).
 _STAGES = {
     "digits": ("The digits", "What was typed on the keypad: a token is 20 decimal digits."),
-    "66 bits": ("One number, 66 bits", "The 20 digits are one number below 2**66; written in "
-                "binary it is 66 bits, bit 65 on the left and bit 0 on the right."),
-    "class bits": ("The token class", "Bits 28 and 27 carry the token class, which says how "
-                   "to read the rest: 0 credit, 1 test/display, 2 management."),
-    "transposition": ("Transposition", "To make room for the class, the vending side moved "
-                      "block bits 28 and 27 up to bits 65 and 64; the meter puts them back."),
-    "cipher block": ("The data block, as sent", "What is left is the 64-bit data block, shown "
-                     "in hexadecimal."),
-    "CRC": ("The check (CRC)", "Bits 0 to 15 are a CRC-16 over the rest of the block: the "
-            "meter works it out again, and the two must be equal."),
-    "token": ("Which token", "Bits 60 to 63 are the subclass: with the class, they name the "
-              "kind of token."),
-    "amount": ("The amount, read", "The amount field is a 2-bit exponent and a 14-bit "
-               "mantissa, counted in tenths of a unit."),
-    "refused": ("Refused by the decoder", "The decoder stopped here: nothing after this point "
-                "was read."),
+    "66 bits": (
+        "One number, 66 bits",
+        "The 20 digits are one number below 2**66; written in "
+        "binary it is 66 bits, bit 65 on the left and bit 0 on the right.",
+    ),
+    "class bits": (
+        "The token class",
+        "Bits 28 and 27 carry the token class, which says how "
+        "to read the rest: 0 credit, 1 test/display, 2 management.",
+    ),
+    "transposition": (
+        "Transposition",
+        "To make room for the class, the vending side moved "
+        "block bits 28 and 27 up to bits 65 and 64; the meter puts them back.",
+    ),
+    "cipher block": (
+        "The data block, as sent",
+        "What is left is the 64-bit data block, shown in hexadecimal.",
+    ),
+    "CRC": (
+        "The check (CRC)",
+        "Bits 0 to 15 are a CRC-16 over the rest of the block: the "
+        "meter works it out again, and the two must be equal.",
+    ),
+    "token": (
+        "Which token",
+        "Bits 60 to 63 are the subclass: with the class, they name the kind of token.",
+    ),
+    "amount": (
+        "The amount, read",
+        "The amount field is a 2-bit exponent and a 14-bit mantissa, counted in tenths of a unit.",
+    ),
+    "refused": (
+        "Refused by the decoder",
+        "The decoder stopped here: nothing after this point was read.",
+    ),
     "not decoded": ("Not decoded", "The meter refused this entry before decoding it."),
-    "TID memory before": ("TID memory, before", "The meter remembers the TIDs it has "
-                          "accepted, so that each token works only once."),
-    "TID memory after": ("TID memory, after", "What the meter remembers now: a new TID is "
-                         "added, and a rollover empties the memory."),
+    "TID memory before": (
+        "TID memory, before",
+        "The meter remembers the TIDs it has accepted, so that each token works only once.",
+    ),
+    "TID memory after": (
+        "TID memory, after",
+        "What the meter remembers now: a new TID is added, and a rollover empties the memory.",
+    ),
     "result": ("What the meter did", "The meter's answer, by its number and name."),
 }
 
 # Block fields: name in words, one sentence on what it is for.
 _FIELDS = {
     "amount": ("Amount", "How much credit the token carries."),
-    "tid": ("TID = token identifier", "The minute the token was made, counted from the "
-            "base date; the meter takes each TID once."),
-    "rnd": ("RND = random number", "Four random bits, so that two tokens made in the same "
-            "minute still differ."),
-    "register": ("Register value", "The value this management token sets (watts, for a "
-                 "max power limit)."),
+    "tid": (
+        "TID = token identifier",
+        "The minute the token was made, counted from the "
+        "base date; the meter takes each TID once.",
+    ),
+    "rnd": (
+        "RND = random number",
+        "Four random bits, so that two tokens made in the same minute still differ.",
+    ),
+    "register": (
+        "Register value",
+        "The value this management token sets (watts, for a max power limit).",
+    ),
     "mfr": ("Manufacturer code", "Which maker's meters should obey; 0 means every meter."),
     "control": ("Control", "Which test or display the meter is asked to run."),
     "nkho": ("NKHO = new key high part", "The upper 32 bits of the new decoder key."),
@@ -368,19 +438,31 @@ _FIELDS = {
     "nkmo2": ("NKMO2 = new key middle part 2", "32 more bits of a 128-bit new key."),
     "kt": ("KT = key type", "What kind of key the new one is (2: a credit key for one meter)."),
     "res": ("Reserved", "A bit kept for later use: always 0."),
-    "ro": ("RO = rollover", "1 tells the meter to empty its TID memory: how a meter moves "
-           "to a new base date."),
-    "krn": ("KRN = key revision number", "The number of the new key; each key change counts "
-            "it up."),
-    "kenho": ("KENHO = key expiry number, high part", "The upper 4 bits of the KEN: tokens "
-              "with TIDs past it are refused."),
+    "ro": (
+        "RO = rollover",
+        "1 tells the meter to empty its TID memory: how a meter moves to a new base date.",
+    ),
+    "krn": (
+        "KRN = key revision number",
+        "The number of the new key; each key change counts it up.",
+    ),
+    "kenho": (
+        "KENHO = key expiry number, high part",
+        "The upper 4 bits of the KEN: tokens with TIDs past it are refused.",
+    ),
     "kenlo": ("KENLO = key expiry number, low part", "The lower 4 bits of the KEN."),
-    "ti": ("TI = tariff index", "Which tariff the meter's customer is on; part of the key's "
-           "identity."),
-    "sgclo": ("SGC, low part = supply group code", "The lower 12 bits of the supply group "
-              "the meter belongs to."),
-    "sgcho": ("SGC, high part = supply group code", "The upper 12 bits of the supply group "
-              "the meter belongs to."),
+    "ti": (
+        "TI = tariff index",
+        "Which tariff the meter's customer is on; part of the key's identity.",
+    ),
+    "sgclo": (
+        "SGC, low part = supply group code",
+        "The lower 12 bits of the supply group the meter belongs to.",
+    ),
+    "sgcho": (
+        "SGC, high part = supply group code",
+        "The upper 12 bits of the supply group the meter belongs to.",
+    ),
 }
 
 # What the decoder's refusals mean, in words (the codec's names are for code, not learners).
@@ -400,13 +482,18 @@ def _dress(k, v, kind, base):
     if k == "plaintext":
         hexa = v.split(" ")[0]
         if "not encrypted" in v:
-            name, say = "The data block, in the clear", ("Test/display tokens are not "
-                                                          "encrypted: the block is read as "
-                                                          "it is.")
+            name, say = (
+                "The data block, in the clear",
+                ("Test/display tokens are not encrypted: the block is read as it is."),
+            )
         else:
-            name, say = "The data block, decrypted", (
-                "The meter decrypts the block with its own decoder key (%s): only the meter "
-                "the token was made for gets sense out of it." % v.split("(")[1].split(" ")[0])
+            name, say = (
+                "The data block, decrypted",
+                (
+                    "The meter decrypts the block with its own decoder key (%s): only the meter "
+                    "the token was made for gets sense out of it." % v.split("(")[1].split(" ")[0]
+                ),
+            )
         v = hexa
     elif k == "CRC":
         v = v.replace(": match", ": they match").replace(": MISMATCH", ": they differ")
@@ -416,7 +503,7 @@ def _dress(k, v, kind, base):
         f = k[6:]
         name, say = _FIELDS.get(f, (f, ""))
         n = int(v.split(" ")[0])
-        where = v[len(str(n)):].strip()
+        where = v[len(str(n)) :].strip()
         lo, _, hi = where.strip("(bits )").partition("..")
         if lo == hi:
             where = "(bit %s)" % lo
@@ -474,7 +561,7 @@ def _issued(base_date):
     return v if isinstance(v, int) else 0
 
 
-_ASK = {"tariff": ("tariff", "its units")}
+_ASK = {"tariff-rate": ("tariff rate", "its units")}
 
 
 def _tenths(text):
@@ -490,8 +577,10 @@ def _tenths(text):
     if tenths == 0:
         raise ValueError("credit: at least 0.1 kWh")
     if tenths > amount.MAX_TENTHS:
-        raise ValueError("credit: at most %d.%d kWh in one token"
-                         % (amount.MAX_TENTHS // 10, amount.MAX_TENTHS % 10))
+        raise ValueError(
+            "credit: at most %d.%d kWh in one token"
+            % (amount.MAX_TENTHS // 10, amount.MAX_TENTHS % 10)
+        )
     return tenths
 
 
@@ -503,7 +592,7 @@ def _whole(text, what, top):
 
 
 def _grouped(digits):
-    return " ".join(digits[i:i + 4] for i in range(0, 20, 4))
+    return " ".join(digits[i : i + 4] for i in range(0, 20, 4))
 
 
 def vend(kind, arg, now_ms):
@@ -534,12 +623,22 @@ def _vend(m, kind, arg, now_ms):
         elif value is None:
             value = _whole(arg, "%s in %s" % _ASK[kind], 0xFFFF)
             label = "%s %d" % (kind, value)
-        t = encode(2, _REGISTER[kind], {"register": value, "tid": _tid(m, now_ms), "rnd": rnd},
-                   Sta(key))
+        t = encode(
+            2, _REGISTER[kind], {"register": value, "tid": _tid(m, now_ms), "rnd": rnd}, Sta(key)
+        )
         return [(label, t)]
     if kind == "test":
-        return [("test/display %s" % arg, encode(1, 0, {"mfr": 0, "control": _whole(
-            arg, "the test/display control", (1 << 36) - 1)}, None))]
+        return [
+            (
+                "test/display %s" % arg,
+                encode(
+                    1,
+                    0,
+                    {"mfr": 0, "control": _whole(arg, "the test/display control", (1 << 36) - 1)},
+                    None,
+                ),
+            )
+        ]
     if kind == "migration":
         return _migration(m, now_ms)
     raise ValueError("unknown token kind %r" % kind)
@@ -551,19 +650,18 @@ def _migration(m, now_ms):
         raise ValueError("this meter has already moved to KRN %d" % m.krn)
     old = Sta(unhexlify(d["decoder_key"]))
     nk = unhexlify(_s["demo"]["next_key"])
-    hi = (nk[0] << 24) | (nk[1] << 16) | (nk[2] << 8) | nk[3]
-    lo = (nk[4] << 24) | (nk[5] << 16) | (nk[6] << 8) | nk[7]
-    ken = d["ken"]
-    kct1 = encode(2, 3, {"nkho": hi, "kt": d["kt"], "res": 0, "ro": 1, "krn": d["krn"] + 1,
-                         "kenho": ken >> 4}, old)
-    kct2 = encode(2, 4, {"nklo": lo, "ti": int(d["ti"]), "kenlo": ken & 15}, old)
+    kct1, kct2 = [
+        encode(2, sub, f, old)
+        for sub, f in keychange.sections(nk, d["kt"], d["krn"] + 1, d["ken"], int(d["ti"]), ro=1)
+    ]
     # The credit counts from the new base date, 2014, under the new key.
     tid = _tid(m, now_ms, 2014)
-    credit = encode(0, 0, {"amount": amount.encode(100), "tid": tid, "rnd": now_ms % 16},
-                    Sta(nk))
-    return [("1. key change 1 of 2 (type both within 2 minutes)", kct1),
-            ("2. key change 2 of 2", kct2),
-            ("3. credit 10.0 kWh under the new key", credit)]
+    credit = encode(0, 0, {"amount": amount.encode(100), "tid": tid, "rnd": now_ms % 16}, Sta(nk))
+    return [
+        ("1. key change 1 of 2 (type both within 2 minutes)", kct1),
+        ("2. key change 2 of 2", kct2),
+        ("3. credit 10.0 kWh under the new key", credit),
+    ]
 
 
 def sync(files_json):

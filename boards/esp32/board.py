@@ -23,5 +23,6 @@ WATCHDOG_MS = 8000
 
 def setup():
     """The drivers main.py runs the meter with."""
-    return wire(KEYMAP, ROWS, COLS, SDA, SCL, LCD_ADDR, RELAY, RELAY_ACTIVE_HIGH, LED,
-                STATE_DIR, ENERGY)
+    return wire(
+        KEYMAP, ROWS, COLS, SDA, SCL, LCD_ADDR, RELAY, RELAY_ACTIVE_HIGH, LED, STATE_DIR, ENERGY
+    )

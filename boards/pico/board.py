@@ -20,5 +20,6 @@ WATCHDOG_MS = 8000  # the RP2040's watchdog takes at most 8388 ms
 
 def setup():
     """The drivers main.py runs the meter with."""
-    return wire(KEYMAP, ROWS, COLS, SDA, SCL, LCD_ADDR, RELAY, RELAY_ACTIVE_HIGH, LED,
-                STATE_DIR, ENERGY)
+    return wire(
+        KEYMAP, ROWS, COLS, SDA, SCL, LCD_ADDR, RELAY, RELAY_ACTIVE_HIGH, LED, STATE_DIR, ENERGY
+    )

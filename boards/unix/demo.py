@@ -1,6 +1,7 @@
-# demo.py  the first thing `make sim` runs: a sample token decoded by the firmware's codec
+# demo.py  sample tokens decoded by the firmware's codec alone: no meter rules, no state
 # Usage: micropython boards/unix/demo.py [20 DIGITS]
-# Until the simulator lands (issue 5) this shows the decode path every typed token takes.
+# The decode path every typed token takes; the whole meter is the simulator, boards/unix/sim.py
+# (`make sim`).
 import sys
 
 _HERE = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
@@ -15,13 +16,18 @@ from sts.sta import Sta  # noqa: E402
 # The demo meter: the decoder key of conformance test CTSA01 (PAN 600727 00000000000 9,
 # SGC 123456, TI 01, KRN 1, DKGA02 from the vending key abababababababab).
 KEY = "e653341f9d5bf36f"
-SAMPLES = ("23716100501183194197", "42502136492215507402", "50901894209860263092",
-           "56493153725450313471", "23716100501183194198")
+SAMPLES = (
+    "23716100501183194197",
+    "42502136492215507402",
+    "50901894209860263092",
+    "56493153725450313471",
+    "23716100501183194198",
+)
 
 
 def show(dec, token):
     err = dec.decode(token)
-    grouped = " ".join(token[i:i + 4] for i in range(0, len(token), 4))
+    grouped = " ".join(token[i : i + 4] for i in range(0, len(token), 4))
     if err:
         print("%-24s -> refused: %s" % (grouped, errors.NAMES[err]))
         return

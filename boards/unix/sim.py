@@ -36,7 +36,7 @@ class CuttingStore(RecordStore):
         if CuttingStore.writes == CuttingStore.cut_at:
             data = b"".join([bytes(p) for p in parts])
             with open(path, "wb") as f:
-                f.write(data[:len(data) // 2])
+                f.write(data[: len(data) // 2])
             sys.stdout.write(json.dumps({"cut": CuttingStore.writes, "path": path}) + "\n")
             sys.exit(3)
         RecordStore._write(self, path, parts)
@@ -77,10 +77,18 @@ class Sim:
         self.energy = SimLoad(self.relay, self.watts)
         self.screen = Screen(self.rows, self.cols)
         self.keys = Keys()
-        dev = {"keypad": self.keys, "display": self.screen, "relay": self.relay,
-               "clock": self.clock, "energy": self.energy, "state": self.state + "/meter",
-               "store": CuttingStore, "profile": self.profile, "keep_profile": True,
-               "log": None}
+        dev = {
+            "keypad": self.keys,
+            "display": self.screen,
+            "relay": self.relay,
+            "clock": self.clock,
+            "energy": self.energy,
+            "state": self.state + "/meter",
+            "store": CuttingStore,
+            "profile": self.profile,
+            "keep_profile": True,
+            "log": None,
+        }
         if provision is not None:
             dev["provision"] = provision
         self.loop = Loop(dev)
@@ -113,8 +121,19 @@ class Sim:
 
 
 KEYS = "0123456789#*C"
-COMMANDS = ("key", "keys", "type", "wait", "load", "reboot", "status", "quit", "writes", "mem",
-            "personalise")
+COMMANDS = (
+    "key",
+    "keys",
+    "type",
+    "wait",
+    "load",
+    "reboot",
+    "status",
+    "quit",
+    "writes",
+    "mem",
+    "personalise",
+)
 
 
 def _check(cmd, arg):
@@ -175,8 +194,10 @@ def scripted(sim, out):
             out.write(json.dumps({"t": sim.now, "writes": CuttingStore.writes}) + "\n")
         elif cmd == "mem":
             gc.collect()
-            out.write(json.dumps({"t": sim.now, "mem_alloc": gc.mem_alloc(),
-                                  "mem_free": gc.mem_free()}) + "\n")
+            out.write(
+                json.dumps({"t": sim.now, "mem_alloc": gc.mem_alloc(), "mem_free": gc.mem_free()})
+                + "\n"
+            )
         elif cmd == "personalise":  # a new meter from meter.json data, for tests
             sim.repersonalise(json.loads(arg))
         elif cmd == "status":  # streamed: no one string as long as the line (a small heap)
@@ -189,8 +210,15 @@ def scripted(sim, out):
 
 
 def main(argv):
-    opts = {"--state": ".sim", "--profile": ".sim/meter.json", "--start": None,
-            "--rows": "2", "--cols": "16", "--firmware": None, "--cut-at": "0"}
+    opts = {
+        "--state": ".sim",
+        "--profile": ".sim/meter.json",
+        "--start": None,
+        "--rows": "2",
+        "--cols": "16",
+        "--firmware": None,
+        "--cut-at": "0",
+    }
     script = False
     i = 0
     while i < len(argv):
@@ -206,12 +234,13 @@ def main(argv):
         i += 1
     start = int(opts["--start"]) * 1000 if opts["--start"] else int(time.time() * 1000)
     CuttingStore.cut_at = int(opts["--cut-at"])
-    sim = Sim(opts["--state"], opts["--profile"], start, int(opts["--rows"]),
-              int(opts["--cols"]))
+    sim = Sim(opts["--state"], opts["--profile"], start, int(opts["--rows"]), int(opts["--cols"]))
     m = sim.loop.m
     if not m.personalised and not m.fault:  # a blank meter, and no profile to read
-        sys.stderr.write("cannot personalise the meter from %s (no such file): run `make sim`"
-                         "\n" % opts["--profile"])
+        sys.stderr.write(
+            "cannot personalise the meter from %s (no such file): run `make sim`"
+            "\n" % opts["--profile"]
+        )
         sys.exit(2)
     if script:
         scripted(sim, sys.stdout)

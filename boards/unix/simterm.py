@@ -14,8 +14,10 @@ def waits(s):
     if s.get("trip_left"):
         out.append("overload trip: supply back in %d s" % s["trip_left"])
     if s.get("kct_left"):
-        out.append("key change %d of %d held: %d s left for the rest"
-                   % (s["kct_held"], s["kct_of"], s["kct_left"]))
+        out.append(
+            "key change %d of %d held: %d s left for the rest"
+            % (s["kct_held"], s["kct_of"], s["kct_left"])
+        )
     return out
 
 
@@ -31,8 +33,10 @@ def draw(sim):
     trip = "  TRIPPED: load over the max power limit" if s.get("tripped") else ""
     out.append("  supply %s  load %d W%s\r\n" % (supply, sim.watts, trip))
     out.extend("  " + w + "\r\n" for w in waits(s))  # live: redrawn 5 times a second
-    out.append("\r\n  keys: 0-9, Enter = #, Backspace = *, c = clear, l = load 0/1/2 kW,\r\n"
-               "        f = 10 minutes on, r = reread the tokens, q = quit\r\n")
+    out.append(
+        "\r\n  keys: 0-9, Enter = #, Backspace = *, c = clear, l = load 0/1/2 kW,\r\n"
+        "        f = 10 minutes on, r = reread the tokens, q = quit\r\n"
+    )
     if sim.tokens:
         out.append("\r\n  tokens to try (`make sim-tokens` makes new ones for this meter):\r\n")
         out.extend("    " + t + "\r\n" for t in sim.tokens)
@@ -47,8 +51,10 @@ def interactive(sim):
     try:
         old = termios.tcgetattr(fd)
     except OSError:  # stdin is a pipe or a file, not a terminal
-        sys.stderr.write("sim.py: the interactive simulator needs a terminal; "
-                         "for commands on stdin use --script (see the README)\n")
+        sys.stderr.write(
+            "sim.py: the interactive simulator needs a terminal; "
+            "for commands on stdin use --script (see the README)\n"
+        )
         sys.exit(2)
     termios.setraw(fd)
     poll = select.poll()

@@ -1,4 +1,4 @@
-# clock.py  the meter's clock: milliseconds from time.ticks_ms(), and a fake one for tests
+# clock.py  the meter's clock: milliseconds from time.ticks_ms()
 # No board here keeps the date across a power cut (the rp2 port sets 2021-01-01 at every
 # power-up, ESP32 counts from 2000), and the meter needs none: only the time between two
 # readings, which meter.diff() takes across the wrap of ticks_ms().
@@ -13,20 +13,3 @@ class Clock:
 
     def now_ms(self):
         return time.ticks_ms()
-
-
-class FakeClock:
-    """A clock that moves only when told to; for tests and the scripted simulator."""
-
-    def __init__(self, start_ms=0):
-        self.ms = start_ms
-
-    def now_ms(self):
-        return self.ms
-
-    def advance(self, ms):
-        """Move the clock on by ms milliseconds."""
-        self.ms += ms
-
-    def set(self, ms):
-        self.ms = ms

@@ -110,8 +110,9 @@ class HD44780:
 
     def display(self, on, cursor=False, blink=False):
         """Turn the display, the underline cursor and the blinking block on or off."""
-        self.hal_write_command(_DISPLAY | (_DISPLAY_ON if on else 0) | (2 if cursor else 0)
-                               | (1 if blink else 0))
+        self.hal_write_command(
+            _DISPLAY | (_DISPLAY_ON if on else 0) | (2 if cursor else 0) | (1 if blink else 0)
+        )
 
     def backlight(self, on):
         """Switch the backlight, where the bus has one."""

@@ -45,14 +45,23 @@ def energy_source(spec):
     if kind == "pzem":
         from hal.pzem import Pzem
 
-        uart = UART(spec[1], baudrate=9600, bits=8, parity=None, stop=1, tx=Pin(spec[2]),
-                    rx=Pin(spec[3]), timeout=0)
+        uart = UART(
+            spec[1],
+            baudrate=9600,
+            bits=8,
+            parity=None,
+            stop=1,
+            tx=Pin(spec[2]),
+            rx=Pin(spec[3]),
+            timeout=0,
+        )
         return Pzem(uart)
     raise ValueError("energy source: 's0' or 'pzem', not %r" % (kind,))
 
 
-def setup(keymap, rows, cols, sda, scl, lcd_addr, relay, relay_active_high, led, state_dir,
-          energy):
+def setup(
+    keymap, rows, cols, sda, scl, lcd_addr, relay, relay_active_high, led, state_dir, energy
+):
     """The drivers, by name, for app.py; rows and cols are pin ids, led a pin id or name,
     energy as energy_source() takes it."""
     # Supply off first, until the meter has read its state and says otherwise.

@@ -7,7 +7,7 @@
 # as a clock time: a clock that restarts or steps cannot stretch it.
 from array import array
 
-from sts.kinds import bits
+from sts.kinds import NK, field
 
 _SLOTS = (3, 4, 8, 9)
 
@@ -48,8 +48,9 @@ class KeyChange:
             self.drop()
             outcome = TIMED_OUT
         b = self.blocks
-        if self.held & (1 << i) and (b[3 * i] != block[0] or b[3 * i + 1] != block[1]
-                                     or b[3 * i + 2] != block[2]):
+        if self.held & (1 << i) and (
+            b[3 * i] != block[0] or b[3 * i + 1] != block[1] or b[3 * i + 2] != block[2]
+        ):
             self.drop()  # a second, different section of the same kind: another set
             outcome = MIXED
         b[3 * i] = block[0]
@@ -61,15 +62,16 @@ class KeyChange:
             return COMPLETE
         return outcome
 
-    def field(self, sub, lo, n):
+    def field(self, sub, where):
+        """The field at `where` (a position of sts.kinds) of held section `sub`."""
         i = _SLOTS.index(sub)
-        return bits(self.blocks[3 * i:3 * i + 3], lo, n)
+        return field(self.blocks[3 * i : 3 * i + 3], where)
 
     def new_key(self, ea):
         """The assembled key: NKHO, NKLO for STA; NKHO, NKMO2, NKMO1, NKLO for MISTY1."""
         parts = (3, 4) if ea == "sta" else (3, 8, 9, 4)
         out = bytearray()
         for sub in parts:
-            w = self.field(sub, 16, 32)
+            w = self.field(sub, NK)
             out += bytes(((w >> 24) & 255, (w >> 16) & 255, (w >> 8) & 255, w & 255))
         return bytes(out)

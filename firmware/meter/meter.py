@@ -17,20 +17,25 @@ from meter.key_change import COMPLETE, MIXED, TIMED_OUT, KeyChange, sections_for
 from meter.store import FORMAT
 from meter.tid_memory import OLD, TidMemory
 from sts import amount, errors
-from sts.kinds import WHAT, bits
+from sts import kinds as K
+from sts.kinds import NEXT_BASE, WHAT, field
 from sts.codec import Decoder
 
 MAX_BALANCE = 99999999  # tenths: 9,999,999.9 units, 8 digits on a display, < 2**30
-NEXT_BASE = {1993: 2014, 2014: 2035}
 LOCK_AFTER = 3  # refused guesses in a row before the keypad locks
 LOCK_FIRST = 10  # seconds; doubles with each further guess
 LOCK_MAX = 1280
 TRIP_SECONDS = 60  # an overload keeps the supply off this long before it is tried again
 _EA_CODE = {"sta": 7, "misty1": 11}
 _EA_NAME = {7: "sta", 11: "misty1"}
-_CODEC_ERR = {errors.BAD_LENGTH: R.FORMAT, errors.NOT_DIGIT: R.FORMAT,
-              errors.TOO_LARGE: R.FORMAT, errors.UNKNOWN_CLASS: R.FORMAT,
-              errors.BAD_CRC: R.CRC, errors.UNKNOWN_SUBCLASS: R.FUNCTION}
+_CODEC_ERR = {
+    errors.BAD_LENGTH: R.FORMAT,
+    errors.NOT_DIGIT: R.FORMAT,
+    errors.TOO_LARGE: R.FORMAT,
+    errors.UNKNOWN_CLASS: R.FORMAT,
+    errors.BAD_CRC: R.CRC,
+    errors.UNKNOWN_SUBCLASS: R.FUNCTION,
+}
 # Key types (KT): 0 initialisation (DITK), 1 default (DDTK), 2 unique (DUTK), 3 common
 # (DCTK). Only 2 and 3 may accept credit; a key change may move to 1, 2 or 3, never back
 # to the initialisation key.
@@ -168,17 +173,17 @@ class Meter:
         b = dec.block
         what = WHAT[cls << 4 | sub]
         if cls == 1:
-            mfr = bits(b, 16, 8 if sub == 0 else 16)
+            mfr = field(b, K.MFR1 if sub == 0 else K.MFR2)
             if mfr and mfr != self.mfr():
                 return self._refuse(R.MFR, what)
-            control = bits(b, 24, 36) if sub == 0 else bits(b, 32, 28)
+            control = field(b, K.CONTROL1 if sub == 0 else K.CONTROL2)
             # Anyone can make a test token (it is not encrypted): it changes no state, and
             # does not end a streak of guesses.
             return R.Result(R.ACCEPT, what, control=control)
         if cls == 2 and sub in (3, 4, 8, 9):
             return self._key_change(sub, b, what)
-        tid = bits(b, 32, 24)
-        value = bits(b, 16, 16)
+        tid = field(b, K.TID)
+        value = field(b, K.AMOUNT)  # (K.REGISTER for class 2: the same bits)
         if cls == 0:
             if self.kt not in (2, 3):  # a unique or common key (see KT above)
                 return self._refuse(R.DDTK, what)
@@ -193,8 +198,9 @@ class Meter:
                 return self._refuse(R.OVERFLOW, what)
             self.balance[sub] += tenths
             self.tids.add(tid)
-            return self._done(R.Result(R.ACCEPT, what, amount=tenths,
-                                       balance=self.balance[sub]))
+            return self._done(
+                R.Result(R.ACCEPT, what, amount=tenths, balance=self.balance[sub], sub=sub)
+            )
         code = self._manage(sub, value)
         if code:
             return self._refuse(code, what)
@@ -235,8 +241,8 @@ class Meter:
             # first one) must not end a streak of guesses.
             code = {TIMED_OUT: R.KCT_TIMEOUT, MIXED: R.KCT_MIXED}.get(outcome, R.KCT_STAGED)
             return self._done(R.Result(code, what, n=kc.count(), m=m))
-        kt = kc.field(3, 48, 2)
-        ro = kc.field(3, 51, 1)
+        kt = kc.field(3, K.KT)
+        ro = kc.field(3, K.RO)
         key = kc.new_key(self.ea)
         refused = 0
         if kt not in (1, 2, 3):
@@ -252,11 +258,11 @@ class Meter:
             return self._done(R.Result(refused, what))
         self._set_key(key)
         self.kt = kt
-        self.krn = kc.field(3, 52, 4)
-        self.ken = (kc.field(3, 56, 4) << 4) | kc.field(4, 56, 4)
-        self.ti = kc.field(4, 48, 8)
+        self.krn = kc.field(3, K.KRN)
+        self.ken = (kc.field(3, K.KENHO) << 4) | kc.field(4, K.KENLO)
+        self.ti = kc.field(4, K.TI)
         if self.ea == "misty1":
-            self.sgc = (kc.field(9, 48, 12) << 12) | kc.field(8, 48, 12)
+            self.sgc = (kc.field(9, K.SGC12) << 12) | kc.field(8, K.SGC12)
         if ro:  # the TID memory starts again, from the next base date
             self.tids.clear()
             self.base_date = NEXT_BASE[self.base_date]
@@ -339,21 +345,36 @@ class Meter:
 
     def status(self):
         """What the displays show: balances, key data, edition, TID memory use."""
-        return {
-            "balance": self.balance[0], "balances": list(self.balance),
-            "krn": self.krn, "kt": self.kt, "sgc": "%06d" % self.sgc, "ti": "%02d" % self.ti,
-            "ea": "EA%02d" % _EA_CODE[self.ea], "ken": self.ken, "base_date": self.base_date,
-            "edition": 1 if self.base_date == 1993 else 2, "pan": self.pan,
-            "tids_used": self.tids.count, "tids_capacity": self.tids.capacity,
-            "relay": self.relay_closed(), "tripped": bool(self.tripped),
-            "tamper": bool(self.tamper),
-            "max_power": amount.decode(self.max_power),
-            "kct_held": self.kct.count(), "kct_of": len(sections_for(self.ea)),
-            "last": self.last, "lock_left": self.lock_left(),
-            "trip_left": (self.trip_ms + 999) // 1000 if self.tripped else 0,
-            "kct_left": max(0, self.kct.window - self.kct.age // 1000) if self.kct.held else 0,
-            "storage": self.store.report,
-        } if self.personalised and not self.fault else {"fault": self.fault or "blank"}
+        return (
+            {
+                "balance": self.balance[0],
+                "balances": list(self.balance),
+                "krn": self.krn,
+                "kt": self.kt,
+                "sgc": "%06d" % self.sgc,
+                "ti": "%02d" % self.ti,
+                "ea": "EA%02d" % _EA_CODE[self.ea],
+                "ken": self.ken,
+                "base_date": self.base_date,
+                "edition": 1 if self.base_date == 1993 else 2,
+                "pan": self.pan,
+                "tids_used": self.tids.count,
+                "tids_capacity": self.tids.capacity,
+                "relay": self.relay_closed(),
+                "tripped": bool(self.tripped),
+                "tamper": bool(self.tamper),
+                "max_power": amount.decode(self.max_power),
+                "kct_held": self.kct.count(),
+                "kct_of": len(sections_for(self.ea)),
+                "last": self.last,
+                "lock_left": self.lock_left(),
+                "trip_left": (self.trip_ms + 999) // 1000 if self.tripped else 0,
+                "kct_left": max(0, self.kct.window - self.kct.age // 1000) if self.kct.held else 0,
+                "storage": self.store.report,
+            }
+            if self.personalised and not self.fault
+            else {"fault": self.fault or "blank"}
+        )
 
     # -- persistence ---------------------------------------------------------------------
     def _commit(self):
@@ -391,12 +412,38 @@ class Meter:
         p = self._record
         # Every argument named, none spread with *: a spread call builds its argument list
         # on the heap, a block as long as the record's head.
-        struct.pack_into(_FMT, p, 0, _EA_CODE[self.ea], self.kt, self.krn, self.ken, self.ti,
-                         len(self.key), self.base_date, self.sgc, self._pan,
-                         self._key16, b[0], b[1], b[2], b[3],
-                         self.max_power, self.tariff, self.unbalance, self.water_factor,
-                         self.tamper, self.tripped, self.fails, self.lock_ms, kc.held,
-                         kc.age, t.capacity, t.count, self.trip_ms)
+        struct.pack_into(
+            _FMT,
+            p,
+            0,
+            _EA_CODE[self.ea],
+            self.kt,
+            self.krn,
+            self.ken,
+            self.ti,
+            len(self.key),
+            self.base_date,
+            self.sgc,
+            self._pan,
+            self._key16,
+            b[0],
+            b[1],
+            b[2],
+            b[3],
+            self.max_power,
+            self.tariff,
+            self.unbalance,
+            self.water_factor,
+            self.tamper,
+            self.tripped,
+            self.fails,
+            self.lock_ms,
+            kc.held,
+            kc.age,
+            t.capacity,
+            t.count,
+            self.trip_ms,
+        )
         for i in range(12):
             struct.pack_into("<I", p, n + 4 * i, kc.blocks[i])
         for i in range(t.capacity):  # the slots past `count` too: stale, never read
@@ -405,10 +452,35 @@ class Meter:
 
     def _unpack(self, p):
         """Read a record of format 1 or 2 (see _FMT)."""
-        (ea, self.kt, self.krn, self.ken, self.ti, klen, self.base_date, self.sgc, pan, key,
-         b0, b1, b2, b3, self.max_power, self.tariff, self.unbalance, self.water_factor,
-         self.tamper, self.tripped, self.fails, lock, held, age, cap, count,
-         trip) = struct.unpack_from(_FMT, p)
+        (
+            ea,
+            self.kt,
+            self.krn,
+            self.ken,
+            self.ti,
+            klen,
+            self.base_date,
+            self.sgc,
+            pan,
+            key,
+            b0,
+            b1,
+            b2,
+            b3,
+            self.max_power,
+            self.tariff,
+            self.unbalance,
+            self.water_factor,
+            self.tamper,
+            self.tripped,
+            self.fails,
+            lock,
+            held,
+            age,
+            cap,
+            count,
+            trip,
+        ) = struct.unpack_from(_FMT, p)
         self.ea = _EA_NAME[ea]
         self._pan = bytes(pan)
         self.pan = pan.decode()

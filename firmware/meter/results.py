@@ -25,12 +25,28 @@ STORAGE = 258  # the stored state is unreadable or a write failed: nothing is ac
 SAME_KEY = 259  # a complete key change set whose new key is the key in use: refused
 LAST_BASE = 260  # a rollover (RO) on a meter already at the last base date: refused
 
-NAMES = {ACCEPT: "ACCEPT", KCT_STAGED: "KCT STAGED", KEY_CHANGED: "KEY CHANGED",
-         OVERFLOW: "OVERFLOW", KEY_TYPE: "KEY TYPE", FORMAT: "FORMAT", RANGE: "RANGE",
-         FUNCTION: "FUNCTION", OLD: "OLD", USED: "USED", KEY_EXPIRED: "KEY EXPIRED",
-         DDTK: "DDTK", CRC: "CRC", MFR: "MFR CODE", LOCKED: "LOCKED",
-         KCT_TIMEOUT: "KCT TIMEOUT", KCT_MIXED: "KCT MIXED", STORAGE: "STORAGE",
-         SAME_KEY: "KEY UNCHANGED", LAST_BASE: "LAST BASE DATE"}
+NAMES = {
+    ACCEPT: "ACCEPT",
+    KCT_STAGED: "KCT STAGED",
+    KEY_CHANGED: "KEY CHANGED",
+    OVERFLOW: "OVERFLOW",
+    KEY_TYPE: "KEY TYPE",
+    FORMAT: "FORMAT",
+    RANGE: "RANGE",
+    FUNCTION: "FUNCTION",
+    OLD: "OLD",
+    USED: "USED",
+    KEY_EXPIRED: "KEY EXPIRED",
+    DDTK: "DDTK",
+    CRC: "CRC",
+    MFR: "MFR CODE",
+    LOCKED: "LOCKED",
+    KCT_TIMEOUT: "KCT TIMEOUT",
+    KCT_MIXED: "KCT MIXED",
+    STORAGE: "STORAGE",
+    SAME_KEY: "KEY UNCHANGED",
+    LAST_BASE: "LAST BASE DATE",
+}
 
 # Refusals of a token that may be a guess: they count towards the keypad lockout. OLD, USED
 # and KEY_EXPIRED are real tokens typed again or late, not guesses.
@@ -44,15 +60,27 @@ class Result:
     instance holds only what was given, the smaller on the heap of a meter that makes one
     per token."""
 
-    amount = balance = register = n = m = seconds = control = None
+    amount = balance = register = n = m = seconds = control = sub = None
 
-    def __init__(self, code, what="", amount=None, balance=None, register=None, n=None,
-                 m=None, seconds=None, control=None):
+    def __init__(
+        self,
+        code,
+        what="",
+        amount=None,
+        balance=None,
+        register=None,
+        n=None,
+        m=None,
+        seconds=None,
+        control=None,
+        sub=None,
+    ):
         self.code = code
         self.what = what
-        if amount is not None:
+        if amount is not None:  # a credit: its register (subclass: electricity 0, water 1, ...)
             self.amount = amount
             self.balance = balance
+            self.sub = sub
         elif balance is not None:
             self.balance = balance
         if register is not None:
@@ -70,7 +98,9 @@ class Result:
         return NAMES[self.code]
 
     def __repr__(self):
-        extra = ["%s=%r" % (k, getattr(self, k)) for k in
-                 ("amount", "balance", "register", "n", "m", "seconds", "control")
-                 if getattr(self, k) is not None]
+        extra = [
+            "%s=%r" % (k, getattr(self, k))
+            for k in ("amount", "balance", "register", "n", "m", "seconds", "control", "sub")
+            if getattr(self, k) is not None
+        ]
         return "<Result %s %s>" % (self.name, " ".join([self.what] + extra))

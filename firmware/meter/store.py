@@ -58,9 +58,9 @@ class RecordStore:
         if magic[:3] != b"STM" or not 1 <= fmt <= 9 or len(data) != _HEAD_LEN + n + 4:
             return "slot %d: not a state record" % slot
         (crc,) = struct.unpack_from("<I", data, _HEAD_LEN + n)
-        if crc32(data[:_HEAD_LEN + n]) & 0xFFFFFFFF != crc:
+        if crc32(data[: _HEAD_LEN + n]) & 0xFFFFFFFF != crc:
             return "slot %d: CRC mismatch" % slot
-        return seq, data[_HEAD_LEN:_HEAD_LEN + n], fmt
+        return seq, data[_HEAD_LEN : _HEAD_LEN + n], fmt
 
     def load(self):
         """The newest valid payload, or None if the store is empty.
@@ -83,8 +83,10 @@ class RecordStore:
                 bad.append(r)
             elif r is not None:
                 if r[2] > FORMAT:
-                    raise ValueError("state format %d is newer than this firmware's %d: "
-                                     "install the firmware that wrote it" % (r[2], FORMAT))
+                    raise ValueError(
+                        "state format %d is newer than this firmware's %d: "
+                        "install the firmware that wrote it" % (r[2], FORMAT)
+                    )
                 found.append((r[0], slot, r[1], r[2]))
             if slot == 0:
                 first = r

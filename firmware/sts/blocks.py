@@ -2,32 +2,53 @@
 # Bits 0..15 are the CRC and bits 60..63 the subclass in every block; LAYOUT names the rest.
 # For building and explaining tokens (the vending side, the page, the conformance runner): a
 # meter reads its fields with kinds.bits() and never loads this module.
+from sts import kinds as K
 from sts.crc import crc_of
 from sts.kinds import KNOWN, WHAT, bits  # noqa: F401 - KNOWN, WHAT: here as before
 
-_REG = (("amount", 16, 16), ("tid", 32, 24), ("rnd", 56, 4))  # class 0 credit
-_MGMT = (("register", 16, 16), ("tid", 32, 24), ("rnd", 56, 4))  # class 2 register tokens
 
-# (class, subclass) -> (name, fields as (name, first bit, width)); the names, and which
-# kinds exist, are kinds.py's (what a meter loads).
+def _f(name, where):
+    return (name, where >> 8, where & 255)
+
+
+_REG = (_f("amount", K.AMOUNT), _f("tid", K.TID), _f("rnd", K.RND))  # class 0 credit
+_MGMT = (_f("register", K.REGISTER), _f("tid", K.TID), _f("rnd", K.RND))  # class 2 registers
+
+# (class, subclass) -> (name, fields as (name, first bit, width)); the names, which kinds
+# exist, and where each field sits, are kinds.py's (what a meter loads).
 _FIELDS = {
     (0, 0): _REG,
     (0, 1): _REG,
     (0, 2): _REG,
     (0, 3): _REG,
-    (1, 0): (("mfr", 16, 8), ("control", 24, 36)),
-    (1, 1): (("mfr", 16, 16), ("control", 32, 28)),
+    (1, 0): (_f("mfr", K.MFR1), _f("control", K.CONTROL1)),
+    (1, 1): (_f("mfr", K.MFR2), _f("control", K.CONTROL2)),
     (2, 0): _MGMT,
     (2, 1): _MGMT,
     (2, 2): _MGMT,
-    (2, 3): (("nkho", 16, 32), ("kt", 48, 2), ("res", 50, 1), ("ro", 51, 1), ("krn", 52, 4),
-             ("kenho", 56, 4)),
-    (2, 4): (("nklo", 16, 32), ("ti", 48, 8), ("kenlo", 56, 4)),
+    (2, 3): (
+        _f("nkho", K.NK),
+        _f("kt", K.KT),
+        _f("res", K.RES),
+        _f("ro", K.RO),
+        _f("krn", K.KRN),
+        _f("kenho", K.KENHO),
+    ),
+    (2, 4): (_f("nklo", K.NK), _f("ti", K.TI), _f("kenlo", K.KENLO)),
     (2, 5): _MGMT,
     (2, 6): _MGMT,
     (2, 7): _MGMT,
-    (2, 8): (("nkmo2", 16, 32), ("sgclo", 48, 12)),
-    (2, 9): (("nkmo1", 16, 32), ("sgcho", 48, 12)),
+    (2, 8): (_f("nkmo2", K.NK), _f("sgclo", K.SGC12)),
+    (2, 9): (_f("nkmo1", K.NK), _f("sgcho", K.SGC12)),
+}
+# The management tokens (class 2 register subclasses) by the name both vending sides use.
+REGISTERS = {
+    "max-power": 0,
+    "clear-credit": 1,
+    "tariff-rate": 2,
+    "clear-tamper": 5,
+    "phase-unbalance": 6,
+    "water-factor": 7,
 }
 LAYOUT = {k: (WHAT[k[0] << 4 | k[1]], f) for k, f in _FIELDS.items()}
 del _FIELDS

@@ -7,5 +7,12 @@ UNKNOWN_CLASS = 4  # token class 3 is reserved
 BAD_CRC = 5  # the block's CRC does not match (a typo, or another meter's key)
 UNKNOWN_SUBCLASS = 6  # a subclass this codec does not define
 
-NAMES = ("OK", "BAD_LENGTH", "NOT_DIGIT", "TOO_LARGE", "UNKNOWN_CLASS", "BAD_CRC",
-         "UNKNOWN_SUBCLASS")
+NAMES = (
+    "OK",
+    "BAD_LENGTH",
+    "NOT_DIGIT",
+    "TOO_LARGE",
+    "UNKNOWN_CLASS",
+    "BAD_CRC",
+    "UNKNOWN_SUBCLASS",
+)

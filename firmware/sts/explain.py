@@ -22,8 +22,12 @@ def stages(token, cipher, ea=""):
     n = int(token)
     st.append(("66 bits", "{:066b}".format(n)))
     st.append(("class bits", "bits 28,27 = %d%d -> class %d" % (cls >> 1, cls & 1, cls)))
-    st.append(("transposition", "bits 65,64 (%d%d) go back to block bits 28,27"
-               % ((n >> 65) & 1, (n >> 64) & 1)))
+    st.append(
+        (
+            "transposition",
+            "bits 65,64 (%d%d) go back to block bits 28,27" % ((n >> 65) & 1, (n >> 64) & 1),
+        )
+    )
     if cls == 3:
         return st + [("refused", "UNKNOWN_CLASS")]
     st.append(("cipher block", _hex(b)))

@@ -27,6 +27,33 @@ for _k in WHAT:
     KNOWN[_k >> 4] |= 1 << (_k & 15)
 del _k
 
+# Where each field sits in a data block, as first bit << 8 | width: the one home of the layout
+# (blocks.LAYOUT names these for building and explaining tokens; a meter reads them with
+# field()). Small ints: no allocation to read one.
+AMOUNT = 16 << 8 | 16  # class 0: the amount; class 2 registers: REGISTER, the same bits
+REGISTER = AMOUNT
+TID = 32 << 8 | 24
+RND = 56 << 8 | 4
+MFR1 = 16 << 8 | 8  # test/display subclass 1's manufacturer code and control
+CONTROL1 = 24 << 8 | 36
+MFR2 = 16 << 8 | 16  # test/display subclass 2's
+CONTROL2 = 32 << 8 | 28
+NK = 16 << 8 | 32  # a key change section's part of the new key (NKHO, NKLO, NKMO2, NKMO1)
+KT = 48 << 8 | 2  # section 3 (first)
+RES = 50 << 8 | 1
+RO = 51 << 8 | 1
+KRN = 52 << 8 | 4
+KENHO = 56 << 8 | 4
+TI = 48 << 8 | 8  # section 4 (second)
+KENLO = 56 << 8 | 4
+SGC12 = 48 << 8 | 12  # sections 8 and 9 (MISTY1): the SGC's low and high 12 bits
+NEXT_BASE = {1993: 2014, 2014: 2035}  # a rollover's next base date (none after 2035)
+
+
+def field(b, where):
+    """The field at `where` (one of the positions above) of limbs b."""
+    return bits(b, where >> 8, where & 255)
+
 
 def bits(b, lo, n):
     """Field of n bits from bit lo of limbs b (allocation-free while n <= 30)."""

@@ -55,8 +55,15 @@ def fi(x, k):
 
 
 def _fo_keys(ek, k):
-    return (ek[k], ek[(k + 5) % 8 + 8], ek[(k + 2) % 8], ek[(k + 1) % 8 + 8],
-            ek[(k + 7) % 8], ek[(k + 3) % 8 + 8], ek[(k + 4) % 8])
+    return (
+        ek[k],
+        ek[(k + 5) % 8 + 8],
+        ek[(k + 2) % 8],
+        ek[(k + 1) % 8 + 8],
+        ek[(k + 7) % 8],
+        ek[(k + 3) % 8 + 8],
+        ek[(k + 4) % 8],
+    )
 
 
 def _fl_keys(ek, k):

@@ -93,7 +93,7 @@ class Ui:
     def frame(self, now):
         """The lines the display shows now (each exactly `cols` wide)."""
         lines = list(self.lines(now)) + [""] * self.rows
-        return [(s + " " * self.cols)[:self.cols] for s in lines[:self.rows]]
+        return [(s + " " * self.cols)[: self.cols] for s in lines[: self.rows]]
 
     def lines(self, now):
         """The text of the screen now, before it is cut or padded to the display."""
@@ -108,11 +108,11 @@ class Ui:
 
     def _entry_lines(self):
         d = self.digits.decode()
-        groups = [d[i:i + 4] for i in range(0, len(d), 4)]
+        groups = [d[i : i + 4] for i in range(0, len(d), 4)]
         per = max(1, (self.cols + 1) // 5)  # groups of "dddd " that fit a line
         if len(groups) <= per:
             return [self.t.ENTER, " ".join(groups)]
-        return [" ".join(groups[:per]), " ".join(groups[per:2 * per])]
+        return [" ".join(groups[:per]), " ".join(groups[per : 2 * per])]
 
     def _idle_lines(self, now):
         # Drawn every pass of a board's loop: read from the meter, not from a status() dict.
@@ -130,8 +130,9 @@ class Ui:
         if left:
             second = self.t.RESULT[LOCKED][1].format(seconds=left)
         elif m.kct.held and m.kct.age <= m.kct.window * 1000:  # gone once the window passed
-            second = self.t.RESULT[KCT_STAGED][0].format(n=m.kct.count(),
-                                                         m=len(sections_for(m.ea)))
+            second = self.t.RESULT[KCT_STAGED][0].format(
+                n=m.kct.count(), m=len(sections_for(m.ea))
+            )
         elif m.tripped:
             second = self.t.TRIPPED
         elif balance == 0:
@@ -144,23 +145,22 @@ class Ui:
 
     def _result_lines(self, r):
         if r.code == ACCEPT and r.amount is not None:
-            sub = self._subclass_of(r.what)
             top, bottom = self.t.ACCEPT_CREDIT
-            return [top, bottom.format(amount=tenths(r.amount), unit=self.t.UNITS[sub])]
+            return [top, bottom.format(amount=tenths(r.amount), unit=self.t.UNITS[r.sub or 0])]
         top, bottom = self.t.RESULT.get(r.code, ("RESULT %d" % r.code, ""))
         if r.code == ACCEPT and r.what in self.t.ACCEPT_TOKEN:
             bottom = self.t.ACCEPT_TOKEN[r.what]
             if r.register == 0:
                 bottom = self.t.ACCEPT_ZERO.get(r.what, bottom)
-        v = {"what": r.what.upper(), "n": r.n, "m": r.m, "seconds": r.seconds,
-             "register": r.register, "control": r.control}
+        v = {
+            "what": r.what.upper(),
+            "n": r.n,
+            "m": r.m,
+            "seconds": r.seconds,
+            "register": r.register,
+            "control": r.control,
+        }
         return [top.format(**v), bottom.format(**v)]
-
-    def _subclass_of(self, what):
-        for i, name in enumerate(("electricity", "water", "gas", "time")):
-            if what.startswith(name):
-                return i
-        return 0
 
     def _code(self, code):
         s = self.meter.status()
@@ -168,8 +168,7 @@ class Ui:
         if "fault" in s:
             return list(self.t.RESULT[STORAGE])
         if name == "edition":
-            return ["STS EDITION %d" % s["edition"], "KRN %d BASE %d" % (s["krn"],
-                                                                         s["base_date"])]
+            return ["STS EDITION %d" % s["edition"], "KRN %d BASE %d" % (s["krn"], s["base_date"])]
         if name == "balance":
             return ["BALANCE", "%s %s" % (tenths(s["balance"]), self.t.UNITS[0])]
         if name == "last_result":
@@ -178,8 +177,7 @@ class Ui:
             last = s["last"]
             if not last:
                 return ["LAST RESULT", "NONE"]
-            return ["LAST RESULT", NAMES[last] if last > LOCKED else "%d %s" % (last,
-                                                                               NAMES[last])]
+            return ["LAST RESULT", NAMES[last] if last > LOCKED else "%d %s" % (last, NAMES[last])]
         if name == "last_tokens":
             if not self.last:
                 return ["LAST TOKENS", "NONE"]

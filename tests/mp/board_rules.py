@@ -15,20 +15,29 @@ sys.modules["machine"] = fake_machine  # before any module of the board's import
 
 import app  # noqa: E402
 import startup  # noqa: E402
+from fake_clock import FakeClock  # noqa: E402
 
-from hal.clock import FakeClock  # noqa: E402
 from hal.energy import SimLoad  # noqa: E402
 from meter import results as R  # noqa: E402
 from meter.meter import Meter  # noqa: E402
 from meter.store import RecordStore  # noqa: E402
 from scratch import FailingStore, cipher, fresh_dir  # noqa: E402
-from sts import amount  # noqa: E402
+from sts import amount, keychange  # noqa: E402
 from sts.codec import encode  # noqa: E402
 from ui.ui import Ui  # noqa: E402
 
 KEY = unhexlify("e653341f9d5bf36f")
-PROFILE = {"pan": "600727000000000009", "sgc": "123456", "ti": "01", "kt": 2, "krn": 1,
-           "ken": 255, "ea": "sta", "base_date": 1993, "manufacture_tid": 1000}
+PROFILE = {
+    "pan": "600727000000000009",
+    "sgc": "123456",
+    "ti": "01",
+    "kt": 2,
+    "krn": 1,
+    "ken": 255,
+    "ea": "sta",
+    "base_date": 1993,
+    "manufacture_tid": 1000,
+}
 FAULT = ["METER FAULT     ", "CALL SERVICE    "]
 
 
@@ -109,9 +118,17 @@ def _dev(keys, **more):
     with open(d + "/meter.json", "w") as f:
         json.dump(dict(PROFILE, decoder_key=hexlify(KEY).decode()), f)
     relay = Switch()
-    dev = {"keypad": Keypad(keys), "display": Display(), "relay": relay,
-           "led": Switch(), "clock": StepClock(), "energy": SimLoad(relay),
-           "state": d + "/meter", "profile": d + "/meter.json", "log": d + "/meter.log"}
+    dev = {
+        "keypad": Keypad(keys),
+        "display": Display(),
+        "relay": relay,
+        "led": Switch(),
+        "clock": StepClock(),
+        "energy": SimLoad(relay),
+        "state": d + "/meter",
+        "profile": d + "/meter.json",
+        "log": d + "/meter.log",
+    }
     dev.update(more)
     return dev
 
@@ -254,8 +271,7 @@ def test_a_failed_state_write_in_the_loop_opens_the_relay_and_shows_the_fault():
     dev = _dev([None])
     _run(dev)  # personalised on a working store
     tok = _credit(2000, 100)
-    dev = dict(dev, keypad=Keypad(_typed(tok) + [None, None]), relay=Switch(),
-               store=_BrokenStore)
+    dev = dict(dev, keypad=Keypad(_typed(tok) + [None, None]), relay=Switch(), store=_BrokenStore)
     _run(dev)
     # The loop itself (before the fail-safe the test's empty keypad ends it with) shows the
     # fault with the relay open; nothing was credited.
@@ -364,7 +380,10 @@ def test_energy_drains_credit_by_tenths_across_the_wrap_of_ticks():
         _run(dev)
         m = Meter(RecordStore(dev["state"]))
         assert m.balance[0] == balance and m.store.seq - seq == writes, (
-            passes, m.balance, m.store.seq - seq)
+            passes,
+            m.balance,
+            m.store.seq - seq,
+        )
         seq = m.store.seq
 
 
@@ -380,12 +399,17 @@ def test_an_overload_measured_trips_the_relay_for_a_minute():
     def switch(watts):
         def at_this_pass():
             load.watts = watts
+
         return at_this_pass
 
     # 10 passes at no load, 1500 W at pass 11 for 20 s, then no load again
-    dev = dict(dev, keypad=Keypad([None] * 10 + [switch(1500)] + [None] * 1000 + [switch(0)]
-                                  + [None] * 2500), relay=relay, energy=load,
-               clock=StepClock())
+    dev = dict(
+        dev,
+        keypad=Keypad([None] * 10 + [switch(1500)] + [None] * 1000 + [switch(0)] + [None] * 2500),
+        relay=relay,
+        energy=load,
+        clock=StepClock(),
+    )
     _run(dev)
     s = relay.states[1:]  # run() opens it, then the loop does: s[k] is after pass k
     assert s[1:11] == [True] * 10 and s[11] is False, "an overload trips the relay at once"
@@ -419,8 +443,19 @@ def test_the_board_wiring_under_a_fake_machine():
     from hal.wiring import setup
 
     d = fresh_dir("board_rules")
-    dev = setup("123A456B789C*0#D", (6, 7, 8, 9), (10, 11, 12, 13), 4, 5, 0x27, 15, True,
-                "LED", d + "/state", ("pzem", 0, 0, 1))
+    dev = setup(
+        "123A456B789C*0#D",
+        (6, 7, 8, 9),
+        (10, 11, 12, 13),
+        4,
+        5,
+        0x27,
+        15,
+        True,
+        "LED",
+        d + "/state",
+        ("pzem", 0, 0, 1),
+    )
     relay_pin = fake_machine.Pin.made[0]
     assert relay_pin.id == 15 and relay_pin.v == 0, "the relay pin is made first, open"
     # No LCD on the bus: the display fails, and is made again once one answers.
@@ -437,8 +472,19 @@ def test_the_board_wiring_under_a_fake_machine():
     assert dev["energy"].uart.settings["baudrate"] == 9600
     dev["energy"].read(0)
     assert bytes(dev["energy"].uart.sent[:2]) == b"\xf8\x04"  # a read of input registers
-    s0 = setup("123A456B789C*0#D", (6, 7, 8, 9), (10, 11, 12, 13), 4, 5, 0x27, 15, True,
-               "LED", d + "/state", ("s0", 14, 3200))["energy"]
+    s0 = setup(
+        "123A456B789C*0#D",
+        (6, 7, 8, 9),
+        (10, 11, 12, 13),
+        4,
+        5,
+        0x27,
+        15,
+        True,
+        "LED",
+        d + "/state",
+        ("s0", 14, 3200),
+    )["energy"]
     assert fake_machine.Pin.made[-1].id == 14 and s0.imp_per_kwh == 3200
     assert fake_machine.Pin.made[-1].handler is not None, "S0 counts in the pin's interrupt"
 
@@ -467,12 +513,10 @@ def test_boot_runs_the_meter_with_the_watchdog_or_the_self_test_with_none():
     assert fake_machine.WDT.made[0].feeds > 0
     assert Meter(RecordStore(b.dev["state"])).personalised
 
+
 def _kct(new):
     c = cipher(KEY)
-    hi = int.from_bytes(new[:4], "big")
-    lo = int.from_bytes(new[4:], "big")
-    return (encode(2, 3, {"nkho": hi, "kt": 2, "ro": 0, "krn": 2, "kenho": 15}, c),
-            encode(2, 4, {"nklo": lo, "ti": 1, "kenlo": 15}, c))
+    return [encode(2, sub, f, c) for sub, f in keychange.sections(new, 2, 2, 255, 1)]
 
 
 def _meter():

@@ -41,9 +41,18 @@ def main():
             r = m.apply(step["token"], step["now"] * 1000)  # the meter's clock counts ms
             counts[r.name] += 1
             if not QUIET:
-                out = {"result": r.name, "code": r.code, "what": r.what, "amount": r.amount,
-                       "balance": r.balance, "n": r.n, "m": r.m, "seconds": r.seconds,
-                       "register": r.register, "control": r.control}
+                out = {
+                    "result": r.name,
+                    "code": r.code,
+                    "what": r.what,
+                    "amount": r.amount,
+                    "balance": r.balance,
+                    "n": r.n,
+                    "m": r.m,
+                    "seconds": r.seconds,
+                    "register": r.register,
+                    "control": r.control,
+                }
         elif "consume" in step:
             out = {"balance": m.consume(step["consume"], step.get("commodity", 0))}
         elif "load" in step:

@@ -24,19 +24,19 @@ class FlakyDev:
                 buf[i] = 0xFF
             return
         a = n * self.size + off
-        buf[:] = self.data[a:a + len(buf)]
+        buf[:] = self.data[a : a + len(buf)]
 
     def _write(self, a, buf):
         if self.dead:
             return
         if self.writes == self.cut_at:
             half = len(buf) // 2
-            self.data[a:a + half] = buf[:half]
+            self.data[a : a + half] = buf[:half]
             self.writes += 1
             self.dead = True
             raise PowerCut()
         self.writes += 1
-        self.data[a:a + len(buf)] = buf
+        self.data[a : a + len(buf)] = buf
 
     def writeblocks(self, n, buf, off=0):
         self._write(n * self.size + off, buf)

@@ -95,8 +95,7 @@ class SimPcf8574Hd44780:
         return bool(self.pins & _BL)
 
     def writeto(self, addr, buf):
-        assert addr == self.addr, "write to 0x%02x, the backpack is at 0x%02x" % (addr,
-                                                                                   self.addr)
+        assert addr == self.addr, "write to 0x%02x, the backpack is at 0x%02x" % (addr, self.addr)
         for b in bytes(buf):
             assert not b & _RW, "RW high: the driver must only write"
             if self.pins & _E and not b & _E:
@@ -180,8 +179,9 @@ class SimPcf8574Hd44780:
         """What the glass shows: one string of `cols` characters per row."""
         if not self.display_on:
             return [" " * cols for _ in range(rows)]
-        return ["".join(chr(self.ddram[_ROW_ADDR[r] + c]) for c in range(cols))
-                for r in range(rows)]
+        return [
+            "".join(chr(self.ddram[_ROW_ADDR[r] + c]) for c in range(cols)) for r in range(rows)
+        ]
 
     def data_writes(self):
         return sum(1 for rs, _ in self.ops if rs)
@@ -239,8 +239,9 @@ class SimS0Pin:
         self.v = v
         if not v:
             self.edges += 1
-        if self.handler is not None and self.trigger & (self.IRQ_RISING if v else
-                                                        self.IRQ_FALLING):
+        if self.handler is not None and self.trigger & (
+            self.IRQ_RISING if v else self.IRQ_FALLING
+        ):
             self.handler(self)
 
     def pulse(self, on_ms=30, off_ms=30, bounce=3):
@@ -390,7 +391,7 @@ class SimPzem:
 
     def answer(self):
         """Everything the module has sent, read or not."""
-        return bytes(self.out[:self.n])
+        return bytes(self.out[: self.n])
 
     # the UART's side
     def any(self):
@@ -406,6 +407,6 @@ class SimPzem:
 
     def read(self, n=-1):
         k = self.any() if n < 0 else min(n, self.any())
-        b = bytes(self.out[self.r:self.r + k])
+        b = bytes(self.out[self.r : self.r + k])
         self.r += k
         return b or None

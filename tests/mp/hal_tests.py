@@ -4,8 +4,9 @@ import gc
 import time
 
 import micropython
+from fake_clock import FakeClock
 
-from hal.clock import Clock, FakeClock
+from hal.clock import Clock
 from hal.energy import SimLoad
 from hal.gpio import Led, Relay
 from hal.keypad import KEYS_4X3, KEYS_4X4, Keypad
@@ -182,8 +183,10 @@ def _lcd(rows=2, cols=16):
 
 def test_lcd_init_sequence():
     sim, lcd = _lcd()
-    _eq(sim.ops, [(0, 0x30), (0, 0x30), (0, 0x30), (0, 0x20), (0, 0x28), (0, 0x0C),
-                  (0, 0x01), (0, 0x06)])
+    _eq(
+        sim.ops,
+        [(0, 0x30), (0, 0x30), (0, 0x30), (0, 0x20), (0, 0x28), (0, 0x0C), (0, 0x01), (0, 0x06)],
+    )
 
 
 def test_lcd_init_leaves_4bit_2line_display_on():
@@ -322,7 +325,7 @@ def test_ssd1306_show_draws_first_row_only():
     # MONO_VLSB: byte page * 128 + x holds pixels y = page * 8 .. page * 8 + 7
     assert any(frame[0:256]), "nothing in the first text row (pages 0-1)"
     assert not any(frame[768:1024]), "pixels in the last text row (pages 6-7)"
-    assert not any(frame[40:128]) and not any(frame[128 + 40:256]), "pixels past 5 chars"
+    assert not any(frame[40:128]) and not any(frame[128 + 40 : 256]), "pixels past 5 chars"
     # the window is the whole panel, set before the pixels go out
     _eq(_commands(bus.writes), [0x21, 0, 127, 0x22, 0, 7])
 
@@ -332,7 +335,7 @@ def test_ssd1306_four_rows():
     oled.show(["A", "B", "C", "D", "E"])
     frame = bus.writes[-1][1][1:]
     for row in range(4):
-        assert any(frame[row * 256:row * 256 + 256]), "row %d empty" % row
+        assert any(frame[row * 256 : row * 256 + 256]), "row %d empty" % row
     _eq((oled.rows, oled.cols), (4, 16))
 
 
@@ -405,8 +408,11 @@ def _near_wrap(before_ms):
 
 def test_energy_sources_share_one_interface():
     clock = TicksClock()
-    sources = (SimLoad(Relay(FakePin(0))), S0(SimS0Pin(clock), ticks=clock.now_ms),
-               Pzem(SimPzem()))
+    sources = (
+        SimLoad(Relay(FakePin(0))),
+        S0(SimS0Pin(clock), ticks=clock.now_ms),
+        Pzem(SimPzem()),
+    )
     for src in sources:
         _eq(src.read(0), 0)
         assert src.error == "" and src.errors == 0, type(src).__name__
@@ -563,8 +569,13 @@ def test_s0_rejects_imp_per_kwh_out_of_range():
 
 
 def test_s0_watts_from_the_impulse_interval():
-    for imp, period, want in ((1000, 3600, 1000), (3200, 1125, 1000), (1000, 360, 10000),
-                              (3200, 60, 18750), (7, 514286, 999)):
+    for imp, period, want in (
+        (1000, 3600, 1000),
+        (3200, 1125, 1000),
+        (1000, 360, 10000),
+        (3200, 60, 18750),
+        (7, 514286, 999),
+    ):
         clock, pin, s0 = _s0(imp)
         s0.read(clock.ms)
         for _ in range(3):
@@ -733,18 +744,74 @@ def test_pzem_sim_answers_as_the_manual_shows():
     sim.volts_x10, sim.amps_x1000, sim.power_x10, sim.wh = 2200, 1000, 2200, 0
     sim.hz_x10, sim.pf_x100, sim.alarm = 500, 100, 0
     sim.write(b"\x01\x04\x00\x00\x00\x0a\x70\x0d")
-    _eq(sim.answer()[:23], bytes((0x01, 0x04, 0x14, 0x08, 0x98, 0x03, 0xE8, 0x00, 0x00,
-                                  0x08, 0x98, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01,
-                                  0xF4, 0x00, 0x64, 0x00, 0x00)))
+    _eq(
+        sim.answer()[:23],
+        bytes(
+            (
+                0x01,
+                0x04,
+                0x14,
+                0x08,
+                0x98,
+                0x03,
+                0xE8,
+                0x00,
+                0x00,
+                0x08,
+                0x98,
+                0x00,
+                0x00,
+                0x00,
+                0x00,
+                0x00,
+                0x00,
+                0x01,
+                0xF4,
+                0x00,
+                0x64,
+                0x00,
+                0x00,
+            )
+        ),
+    )
     # a module's answer captured whole, CRC and all (noted in a public Arduino sketch for the
     # module): 225.9 V, 0.035 A, 0.5 W, 2 Wh, 50.1 Hz, power factor 0.06
     sim = SimPzem(0x01)
     sim.volts_x10, sim.amps_x1000, sim.power_x10, sim.wh = 2259, 35, 5, 2
     sim.hz_x10, sim.pf_x100, sim.alarm = 501, 6, 0
     sim.write(b"\xf8\x04\x00\x00\x00\x0a\x64\x64")
-    _eq(sim.read(25), bytes((0xF8, 0x04, 0x14, 0x08, 0xD3, 0x00, 0x23, 0x00, 0x00, 0x00,
-                             0x05, 0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x01, 0xF5, 0x00,
-                             0x06, 0x00, 0x00, 0xF8, 0xBE)))
+    _eq(
+        sim.read(25),
+        bytes(
+            (
+                0xF8,
+                0x04,
+                0x14,
+                0x08,
+                0xD3,
+                0x00,
+                0x23,
+                0x00,
+                0x00,
+                0x00,
+                0x05,
+                0x00,
+                0x00,
+                0x00,
+                0x02,
+                0x00,
+                0x00,
+                0x01,
+                0xF5,
+                0x00,
+                0x06,
+                0x00,
+                0x00,
+                0xF8,
+                0xBE,
+            )
+        ),
+    )
     _eq(sim.any(), 0)
 
 

@@ -22,14 +22,19 @@ from meter import results as R
 from meter.meter import LOCK_MAX, MAX_BALANCE, TRIP_SECONDS, Meter
 from meter.store import RecordStore
 from scratch import FailingStore, cipher, fresh_dir
-from sts import amount, digits
+from sts import amount, digits, keychange
 from sts.codec import encode
 
 KEY = unhexlify("e653341f9d5bf36f")  # the STA meter's decoder key
 MKEY = unhexlify("f94b6ed353c3bfdb113e2d3a7ea3c41d")  # the MISTY1 meter's decoder key
-KEYS = {"key": KEY, "new": unhexlify("0123456789abcdef"),
-        "other": unhexlify("8877665544332211"), "wrong": unhexlify("0011223344556677"),
-        "mkey": MKEY, "newm": unhexlify("00112233445566778899aabbccddeeff")}
+KEYS = {
+    "key": KEY,
+    "new": unhexlify("0123456789abcdef"),
+    "other": unhexlify("8877665544332211"),
+    "wrong": unhexlify("0011223344556677"),
+    "mkey": MKEY,
+    "newm": unhexlify("00112233445566778899aabbccddeeff"),
+}
 PAN = "600727000000000009"  # manufacturer code 00
 PAN7 = "600727070000000051"  # manufacturer code 07: IIN 600727, IAIN 07 000000005
 MTID = 1000  # manufacture TID
@@ -39,59 +44,62 @@ T0 = 100000
 _guess = []
 
 
-
-
 def ms(seconds):
-    '''The meter's clock reading (ms) at a time given in seconds.'''
+    """The meter's clock reading (ms) at a time given in seconds."""
     return seconds * 1000
 
 
-PROFILE = {"pan": PAN, "sgc": "123456", "ti": "01", "kt": 2, "krn": 1, "ken": 255, "ea": "sta",
-           "base_date": 1993, "decoder_key": KEY}
+PROFILE = {
+    "pan": PAN,
+    "sgc": "123456",
+    "ti": "01",
+    "kt": 2,
+    "krn": 1,
+    "ken": 255,
+    "ea": "sta",
+    "base_date": 1993,
+    "decoder_key": KEY,
+}
 
 
-def new_meter(ea="sta", kt=2, ken=255, tid_capacity=50, kct_window=120, pan=PAN, mtid=MTID,
-              store=RecordStore):
+def new_meter(
+    ea="sta", kt=2, ken=255, tid_capacity=50, kct_window=120, pan=PAN, mtid=MTID, store=RecordStore
+):
     gc.collect()
-    m = Meter(store(fresh_dir("meter_rules") + "/state"), tid_capacity=tid_capacity,
-              kct_window=kct_window)
-    m.personalise(dict(PROFILE, pan=pan, kt=kt, ken=ken, ea=ea,
-                       decoder_key=KEY if ea == "sta" else MKEY), mtid)
+    m = Meter(
+        store(fresh_dir("meter_rules") + "/state"),
+        tid_capacity=tid_capacity,
+        kct_window=kct_window,
+    )
+    m.personalise(
+        dict(PROFILE, pan=pan, kt=kt, ken=ken, ea=ea, decoder_key=KEY if ea == "sta" else MKEY),
+        mtid,
+    )
     return m
 
 
 def reboot(m, tid_capacity=None):
-    '''A new Meter on the same store, as after a power cut.'''
+    """A new Meter on the same store, as after a power cut."""
     gc.collect()
-    return Meter(RecordStore(m.store.prefix), kct_window=m.kct.window,
-                 tid_capacity=tid_capacity or m.tids.capacity)
-
-
-
-
-
-
-def _word(k, i):
-    return int.from_bytes(k[4 * i:4 * i + 4], "big")
+    return Meter(
+        RecordStore(m.store.prefix),
+        kct_window=m.kct.window,
+        tid_capacity=tid_capacity or m.tids.capacity,
+    )
 
 
 def kct(old, new, kt=2, krn=2, ken=255, ti=7, ro=0, sgc=123456):
-    '''The key change sections, by subclass, moving a meter from key `old` to key `new`
-    (names in KEYS).'''
+    """The key change sections, by subclass, moving a meter from key `old` to key `new`
+    (names in KEYS)."""
     c = cipher(KEYS[old])
-    nk = KEYS[new]
-    out = {3: encode(2, 3, {"nkho": _word(nk, 0), "kt": kt, "ro": ro, "krn": krn,
-                            "kenho": ken >> 4}, c)}
-    lo = _word(nk, 1 if len(nk) == 8 else 3)
-    out[4] = encode(2, 4, {"nklo": lo, "ti": ti, "kenlo": ken & 15}, c)
-    if len(nk) == 16:  # MISTY1: NKHO, NKMO2, NKMO1, NKLO
-        out[8] = encode(2, 8, {"nkmo2": _word(nk, 1), "sgclo": sgc & 0xFFF}, c)
-        out[9] = encode(2, 9, {"nkmo1": _word(nk, 2), "sgcho": sgc >> 12}, c)
-    return out
+    return {
+        sub: encode(2, sub, f, c)
+        for sub, f in keychange.sections(KEYS[new], kt, krn, ken, ti, ro, sgc)
+    }
 
 
 def token(words, key, sets):
-    '''The digits a script line's TOKEN words describe.'''
+    """The digits a script line's TOKEN words describe."""
     w = []
     for x in words:
         if x[:2] == "k=":
@@ -114,12 +122,13 @@ def token(words, key, sets):
         return encode(2, a[0], {"register": a[1], "tid": a[2], "rnd": 3}, cipher(key))
     raw = amount.encode(a[1])
     assert amount.decode(raw) == a[1], "not an exact amount: %d" % a[1]
-    return encode(0, a[2] if len(a) > 2 else 0, {"amount": raw, "tid": a[0], "rnd": 5},
-                  cipher(key))
+    return encode(
+        0, a[2] if len(a) > 2 else 0, {"amount": raw, "tid": a[0], "rnd": 5}, cipher(key)
+    )
 
 
 def play(m, script, key=KEY, sets=None, now=T0):
-    '''Type each line's token into m, check each result; returns the last Result.'''
+    """Type each line's token into m, check each result; returns the last Result."""
     r = None
     for line in script.split("\n"):
         line = line.split("#")[0].strip()
@@ -141,17 +150,29 @@ def play(m, script, key=KEY, sets=None, now=T0):
 
 
 def record(m):
-    '''A copy of the state record m would write now.'''
+    """A copy of the state record m would write now."""
     return bytes(m._pack())
 
 
 def tids_of(m):
-    return list(m.tids.tids[:m.tids.count])
+    return list(m.tids.tids[: m.tids.count])
 
 
 def essentials(m):
-    return (list(m.balance), tids_of(m), m.key, m.kt, m.krn, m.ken, m.ti, m.sgc,
-            m.base_date, m.kct.held, m.max_power, m.tariff)
+    return (
+        list(m.balance),
+        tids_of(m),
+        m.key,
+        m.kt,
+        m.krn,
+        m.ken,
+        m.ti,
+        m.sgc,
+        m.base_date,
+        m.kct.held,
+        m.max_power,
+        m.tariff,
+    )
 
 
 def _overwrite(path, data):
@@ -164,32 +185,40 @@ def _overwrite(path, data):
 
 def test_credit_adds_to_its_commodity_register():
     m = new_meter()
-    play(m, '''
+    play(
+        m,
+        """
     c 2000 100 0 -> ACCEPT amount=100 balance=100
     c 2001 200 1 -> ACCEPT amount=200 balance=200
     c 2002 300 2 -> ACCEPT amount=300 balance=300
     c 2003 400 3 -> ACCEPT amount=400 balance=400
     c 2004 55 1  -> ACCEPT amount=55 balance=255
     c 2005 18201624 3 -> ACCEPT amount=18201624   # the largest amount a token carries
-    ''')
+    """,
+    )
     assert m.balance == [100, 255, 300, 18201624 + 400]
     assert m.status()["balance"] == 100 and m.status()["balances"] == m.balance
 
 
 def test_same_tid_twice_is_used():
     m = new_meter()
-    play(m, '''
+    play(
+        m,
+        """
     c 2000 100 -> ACCEPT
     c 2000 100 -> USED
     c 2000 70 2 -> USED      # another register, another amount, the same TID
     m 2 42 2000 -> USED      # a register token too
-    ''')
+    """,
+    )
     assert m.balance == [100, 0, 0, 0] and m.tariff == 0
 
 
 def test_tid_below_oldest_with_memory_full_is_old():
     m = new_meter(tid_capacity=5)
-    play(m, '''
+    play(
+        m,
+        """
     c 2001 1 -> ACCEPT
     c 2002 1 -> ACCEPT
     c 2003 1 -> ACCEPT
@@ -199,19 +228,25 @@ def test_tid_below_oldest_with_memory_full_is_old():
     m 2 9 1999 -> OLD        # register tokens too
     c 2006 1 -> ACCEPT
     c 2001 1 -> OLD          # forgotten: OLD, not USED
-    ''')
+    """,
+    )
     assert tids_of(m) == [2002, 2003, 2004, 2005, 2006] and m.balance[0] == 6
 
 
 def test_tid_below_oldest_with_memory_not_full_is_accepted():
     m = new_meter(tid_capacity=5)
-    play(m, '''
+    play(
+        m,
+        """
     s a3 -> KCT_STAGED
     s a4 -> KEY_CHANGED     # RO set: the TID memory is emptied
     c 5000 1 -> ACCEPT
     c 10 1 -> ACCEPT        # below the oldest, memory not full
     c 9 1 -> ACCEPT
-    ''', KEYS["new"], {"a": kct("key", "new", ro=1)})
+    """,
+        KEYS["new"],
+        {"a": kct("key", "new", ro=1)},
+    )
     assert tids_of(m) == [9, 10, 5000]
     m = reboot(m, tid_capacity=8)  # a larger memory: not full either
     assert m.tids.count == 3 and m.tids.capacity == 8
@@ -221,35 +256,44 @@ def test_tid_below_oldest_with_memory_not_full_is_accepted():
 def test_manufacture_fill_makes_older_tokens_old():
     m = new_meter(tid_capacity=5)
     assert tids_of(m) == [MTID] * 5 and m.status()["tids_used"] == 5
-    play(m, '''
+    play(
+        m,
+        """
     c 999 10 -> OLD
     c 0 10 -> OLD
     m 0 500 999 -> OLD
     c 1000 10 -> USED      # the manufacture TID itself
     c 1001 10 -> ACCEPT
-    ''')
+    """,
+    )
     assert m.balance[0] == 10
 
 
 def test_memory_keeps_the_largest_tids_when_full():
     m = new_meter(tid_capacity=5, mtid=100)
-    play(m, '''
+    play(
+        m,
+        """
     c 200 1 -> ACCEPT
     c 150 1 -> ACCEPT
     c 300 1 -> ACCEPT
     c 250 1 -> ACCEPT
     c 120 1 -> ACCEPT
     c 400 1 -> ACCEPT
-    ''')
+    """,
+    )
     assert tids_of(m) == [150, 200, 250, 300, 400]
-    play(m, '''
+    play(
+        m,
+        """
     c 120 1 -> OLD          # accepted once, then forgotten
     c 150 1 -> USED
     c 400 1 -> USED
     c 175 1 -> ACCEPT       # between: the smallest (150) is forgotten
     c 150 1 -> OLD
     m 2 9 500 -> ACCEPT     # register tokens share the memory
-    ''')
+    """,
+    )
     assert tids_of(m) == [200, 250, 300, 400, 500] and m.balance[0] == 7
 
 
@@ -258,14 +302,17 @@ def test_tid_capacity_configurable():
     assert m.status()["tids_capacity"] == 50 and m.status()["tids_used"] == 50
     m = new_meter(tid_capacity=3)
     assert m.status()["tids_capacity"] == 3 and m.status()["tids_used"] == 3
-    play(m, '''
+    play(
+        m,
+        """
     c 2000 1 -> ACCEPT
     c 2001 1 -> ACCEPT
     c 2002 1 -> ACCEPT
     c 2003 1 -> ACCEPT   # the 4th: 2000 is forgotten
     c 2000 1 -> OLD
     c 2001 1 -> USED
-    ''')
+    """,
+    )
     m = reboot(m, tid_capacity=2)  # a smaller memory keeps the newest TIDs
     assert tids_of(m) == [2002, 2003] and m.status()["tids_capacity"] == 2
     play(m, "c 2001 1 -> OLD")
@@ -276,39 +323,54 @@ def test_tid_capacity_configurable():
 
 def test_ken_edges():
     m = new_meter(ken=5)
-    play(m, '''
+    play(
+        m,
+        """
     c 393215 10 -> ACCEPT          # tid >> 16 == 5 == KEN (0x5FFFF)
     c 327680 10 -> ACCEPT          # 5 << 16
     c 393216 10 -> KEY_EXPIRED     # 6 << 16
     c 393217 10 1 -> KEY_EXPIRED
     c 16711680 10 -> KEY_EXPIRED   # 255 << 16
-    ''')
+    """,
+    )
     assert m.balance == [20, 0, 0, 0]
-    play(new_meter(ken=255), '''
+    play(
+        new_meter(ken=255),
+        """
     c 16711680 10 -> ACCEPT        # KEN 255: the key never expires
     c 16777215 10 -> ACCEPT
-    ''')
-    play(new_meter(ken=0), '''
+    """,
+    )
+    play(
+        new_meter(ken=0),
+        """
     c 65535 10 -> ACCEPT
     c 65536 10 -> KEY_EXPIRED
-    ''')
+    """,
+    )
 
 
 def test_expired_key_still_accepts_a_key_change():
     m = new_meter(ken=5)
-    play(m, '''
+    play(
+        m,
+        """
     c 393216 10 -> KEY_EXPIRED
     s a3 -> KCT_STAGED
     s a4 -> KEY_CHANGED
     c 393216 10 k=new -> ACCEPT
-    ''', sets={"a": kct("key", "new", ken=255)})
+    """,
+        sets={"a": kct("key", "new", ken=255)},
+    )
     assert m.ken == 255 and m.balance[0] == 10
 
 
 def test_credit_refused_under_ddtk_and_dith():
     for kt in (0, 1):
         m = new_meter(kt=kt)
-        play(m, '''
+        play(
+            m,
+            """
         c 2000 10 -> DDTK
         c 2001 10 3 -> DDTK
         m 0 3000 2002 -> ACCEPT    # management tokens still work
@@ -317,30 +379,40 @@ def test_credit_refused_under_ddtk_and_dith():
         s a3 -> KCT_STAGED         # and key changes
         s a4 -> KEY_CHANGED
         c 2000 10 k=new -> ACCEPT  # the refused TID was not remembered
-        ''', sets={"a": kct("key", "new", kt=2)})
+        """,
+            sets={"a": kct("key", "new", kt=2)},
+        )
         assert m.max_power == 3000 and m.tariff == 77 and m.kt == 2
         assert m.balance == [10, 0, 0, 0]
     m = new_meter()
-    play(m, '''
+    play(
+        m,
+        """
     s a4 -> KCT_STAGED
     s a3 -> KEY_CHANGED            # to a default key (kt 1): allowed
     c 2000 10 k=new -> DDTK
     s b3 -> KCT_STAGED
     s b4 -> KEY_CHANGED            # to a common key (kt 3)
     c 2000 10 k=other -> ACCEPT
-    ''', sets={"a": kct("key", "new", kt=1), "b": kct("new", "other", kt=3)})
+    """,
+        sets={"a": kct("key", "new", kt=1), "b": kct("new", "other", kt=3)},
+    )
     assert m.kt == 3
 
 
 def test_key_change_to_key_type_0_refused():
     m = new_meter()
-    play(m, '''
+    play(
+        m,
+        """
     s a3 -> KCT_STAGED
     s a4 -> KEY_TYPE
     c 2000 10 -> ACCEPT      # the old key stays in use
     s a4 -> KCT_STAGED       # in the other order too
     s a3 -> KEY_TYPE
-    ''', sets={"a": kct("key", "new", kt=0, krn=3)})
+    """,
+        sets={"a": kct("key", "new", kt=0, krn=3)},
+    )
     assert m.key == KEY and m.kt == 2 and m.krn == 1 and m.status()["kct_held"] == 0
 
 
@@ -354,8 +426,9 @@ def test_key_type_refusal_persists_the_dropped_sections():
     m2 = reboot(m)
     held = m2.status()["kct_held"]
     r = m2.apply(sets["b"][4], ms(T0 + 20))  # a good set, typed after the power cut
-    assert r.code == R.KCT_STAGED, "after a reboot %d section(s) held; a good set's 2nd " \
-        "section then gives %r" % (held, r)
+    assert r.code == R.KCT_STAGED, (
+        "after a reboot %d section(s) held; a good set's 2nd section then gives %r" % (held, r)
+    )
     play(m2, "@30 s b3 -> KEY_CHANGED", sets=sets)
     m = new_meter()
     play(m, "@0 s a3 -> KCT_STAGED\n @10 s a4 -> KEY_TYPE", sets=sets)
@@ -367,31 +440,43 @@ def test_key_type_refusal_persists_the_dropped_sections():
 
 def test_overflow_refused_and_tid_not_remembered():
     m = new_meter()
-    play(m, '''
+    play(
+        m,
+        """
     c 2000 18201624 -> ACCEPT
     c 2001 18201624 -> ACCEPT
     c 2002 18201624 -> ACCEPT
     c 2003 18201624 -> ACCEPT
     c 2004 18201624 -> ACCEPT
     c 2005 8991624 -> ACCEPT balance=99999744
-    ''')
+    """,
+    )
     assert m.balance[0] == MAX_BALANCE - 255
     before = record(m)
-    play(m, '''
+    play(
+        m,
+        """
     c 2011 256 -> OVERFLOW
     c 2011 256 -> OVERFLOW      # again OVERFLOW, not USED: the TID was not remembered
-    ''')
+    """,
+    )
     assert record(m) == before and 2011 not in tids_of(m)
-    play(m, '''
+    play(
+        m,
+        """
     c 2012 255 -> ACCEPT balance=99999999     # exactly the limit
     c 2013 1 -> OVERFLOW
     c 2014 1 1 -> ACCEPT        # each register has its own limit
-    ''')
+    """,
+    )
     m.consume(1000)
-    play(m, '''
+    play(
+        m,
+        """
     c 2011 256 -> ACCEPT balance=99999255     # the refused token stays valid
     c 2011 256 -> USED
-    ''')
+    """,
+    )
 
 
 def test_consumption_drains_and_stops_at_zero():
@@ -455,22 +540,28 @@ def test_clear_credit_register():
         play(m, "m 1 %d %d -> ACCEPT" % (reg, t + 4))
         assert m.balance == want, "clear %d: %r" % (reg, m.balance)
     before = list(m.balance)
-    play(m, '''
+    play(
+        m,
+        """
     m 1 4 2099 -> ACCEPT     # a currency register (4..7): this meter has none to clear
     m 1 8 2100 -> RANGE
     m 1 8 2100 -> RANGE      # not remembered
     m 1 65534 2101 -> RANGE
-    ''')
+    """,
+    )
     assert m.balance == before
 
 
 def test_tariff_unbalance_water_factor_registers_stored():
     m = new_meter()
-    play(m, '''
+    play(
+        m,
+        """
     m 2 1234 2000 -> ACCEPT
     m 6 4321 2001 -> ACCEPT
     m 7 65535 2002 -> ACCEPT
-    ''')
+    """,
+    )
     assert m.tariff == 1234 and m.unbalance == 4321 and m.water_factor == 65535
     m = reboot(m)
     assert m.tariff == 1234 and m.unbalance == 4321 and m.water_factor == 65535
@@ -492,12 +583,15 @@ def test_clear_tamper():
 def test_test_display_accepted_with_control_never_remembered():
     m = new_meter()
     before = tids_of(m)
-    play(m, '''
+    play(
+        m,
+        """
     d 0 4886718345 -> ACCEPT control=4886718345
     d 0 4886718345 -> ACCEPT control=4886718345    # again: no TID, nothing remembered
     d 0 268435455 1 -> ACCEPT control=268435455
     d 0 0 -> ACCEPT control=0
-    ''')
+    """,
+    )
     assert tids_of(m) == before and m.status()["tids_used"] == len(before)
     assert m.balance == [0, 0, 0, 0]
 
@@ -506,14 +600,17 @@ def test_foreign_manufacturer_code_refused():
     # The manufacturer code is in the PAN: 600727 07 000000005 1 is manufacturer 07.
     m = new_meter(pan=PAN7)
     assert m.mfr() == 7
-    play(m, '''
+    play(
+        m,
+        """
     d 9 1 -> MFR
     d 9 1 1 -> MFR
     d 7 1 -> ACCEPT        # the meter's own code, in either subclass
     d 7 1 1 -> ACCEPT
     d 0 1 -> ACCEPT        # manufacturer 0: any meter
     d 0 1 1 -> ACCEPT
-    ''')
+    """,
+    )
     play(reboot(m), "d 7 1 -> ACCEPT\n d 9 1 -> MFR")  # the code comes back with the PAN
     play(new_meter(), "d 9 1 -> MFR\n d 0 1 -> ACCEPT\n d 7 1 -> MFR")
     assert new_meter(pan="600727120000000005").mfr() == 12
@@ -539,46 +636,62 @@ def test_sta_key_change_in_either_order():
 
 def test_key_change_old_key_refused_new_key_accepted():
     m = new_meter()
-    play(m, '''
+    play(
+        m,
+        """
     s a3 -> KCT_STAGED
     s a4 -> KEY_CHANGED
     c 2000 10 k=key -> CRC      # under the old key
     c 2000 10 k=new -> ACCEPT
-    ''', sets={"a": kct("key", "new")})
+    """,
+        sets={"a": kct("key", "new")},
+    )
     assert m.balance[0] == 10
 
 
 def test_key_change_set_typed_again_refused():
     m = new_meter()
-    play(m, '''
+    play(
+        m,
+        """
     s a3 -> KCT_STAGED
     s a4 -> KEY_CHANGED
     s a3 -> CRC
     s a4 -> CRC
     s b4 -> KCT_STAGED     # a set under the new key moves on again
     s b3 -> KEY_CHANGED
-    ''', sets={"a": kct("key", "new", krn=5), "b": kct("new", "other", krn=6)})
+    """,
+        sets={"a": kct("key", "new", krn=5), "b": kct("new", "other", krn=6)},
+    )
     assert m.key == KEYS["other"] and m.krn == 6
 
 
 def test_section_typed_again_while_pending_keeps_n_1():
     m = new_meter()
-    play(m, '''
+    play(
+        m,
+        """
     @0 s a3 -> KCT_STAGED n=1 m=2
     @10 s a3 -> KCT_STAGED n=1 m=2
     @20 s a4 -> KEY_CHANGED n=2 m=2
-    ''', sets={"a": kct("key", "new")})
+    """,
+        sets={"a": kct("key", "new")},
+    )
     assert m.key == KEYS["new"]
 
 
 def test_two_different_first_sections_are_mixed_and_restart():
     sets = {"a": kct("key", "new"), "b": kct("key", "other", krn=3)}
     m = new_meter()
-    play(m, '''
+    play(
+        m,
+        """
     s a3 -> KCT_STAGED n=1
     s b3 -> KCT_MIXED n=1 m=2
     s b4 -> KEY_CHANGED n=2     # b's set, restarted, completes
-    ''', sets=sets)
+    """,
+        sets=sets,
+    )
     assert m.key == KEYS["other"] and m.krn == 3
     m = new_meter()
     play(m, "s a4 -> KCT_STAGED\n s b4 -> KCT_MIXED n=1\n s b3 -> KEY_CHANGED", sets=sets)
@@ -588,10 +701,14 @@ def test_two_different_first_sections_are_mixed_and_restart():
 def test_second_section_after_window_times_out():
     sets = {"a": kct("key", "new")}
     m = new_meter(kct_window=120)
-    play(m, '''
+    play(
+        m,
+        """
     @0 s a3 -> KCT_STAGED
     @121 s a4 -> KCT_TIMEOUT n=1 m=2     # dropped; the late section starts a new set
-    ''', sets=sets)
+    """,
+        sets=sets,
+    )
     assert m.key == KEY and m.status()["kct_held"] == 1
     play(m, "@241 s a3 -> KEY_CHANGED", sets=sets)  # within the new set's window
     m = new_meter(kct_window=120)
@@ -625,21 +742,30 @@ def test_held_section_survives_reboot():
 def test_ro_flag_clears_tid_memory_and_moves_base_date():
     m = new_meter()
     sets = {"a": kct("key", "new", ro=0), "b": kct("new", "other", ro=1)}
-    play(m, '''
+    play(
+        m,
+        """
     c 2000 10 -> ACCEPT
     s a3 -> KCT_STAGED
     s a4 -> KEY_CHANGED          # RO 0
     c 2000 10 k=new -> USED      # the memory was kept
     c 999 10 k=new -> OLD
-    ''', sets=sets)
+    """,
+        sets=sets,
+    )
     st = m.status()
     assert st["base_date"] == 1993 and st["edition"] == 1 and st["tids_used"] == 50
-    play(m, '''
+    play(
+        m,
+        """
     s b4 -> KCT_STAGED
     s b3 -> KEY_CHANGED          # RO 1
     c 5 10 -> ACCEPT             # TIDs count from 2014 now
     c 2000 10 -> ACCEPT
-    ''', key=KEYS["other"], sets=sets)
+    """,
+        key=KEYS["other"],
+        sets=sets,
+    )
     st = m.status()
     assert st["base_date"] == 2014 and st["edition"] == 2 and st["tids_used"] == 2
     m = reboot(m)
@@ -672,8 +798,10 @@ def test_sta_meter_refuses_subclass_8_with_function():
 
 
 def test_result_codes_are_numbered():
-    names = ("ACCEPT KCT_STAGED KEY_CHANGED OVERFLOW KEY_TYPE FORMAT RANGE FUNCTION OLD USED "
-             "KEY_EXPIRED DDTK CRC MFR LOCKED").split()
+    names = (
+        "ACCEPT KCT_STAGED KEY_CHANGED OVERFLOW KEY_TYPE FORMAT RANGE FUNCTION OLD USED "
+        "KEY_EXPIRED DDTK CRC MFR LOCKED"
+    ).split()
     for n, name in enumerate(names):
         assert getattr(R, name) == n + 1, name
         assert n + 1 in R.NAMES
@@ -686,7 +814,9 @@ def test_result_codes_are_numbered():
     assert len(R.NAMES) == len(names) + len(ours)
     # the meter returns them for matching inputs (play compares the numbers)
     m = new_meter(ken=5)
-    play(m, '''
+    play(
+        m,
+        """
     @0 c 2000 10 -> ACCEPT
     c 2000 10 -> USED
     c 5 10 -> OLD
@@ -706,14 +836,20 @@ def test_result_codes_are_numbered():
     @600 x 1234 -> FORMAT
     @700 x 1234 -> FORMAT
     @701 x 1234 -> LOCKED
-    ''', sets={"a": kct("key", "new")})
+    """,
+        sets={"a": kct("key", "new")},
+    )
     m = new_meter(kt=1)
-    play(m, '''
+    play(
+        m,
+        """
     c 2000 10 -> DDTK
     s a8 -> FUNCTION
     s b3 -> KCT_STAGED
     s b4 -> KEY_TYPE
-    ''', sets={"a": kct("key", "newm"), "b": kct("key", "new", kt=0)})
+    """,
+        sets={"a": kct("key", "newm"), "b": kct("key", "new", kt=0)},
+    )
 
 
 def test_format_refusals():
@@ -721,8 +857,17 @@ def test_format_refusals():
     t = token(["c", "2000", "10"], KEY, None)
     cls3 = digits.format(3, array("I", [0x123456, 0x654321, 0x1234]))
     assert len(cls3) == 20
-    for i, s in enumerate((t[:19], t + "0", "", "1234567890123456789a", "1234 5678 9012 34 ",
-                           "99999999999999999999", cls3)):
+    for i, s in enumerate(
+        (
+            t[:19],
+            t + "0",
+            "",
+            "1234567890123456789a",
+            "1234 5678 9012 34 ",
+            "99999999999999999999",
+            cls3,
+        )
+    ):
         r = m.apply(s, ms(T0 + 10000 * i))  # 99999999999999999999 >= 2**66; class 3 reserved
         assert r.code == R.FORMAT, "%r: got %r" % (s, r)
     assert m.apply(t.encode(), ms(T0 + 100000)).code == R.ACCEPT  # bytes are digits too
@@ -735,11 +880,29 @@ def test_status_contents():
     assert blank.status() == {"fault": "blank"}
     play(blank, "c 2000 10 -> STORAGE")
     m = new_meter(tid_capacity=10)
-    want = {"balance": 0, "balances": [0, 0, 0, 0], "krn": 1, "kt": 2, "sgc": "123456",
-            "ti": "01", "ea": "EA07", "ken": 255, "base_date": 1993, "edition": 1,
-            "pan": PAN, "tids_used": 10, "tids_capacity": 10, "relay": False,
-            "tripped": False, "tamper": False, "max_power": 0, "kct_held": 0, "kct_of": 2,
-            "last": 0, "lock_left": 0}
+    want = {
+        "balance": 0,
+        "balances": [0, 0, 0, 0],
+        "krn": 1,
+        "kt": 2,
+        "sgc": "123456",
+        "ti": "01",
+        "ea": "EA07",
+        "ken": 255,
+        "base_date": 1993,
+        "edition": 1,
+        "pan": PAN,
+        "tids_used": 10,
+        "tids_capacity": 10,
+        "relay": False,
+        "tripped": False,
+        "tamper": False,
+        "max_power": 0,
+        "kct_held": 0,
+        "kct_of": 2,
+        "last": 0,
+        "lock_left": 0,
+    }
     st = m.status()
     for k in want:
         assert st[k] == want[k], "%s: %r" % (k, st[k])
@@ -765,14 +928,17 @@ def test_status_contents():
 
 def test_lockout_after_three_guesses():
     m = new_meter()
-    play(m, '''
+    play(
+        m,
+        """
     @0 g -> CRC seconds=None
     @1 g -> CRC seconds=None
     @2 g -> CRC seconds=10
     @3 c 2000 10 -> LOCKED seconds=9    # even a good token
     @11 g -> LOCKED seconds=1
     @12 c 2000 10 -> ACCEPT             # the lock is over
-    ''')
+    """,
+    )
     assert m.fails == 0
 
 
@@ -781,16 +947,21 @@ def test_lockout_doubles_and_caps_at_1280():
     play(m, "g -> CRC\n g -> CRC")
     now = 0
     for lock in (10, 20, 40, 80, 160, 320, 640, 1280, 1280, 1280):
-        play(m, "@%d g -> CRC seconds=%d\n @%d g -> LOCKED seconds=1"
-             % (now, lock, now + lock - 1))
+        play(
+            m, "@%d g -> CRC seconds=%d\n @%d g -> LOCKED seconds=1" % (now, lock, now + lock - 1)
+        )
         now += lock
     assert LOCK_MAX == 1280
-    play(m, '''
+    play(
+        m,
+        """
     @%d c 2000 10 -> ACCEPT
     g -> CRC seconds=None    # the count starts again
     g -> CRC seconds=None
     g -> CRC seconds=10
-    ''' % now)
+    """
+        % now,
+    )
 
 
 def test_lockout_capped_however_many_guesses():
@@ -812,7 +983,9 @@ def test_lockout_capped_however_many_guesses():
 
 def test_only_what_needs_the_key_ends_a_guess_streak():
     m = new_meter()
-    play(m, '''
+    play(
+        m,
+        """
     g -> CRC
     g -> CRC
     c 2000 10 -> ACCEPT       # credit
@@ -826,7 +999,9 @@ def test_only_what_needs_the_key_ends_a_guess_streak():
     g -> CRC
     g -> CRC
     g -> CRC seconds=10
-    ''', sets={"a": kct("key", "new")})
+    """,
+        sets={"a": kct("key", "new")},
+    )
 
 
 def test_nothing_typed_without_the_key_ends_a_guess_streak():
@@ -834,8 +1009,12 @@ def test_nothing_typed_without_the_key_ends_a_guess_streak():
     # (every 2024 customer holds a first one; typed after every two guesses it used to keep
     # the keypad open for good), held, timed out or mixed; a test token; a token typed again;
     # a whole set that is refused. Between guesses, none of them may undo the lockout.
-    sets = {"a": kct("key", "new"), "b": kct("key", "other", krn=3),
-            "z": kct("key", "new", kt=0), "k": kct("key", "key")}
+    sets = {
+        "a": kct("key", "new"),
+        "b": kct("key", "other", krn=3),
+        "z": kct("key", "new", kt=0),
+        "k": kct("key", "key"),
+    }
     fillers = (
         ("", "s a3 -> KCT_STAGED"),
         ("", "s a4 -> KCT_STAGED"),
@@ -868,16 +1047,23 @@ def test_used_and_old_do_not_count_as_guesses():
 
 
 def test_other_refusals_count_as_guesses():
-    play(new_meter(pan=PAN7), '''
+    play(
+        new_meter(pan=PAN7),
+        """
     x 123 -> FORMAT
     d 9 1 -> MFR
     s a8 -> FUNCTION seconds=10
-    ''', sets={"a": kct("key", "newm")})
-    play(new_meter(), '''
+    """,
+        sets={"a": kct("key", "newm")},
+    )
+    play(
+        new_meter(),
+        """
     m 1 8 2000 -> RANGE
     m 1 9 2001 -> RANGE
     m 1 10 2002 -> RANGE seconds=10
-    ''')
+    """,
+    )
 
 
 def test_lockout_persists_across_reboot():
@@ -896,7 +1082,9 @@ def test_lockout_persists_across_reboot():
 
 def test_state_persists_across_reboot():
     m = new_meter(tid_capacity=8)
-    play(m, '''
+    play(
+        m,
+        """
     c 2000 100 -> ACCEPT
     c 2001 200 2 -> ACCEPT
     m 0 2500 2002 -> ACCEPT
@@ -904,24 +1092,30 @@ def test_state_persists_across_reboot():
     s a3 -> KCT_STAGED
     s a4 -> KEY_CHANGED
     c 2004 50 1 k=new -> ACCEPT
-    ''', sets={"a": kct("key", "new", kt=3, krn=4, ken=77, ti=33)})
+    """,
+        sets={"a": kct("key", "new", kt=3, krn=4, ken=77, ti=33)},
+    )
     m.consume(30)
     m2 = reboot(m)
     assert m2.fault == "" and record(m2) == record(m)
     assert m2.balance == [70, 50, 200, 0] and tids_of(m2) == tids_of(m)
     assert m2.key == KEYS["new"] and m2.kt == 3 and m2.krn == 4 and m2.ken == 77
     assert m2.ti == 33 and m2.max_power == 2500 and m2.tariff == 12
-    play(m2, '''
+    play(
+        m2,
+        """
     c 2004 50 1 -> USED
     c 2000 50 -> USED
     c 2005 50 k=key -> CRC
     c 2005 50 -> ACCEPT balance=120
-    ''', key=KEYS["new"])
+    """,
+        key=KEYS["new"],
+    )
 
 
 def test_every_accepted_and_refused_token_is_persisted():
     m = new_meter(ken=5, tid_capacity=6)
-    script = '''c 2000 10 -> ACCEPT
+    script = """c 2000 10 -> ACCEPT
     c 2000 10 -> USED
     c 5 10 -> OLD
     c 393216 10 -> KEY_EXPIRED
@@ -934,7 +1128,7 @@ def test_every_accepted_and_refused_token_is_persisted():
     s a3 -> KCT_STAGED
     s a3 -> KCT_STAGED
     s a4 -> KEY_CHANGED
-    c 2003 10 k=new -> ACCEPT'''
+    c 2003 10 k=new -> ACCEPT"""
     sets = {"a": kct("key", "new")}
     for i, line in enumerate(script.split("\n")):
         play(m, "@%d %s" % (50 * i, line), sets=sets)
@@ -989,10 +1183,13 @@ def test_corrupt_newest_slot_boots_on_the_older():
     m2 = reboot(m)
     assert m2.fault == "" and m2.store.report != ""
     assert record(m2) == older and m2.balance[0] == 10
-    play(m2, '''
+    play(
+        m2,
+        """
     c 2001 20 -> ACCEPT    # the lost credit can be typed again
     c 2000 10 -> USED
-    ''')
+    """,
+    )
     m3 = reboot(m2)
     assert m3.balance[0] == 30 and m3.fault == ""
 
@@ -1000,8 +1197,12 @@ def test_corrupt_newest_slot_boots_on_the_older():
 def test_nothing_changes_on_a_refused_token():
     m = new_meter(ken=5, tid_capacity=5)
     play(m, "c 2000 10 -> ACCEPT\n m 2 5 2001 -> ACCEPT")
-    for line in ("c 2000 10 -> USED", "c 5 10 -> OLD", "c 393216 10 -> KEY_EXPIRED",
-                 "m 2 6 2001 -> USED"):
+    for line in (
+        "c 2000 10 -> USED",
+        "c 5 10 -> OLD",
+        "c 393216 10 -> KEY_EXPIRED",
+        "m 2 6 2001 -> USED",
+    ):
         before = record(m)
         seq = m.store.seq
         play(m, line)
@@ -1010,8 +1211,13 @@ def test_nothing_changes_on_a_refused_token():
     before = record(m2)
     play(m2, "c 2000 10 -> DDTK")
     assert record(m2) == before
-    for line in ("g -> CRC", "m 1 8 2003 -> RANGE", "d 9 1 -> MFR", "s a8 -> FUNCTION",
-                 "x 1234567890 -> FORMAT"):
+    for line in (
+        "g -> CRC",
+        "m 1 8 2003 -> RANGE",
+        "d 9 1 -> MFR",
+        "s a8 -> FUNCTION",
+        "x 1234567890 -> FORMAT",
+    ):
         m.fails = 0
         before = essentials(m)
         play(m, line, sets={"a": kct("key", "newm")})
@@ -1046,30 +1252,42 @@ def test_a_key_change_to_the_key_in_use_is_refused():
     for ro in (1, 0):
         m = new_meter()
         sets = {"k": kct("key", "key", ro=ro, krn=1)}
-        play(m, """
+        play(
+            m,
+            """
         c 2000 10 -> ACCEPT
         s k3 -> KCT_STAGED
         s k4 -> SAME_KEY
         c 2000 10 -> USED          # still remembered
-        """, sets=sets)
+        """,
+            sets=sets,
+        )
         assert m.balance[0] == 10 and m.base_date == 1993 and m.tids.count == 50
         assert m.status()["kct_held"] == 0 and reboot(m).status()["kct_held"] == 0
 
 
 def test_a_rollover_at_the_last_base_date_is_refused():
     m = new_meter()
-    sets = {"a": kct("key", "new", ro=1), "b": kct("new", "other", ro=1, krn=3),
-            "c": kct("other", "key", ro=1, krn=4), "d": kct("other", "key", ro=0, krn=4)}
+    sets = {
+        "a": kct("key", "new", ro=1),
+        "b": kct("new", "other", ro=1, krn=3),
+        "c": kct("other", "key", ro=1, krn=4),
+        "d": kct("other", "key", ro=0, krn=4),
+    }
     play(m, "s a3 -> KCT_STAGED\n s a4 -> KEY_CHANGED", sets=sets)
     play(m, "s b3 -> KCT_STAGED\n s b4 -> KEY_CHANGED\n c 7 10 k=other -> ACCEPT", sets=sets)
     assert m.base_date == 2035 and m.tids.count == 1
-    play(m, """
+    play(
+        m,
+        """
     s c3 -> KCT_STAGED
     s c4 -> LAST_BASE           # no base date after 2035: RO would only wipe the memory
     c 7 10 k=other -> USED      # the memory and the key are as they were
     s d3 -> KCT_STAGED
     s d4 -> KEY_CHANGED         # without RO the key change is fine
-    """, sets=sets)
+    """,
+        sets=sets,
+    )
     assert m.key == KEY and m.base_date == 2035 and tids_of(m) == [7]
 
 
@@ -1154,7 +1372,9 @@ def test_a_clock_stepped_back_or_forward_never_changes_credit():
 
 def test_a_larger_tid_memory_keeps_refusing_what_was_refused():
     m = new_meter(tid_capacity=5)
-    play(m, """
+    play(
+        m,
+        """
     c 2001 1 -> ACCEPT
     c 2002 1 -> ACCEPT
     c 2003 1 -> ACCEPT
@@ -1162,15 +1382,19 @@ def test_a_larger_tid_memory_keeps_refusing_what_was_refused():
     c 2005 1 -> ACCEPT
     c 2006 1 -> ACCEPT          # 2001 is forgotten
     c 2001 1 -> OLD
-    """)
+    """,
+    )
     m = reboot(m, tid_capacity=100)
     assert m.tids.count == 100 and m.tids.capacity == 100
-    play(m, """
+    play(
+        m,
+        """
     c 2001 1 -> OLD             # forgotten before: still refused
     c 999 1 -> OLD              # older than the meter
     c 2003 1 -> USED
     c 2007 1 -> ACCEPT
-    """)
+    """,
+    )
     assert m.balance[0] == 7
     m = reboot(m, tid_capacity=255)  # the largest the record keeps
     play(m, "c 2001 1 -> OLD\n c 2007 1 -> USED\n c 2008 1 -> ACCEPT")
@@ -1206,8 +1430,13 @@ def test_a_failed_write_changes_nothing_and_stops_the_supply():
 
 def test_a_failed_write_of_anything_leaves_ram_as_stored():
     sets = {"a": kct("key", "new")}
-    for line, act in (("s a3 -> KCT_STAGED", None), ("g -> CRC", None),
-                      ("m 0 1000 2001 -> ACCEPT", None), (None, "consume"), (None, "trip")):
+    for line, act in (
+        ("s a3 -> KCT_STAGED", None),
+        ("g -> CRC", None),
+        ("m 0 1000 2001 -> ACCEPT", None),
+        (None, "consume"),
+        (None, "trip"),
+    ):
         m = new_meter(store=FailingStore)
         play(m, "c 2000 100 -> ACCEPT\n m 0 500 2002 -> ACCEPT")
         before = record(m)
@@ -1263,8 +1492,8 @@ def _copy_fixture(d, fixture=FIXTURE):
 
 
 def _load_fixture(fixture):
-    '''A meter on a copy of the fixture's slots, checked against its expect.json (every field
-    the meter held when it wrote them); (meter, expected).'''
+    """A meter on a copy of the fixture's slots, checked against its expect.json (every field
+    the meter held when it wrote them); (meter, expected)."""
     import json
 
     with open(fixture + "/expect.json") as f:
@@ -1279,12 +1508,27 @@ def _load_fixture(fixture):
     for slot in (0, 1):
         with open("%s/state.%d" % (d, slot), "rb") as f:
             assert f.read(4) == b"STM2", slot
-    got = {"balances": m.balance, "tids": tids_of(m), "tid_count": m.tids.count,
-           "key": m.key.hex(), "krn": m.krn, "kt": m.kt, "ken": m.ken, "ti": m.ti,
-           "sgc": m.sgc, "pan": m.pan, "ea": m.ea, "base_date": m.base_date,
-           "max_power": m.max_power, "tariff": m.tariff, "fails": m.fails,
-           "kct_held": m.kct.held, "kct_age_ms": m.kct.age, "kct_blocks": list(m.kct.blocks),
-           "seq": m.store.seq}
+    got = {
+        "balances": m.balance,
+        "tids": tids_of(m),
+        "tid_count": m.tids.count,
+        "key": m.key.hex(),
+        "krn": m.krn,
+        "kt": m.kt,
+        "ken": m.ken,
+        "ti": m.ti,
+        "sgc": m.sgc,
+        "pan": m.pan,
+        "ea": m.ea,
+        "base_date": m.base_date,
+        "max_power": m.max_power,
+        "tariff": m.tariff,
+        "fails": m.fails,
+        "kct_held": m.kct.held,
+        "kct_age_ms": m.kct.age,
+        "kct_blocks": list(m.kct.blocks),
+        "seq": m.store.seq,
+    }
     for k in want:
         assert got[k] == want[k], "%s: %r, not %r" % (k, got[k], want[k])
     return m, want
@@ -1292,11 +1536,15 @@ def _load_fixture(fixture):
 
 def test_a_record_of_format_1_loads_with_nothing_lost():
     m, want = _load_fixture(FIXTURE)
-    play(m, """
+    play(
+        m,
+        """
     c 2002 77 -> USED                   # the TID memory refuses what it refused
     c 999 10 -> OLD
     g -> CRC seconds=None               # the stored guess counts: 2 of the 3 that lock
-    """, now=0)
+    """,
+        now=0,
+    )
     m = reboot(m)  # written in format 2 by now, and read back alike
     assert m.store.format == 2 and m.balance == want["balances"] and m.fails == 2
     # The held first section completes with its partner within the window it has left.
@@ -1310,16 +1558,20 @@ def test_a_record_of_format_1_with_a_part_filled_tid_memory_loads_with_nothing_l
     # use, format 2 every slot. Both read alike.
     m, want = _load_fixture(FIXTURE + "-after-rollover")
     assert m.tids.count == 2 < m.tids.capacity and m.base_date == 2014
-    play(m, """
+    play(
+        m,
+        """
     k=new c 10 120 -> USED
     k=new c 12 10 -> ACCEPT
-    """, now=0)
+    """,
+        now=0,
+    )
     m = reboot(m)
     assert tids_of(m) == [10, 11, 12] and m.balance[0] == want["balances"][0] + 10
 
 
 def _restamp(path, magic):
-    '''Give a slot another format number, its CRC made good again.'''
+    """Give a slot another format number, its CRC made good again."""
     from binascii import crc32
 
     with open(path, "rb") as f:
@@ -1367,14 +1619,41 @@ def test_a_record_of_a_newer_format_is_a_fault_never_a_blank_meter():
 
 def test_power_limits_are_watts_coded_like_an_amount():
     m = new_meter()
-    play(m, """
+    play(
+        m,
+        """
     c 2000 100 -> ACCEPT
     m 0 16746 2001 -> ACCEPT register=20004      # raw 0x416a: 20,004 W, not 16,746 W
     m 6 16746 2002 -> ACCEPT register=20004
-    """)
+    """,
+    )
     assert m.status()["max_power"] == 20004
     assert m.load(20004, ms(T0)) and m.relay_closed()
     assert not m.load(20005, ms(T0 + 1))
     play(m, "m 0 65535 2003 -> ACCEPT register=18201624")  # the largest
     assert m.status()["max_power"] == 18201624 and reboot(m).status()["max_power"] == 18201624
     assert m.load(18201624, ms(T0 + 100)) and not m.load(18201625, ms(T0 + 101))
+
+
+# -- the scratch directories: two runs on one machine (two pytest sessions, two CI jobs) never
+# share a meter's state files --
+def test_scratch_directories_are_new_empty_and_this_runs_own():
+    import os
+
+    import scratch
+
+    a, b = fresh_dir("meter_rules"), fresh_dir("meter_rules")
+    root = scratch.run_root()
+    assert a != b and a.startswith(root + "/") and b.startswith(root + "/"), (a, b, root)
+    assert os.listdir(a) == [] and os.listdir(b) == []
+    # Another run holding the name this one draws (here: this run's own root): it draws again.
+    names = [root, root + "_2"]
+    drawn = scratch._candidate
+    scratch._candidate = lambda: names.pop(0)
+    try:
+        got = scratch._make_root()
+    finally:
+        scratch._candidate = drawn
+    if got != root:
+        os.rmdir(got)
+    assert got == root + "_2", "a second run took this run's directory: %s" % got

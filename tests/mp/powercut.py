@@ -42,9 +42,17 @@ def summary(m, r=None):
     s = m.status()
     out = {"fault": m.fault, "report": m.store.report}
     if "fault" not in s:
-        out.update(balances=s["balances"], tids=list(m.tids.tids[:m.tids.count]),
-                   krn=s["krn"], ti=s["ti"], key=m.key.hex(), held=s["kct_held"],
-                   base_date=s["base_date"], max_power=s["max_power"], fails=m.fails)
+        out.update(
+            balances=s["balances"],
+            tids=list(m.tids.tids[: m.tids.count]),
+            krn=s["krn"],
+            ti=s["ti"],
+            key=m.key.hex(),
+            held=s["kct_held"],
+            base_date=s["base_date"],
+            max_power=s["max_power"],
+            fails=m.fails,
+        )
     if r is not None:
         out["result"] = r.name
     return out
@@ -69,8 +77,13 @@ def personalising():
         except (PowerCut, OSError):
             pass
         _, m2 = boot(bytearray(dev.data))
-        out = {"cut": k, "was_cut": dev.dead, "fault": m2.fault,
-               "personalised": m2.personalised, "report": m2.store.report}
+        out = {
+            "cut": k,
+            "was_cut": dev.dead,
+            "fault": m2.fault,
+            "personalised": m2.personalised,
+            "report": m2.store.report,
+        }
         if not m2.personalised and not m2.fault:
             m2.personalise(p, SC["manufacture_tid"])  # what a board's main.make does
         out["result"] = m2.apply(SC["token"], SC["now"]).name if not m2.fault else None
@@ -107,8 +120,16 @@ def main():
         state = summary(m2)
         # Typed again after the reboot: USED if the cut came after the commit, else ACCEPT.
         again = m2.apply(SC["token"], now + 5) if not m2.fault else None
-        print(json.dumps({"cut": k, "was_cut": cut, "state": state,
-                          "again": summary(m2, again) if again else None}))
+        print(
+            json.dumps(
+                {
+                    "cut": k,
+                    "was_cut": cut,
+                    "state": state,
+                    "again": summary(m2, again) if again else None,
+                }
+            )
+        )
 
 
 with open(sys.argv[2]) as f:

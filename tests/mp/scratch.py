@@ -3,29 +3,66 @@
 import gc
 import os
 import sys
+from binascii import hexlify
 
 from meter.store import RecordStore
 
 _count = [0]
+_root = []  # this run's own directory under /tmp, made on first use
 _cipher = [None, None]  # the last key and its cipher
 
 
-def fresh_dir(name):
-    """An empty directory /tmp/<name>_<interpreter>/<n>, a new n each call."""
-    root = "/tmp/%s_%s" % (name, sys.implementation.name)
-    _count[0] += 1
-    for d in (root, "%s/%d" % (root, _count[0])):
+def _rmtree(path):
+    for f in os.listdir(path):
+        p = path + "/" + f
+        if os.stat(p)[0] & 0x4000:  # S_IFDIR
+            _rmtree(p)
+        else:
+            os.remove(p)
+    os.rmdir(path)
+
+
+def _candidate():
+    return "/tmp/stsmeter_%s_%s" % (sys.implementation.name, hexlify(os.urandom(6)).decode())
+
+
+def _make_root():
+    """A new directory; mkdir fails on a name another run holds, so it is never shared."""
+    while True:
+        d = _candidate()
         try:
             os.mkdir(d)
-        except OSError:
-            pass
-    for f in os.listdir(d):
-        try:
-            os.remove(d + "/" + f)
-        except OSError:  # a directory (a board's state directory): its files, then it
-            for g in os.listdir(d + "/" + f):
-                os.remove(d + "/" + f + "/" + g)
-            os.rmdir(d + "/" + f)
+            return d
+        except OSError as e:
+            if e.args[0] != 17:  # EEXIST: taken, draw again; anything else is a fault
+                raise
+
+
+def run_root():
+    """This run's own directory, /tmp/stsmeter_<interpreter>_<random>, removed at exit."""
+    if not _root:
+        _root.append(_make_root())
+        if hasattr(sys, "atexit"):
+            sys.atexit(_cleanup)  # micropython: one exit function
+        else:
+            import atexit
+
+            atexit.register(_cleanup)
+    return _root[0]
+
+
+def _cleanup():
+    try:
+        _rmtree(_root[0])
+    except OSError:  # a file a test left open elsewhere: leave the rest in /tmp
+        pass
+
+
+def fresh_dir(name):
+    """A new empty directory <run_root>/<name>_<n>, a new n each call."""
+    _count[0] += 1
+    d = "%s/%s_%d" % (run_root(), name, _count[0])
+    os.mkdir(d)
     return d
 
 

@@ -136,8 +136,15 @@ def _dev(keys=("#", "#"), **more):
     clock = Clock()
     pzem = hal_sim.SimPzem()
     pzem.power_x10 = 23004  # 2300.4 W
-    dev = {"keypad": Keypad(keys), "display": Display(), "relay": Relay(clock),
-           "led": Relay(), "clock": clock, "energy": Pzem(pzem), "i2c": Bus(Chip(0x27))}
+    dev = {
+        "keypad": Keypad(keys),
+        "display": Display(),
+        "relay": Relay(clock),
+        "led": Relay(),
+        "clock": clock,
+        "energy": Pzem(pzem),
+        "i2c": Bus(Chip(0x27)),
+    }
     dev.update(more)
     return dev
 
@@ -145,8 +152,9 @@ def _dev(keys=("#", "#"), **more):
 def _run(dev, seconds=10, sleep=None):
     said = []
     c = dev["clock"]
-    selftest.run(dev, seconds=seconds, sleep_ms=sleep or c.sleep, ticks_ms=c.ticks,
-                 out=said.append)
+    selftest.run(
+        dev, seconds=seconds, sleep_ms=sleep or c.sleep, ticks_ms=c.ticks, out=said.append
+    )
     return "\n".join(said)
 
 
@@ -221,9 +229,20 @@ def test_a_meter_in_service_gets_no_relay_click():
 
     d = fresh_dir("selftest_rules")
     m = Meter(RecordStore(d + "/meter"))
-    m.personalise({"pan": "600727000000000009", "sgc": "123456", "ti": "01", "kt": 2,
-                   "krn": 1, "ken": 255, "ea": "sta", "base_date": 1993,
-                   "decoder_key": b"\x01" * 8}, 1000)
+    m.personalise(
+        {
+            "pan": "600727000000000009",
+            "sgc": "123456",
+            "ti": "01",
+            "kt": 2,
+            "krn": 1,
+            "ken": 255,
+            "ea": "sta",
+            "base_date": 1993,
+            "decoder_key": b"\x01" * 8,
+        },
+        1000,
+    )
     dev = _dev(state=d + "/meter")
     said = _run(dev)
     assert True not in dev["relay"].states and "relay: not clicked" in said, said
@@ -281,8 +300,11 @@ def test_an_lcd_missing_at_first_shows_the_keys_once_it_answers():
     def plug():
         bus.devices[0x27] = lcd
 
-    dev = _dev(["1", plug, "2", "#", "#"], i2c=bus,
-               display=LateDisplay(lambda: I2cLcd(bus, 0x27, 2, 16), 2, 16))
+    dev = _dev(
+        ["1", plug, "2", "#", "#"],
+        i2c=bus,
+        display=LateDisplay(lambda: I2cLcd(bus, 0x27, 2, 16), 2, 16),
+    )
     said = _run(dev)
     assert "I2C: no device answers" in said and "display error: OSError(19" in said, said
     assert "KEY 1" in said and "KEY 2" in said, said
@@ -329,7 +351,8 @@ def test_an_energy_source_that_raises_is_reported_and_the_test_goes_on():
     dev = _dev(["3", "#", "#"], energy=Failing())
     said = _run(dev)
     assert "energy: FAILING read failed: RuntimeError('the UART is gone',)" in said or (
-        "energy: FAILING read failed: RuntimeError('the UART is gone')" in said), said
+        "energy: FAILING read failed: RuntimeError('the UART is gone')" in said
+    ), said
     assert dev["display"].shown("FAILING: FAILED", "RuntimeError"), dev["display"].frames
     assert "KEY 3" in said and dev["relay"].closed is False, said
     assert dev["relay"].states.count(True) == 1

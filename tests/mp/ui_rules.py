@@ -18,23 +18,30 @@ from ui import ui as U
 from ui.ui import Ui
 
 KEY = unhexlify("e653341f9d5bf36f")  # the meter's decoder key
-KEYS = {"key": KEY, "new": unhexlify("0123456789abcdef"),
-        "wrong": unhexlify("0011223344556677")}
+KEYS = {"key": KEY, "new": unhexlify("0123456789abcdef"), "wrong": unhexlify("0011223344556677")}
 PAN = "600727000000000009"
 MTID = 1000  # manufacture TID: tokens with a lower TID are OLD
-
-
 
 
 def new_meter(kt=2, ken=255, personalise=True):
     gc.collect()
     m = Meter(RecordStore(fresh_dir("ui_rules") + "/state"))
     if personalise:
-        m.personalise({"pan": PAN, "sgc": "123456", "ti": "01", "kt": kt, "krn": 1,
-                       "ken": ken, "ea": "sta", "base_date": 1993, "decoder_key": KEY}, MTID)
+        m.personalise(
+            {
+                "pan": PAN,
+                "sgc": "123456",
+                "ti": "01",
+                "kt": kt,
+                "krn": 1,
+                "ken": ken,
+                "ea": "sta",
+                "base_date": 1993,
+                "decoder_key": KEY,
+            },
+            MTID,
+        )
     return m
-
-
 
 
 def credit(tid, tenths, sub=0, key="key"):
@@ -48,16 +55,17 @@ def mgmt(sub, register, tid, key="key"):
 
 
 def _word(k, i):
-    return int.from_bytes(k[4 * i:4 * i + 4], "big")
+    return int.from_bytes(k[4 * i : 4 * i + 4], "big")
 
 
 def kct(old="key", new="new", kt=2, krn=2, ro=0):
     """The two key change sections (by subclass) moving the meter from `old` to `new`."""
     c = cipher(KEYS[old])
     nk = KEYS[new]
-    return {3: encode(2, 3, {"nkho": _word(nk, 0), "kt": kt, "ro": ro, "krn": krn,
-                             "kenho": 15}, c),
-            4: encode(2, 4, {"nklo": _word(nk, 1), "ti": 1, "kenlo": 15}, c)}
+    return {
+        3: encode(2, 3, {"nkho": _word(nk, 0), "kt": kt, "ro": ro, "krn": krn, "kenho": 15}, c),
+        4: encode(2, 4, {"nklo": _word(nk, 1), "ti": 1, "kenlo": 15}, c),
+    }
 
 
 def press(ui, keys, now):
@@ -100,10 +108,16 @@ def idle(ui, now):
 def test_digits_shown_in_groups_of_four_as_typed():
     ui = Ui(new_meter())
     digits = "12345678901234567890"
-    want = {1: ["TOKEN:", "1"], 4: ["TOKEN:", "1234"], 5: ["TOKEN:", "1234 5"],
-            9: ["TOKEN:", "1234 5678 9"], 12: ["TOKEN:", "1234 5678 9012"],
-            13: ["1234 5678 9012", "3"], 16: ["1234 5678 9012", "3456"],
-            20: ["1234 5678 9012", "3456 7890"]}  # 16x2: three groups, then two
+    want = {
+        1: ["TOKEN:", "1"],
+        4: ["TOKEN:", "1234"],
+        5: ["TOKEN:", "1234 5"],
+        9: ["TOKEN:", "1234 5678 9"],
+        12: ["TOKEN:", "1234 5678 9012"],
+        13: ["1234 5678 9012", "3"],
+        16: ["1234 5678 9012", "3456"],
+        20: ["1234 5678 9012", "3456 7890"],
+    }  # 16x2: three groups, then two
     for i, k in enumerate(digits):
         ui.key(k, 1000 + i)
         if i + 1 in want:
@@ -170,8 +184,7 @@ def test_at_most_20_digits_kept():
     tok = credit(2000, 125)
     press(ui, tok + "987", 0)  # three digits too many: ignored
     eq(len(ui.digits), 20)
-    eq(show(ui, 0), [tok[0:4] + " " + tok[4:8] + " " + tok[8:12],
-                     tok[12:16] + " " + tok[16:20]])
+    eq(show(ui, 0), [tok[0:4] + " " + tok[4:8] + " " + tok[8:12], tok[12:16] + " " + tok[16:20]])
     eq(enter(ui, "", 10), ["ACCEPT", "+12.5 kWh"])
     eq(m.balance[0], 125)
 
@@ -206,8 +219,10 @@ def test_entry_timeout_holds_without_a_frame_drawn():
     press(ui, credit(2000, 125), 0)
     ui.key("#", 30000)
     if m.balance[0] or m.last:
-        problems.append("Enter 30 s after the last digit applied the dropped token: balance "
-                        "%d, result %d, screen %r" % (m.balance[0], m.last, show(ui, 30000)))
+        problems.append(
+            "Enter 30 s after the last digit applied the dropped token: balance "
+            "%d, result %d, screen %r" % (m.balance[0], m.last, show(ui, 30000))
+        )
     assert not problems, "; ".join(problems)
 
 
@@ -226,9 +241,13 @@ def test_accepted_credit_shows_amount_and_unit():
     m = new_meter()
     ui = Ui(m)
     now = 0
-    for tid, tenths, sub, want in ((2000, 125, 0, "+12.5 kWh"), (2001, 30, 1, "+3.0 m3"),
-                                   (2002, 7, 2, "+0.7 m3"), (2003, 240, 3, "+24.0 h"),
-                                   (2004, 18201624, 0, "+1820162.4 kWh")):
+    for tid, tenths, sub, want in (
+        (2000, 125, 0, "+12.5 kWh"),
+        (2001, 30, 1, "+3.0 m3"),
+        (2002, 7, 2, "+0.7 m3"),
+        (2003, 240, 3, "+24.0 h"),
+        (2004, 18201624, 0, "+1820162.4 kWh"),
+    ):
         eq(enter(ui, credit(tid, tenths, sub), now), ["ACCEPT", want])
         now += 5000
     eq(m.balance, [125 + 18201624, 30, 7, 240])
@@ -268,15 +287,16 @@ def test_every_result_code_has_its_screen():
     def check(ui, tok, now, code, screen=None, **v):
         r = enter(ui, tok, now)
         eq(ui.meter.last, code, "result code:")
-        eq(r, screen or [s[:ui.cols] for s in _result(code, **v)], "code %d:" % code)
+        eq(r, screen or [s[: ui.cols] for s in _result(code, **v)], "code %d:" % code)
         seen[code] = r
 
     m = new_meter()
     ui = Ui(m)
     # Management and test/display tokens say what they set (texts.ACCEPT_TOKEN).
     check(ui, mgmt(0, 1000, 2000), 0, R.ACCEPT, ["ACCEPT", "LIMIT 1000 W"])
-    check(ui, encode(1, 0, {"mfr": 0, "control": 512}, None), 5000, R.ACCEPT,
-          ["ACCEPT", "TEST 512"])
+    check(
+        ui, encode(1, 0, {"mfr": 0, "control": 512}, None), 5000, R.ACCEPT, ["ACCEPT", "TEST 512"]
+    )
     check(ui, "99999999999999999999", 10000, R.FORMAT)  # >= 2**66
     check(ui, mgmt(1, 8, 2001), 15000, R.RANGE)  # clear credit of register 8: none
     check(ui, credit(2002, 10), 20000, R.ACCEPT, ["ACCEPT", "+1.0 kWh"])  # guesses back to 0
@@ -472,8 +492,10 @@ def test_idle_wait_countdown_while_locked():
     m = new_meter()
     ui = Ui(m)
     for i in range(3):
-        eq(enter(ui, credit(2000 + i, 10, key="wrong"), 100000 + 1000 * i),
-           ["REJECT 13", "WRONG TOKEN"])
+        eq(
+            enter(ui, credit(2000 + i, 10, key="wrong"), 100000 + 1000 * i),
+            ["REJECT 13", "WRONG TOKEN"],
+        )
     eq(m.lock_left(), 10)
     eq(idle(ui, 105000), ["CREDIT 0.0 kWh", "WAIT 7s"])
     eq(idle(ui, 108000), ["CREDIT 0.0 kWh", "WAIT 4s"])
@@ -489,9 +511,24 @@ def test_frames_always_cols_wide_and_rows_long():
         m = new_meter()
         ui = Ui(m, rows=rows, cols=cols)
         now = 0
-        seq = ("", "1", "12345", "1234567890123", "12345678901234567890",
-               "*", "C", "873#", "8#", "2#", "55#", credit(2000, 18201624) + "#",
-               mgmt(0, 100, 2001) + "#", "2#", "9#", kct()[3] + "#")
+        seq = (
+            "",
+            "1",
+            "12345",
+            "1234567890123",
+            "12345678901234567890",
+            "*",
+            "C",
+            "873#",
+            "8#",
+            "2#",
+            "55#",
+            credit(2000, 18201624) + "#",
+            mgmt(0, 100, 2001) + "#",
+            "2#",
+            "9#",
+            kct()[3] + "#",
+        )
         for keys in seq:
             press(ui, keys, now)
             for dt in (0, 2999, 3000, 4999, 5000, 20000):
@@ -535,7 +572,7 @@ def test_every_screen_fits_16x2_whole_for_every_value():
             typed(credit(fresh(), tenths, sub), "credit %d/%d" % (sub, tenths))
             m.balance = [0, 0, 0, 0]
     for sub in (0, 1, 2, 5, 6, 7):
-        for raw in ((0, 3, 65535) if sub == 1 else (0, 1000, 65535)):
+        for raw in (0, 3, 65535) if sub == 1 else (0, 1000, 65535):
             typed(mgmt(sub, raw, fresh()), "management %d/%d" % (sub, raw))
     eq(seen[-1], ["ACCEPT", "WATER FAC 65535"], "water factor 65535:")
     for sub, top in ((0, (1 << 36) - 1), (1, (1 << 28) - 1)):

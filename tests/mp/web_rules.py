@@ -12,11 +12,24 @@ sys.path.insert(0, _root + "/web")
 import webmeter as W  # noqa: E402
 
 NOW = 1795435200000  # 2026-11-23 12:00 UTC, in ms
-DEMO = json.dumps({
-    "meter": {"pan": "600727000000000009", "sgc": "123456", "ti": "01", "kt": 2, "krn": 1,
-              "ken": 255, "ea": "sta", "base_date": 1993, "decoder_key": "e653341f9d5bf36f",
-              "manufacture_tid": 16303680},
-    "next_key": "0123456789abcdef", "profile": "demo"})
+DEMO = json.dumps(
+    {
+        "meter": {
+            "pan": "600727000000000009",
+            "sgc": "123456",
+            "ti": "01",
+            "kt": 2,
+            "krn": 1,
+            "ken": 255,
+            "ea": "sta",
+            "base_date": 1993,
+            "decoder_key": "e653341f9d5bf36f",
+            "manufacture_tid": 16303680,
+        },
+        "next_key": "0123456789abcdef",
+        "profile": "demo",
+    }
+)
 
 
 def boot():
@@ -46,8 +59,18 @@ def test_a_test_token_typed_on_the_keypad_is_shown_and_explained():
     boot()
     assert type_token("0000 0000 0087 2419 5840", NOW) == ["ACCEPT          ", "TEST 512        "]
     stages = dict((s["stage"], s["value"]) for s in json.loads(W.explain()))
-    for name in ("digits", "66 bits", "class bits", "transposition", "cipher block",
-                 "plaintext", "CRC", "TID memory before", "TID memory after", "result"):
+    for name in (
+        "digits",
+        "66 bits",
+        "class bits",
+        "transposition",
+        "cipher block",
+        "plaintext",
+        "CRC",
+        "TID memory before",
+        "TID memory after",
+        "result",
+    ):
         assert name in stages, name
     assert "class 1" in stages["class bits"] and "match" in stages["CRC"]
 
@@ -106,13 +129,27 @@ def test_panel_amounts_are_exact_and_round_up_like_the_vending_side():
 
 def test_panel_refuses_what_is_not_an_amount_or_a_whole_number_and_says_what_to_type():
     boot()
-    for kind, arg in (("credit", ""), ("credit", "-5"), ("credit", "inf"), ("credit", "nan"),
-                      ("credit", "1e3"), ("credit", "1.2.3"), ("credit", "."),
-                      ("credit", "1820162.5"), ("max-power", "-1"), ("max-power", "1.5"),
-                      ("max-power", "18201625"), ("test", "x"), ("test", str(1 << 36))):
+    for kind, arg in (
+        ("credit", ""),
+        ("credit", "-5"),
+        ("credit", "inf"),
+        ("credit", "nan"),
+        ("credit", "1e3"),
+        ("credit", "1.2.3"),
+        ("credit", "."),
+        ("credit", "1820162.5"),
+        ("max-power", "-1"),
+        ("max-power", "1.5"),
+        ("max-power", "18201625"),
+        ("test", "x"),
+        ("test", str(1 << 36)),
+    ):
         out = json.loads(W.vend(kind, arg, NOW))
-        assert "type" in out.get("error", "") or "at most" in out.get("error", ""), (kind, arg,
-                                                                                   out)
+        assert "type" in out.get("error", "") or "at most" in out.get("error", ""), (
+            kind,
+            arg,
+            out,
+        )
     files = json.loads(W.state_files())
     assert "vend.json" not in files  # nothing refused used up a TID
 
@@ -217,8 +254,10 @@ def test_a_tid_is_shown_as_the_minute_it_stands_for_with_its_window():
     assert tid["name"] == "TID = token identifier"
     assert "16303681" in tid["value"] and "2024-01-01 00:01 UTC" in tid["value"]
     assert "1993-01-01" in tid["value"] and "2024-11-24 20:15 UTC" in tid["value"]
-    assert "pre-filled with the manufacture TID 16303680 (2024-01-01 00:00 UTC)" in _dressed()[
-        "TID memory before"]["value"]
+    assert (
+        "pre-filled with the manufacture TID 16303680 (2024-01-01 00:00 UTC)"
+        in _dressed()["TID memory before"]["value"]
+    )
 
 
 def test_every_stage_and_field_is_named_in_words_with_a_sentence_before_its_data():
@@ -259,7 +298,8 @@ def test_every_entry_stays_in_the_history_and_is_explained_again_as_typed():
     type_token("1234 5678 9012 3456 789", NOW + 4000)  # refused unread: listed all the same
     h = json.loads(W.history())
     assert [e["token"] for e in h] == [t.replace(" ", "") for t in (k1, k2, credit)] + [
-        "1234567890123456789"]
+        "1234567890123456789"
+    ]
     assert h[0]["shown"].startswith("KEY CHANGE 1/2") and h[2]["shown"] == "ACCEPT +10.0 kWh"
     # The first section again, under the key it was typed with (the meter has another now).
     st = dict((s["stage"], s) for s in json.loads(W.explain_again(0)))
@@ -282,8 +322,9 @@ def test_every_entry_stays_in_the_history_and_is_explained_again_as_typed():
 
 def test_a_fresh_meters_tid_memory_is_pre_filled_with_the_manufacture_tid():
     f = boot()
-    assert f["status"]["tids_text"] == ("TID memory pre-filled with the manufacture TID "
-                                        "(2024-01-01 00:00 UTC)")
+    assert f["status"]["tids_text"] == (
+        "TID memory pre-filled with the manufacture TID (2024-01-01 00:00 UTC)"
+    )
     type_token(vend("credit", "1")[0], NOW)
     st = json.loads(W.frame(NOW + 1000))["status"]
     assert st["tids_text"] == "TID memory 1 accepted, 49 slots still the manufacture TID"
@@ -300,7 +341,8 @@ def test_a_load_drains_credit_and_trips_past_the_max_power_while_time_is_fast_fo
     f = json.loads(W.set_load("1500", NOW + 2000))  # past the limit: the supply trips
     assert f["relay"] is False and f["status"]["tripped"] and f["lines"][1].startswith("OVERL")
     assert "error" in json.loads(W.set_load("-5", NOW)) and "error" in json.loads(
-        W.advance("x", NOW))
+        W.advance("x", NOW)
+    )
 
 
 def test_the_teachers_clear_lockout_unlocks_this_pages_keypad():
