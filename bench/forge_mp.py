@@ -11,8 +11,11 @@ import os
 import sys
 
 sys.path.insert(0, sys.argv[1])
+sys.path.insert(0, __file__.rsplit("/", 1)[0] + "/../tests/mp")  # demo_meter
 
 from binascii import unhexlify  # noqa: E402
+
+from demo_meter import KEY, profile  # noqa: E402
 
 from meter import results as R  # noqa: E402
 from meter.meter import Meter  # noqa: E402
@@ -20,18 +23,7 @@ from meter.store import RecordStore  # noqa: E402
 from sts.codec import encode  # noqa: E402
 from sts.sta import Sta  # noqa: E402
 
-KEY = unhexlify("e653341f9d5bf36f")  # the demo meter's decoder key
-PROFILE = {
-    "pan": "600727000000000009",
-    "sgc": "123456",
-    "ti": "01",
-    "kt": 2,
-    "krn": 1,
-    "ken": 255,
-    "ea": "sta",
-    "base_date": 1993,
-    "decoder_key": KEY,
-}
+PROFILE = profile()  # the demo meter, its decoder key
 
 
 def guesses(n):

@@ -28,9 +28,12 @@ import time
 
 _HERE = sys.argv[0].rsplit("/", 1)[0] if "/" in sys.argv[0] else "."
 sys.path.insert(0, _HERE + "/../firmware")
+sys.path.insert(0, _HERE + "/../tests/mp")  # demo_meter: the demo meter's fields
 
 import random  # noqa: E402
 from array import array  # noqa: E402
+
+from demo_meter import profile  # noqa: E402
 
 from meter import results as R  # noqa: E402
 from meter.meter import LOCK_AFTER, LOCK_FIRST, LOCK_MAX, Meter  # noqa: E402
@@ -204,17 +207,7 @@ class Fuzz:
         key = bytes(rnd(8) for _ in range(self.klen))
         self.m = Meter(RamStore(self.slots))
         self.m.personalise(
-            {
-                "pan": "600727000000000009",
-                "sgc": "123456",
-                "ti": "01",
-                "kt": 2,
-                "krn": 1,
-                "ken": 255,
-                "ea": ea,
-                "base_date": 1993,
-                "decoder_key": key,
-            },
+            profile(decoder_key=key, ea=ea),
             self.tid - 100,
         )
         self.queue = []  # the sections of a set still to type, last first

@@ -12,6 +12,8 @@ sys.path.insert(0, sys.argv[1])
 sys.path.insert(0, sys.argv[2])
 sys.path.insert(0, sys.argv[2] + "/../tests/mp")  # filedev: a block device for LittleFS
 
+from demo_meter import profile  # noqa: E402
+
 import baseline  # noqa: E402
 from sts import digits, kernels  # noqa: E402
 from sts.codec import Decoder  # noqa: E402
@@ -157,17 +159,7 @@ def measure_apply(key, tokens):
     vfs.mount(vfs.VfsLfs2(dev), "/bench")
     m = Meter(RecordStore("/bench/state"))
     m.personalise(
-        {
-            "pan": "600727000000000009",
-            "sgc": "123456",
-            "ti": "01",
-            "kt": 2,
-            "krn": 1,
-            "ken": 255,
-            "ea": "sta",
-            "base_date": 1993,
-            "decoder_key": key,
-        },
+        profile(decoder_key=key),
         0,
     )
     times = array("f", bytes(4 * len(tokens)))
@@ -207,17 +199,7 @@ def measure_keypad(key, tokens):
 
     m = Meter(RecordStore("/bench/state2"))
     m.personalise(
-        {
-            "pan": "600727000000000009",
-            "sgc": "123456",
-            "ti": "01",
-            "kt": 2,
-            "krn": 1,
-            "ken": 255,
-            "ea": "sta",
-            "base_date": 1993,
-            "decoder_key": key,
-        },
+        profile(decoder_key=key),
         0,
     )
     ui = Ui(m)

@@ -7,7 +7,7 @@ import json
 import os
 import sys
 import time
-from binascii import hexlify, unhexlify
+from binascii import hexlify
 
 import fake_machine
 
@@ -15,6 +15,7 @@ sys.modules["machine"] = fake_machine  # before any module of the board's import
 
 import app  # noqa: E402
 import startup  # noqa: E402
+from demo_meter import FIELDS, KEY  # noqa: E402
 from fake_clock import FakeClock  # noqa: E402
 
 from hal.energy import SimLoad  # noqa: E402
@@ -26,18 +27,7 @@ from sts import amount, keychange  # noqa: E402
 from sts.codec import encode  # noqa: E402
 from ui.ui import Ui  # noqa: E402
 
-KEY = unhexlify("e653341f9d5bf36f")
-PROFILE = {
-    "pan": "600727000000000009",
-    "sgc": "123456",
-    "ti": "01",
-    "kt": 2,
-    "krn": 1,
-    "ken": 255,
-    "ea": "sta",
-    "base_date": 1993,
-    "manufacture_tid": 1000,
-}
+PROFILE = dict(FIELDS, manufacture_tid=1000)  # the demo meter, as /meter.json holds it
 FAULT = ["METER FAULT     ", "CALL SERVICE    "]
 
 

@@ -18,6 +18,8 @@ import gc
 from array import array
 from binascii import unhexlify
 
+from demo_meter import KEY, PAN, profile
+
 from meter import results as R
 from meter.meter import LOCK_MAX, MAX_BALANCE, TRIP_SECONDS, Meter
 from meter.store import RecordStore
@@ -25,7 +27,6 @@ from scratch import FailingStore, cipher, fresh_dir
 from sts import amount, digits, keychange
 from sts.codec import encode
 
-KEY = unhexlify("e653341f9d5bf36f")  # the STA meter's decoder key
 MKEY = unhexlify("f94b6ed353c3bfdb113e2d3a7ea3c41d")  # the MISTY1 meter's decoder key
 KEYS = {
     "key": KEY,
@@ -35,7 +36,6 @@ KEYS = {
     "mkey": MKEY,
     "newm": unhexlify("00112233445566778899aabbccddeeff"),
 }
-PAN = "600727000000000009"  # manufacturer code 00
 PAN7 = "600727070000000051"  # manufacturer code 07: IIN 600727, IAIN 07 000000005
 MTID = 1000  # manufacture TID
 # A time on the meter's clock, in seconds. Every reading the tests give stays a ticks_ms value
@@ -49,17 +49,7 @@ def ms(seconds):
     return seconds * 1000
 
 
-PROFILE = {
-    "pan": PAN,
-    "sgc": "123456",
-    "ti": "01",
-    "kt": 2,
-    "krn": 1,
-    "ken": 255,
-    "ea": "sta",
-    "base_date": 1993,
-    "decoder_key": KEY,
-}
+PROFILE = profile()  # the demo meter: KEY (its decoder key) and PAN (manufacturer code 00)
 
 
 def new_meter(

@@ -11,6 +11,7 @@ sys.modules["machine"] = fake_machine  # before any module of the board's import
 
 import selftest  # noqa: E402
 import startup  # noqa: E402
+from demo_meter import profile  # noqa: E402
 
 import hal_sim  # noqa: E402
 from hal.pcf8574_lcd import I2cLcd  # noqa: E402
@@ -230,17 +231,7 @@ def test_a_meter_in_service_gets_no_relay_click():
     d = fresh_dir("selftest_rules")
     m = Meter(RecordStore(d + "/meter"))
     m.personalise(
-        {
-            "pan": "600727000000000009",
-            "sgc": "123456",
-            "ti": "01",
-            "kt": 2,
-            "krn": 1,
-            "ken": 255,
-            "ea": "sta",
-            "base_date": 1993,
-            "decoder_key": b"\x01" * 8,
-        },
+        profile(decoder_key=b"\x01" * 8),
         1000,
     )
     dev = _dev(state=d + "/meter")

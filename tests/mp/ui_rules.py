@@ -7,6 +7,8 @@
 import gc
 from binascii import unhexlify
 
+from demo_meter import KEY, profile  # noqa: E402 - the meter's decoder key, its PAN
+
 from meter import results as R
 from meter.meter import TRIP_SECONDS, Meter
 from meter.store import RecordStore
@@ -17,9 +19,7 @@ from ui import texts as T
 from ui import ui as U
 from ui.ui import Ui
 
-KEY = unhexlify("e653341f9d5bf36f")  # the meter's decoder key
 KEYS = {"key": KEY, "new": unhexlify("0123456789abcdef"), "wrong": unhexlify("0011223344556677")}
-PAN = "600727000000000009"
 MTID = 1000  # manufacture TID: tokens with a lower TID are OLD
 
 
@@ -28,17 +28,7 @@ def new_meter(kt=2, ken=255, personalise=True):
     m = Meter(RecordStore(fresh_dir("ui_rules") + "/state"))
     if personalise:
         m.personalise(
-            {
-                "pan": PAN,
-                "sgc": "123456",
-                "ti": "01",
-                "kt": kt,
-                "krn": 1,
-                "ken": ken,
-                "ea": "sta",
-                "base_date": 1993,
-                "decoder_key": KEY,
-            },
+            profile(kt=kt, ken=ken),
             MTID,
         )
     return m

@@ -3,6 +3,9 @@
 # directory instead of the page's virtual file system.
 import json
 import sys
+from binascii import hexlify
+
+from demo_meter import FIELDS, KEY
 
 from scratch import fresh_dir
 
@@ -14,18 +17,8 @@ import webmeter as W  # noqa: E402
 NOW = 1795435200000  # 2026-11-23 12:00 UTC, in ms
 DEMO = json.dumps(
     {
-        "meter": {
-            "pan": "600727000000000009",
-            "sgc": "123456",
-            "ti": "01",
-            "kt": 2,
-            "krn": 1,
-            "ken": 255,
-            "ea": "sta",
-            "base_date": 1993,
-            "decoder_key": "e653341f9d5bf36f",
-            "manufacture_tid": 16303680,
-        },
+        # The demo meter as webbuild gives it to the page: its key in hex, made 2024-01-01.
+        "meter": dict(FIELDS, decoder_key=hexlify(KEY).decode(), manufacture_tid=16303680),
         "next_key": "0123456789abcdef",
         "profile": "demo",
     }
