@@ -14,6 +14,22 @@ if FIRMWARE not in sys.path:
     sys.path.insert(0, FIRMWARE)
 
 
+# A MISTY1 meter (DKGA04) beside the STA demo meter: its profile data (profile.Profile(MISTY1)).
+MISTY1 = {
+    "name": "misty1 meter",
+    "pan": "600727000000000009",
+    "sgc": "123457",
+    "ti": "01",
+    "kt": 2,
+    "krn": 1,
+    "ken": 255,
+    "ea": "misty1",
+    "dkga": 4,
+    "base_date": 1993,
+    "vending_key": "abababababababab949494949494949401234567",
+}
+
+
 def load_vectors():
     """The shared vectors, read by the conformance runner's reader (one reader on the CPython
     side; the micropython side has its own, host_tools/mp_decode.py)."""

@@ -9,25 +9,12 @@ import subprocess
 
 import pytest
 
-from conftest import FIRMWARE, ROOT, micropython_binary
+from conftest import FIRMWARE, MISTY1, ROOT, micropython_binary
 from host_tools import build_mpy, profile, tid, vend
 
 UTC = dt.timezone.utc
 MADE = dt.datetime(2024, 1, 1, tzinfo=UTC)
 DRIVER = os.path.join(ROOT, "tests", "mp", "drive_meter.py")
-MISTY1 = {
-    "name": "misty1 meter",
-    "pan": "600727000000000009",
-    "sgc": "123457",
-    "ti": "01",
-    "kt": 2,
-    "krn": 1,
-    "ken": 255,
-    "ea": "misty1",
-    "dkga": 4,
-    "base_date": 1993,
-    "vending_key": "abababababababab949494949494949401234567",
-}
 
 
 def demo():

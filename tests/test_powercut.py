@@ -11,24 +11,11 @@ import subprocess
 
 import pytest
 
-from conftest import FIRMWARE, ROOT, micropython_binary
+from conftest import FIRMWARE, MISTY1, ROOT, micropython_binary
 from host_tools import profile, tid, vend
 
 UTC = dt.timezone.utc
 WHEN = dt.datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
-MISTY1 = {
-    "name": "misty1 meter",
-    "pan": "600727000000000009",
-    "sgc": "123457",
-    "ti": "01",
-    "kt": 2,
-    "krn": 1,
-    "ken": 255,
-    "ea": "misty1",
-    "dkga": 4,
-    "base_date": 1993,
-    "vending_key": "abababababababab949494949494949401234567",
-}
 
 
 def _profile(kind):
