@@ -92,7 +92,6 @@ class Sim:
         if provision is not None:
             dev["provision"] = provision
         self.loop = Loop(dev)
-        self.meter = self.loop.m
         self.loop.step()
 
     def repersonalise(self, data):
