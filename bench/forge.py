@@ -13,8 +13,8 @@ import tempfile
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path[:0] = [os.path.dirname(HERE), os.path.join(os.path.dirname(HERE), "firmware")]
 
-from host_tools import FIRMWARE  # noqa: E402
 from sts.crc import crc_of  # noqa: E402
+from tools import FIRMWARE  # noqa: E402
 
 YEAR = 365.25 * 86400
 GOAL_YEARS = 5

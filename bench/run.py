@@ -15,12 +15,12 @@ import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-sys.path[:0] = [ROOT, os.path.join(ROOT, "firmware")]  # host_tools, and the firmware's sts
+sys.path[:0] = [ROOT, os.path.join(ROOT, "firmware")]  # stsvend, and the firmware's sts
 
-from host_tools import FIRMWARE  # noqa: E402
 from sts.codec import encode  # noqa: E402
 from sts.misty1 import Misty1  # noqa: E402
 from sts.sta import Sta  # noqa: E402
+from tools import FIRMWARE  # noqa: E402
 
 
 def tokens(cipher, n, rng):

@@ -15,7 +15,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 
-from host_tools import FIRMWARE, webbuild  # noqa: E402
+from tools import FIRMWARE, webbuild  # noqa: E402
 
 
 def _json_run(cmd, label):

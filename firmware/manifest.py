@@ -2,7 +2,7 @@
 # metadata, package and module come from MicroPython's makemanifest, not Python:
 # ruff: noqa: F821
 # boards/<name>/manifest.py include()s this to freeze it; firmware/package.json (mip) is made
-# from it (python -m host_tools.build_mpy --package-json firmware/package.json); `deploy`
+# from it (python -m tools.build_mpy --package-json firmware/package.json); `deploy`
 # builds the .mpy files it names. Paths are relative to this file. Left out: sts/explain.py
 # and sts/keychange.py (the vending tools' and the classroom page's), hal/virtual.py (the
 # simulator's and the page's drivers) and hal/ssd1306.py (an OLED no board here wires).

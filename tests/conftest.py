@@ -32,8 +32,8 @@ MISTY1 = {
 
 def load_vectors():
     """The shared vectors, read by the conformance runner's reader (one reader on the CPython
-    side; the micropython side has its own, host_tools/mp_decode.py)."""
-    from host_tools import conformance
+    side; the micropython side has its own, tools/mp_decode.py)."""
+    from tools import conformance
 
     return conformance.load(VECTORS)
 

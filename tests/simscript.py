@@ -6,14 +6,14 @@ import os
 import subprocess
 
 from conftest import ROOT, micropython_binary
-from host_tools import profile
+from stsvend import profile
 
 SIM = os.path.join(ROOT, "boards", "unix", "sim.py")
 
 
 def demo():
-    """The demo meter's profile (host_tools/profiles/demo.json)."""
-    return profile.load(os.path.join(ROOT, "host_tools", "profiles", "demo.json"))
+    """The demo meter's profile (stsvend/profiles/demo.json)."""
+    return profile.load(os.path.join(ROOT, "stsvend", "profiles", "demo.json"))
 
 
 def run(state, lines, start, options=(), rc=0, error_lines=False, timeout=120):

@@ -19,13 +19,13 @@ from conftest import ROOT
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from host_tools import batch, cli, vend  # noqa: E402
-from host_tools import tid as tids  # noqa: E402
-from host_tools.profile import Profile, luhn_digit  # noqa: E402
 from sts import amount, blocks, errors  # noqa: E402
 from sts.codec import Decoder  # noqa: E402
+from stsvend import batch, cli, vend  # noqa: E402
+from stsvend import tid as tids  # noqa: E402
+from stsvend.profile import Profile, luhn_digit  # noqa: E402
 
-DEMO_PATH = os.path.join(ROOT, "host_tools", "profiles", "demo.json")
+DEMO_PATH = os.path.join(ROOT, "stsvend", "profiles", "demo.json")
 STA_VK = "abababababababab"
 DKGA04_VK = "abababababababab949494949494949401234567"
 AT = "2025-03-01T06:00Z"
@@ -446,7 +446,7 @@ def test_killed_process_then_rerun(tmp_path, key_files):
     f = fleet(tmp_path, n)
     out = str(tmp_path / "o.csv")
     ledger = str(tmp_path / "ledger.db")
-    code = "import sys; from host_tools import batch; sys.exit(batch.run(sys.argv[1:]))"
+    code = "import sys; from stsvend import batch; sys.exit(batch.run(sys.argv[1:]))"
     argv = [
         sys.executable,
         "-c",
@@ -560,7 +560,7 @@ def test_add_parser_registers_batch_with_help(capsys):
         ap.parse_args(["batch", "migrate", "--help"])
     text = capsys.readouterr().out
     assert "--out OUT.csv" in text and "--vending-key FILE" in text
-    assert "stsvend --profile host_tools/profiles/demo.json batch migrate" in text
+    assert "stsvend --profile stsvend/profiles/demo.json batch migrate" in text
     args = ap.parse_args(["batch", "credit", "f.csv", "--out", "o.csv", "--kwh", "5"])
     assert (args.cmd, args.batch_cmd, args.fleet, args.kwh) == ("batch", "credit", "f.csv", "5")
 
@@ -592,7 +592,7 @@ def test_stsvend_batch_is_a_subcommand_of_stsvend(tmp_path, capsys, key_files):
     rows = read_out(out)
     assert len(rows) == 3 and all(r["sms"].startswith("Code 1: ") for r in rows)
     r = subprocess.run(
-        [sys.executable, "-m", "host_tools.cli", "batch", "--help"],
+        [sys.executable, "-m", "stsvend.cli", "batch", "--help"],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -606,10 +606,10 @@ def test_the_help_examples_run_as_written_from_the_repository_root(tmp_path, cap
     import shutil
 
     for name in ("demo.json", "fleet-demo.csv"):
-        os.makedirs(tmp_path / "host_tools" / "profiles", exist_ok=True)
+        os.makedirs(tmp_path / "stsvend" / "profiles", exist_ok=True)
         shutil.copy(
-            os.path.join(ROOT, "host_tools", "profiles", name),
-            tmp_path / "host_tools" / "profiles" / name,
+            os.path.join(ROOT, "stsvend", "profiles", name),
+            tmp_path / "stsvend" / "profiles" / name,
         )
     monkeypatch.chdir(tmp_path)  # a copy of the root: the examples' files land there
     lines = [

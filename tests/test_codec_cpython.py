@@ -16,12 +16,12 @@ from conftest import FIRMWARE, ROOT, load_vectors
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from host_tools import keys  # noqa: E402
 from sts import amount, blocks, codec, crc, digits, errors, kernels  # noqa: E402
 from sts import sta as sta_module  # noqa: E402
 from sts.crc import crc_of  # noqa: E402
 from sts.misty1 import S7, S9, Misty1  # noqa: E402
 from sts.sta import Sta  # noqa: E402
+from stsvend import keys  # noqa: E402
 
 VECTORS = load_vectors()
 TOKENS = [c for c in VECTORS if c["kind"] == "token"]

@@ -1,4 +1,4 @@
-# test_conformance_runner.py  host_tools.conformance passes the published vectors, and fails a
+# test_conformance_runner.py  tools.conformance passes the published vectors, and fails a
 # vectors file with one wrong digit, one wrong field or one wrong key.
 import json
 import re
@@ -11,7 +11,7 @@ from conftest import ROOT, VECTORS, load_vectors, micropython_binary
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from host_tools import conformance  # noqa: E402
+from tools import conformance  # noqa: E402
 
 CLOSING = re.compile(r"^(\d+) passed, (\d+) failed$")
 

@@ -18,12 +18,13 @@ import tomllib
 import pytest
 
 from conftest import FIRMWARE, ROOT, VECTORS, micropython_binary
-from host_tools import build_mpy, deploy, tid
+from stsvend import tid
+from tools import build_mpy, deploy
 
 BOARDS = {"pico": "armv6m", "esp32": "xtensawin"}
 # MicroPython's MP_NATIVE_ARCH_*: the top six bits of an .mpy's third byte
 NATIVE_ARCH = {"armv6m": 4, "xtensawin": 10}
-DEMO = os.path.join(ROOT, "host_tools", "profiles", "demo.json")
+DEMO = os.path.join(ROOT, "stsvend", "profiles", "demo.json")
 DEMO_DECODER_KEY = "e653341f9d5bf36f"
 DEMO_VENDING_KEY = "abababababababab"
 MADE = "2024-01-01T00:00Z"
@@ -140,7 +141,7 @@ def test_every_module_builds_for_the_boards_architecture(tmp_path, board):
         [
             sys.executable,
             "-m",
-            "host_tools.deploy",
+            "tools.deploy",
             "build",
             "--board",
             board,
@@ -510,7 +511,7 @@ def test_a_module_the_manifest_names_that_is_gone_fails(tmp_path):
         [
             sys.executable,
             "-m",
-            "host_tools.deploy",
+            "tools.deploy",
             "build",
             "--board",
             "pico",
@@ -532,7 +533,7 @@ def test_package_json_is_the_manifest_as_mip_reads_it():
     with open(os.path.join(FIRMWARE, "package.json")) as f:
         text = f.read()
     assert text == build_mpy.package_json_text(), (
-        "firmware/package.json is stale: python -m host_tools.build_mpy --package-json "
+        "firmware/package.json is stale: python -m tools.build_mpy --package-json "
         "firmware/package.json"
     )
     pkg = json.loads(text)
@@ -818,7 +819,7 @@ def fake_board(tmp_path):
     env = dict(os.environ, MPREMOTE=str(script), FAKE_BOARD=str(board_dir), FAKE_LOG=str(log))
 
     def run(*args):
-        cmd = [sys.executable, "-m", "host_tools.deploy"] + list(args)
+        cmd = [sys.executable, "-m", "tools.deploy"] + list(args)
         if args[0] == "deploy":
             cmd += ["--out", str(tmp_path / "build"), "--firmware", firmware]
         return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
@@ -1037,7 +1038,7 @@ def test_make_targets_name_both_boards():
     )
     assert r.returncode == 0, r.stderr
     out = r.stdout
-    assert "host_tools.deploy build --board pico" in out
-    assert "host_tools.deploy build --board esp32" in out
-    assert 'host_tools.deploy deploy --board pico --port "/dev/ttyACM0"' in out
-    assert "--profile host_tools/profiles/demo.json --manufactured 2024-01-01T00:00Z" in out
+    assert "tools.deploy build --board pico" in out
+    assert "tools.deploy build --board esp32" in out
+    assert 'tools.deploy deploy --board pico --port "/dev/ttyACM0"' in out
+    assert "--profile stsvend/profiles/demo.json --manufactured 2024-01-01T00:00Z" in out

@@ -1,7 +1,7 @@
 # test_e2e_faults.py  the simulator (boards/unix/sim.py --script, in the real micropython binary)
 # under faults: a power cut at every state write of a token (--cut-at), corrupted state files,
 # fuzzed tokens, keys and clocks (hypothesis), and a soak of many tokens typed on the keypad of
-# one simulator process running the .mpy build in a small heap. Tokens come from host_tools.
+# one simulator process running the .mpy build in a small heap. Tokens come from stsvend.
 import datetime as dt
 import json
 import os
@@ -17,13 +17,14 @@ from hypothesis import strategies as st
 
 import simscript
 from conftest import micropython_binary
-from host_tools import build_mpy, vend
-from host_tools.deploy import meter_json
 from meter import results as R
 from simscript import SIM, demo, frames, screen, statuses
 from sts import errors
 from sts.codec import Decoder
 from sts.sta import Sta
+from stsvend import vend
+from tools import build_mpy
+from tools.deploy import meter_json
 
 UTC = dt.timezone.utc
 START = int(dt.datetime(2026, 11, 23, 12, tzinfo=UTC).timestamp())  # the sim's clock

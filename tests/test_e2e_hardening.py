@@ -7,13 +7,13 @@ import json
 import random
 
 import simscript
-from host_tools import profile, vend
-from host_tools.deploy import meter_json
 from meter import results as R
 from simscript import demo, frames, screen, screens, statuses
 from sts import errors
 from sts.codec import Decoder, encode
 from sts.sta import Sta
+from stsvend import profile, vend
+from tools.deploy import meter_json
 
 UTC = dt.timezone.utc
 START = int(dt.datetime(2026, 11, 23, 12, tzinfo=UTC).timestamp())  # the sim's clock

@@ -1,5 +1,5 @@
 # test_e2e_keypad.py  the meter as its customers meet it: tokens made by the vending side
-# (host_tools, CPython) typed on the keypad of the simulator (boards/unix/sim.py --script in
+# (stsvend, CPython) typed on the keypad of the simulator (boards/unix/sim.py --script in
 # the real `micropython` binary), and what the display shows. The 2024 edition-2 migration
 # as customers lived it and its failure modes, every token class and subclass with its
 # visible effect, and every token of the shared conformance vectors typed on a fresh meter.
@@ -9,11 +9,11 @@ import random
 
 import simscript
 from conftest import load_vectors
-from host_tools import profile, vend
-from host_tools.deploy import meter_json
 from meter import results as R
 from simscript import demo, frames, screen, screens, statuses
 from sts import amount
+from stsvend import profile, vend
+from tools.deploy import meter_json
 
 UTC = dt.timezone.utc
 NOW = dt.datetime(2026, 11, 23, 12, tzinfo=UTC)  # the meter's clock when the script starts

@@ -15,14 +15,14 @@ from conftest import ROOT
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from host_tools import cli, vend  # noqa: E402
-from host_tools import tid as tids  # noqa: E402
-from host_tools.profile import Profile  # noqa: E402
-from host_tools.tid import Ledger, TidError  # noqa: E402
 from sts import blocks, errors  # noqa: E402
 from sts.codec import Decoder  # noqa: E402
+from stsvend import cli, vend  # noqa: E402
+from stsvend import tid as tids  # noqa: E402
+from stsvend.profile import Profile  # noqa: E402
+from stsvend.tid import Ledger, TidError  # noqa: E402
 
-DEMO_PATH = os.path.join(ROOT, "host_tools", "profiles", "demo.json")
+DEMO_PATH = os.path.join(ROOT, "stsvend", "profiles", "demo.json")
 with open(DEMO_PATH) as _f:
     DEMO = json.load(_f)
 PAN = DEMO["pan"]
@@ -35,7 +35,7 @@ T = 16775160  # the TID of AT_TEXT under base date 1993
 WORKER = r"""
 import json, os, random, sys, time
 sys.path.insert(0, %(root)r)
-from host_tools import profile, tid, vend
+from stsvend import profile, tid, vend
 prof = profile.load(%(profile)r)
 when = tid.parse_time(%(at)r)
 rng = random.Random(%(seed)d)

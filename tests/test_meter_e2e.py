@@ -10,7 +10,8 @@ import subprocess
 import pytest
 
 from conftest import FIRMWARE, MISTY1, ROOT, micropython_binary
-from host_tools import build_mpy, profile, tid, vend
+from stsvend import profile, tid, vend
+from tools import build_mpy
 
 UTC = dt.timezone.utc
 MADE = dt.datetime(2024, 1, 1, tzinfo=UTC)
@@ -18,7 +19,7 @@ DRIVER = os.path.join(ROOT, "tests", "mp", "drive_meter.py")
 
 
 def demo():
-    return profile.load(os.path.join(ROOT, "host_tools", "profiles", "demo.json"))
+    return profile.load(os.path.join(ROOT, "stsvend", "profiles", "demo.json"))
 
 
 def drive(tmp_path, prof, steps, heap="96K", quiet=False, meter=None, firmware=FIRMWARE):

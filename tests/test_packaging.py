@@ -17,7 +17,7 @@ from packaging.requirements import Requirement
 from conftest import ROOT
 
 # What setuptools reads to build the wheel (pyproject.toml names the rest).
-SOURCES = ["pyproject.toml", "host_tools", "firmware", "README.md", "LICENSE", "MANIFEST.in"]
+SOURCES = ["pyproject.toml", "stsvend", "firmware", "README.md", "LICENSE", "MANIFEST.in"]
 PIP = [sys.executable, "-m", "pip", "--disable-pip-version-check", "--no-input"]
 
 
@@ -135,9 +135,9 @@ def test_wheel_holds_sts_and_the_profiles_and_no_other_firmware(installed):
         "sts/__init__.py",
         "sts/codec.py",
         "sts/sta.py",
-        "host_tools/cli.py",
-        "host_tools/profiles/demo.json",
-        "host_tools/profiles/fleet-demo.csv",
+        "stsvend/cli.py",
+        "stsvend/profiles/demo.json",
+        "stsvend/profiles/fleet-demo.csv",
     ):
         assert name in names, name
     assert not [n for n in names if n.split("/")[0] in ("meter", "ui", "hal", "firmware")]
@@ -149,8 +149,8 @@ def test_installed_wheel_imports_only_from_the_venv(installed):
         installed,
         os.path.join(bindir, "python"),
         "-c",
-        "import host_tools, sts\n"
-        "print(host_tools.__file__); print(sts.__file__)\n"
+        "import stsvend, sts\n"
+        "print(stsvend.__file__); print(sts.__file__)\n"
         "try:\n    import meter\nexcept ImportError:\n    print('no meter')\n",
     )
     venv = os.path.dirname(bindir)
@@ -165,7 +165,7 @@ def test_stsvend_help_key_credit_explain(installed):
     stsvend = os.path.join(bindir, "stsvend")
     assert "usage: stsvend" in run(installed, stsvend, "--help")
     # The demo profile as installed with the wheel (package data), copied to work in.
-    shutil.copy(os.path.join(site, "host_tools", "profiles", "demo.json"), work)
+    shutil.copy(os.path.join(site, "stsvend", "profiles", "demo.json"), work)
     key = run(installed, stsvend, "--profile", "demo.json", "key")
     assert key.strip() == "decoder key e653341f9d5bf36f (STA, DKGA02, KRN 1)", key
     credit = run(

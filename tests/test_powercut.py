@@ -12,7 +12,7 @@ import subprocess
 import pytest
 
 from conftest import FIRMWARE, MISTY1, ROOT, micropython_binary
-from host_tools import profile, tid, vend
+from stsvend import profile, tid, vend
 
 UTC = dt.timezone.utc
 WHEN = dt.datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
@@ -20,7 +20,7 @@ WHEN = dt.datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
 
 def _profile(kind):
     if kind == "sta":
-        return profile.load(os.path.join(ROOT, "host_tools", "profiles", "demo.json"))
+        return profile.load(os.path.join(ROOT, "stsvend", "profiles", "demo.json"))
     return profile.Profile(MISTY1)
 
 

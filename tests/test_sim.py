@@ -1,5 +1,5 @@
 # test_sim.py  the terminal simulator (boards/unix/sim.py --script) driven from CPython: a demo
-# meter prepared by host_tools.simprep, tokens typed on its keypad, a load over simulated time,
+# meter prepared by tools.simprep, tokens typed on its keypad, a load over simulated time,
 # reboots and a second process on the same state. One JSON line per frame on stdout.
 import json
 import os
@@ -8,11 +8,12 @@ import time
 
 import simscript
 from conftest import micropython_binary
-from host_tools import simprep, tid
 from simscript import frames, screens, statuses
 from sts.blocks import bits
 from sts.codec import Decoder
 from sts.sta import Sta
+from stsvend import tid
+from tools import simprep
 
 START = int(time.time())  # the sim's clock, epoch seconds: the demo tokens' TIDs are near it
 IDLE_0 = ["CREDIT 0.0 kWh", "NO CREDIT: OFF"]

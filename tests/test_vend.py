@@ -18,15 +18,15 @@ from conftest import ROOT, load_vectors
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
 
-from host_tools import cli, keys, vend  # noqa: E402
-from host_tools import profile as profiles  # noqa: E402
-from host_tools import tid as tids  # noqa: E402
-from host_tools.profile import Profile, ProfileError  # noqa: E402
-from host_tools.tid import Ledger, TidError  # noqa: E402
 from sts import amount, blocks, errors  # noqa: E402
 from sts.codec import Decoder  # noqa: E402
+from stsvend import cli, keys, vend  # noqa: E402
+from stsvend import profile as profiles  # noqa: E402
+from stsvend import tid as tids  # noqa: E402
+from stsvend.profile import Profile, ProfileError  # noqa: E402
+from stsvend.tid import Ledger, TidError  # noqa: E402
 
-DEMO_PATH = os.path.join(ROOT, "host_tools", "profiles", "demo.json")
+DEMO_PATH = os.path.join(ROOT, "stsvend", "profiles", "demo.json")
 with open(DEMO_PATH) as _f:
     DEMO = json.load(_f)
 DEMO_KEY = "e653341f9d5bf36f"  # vectors: CTSA01, the demo meter's DKGA02 key at KRN 1
@@ -1515,8 +1515,8 @@ def test_cli_explain_glosses_misty1_sgc_parts(tmp_path, capsys):
 
 def _repo_copy(tmp_path, monkeypatch):
     root = tmp_path / "repo"
-    (root / "host_tools" / "profiles").mkdir(parents=True)
-    shutil.copy(DEMO_PATH, root / "host_tools" / "profiles" / "demo.json")
+    (root / "stsvend" / "profiles").mkdir(parents=True)
+    shutil.copy(DEMO_PATH, root / "stsvend" / "profiles" / "demo.json")
     monkeypatch.chdir(root)
     return root
 
@@ -1598,6 +1598,6 @@ def test_readme_and_help_name_the_demo_profile_by_its_real_path(capsys):
         argv = shlex.split(line)
         if "--profile" in argv:
             assert argv[argv.index("--profile") + 1] in (
-                "host_tools/profiles/demo.json",
+                "stsvend/profiles/demo.json",
                 "meter.json",
             ), line

@@ -1,5 +1,5 @@
 # test_web.py  the classroom page in headless Chromium: runs web/test/*.test.mjs with node
-# The page is built afresh (host_tools.webbuild) into a temporary directory; web/node_modules
+# The page is built afresh (tools.webbuild) into a temporary directory; web/node_modules
 # comes from `npm ci` if it is missing. In CI (CI set) a missing Chromium, node or npm is a
 # failure; elsewhere the test is skipped with the reason.
 import contextlib
@@ -13,7 +13,8 @@ import sys
 
 import pytest
 
-from host_tools import profile, webbuild
+from stsvend import profile
+from tools import webbuild
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WEB = os.path.join(ROOT, "web")

@@ -10,7 +10,7 @@ import sys
 import time
 
 _HERE = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
-# --firmware DIR runs another build of the firmware (e.g. .mpy from host_tools.build_mpy).
+# --firmware DIR runs another build of the firmware (e.g. .mpy from tools.build_mpy).
 _FW = sys.argv[sys.argv.index("--firmware") + 1] if "--firmware" in sys.argv else None
 sys.path.insert(0, _FW or _HERE + "/../../firmware")
 

@@ -1,5 +1,5 @@
 # keychange.py  the sections of a key change set, from the new key and its fields
-# The one place they are assembled: the vending side (host_tools/vend.py), the classroom
+# The one place they are assembled: the vending side (stsvend/vend.py), the classroom
 # page (web/webmeter.py) and the tests make key change tokens with it; a meter never loads
 # it (it only takes sets apart: meter/key_change.py). Portable: CPython and MicroPython.
 

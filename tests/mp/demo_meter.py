@@ -1,6 +1,6 @@
-# demo_meter.py  the demo meter (host_tools/profiles/demo.json) as a meter is personalised with
+# demo_meter.py  the demo meter (stsvend/profiles/demo.json) as a meter is personalised with
 # it: its fields and its decoder key, for the rule modules and the benchmarks that run in
-# micropython (which cannot read the profile through host_tools). One home for them.
+# micropython (which cannot read the profile through stsvend). One home for them.
 from binascii import unhexlify
 
 KEY = unhexlify("e653341f9d5bf36f")  # its decoder key (DKGA02, KRN 1)

@@ -1,5 +1,5 @@
 // page.test.mjs  the classroom page in headless Chromium: keypad, LCD, explainer, vending,
-// storage across a reload, reset. Run: node --test web/test/  (after host_tools.webbuild)
+// storage across a reload, reset. Run: node --test web/test/  (after tools.webbuild)
 // Chromium is Debian's (`$CHROMIUM`, default /usr/bin/chromium), driven by playwright-core;
 // no browser is downloaded. The page is at $WEB_URL, or else served from web/dist (or
 // $WEB_DIST) on 127.0.0.1 by this file.
@@ -32,7 +32,7 @@ before(async () => {
     base = process.env.WEB_URL; // the README's server, started by tests/test_web.py
   } else {
     assert.ok(statSync(path.join(DIST, "index.html"), { throwIfNoEntry: false }),
-      `${DIST} is not built: python -m host_tools.webbuild`);
+      `${DIST} is not built: python -m tools.webbuild`);
     server = await serve(DIST);
     base = `http://127.0.0.1:${server.address().port}/`;
   }

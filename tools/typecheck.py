@@ -7,7 +7,7 @@ import shutil
 import subprocess
 import sys
 
-from host_tools import FIRMWARE
+from tools import FIRMWARE
 
 ROOT = os.path.dirname(FIRMWARE)
 BUILD = os.path.join(ROOT, "build")

@@ -1,6 +1,6 @@
 # build_mpy.py  compile firmware/ to .mpy with mpy-cross, as a board (or a lean unix run) loads it
-# Usage: python -m host_tools.build_mpy OUT_DIR [--march x64|armv6m|xtensawin] [--board BOARD_PY]
-#        python -m host_tools.build_mpy --package-json firmware/package.json
+# Usage: python -m tools.build_mpy OUT_DIR [--march x64|armv6m|xtensawin] [--board BOARD_PY]
+#        python -m tools.build_mpy --package-json firmware/package.json
 # Precompiled modules skip the on-device compiler, whose parse trees fragment a small heap.
 # With --board, OUT_DIR becomes a board's file system root: what firmware/manifest.py names,
 # less the energy driver board.py's ENERGY does not use, as .mpy, and main.py and board.py as
@@ -18,7 +18,7 @@ import shutil
 import subprocess
 import sys
 
-from host_tools import FIRMWARE
+from tools import FIRMWARE
 
 PACKAGES = ("sts", "meter", "hal", "ui")
 MAIN = "main.py"  # the board runs it at start, from source only

@@ -25,16 +25,16 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 
-from host_tools import profile as profiles
-from host_tools import tid as tids
-from host_tools import vend
+from stsvend import profile as profiles
+from stsvend import tid as tids
+from stsvend import vend
 
-_DEMO = "--profile host_tools/profiles/demo.json batch"
+_DEMO = "--profile stsvend/profiles/demo.json batch"
 EPILOG = (
     "examples (from the repository root; a new --out each time, or it carries on):\n"
-    "  stsvend " + _DEMO + " migrate host_tools/profiles/fleet-demo.csv --out sets.csv"
+    "  stsvend " + _DEMO + " migrate stsvend/profiles/fleet-demo.csv --out sets.csv"
     " --kwh 10\n"
-    "  stsvend " + _DEMO + " credit host_tools/profiles/fleet-demo.csv --out tokens.csv"
+    "  stsvend " + _DEMO + " credit stsvend/profiles/fleet-demo.csv --out tokens.csv"
     " --at 2024-06-01T12:00Z\n"
     "  stsvend batch migrate FLEET.csv --vending-key KEY.hex --out sets.csv   (the key in hex)\n"
     """\nFLEET.csv: a header, then one meter a row: pan,sgc,ti,kt,krn,ken,ea,dkga,base_date

@@ -1,9 +1,9 @@
 # deploy.py  the meter onto a board over USB with mpremote: build, copy, reset; and provisioning
 # Usage:
-#   python -m host_tools.deploy deploy --board pico --port /dev/ttyACM0 [--dry-run]
-#   python -m host_tools.deploy provision --board pico --port /dev/ttyACM0 --profile P.json
+#   python -m tools.deploy deploy --board pico --port /dev/ttyACM0 [--dry-run]
+#   python -m tools.deploy provision --board pico --port /dev/ttyACM0 --profile P.json
 #                                         [--manufactured 2024-01-01T00:00Z] [--dry-run]
-#   python -m host_tools.deploy build --board esp32 [--out DIR]     (no board needed)
+#   python -m tools.deploy build --board esp32 [--out DIR]     (no board needed)
 # The board's root gets main.py and board.py as source, what firmware/manifest.py names as
 # .mpy for its architecture (less the energy driver board.py's ENERGY does not use), and,
 # from `provision`, /meter.json: the meter's data and its decoder key, never the vending key.
@@ -25,7 +25,8 @@ import subprocess
 import sys
 import tempfile
 
-from host_tools import FIRMWARE, build_mpy, profile, tid
+from stsvend import profile, tid
+from tools import FIRMWARE, build_mpy
 
 ROOT = os.path.dirname(FIRMWARE)
 BOARDS = {"pico": "armv6m", "esp32": "xtensawin"}  # board -> mpy-cross -march

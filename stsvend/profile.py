@@ -4,7 +4,7 @@
 import json
 import os
 
-from host_tools import keys
+from stsvend import keys
 
 BASE_DATES = (1993, 2014, 2035)
 _EAS = {"sta": 7, "misty1": 11}

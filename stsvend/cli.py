@@ -8,14 +8,14 @@ import shlex
 import sys
 from array import array
 
-from host_tools import batch, vend
-from host_tools import explain as explain_mod
-from host_tools import profile as profiles
-from host_tools import tid as tids
 from sts import digits
 from sts import explain as sts_explain
+from stsvend import batch, vend
+from stsvend import explain as explain_mod
+from stsvend import profile as profiles
+from stsvend import tid as tids
 
-DEMO = "host_tools/profiles/demo.json"  # the demo meter, as typed from the repository root
+DEMO = "stsvend/profiles/demo.json"  # the demo meter, as typed from the repository root
 # Examples by subcommand, each a shell line run as written from the repository root (a test
 # runs every one): the main --help shows the first of each, a subcommand's --help all its own.
 EXAMPLES = {

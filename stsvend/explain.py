@@ -2,10 +2,10 @@
 # and a max power or phase unbalance register as watts
 import re
 
-from host_tools import vend
-from host_tools.tid import to_time
 from sts import amount
 from sts.explain import stages
+from stsvend import vend
+from stsvend.tid import to_time
 
 
 def explain(profile, token):

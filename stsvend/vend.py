@@ -2,13 +2,13 @@
 # key change sets, and the edition-2 migration set
 import random
 
-from host_tools import tid as tids
 from sts import amount, keychange
 from sts.blocks import REGISTERS
 from sts.codec import encode
 from sts.kinds import NEXT_BASE
 from sts.misty1 import Misty1
 from sts.sta import Sta
+from stsvend import tid as tids
 
 COMMODITIES = {"electricity": 0, "water": 1, "gas": 2, "time": 3}
 MANAGEMENT = REGISTERS  # (sts/blocks.py: one table for the vending side and the page)

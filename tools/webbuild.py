@@ -1,5 +1,5 @@
 # webbuild.py  the classroom page: web/ and the firmware into one static directory, web/dist/
-# Usage: python -m host_tools.webbuild [--out web/dist]
+# Usage: python -m tools.webbuild [--out web/dist]
 # The page runs the firmware itself in MicroPython's WebAssembly port (npm's
 # @micropython/micropython-webassembly-pyscript, installed in web/node_modules by `make
 # web`): dist/ gets the page, the port, firmware.json (every .py of firmware/sts, meter and
@@ -12,17 +12,17 @@ import os
 import shutil
 import sys
 
-from host_tools import FIRMWARE, profile
-from host_tools.deploy import meter_json
+from stsvend import profile
+from tools import FIRMWARE, ROOT
+from tools.deploy import meter_json
 
-ROOT = os.path.dirname(FIRMWARE)
 WEB = os.path.join(ROOT, "web")
 PORT_DIR = os.path.join("node_modules", "@micropython", "micropython-webassembly-pyscript")
 PAGE = ("index.html", "app.js", "style.css", "webmeter.py")
 PORT = ("micropython.mjs", "micropython.wasm")
 PACKAGES = ("sts", "meter", "ui")  # not hal (drivers) but for LOOP, nor main.py (a board's)
 LOOP = ("app.py", "hal/__init__.py", "hal/energy.py", "hal/virtual.py")  # the loop, drivers
-DEMO = os.path.join(os.path.dirname(__file__), "profiles", "demo.json")
+DEMO = os.path.join(ROOT, "stsvend", "profiles", "demo.json")
 MADE = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)  # as `make sim`: edition 1 ran out
 
 

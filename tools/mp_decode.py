@@ -1,6 +1,6 @@
 # mp_decode.py  runs inside `micropython`: decodes every token of a vectors file with the
 # firmware's codec and prints one JSON line per case (id, error name, class, fields).
-# Usage: micropython -X heapsize=96K host_tools/mp_decode.py FIRMWARE_DIR VECTORS.jsonl
+# Usage: micropython -X heapsize=96K tools/mp_decode.py FIRMWARE_DIR VECTORS.jsonl
 import json
 import sys
 

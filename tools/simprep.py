@@ -11,8 +11,9 @@ import os
 import random
 import sys
 
-from host_tools import FIRMWARE, profile, tid, vend
-from host_tools.deploy import meter_json
+from stsvend import profile, tid, vend
+from tools import FIRMWARE, ROOT
+from tools.deploy import meter_json
 
 UTC = dt.timezone.utc
 MADE = dt.datetime(2024, 1, 1, tzinfo=UTC)  # the demo meter's manufacture date
@@ -100,9 +101,7 @@ def as_now(prof, state):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description="prepare the simulator's demo meter")
-    ap.add_argument(
-        "--profile", default=os.path.join(os.path.dirname(__file__), "profiles", "demo.json")
-    )
+    ap.add_argument("--profile", default=os.path.join(ROOT, "stsvend", "profiles", "demo.json"))
     ap.add_argument("--state", default=".sim")
     ap.add_argument("--seed", type=int)
     ap.add_argument(

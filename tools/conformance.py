@@ -1,6 +1,6 @@
 # conformance.py  checks a vectors file both ways: the host builds every token and derives
 # every key; the firmware, in the `micropython` binary, decodes every token to its fields.
-# Usage: python -m host_tools.conformance VECTORS.jsonl [--micropython PATH]
+# Usage: python -m tools.conformance VECTORS.jsonl [--micropython PATH]
 import argparse
 import json
 import os
@@ -8,11 +8,12 @@ import shutil
 import subprocess
 import sys
 
-from host_tools import FIRMWARE, keys
 from sts import amount, blocks
 from sts.codec import encode
 from sts.misty1 import Misty1
 from sts.sta import Sta
+from stsvend import keys
+from tools import FIRMWARE
 
 _CIPHERS = {"sta": Sta, "misty1": Misty1}
 
