@@ -1567,11 +1567,14 @@ def test_help_examples_run_as_written(tmp_path, monkeypatch, capsys):
 
 
 def _readme_examples():
+    """The examples of the README's vending section, then those of docs/stsvend.md."""
     with open(os.path.join(ROOT, "README.md")) as f:
         text = f.read()
-    section = text.split("## The vending CLI: `stsvend`", 1)[1].split("\n## ", 1)[0]
+    sections = [text.split("## Vending: `stsvend`", 1)[1].split("\n## ", 1)[0]]
+    with open(os.path.join(ROOT, "docs", "stsvend.md")) as f:
+        sections.append(f.read())
     found = []
-    for block in re.findall(r"^```\n(.*?)^```", section, re.M | re.S):
+    for block in re.findall(r"^```\n(.*?)^```", "\n".join(sections), re.M | re.S):
         for part in re.split(r"^\$ ", block, flags=re.M)[1:]:
             line, _, shown = part.partition("\n")
             found.append((line, shown.rstrip("\n")))
