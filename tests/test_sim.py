@@ -482,3 +482,21 @@ def test_the_terminal_shows_live_countdowns_and_keys_fast_forward(tmp_path):
     assert "key change 1 of 2 held: 11" in held, held  # 118 or 119 s left
     assert "KEY CHANGE 1/2" in held and "f = 10 minutes on" in held, held
     assert "held:" not in after and "KEY CHANGE 1/2" not in after, after
+
+
+def test_codes_1_and_2_typed_again_on_the_keypad_then_code_3(tmp_path):
+    # The 2024 customer who types codes 1 and 2 four times over before code 3: told the change
+    # is done each time, never locked out, and code 3's credit goes in.
+    state, tokens = prep(tmp_path)
+    one, two = tok(tokens, "key change 1 of 2"), tok(tokens, "key change 2 of 2")
+    lines = ["type " + one, "type " + two, "wait 3000"]
+    for _ in range(4):
+        lines += ["type " + one, "wait 1000", "type " + two, "wait 1000"]
+    lines += ["type " + tok(tokens, "credit 10 kWh under the new key"), "status", "quit"]
+    out = sim(state, lines)
+    shown = screens(out)
+    assert shown.count(["KEY CHANGE", "DONE ALREADY"]) == 8, shown
+    assert not [s for s in shown if s[0].startswith(("LOCKED", "REJECT"))], shown
+    assert shown[-1] == ["ACCEPT", "+10.0 kWh"]
+    st = statuses(out)[-1]
+    assert st["krn"] == 2 and st["balance"] == 100 and st["lock_left"] == 0

@@ -5,8 +5,14 @@
 # stops a replay is that, once the key has changed, the old set no longer decrypts.
 # The window is measured as the age of the held set (elapsed time the meter was told of), not
 # as a clock time: a clock that restarts or steps cannot stretch it.
+# Once a set is complete its sections are kept as they were typed (encrypted under the old key,
+# once, while the meter still holds it), until the next set begins: a customer who types codes
+# 1 and 2 again is told the change is done, and is not counted a guess (a section typed again
+# after the change no longer decrypts). A retype is recognised by comparing what was typed,
+# never by decrypting under the old key, which the meter no longer has.
 from array import array
 
+from sts.digits import parse
 from sts.kinds import NK, field
 
 _SLOTS = (3, 4, 8, 9)
@@ -15,6 +21,7 @@ STAGED = 0
 COMPLETE = 1
 TIMED_OUT = 2
 MIXED = 3
+DONE = 0x80  # in the stored `held` byte: the words hold the set last completed, as typed
 
 
 def sections_for(ea):
@@ -27,13 +34,15 @@ class KeyChange:
         self.window = window
         self.blocks = array("I", bytes(4 * 3 * 4))  # plaintext limbs of each held section
         self.held = 0  # bit i: section _SLOTS[i] is held
+        self.done = 0  # DONE: `blocks` hold the set last completed, encrypted (never with held)
         self.age = 0  # ms since the first held section, as the meter counts them
+        self._t = array("I", bytes(12))  # one section: to encrypt again, or as typed
 
     def count(self):
         return bin(self.held).count("1")
 
     def drop(self):
-        self.held = 0
+        self.held = self.done = 0
         self.age = 0
 
     def offer(self, sub, block, ea):
@@ -44,6 +53,7 @@ class KeyChange:
         """
         i = _SLOTS.index(sub)
         outcome = STAGED
+        self.done = 0  # a new set begins: the one completed before is forgotten
         if self.held and self.age > self.window * 1000:
             self.drop()
             outcome = TIMED_OUT
@@ -75,3 +85,34 @@ class KeyChange:
             w = self.field(sub, NK)
             out += bytes(((w >> 24) & 255, (w >> 16) & 255, (w >> 8) & 255, w & 255))
         return bytes(out)
+
+    def keep_done(self, ea, cipher):
+        """Keep the set just completed as it was typed: each section encrypted again under
+        the old key (`cipher`, the meter's until now). The held sections are dropped."""
+        b = self.blocks
+        t = self._t
+        for j in range(0, 6 if ea == "sta" else 12, 3):
+            t[0] = b[j]
+            t[1] = b[j + 1]
+            t[2] = b[j + 2]
+            cipher.encrypt(t)
+            b[j] = t[0]
+            b[j + 1] = t[1]
+            b[j + 2] = t[2]
+        self.held = 0
+        self.age = 0
+        self.done = DONE
+
+    def typed_again(self, digits, ea):
+        """The subclass of the completed set's section that `digits` are (as typed), or 0."""
+        if not self.done:
+            return 0
+        t = self._t
+        if parse(digits, t) != 2:  # key change sections are class 2
+            return 0
+        b = self.blocks
+        for i in range(2 if ea == "sta" else 4):
+            j = 3 * i
+            if b[j] == t[0] and b[j + 1] == t[1] and b[j + 2] == t[2]:
+                return _SLOTS[i]
+        return 0

@@ -26,6 +26,7 @@ RESULT = {
     R.STORAGE: ("METER FAULT", "CALL SERVICE"),
     R.SAME_KEY: ("KEY CHANGE", "SAME KEY REFUSED"),
     R.LAST_BASE: ("KEY CHANGE", "ROLLOVER REFUSED"),
+    R.KCT_DONE: ("KEY CHANGE", "DONE ALREADY"),  # codes 1 and 2 typed again after the change
 }
 ACCEPT_CREDIT = ("ACCEPT", "+{amount} {unit}")  # code 1 for a credit token
 # Code 1 for management and test/display tokens: the second line shows what was set, whole
