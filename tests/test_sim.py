@@ -578,3 +578,43 @@ def test_make_sim_says_it_replaces_a_meter_already_there(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "Replacing the meter in %s/ (credit 25.0 kWh, KRN 1, base date 1993)" % state in out
     assert "`make sim-resume`" in out, out
+
+
+# -- 873 in each maker's form (ENEO's 2024 notice) ---------------------------------------------
+
+FORMS = {  # form: (screens for edition 1, screens for edition 2), as --edition-form picks it
+    "plain": ([["1"]], [["2"]]),
+    "hexing1": ([["01"]], [["02"]]),
+    "hexing3": ([["01"], ["02"]], [["02"]]),
+    "inhemeter": ([["01-02"]], [["2-02"]]),
+}
+
+
+def test_873_in_each_makers_form_before_and_after_the_migration(tmp_path):
+    for form, (one, two) in FORMS.items():
+        state, tokens = prep(tmp_path / form)
+        lines = ["type 873", "wait 5000"] + migration(tokens) + ["type 873", "wait 5000", "quit"]
+        out = simscript.run(state, lines, START, ["--edition-form", form])
+        shown = [s for s in screens(out) if not s[0].startswith(("TOKEN", "CREDIT"))]
+        shown = [s[:1] for s in shown if s[0] in ("1", "2", "01", "02", "01-02", "2-02")]
+        assert shown == one + two, (form, screens(out))
+
+
+def test_873_as_before_when_no_form_is_picked(tmp_path):
+    state, tokens = prep(tmp_path)
+    out = sim(state, ["type 873", "wait 5000", "quit"])
+    assert ["STS EDITION 1", "KRN 1 BASE 1993"] in screens(out)
+
+
+def test_an_unknown_edition_form_is_refused_with_the_forms_there_are(tmp_path):
+    state, _ = prep(tmp_path)
+    r = subprocess.run(
+        [micropython_binary(), simscript.SIM, "--script", "--state", str(state)]
+        + ["--profile", str(state / "meter.json"), "--edition-form", "landis"],
+        input="quit\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert "landis" in r.stderr and "hexing1, hexing3, inhemeter, plain" in r.stderr, r.stderr
