@@ -5,11 +5,13 @@
 # stops a replay is that, once the key has changed, the old set no longer decrypts.
 # The window is measured as the age of the held set (elapsed time the meter was told of), not
 # as a clock time: a clock that restarts or steps cannot stretch it.
-# Once a set is complete its sections are kept as they were typed (encrypted under the old key,
-# once, while the meter still holds it), until the next set begins: a customer who types codes
-# 1 and 2 again is told the change is done, and is not counted a guess (a section typed again
-# after the change no longer decrypts). A retype is recognised by comparing what was typed,
-# never by decrypting under the old key, which the meter no longer has.
+# Once a set is complete its sections are kept as they were typed, until the next set begins:
+# a customer who types codes 1 and 2 again is told the change is done, and is not counted a
+# guess (a section typed again after the change no longer decrypts). A retype is recognised by
+# comparing what was typed, never by decrypting under the old key, which the meter no longer
+# has. An STA section is kept as typed from the start, in the words a MISTY1 set's third and
+# fourth sections use (encrypting it again would cost STA's 6 KB encryption table); MISTY1's
+# four fill the words, and are encrypted again at completion (its cipher holds the keys).
 from array import array
 
 from sts.digits import parse
@@ -45,8 +47,9 @@ class KeyChange:
         self.held = self.done = 0
         self.age = 0
 
-    def offer(self, sub, block, ea):
-        """Hold one section (plaintext limbs); returns STAGED, COMPLETE, TIMED_OUT or MIXED.
+    def offer(self, sub, block, ea, typed=None):
+        """Hold one section (plaintext limbs; `typed`: its digits); returns STAGED,
+        COMPLETE, TIMED_OUT or MIXED.
 
         TIMED_OUT and MIXED mean the sections held before were dropped and this one starts
         a new set.
@@ -66,6 +69,12 @@ class KeyChange:
         b[3 * i] = block[0]
         b[3 * i + 1] = block[1]
         b[3 * i + 2] = block[2]
+        if typed is not None and ea == "sta":
+            t = self._t
+            parse(typed, t)
+            b[3 * i + 6] = t[0]
+            b[3 * i + 7] = t[1]
+            b[3 * i + 8] = t[2]
         self.held |= 1 << i
         want = (1 << len(sections_for(ea))) - 1
         if outcome == STAGED and self.held == want:
@@ -87,18 +96,23 @@ class KeyChange:
         return bytes(out)
 
     def keep_done(self, ea, cipher):
-        """Keep the set just completed as it was typed: each section encrypted again under
-        the old key (`cipher`, the meter's until now). The held sections are dropped."""
+        """Keep the set just completed as it was typed: STA's as offer() kept them, MISTY1's
+        encrypted again under the old key (`cipher`, the meter's until now). The held
+        sections are dropped."""
         b = self.blocks
-        t = self._t
-        for j in range(0, 6 if ea == "sta" else 12, 3):
-            t[0] = b[j]
-            t[1] = b[j + 1]
-            t[2] = b[j + 2]
-            cipher.encrypt(t)
-            b[j] = t[0]
-            b[j + 1] = t[1]
-            b[j + 2] = t[2]
+        if ea == "sta":
+            for j in range(6):
+                b[j] = b[j + 6]
+        else:
+            t = self._t
+            for j in range(0, 12, 3):
+                t[0] = b[j]
+                t[1] = b[j + 1]
+                t[2] = b[j + 2]
+                cipher.encrypt(t)
+                b[j] = t[0]
+                b[j + 1] = t[1]
+                b[j + 2] = t[2]
         self.held = 0
         self.age = 0
         self.done = DONE

@@ -185,7 +185,7 @@ class Meter:
             # does not end a streak of guesses.
             return R.Result(R.ACCEPT, what, control=control)
         if cls == 2 and sub in (3, 4, 8, 9):
-            return self._key_change(sub, b, what)
+            return self._key_change(sub, b, what, digits)
         tid = field(b, K.TID)
         value = field(b, K.AMOUNT)  # (K.REGISTER for class 2: the same bits)
         if cls == 0:
@@ -234,11 +234,11 @@ class Meter:
             self.water_factor = value
         return 0
 
-    def _key_change(self, sub, b, what):
+    def _key_change(self, sub, b, what, typed):
         if sub not in sections_for(self.ea):
             return self._refuse(R.FUNCTION, what)
         kc = self.kct
-        outcome = kc.offer(sub, b, self.ea)
+        outcome = kc.offer(sub, b, self.ea, typed)
         m = len(sections_for(self.ea))
         if outcome != COMPLETE:
             # Held, not accepted: a section a customer keeps (every 2024 customer holds a
