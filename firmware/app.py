@@ -3,7 +3,8 @@
 #   keypad, display, relay, clock, energy (an energy source, hal/energy.py), state (the
 #   record store's prefix); and optionally led, wdt (machine.WDT: fed once a pass), log (a
 #   file for faults; None: no log), profile (a provisioning file), provision (its data, as a
-#   dict), keep_profile (do not delete it), store (a RecordStore class).
+#   dict), keep_profile (do not delete it), store (a RecordStore class), edition_form (how
+#   873 shows the edition: a name of ui/texts.py's EDITION_FORMS).
 # Loop(dev) opens the relay, reads the state, and each step() is one pass: a key, the energy
 # since the last pass, a frame, the relay, the watchdog. A board's power-up and its loop
 # around Loop (watchdog, fail-safe, self-test) are startup.py's: the simulator and the page
@@ -81,7 +82,7 @@ def make(dev):
     """The meter and its ui."""
     m = meter_for(dev)
     d = dev["display"]
-    return m, Ui(m, d.rows, d.cols)
+    return m, Ui(m, d.rows, d.cols, edition_form=dev.get("edition_form"))
 
 
 def fit(lines, d):

@@ -309,7 +309,7 @@ def test_a_token_older_than_the_memory_is_old(tmp_path):
     assert shown[3] == ["ACCEPT", "+1.0 kWh"] and last["balance"] == 60
 
 
-def test_key_change_set_typed_again_after_completion_is_refused(tmp_path):
+def test_key_change_set_typed_again_after_completion_is_done_already(tmp_path):
     prof, (k1, k2), new_credit, _ = migration_tokens(7)
     state = new_meter(tmp_path, prof)
     out = sim(
@@ -331,14 +331,14 @@ def test_key_change_set_typed_again_after_completion_is_refused(tmp_path):
         ],
     )
     got = after_each_status(out)
-    assert [screen(f) for f, _ in got[:2]] == [["REJECT 13", "WRONG TOKEN"]] * 2
+    assert [screen(f) for f, _ in got[:2]] == [["KEY CHANGE", "DONE ALREADY"]] * 2
     in_order(
         out,
         [
             ["KEY CHANGED", "ACCEPT"],
             ["ACCEPT", "+10.0 kWh"],
-            ["REJECT 13", "WRONG TOKEN"],
-            ["REJECT 13", "WRONG TOKEN"],
+            ["KEY CHANGE", "DONE ALREADY"],
+            ["KEY CHANGE", "DONE ALREADY"],
             ["STS EDITION 2", "KRN 2 BASE 2014"],
         ],
     )

@@ -430,55 +430,202 @@ def test_the_listed_tokens_fit_80_columns(tmp_path):
     assert lines and all(len("    " + line) <= 80 for line in lines), max(lines, key=len)
 
 
+class Terminal:
+    """The interactive simulator on a pseudo-terminal: keys written, what it draws read."""
+
+    def __init__(self, state):
+        import pty
+
+        self.seen = []
+        self.pid, self.fd = pty.fork()
+        if self.pid == 0:  # the child: the simulator on the pty
+            os.execv(
+                micropython_binary(),
+                [
+                    micropython_binary(),
+                    simscript.SIM,
+                    "--state",
+                    str(state),
+                    "--profile",
+                    str(state / "meter.json"),
+                ],
+            )
+
+    def read_for(self, seconds):
+        import select
+
+        end = time.time() + seconds
+        while time.time() < end:
+            r, _, _ = select.select([self.fd], [], [], 0.1)
+            if r:
+                try:
+                    self.seen.append(os.read(self.fd, 65536).decode(errors="replace"))
+                except OSError:
+                    return
+
+    def keys(self, keys, pause=0.05):
+        for c in keys:
+            os.write(self.fd, c.encode())
+            self.read_for(pause)
+
+    def screen_now(self):
+        text = self.text()
+        return text[text.rfind("\x1b[2J") :]
+
+    def text(self):
+        return "".join(self.seen)
+
+    def quit(self):
+        os.write(self.fd, b"q")
+        self.read_for(1.0)
+        os.waitpid(self.pid, 0)
+
+
 def test_the_terminal_shows_live_countdowns_and_keys_fast_forward(tmp_path):
     # The interactive simulator in a pseudo-terminal: a held key change section shows the
     # seconds left of its window; f moves 10 minutes on (the window passes, the home screen
     # no longer says a section is held); q quits.
-    import pty
-    import select
-
     state, tokens = prep(tmp_path)
-    pid, fd = pty.fork()
-    if pid == 0:  # the child: the simulator on the pty
-        os.execv(
-            micropython_binary(),
-            [
-                micropython_binary(),
-                simscript.SIM,
-                "--state",
-                str(state),
-                "--profile",
-                str(state / "meter.json"),
-            ],
-        )
-    seen = []
-
-    def read_for(seconds):
-        end = time.time() + seconds
-        while time.time() < end:
-            r, _, _ = select.select([fd], [], [], 0.1)
-            if r:
-                try:
-                    seen.append(os.read(fd, 65536).decode(errors="replace"))
-                except OSError:
-                    return
-
-    def screen_now():
-        text = "".join(seen)
-        return text[text.rfind("\x1b[2J") :]
-
-    read_for(1.5)
-    for c in tok(tokens, "key change 1 of 2").replace(" ", "") + "\r":
-        os.write(fd, c.encode())
-        read_for(0.05)
-    read_for(1.5)
-    held = screen_now()
-    os.write(fd, b"f")
-    read_for(1.5)
-    after = screen_now()
-    os.write(fd, b"q")
-    read_for(1.0)
-    os.waitpid(pid, 0)
+    term = Terminal(state)
+    term.read_for(1.5)
+    term.keys(tok(tokens, "key change 1 of 2").replace(" ", "") + "\r")
+    term.read_for(1.5)
+    held = term.screen_now()
+    term.keys("f", 1.5)
+    after = term.screen_now()
+    term.quit()
     assert "key change 1 of 2 held: 11" in held, held  # 118 or 119 s left
     assert "KEY CHANGE 1/2" in held and "f = 10 minutes on" in held, held
     assert "held:" not in after and "KEY CHANGE 1/2" not in after, after
+
+
+def test_the_terminal_f_right_after_a_trip_charges_the_ten_minutes(tmp_path):
+    # 10.0 kWh, a 1000 W limit; 2 kW trips the supply off for 60 s; back to 1 kW, then f at
+    # once: the trip ends within the ten minutes and the 9 minutes after it are charged
+    # (540 kJ at 1 kW: one whole 0.1 kWh). It was free: f was one pass, the relay open at its
+    # start.
+    state, tokens = prep(tmp_path)
+    sim(state, migration(tokens) + ["type " + tok(tokens, "max power 1000 W"), "quit"])
+    term = Terminal(state)
+    term.read_for(1.0)
+    term.keys("ll", 0.3)  # 1 kW, 2 kW: over the limit
+    tripped = term.screen_now()
+    term.keys("ll", 0.3)  # 0, 1 kW
+    term.keys("f", 1.5)
+    after = term.screen_now()
+    term.quit()
+    assert "OVERLOAD: OFF" in tripped and "overload trip: supply back in" in tripped, tripped
+    assert "CREDIT 9.9 kWh" in after and "supply ON   load 1000 W" in after, after
+
+
+def test_the_terminal_draws_only_what_changed_on_its_own_screen(tmp_path):
+    # No scrollback flood: nothing changes on an idle meter, so it is drawn once, on the
+    # terminal's alternate screen, which it leaves at q.
+    state, _ = prep(tmp_path)
+    term = Terminal(state)
+    term.read_for(2.0)  # ten turns of the loop's 200 ms wait
+    idle = term.text()
+    term.keys("8", 0.5)
+    term.quit()
+    assert idle.startswith("\x1b[?1049h") and idle.count("\x1b[2J") == 1, repr(idle[-300:])
+    assert term.text().count("\x1b[2J") == 2 and term.text().endswith("\x1b[?1049l")
+
+
+def test_the_terminal_marks_the_tokens_the_meter_took_as_used(tmp_path):
+    state, tokens = prep(tmp_path)
+    one, two = tok(tokens, "key change 1 of 2"), tok(tokens, "key change 2 of 2")
+    old = tok(tokens, "credit 25 kWh bought before")
+    term = Terminal(state)
+    term.read_for(1.0)
+    for t in (old, one, "1234" * 5):  # a credit, a section held, a wrong token
+        term.keys(t.replace(" ", "") + "\r")
+    term.read_for(0.5)
+    first = term.screen_now()
+    term.quit()
+    term = Terminal(state)  # remembered: a second session marks them too
+    term.read_for(1.0)
+    again = term.screen_now()
+    term.quit()
+    for screen in (first, again):
+        assert "  used " + old in screen and "  used " + one in screen, screen
+        assert "  used " + two not in screen and "       " + two in screen, screen
+        assert "used 1234" not in screen
+
+
+def test_codes_1_and_2_typed_again_on_the_keypad_then_code_3(tmp_path):
+    # The 2024 customer who types codes 1 and 2 four times over before code 3: told the change
+    # is done each time, never locked out, and code 3's credit goes in.
+    state, tokens = prep(tmp_path)
+    one, two = tok(tokens, "key change 1 of 2"), tok(tokens, "key change 2 of 2")
+    lines = ["type " + one, "type " + two, "wait 3000"]
+    for _ in range(4):
+        lines += ["type " + one, "wait 1000", "type " + two, "wait 1000"]
+    lines += ["type " + tok(tokens, "credit 10 kWh under the new key"), "status", "quit"]
+    out = sim(state, lines)
+    shown = screens(out)
+    assert shown.count(["KEY CHANGE", "DONE ALREADY"]) == 8, shown
+    assert not [s for s in shown if s[0].startswith(("LOCKED", "REJECT"))], shown
+    assert shown[-1] == ["ACCEPT", "+10.0 kWh"]
+    st = statuses(out)[-1]
+    assert st["krn"] == 2 and st["balance"] == 100 and st["lock_left"] == 0
+
+
+def test_make_sim_says_it_replaces_a_meter_already_there(tmp_path, capsys):
+    state, tokens = prep(tmp_path)
+    assert "Replacing" not in capsys.readouterr().out  # nothing there yet
+    sim(state, ["type " + tok(tokens, "credit 25 kWh"), "quit"])
+    prep(tmp_path)
+    out = capsys.readouterr().out
+    assert "Replacing the meter in %s/ (credit 25.0 kWh, KRN 1, base date 1993)" % state in out
+    assert "`make sim-resume`" in out, out
+
+
+# -- 873 in each maker's form (ENEO's 2024 notice) ---------------------------------------------
+
+FORMS = {  # form: (screens for edition 1, screens for edition 2), as --edition-form picks it
+    "plain": ([["1"]], [["2"]]),
+    "hexing1": ([["01"]], [["02"]]),
+    "hexing3": ([["01"], ["02"]], [["02"]]),
+    "inhemeter": ([["01-02"]], [["2-02"]]),
+}
+
+
+def test_873_in_each_makers_form_before_and_after_the_migration(tmp_path):
+    for form, (one, two) in FORMS.items():
+        state, tokens = prep(tmp_path / form)
+        lines = ["type 873", "wait 5000"] + migration(tokens) + ["type 873", "wait 5000", "quit"]
+        out = simscript.run(state, lines, START, ["--edition-form", form])
+        shown = [s for s in screens(out) if not s[0].startswith(("TOKEN", "CREDIT"))]
+        shown = [s[:1] for s in shown if s[0] in ("1", "2", "01", "02", "01-02", "2-02")]
+        assert shown == one + two, (form, screens(out))
+
+
+def test_873_as_before_when_no_form_is_picked(tmp_path):
+    state, tokens = prep(tmp_path)
+    out = sim(state, ["type 873", "wait 5000", "quit"])
+    assert ["STS EDITION 1", "KRN 1 BASE 1993"] in screens(out)
+
+
+def test_an_unknown_edition_form_is_refused_with_the_forms_there_are(tmp_path):
+    state, _ = prep(tmp_path)
+    r = subprocess.run(
+        [micropython_binary(), simscript.SIM, "--script", "--state", str(state)]
+        + ["--profile", str(state / "meter.json"), "--edition-form", "landis"],
+        input="quit\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert "landis" in r.stderr and "hexing1, hexing3, inhemeter, plain" in r.stderr, r.stderr
+
+
+def test_keeping_the_completed_set_costs_the_heap_no_cipher_table(tmp_path):
+    # An STA set is kept as it was typed, never encrypted again: STA's encryption table is
+    # 6 KB that a 64 KB board's meter, which only decrypts, never builds.
+    state, tokens = prep(tmp_path)
+    one, two = tok(tokens, "key change 1 of 2"), tok(tokens, "key change 2 of 2")
+    out = sim(state, ["mem", "type " + one, "type " + two, "type " + one, "mem", "quit"])
+    before, after = [o["mem_alloc"] for o in out if "mem_alloc" in o]
+    assert ["KEY CHANGE", "DONE ALREADY"] in screens(out)
+    assert after - before < 1024, (before, after)

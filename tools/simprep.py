@@ -1,6 +1,7 @@
 # simprep.py  `make sim`, host side: a fresh demo meter for the simulator, and tokens to try
 # Writes STATE/meter.json (the decoder key and meter data, never the vending key) from a
-# vending profile, clears the simulator's old state, and prints tokens made for it.
+# vending profile, clears the simulator's old state (saying so: `make sim-resume` keeps it),
+# and prints tokens made for it.
 # `make sim-tokens` (--tokens-only): fresh tokens for the simulator's meter as it is now
 # (after a migration: its new key, KRN and base date, TIDs after the newest it holds), the
 # state kept; the simulator shows them when `r` is pressed.
@@ -60,6 +61,18 @@ def tokens(prof, now, rng, after=None):
     return out
 
 
+def _meter_in(state):
+    """The simulator's meter in `state` (the firmware's own code reads it), or None."""
+    if not any(n.startswith("meter.") and n != "meter.json" for n in os.listdir(state)):
+        return None
+    if FIRMWARE not in sys.path:
+        sys.path.insert(0, FIRMWARE)
+    from meter.meter import Meter
+    from meter.store import RecordStore
+
+    return Meter(RecordStore(os.path.join(state, "meter")))
+
+
 def as_now(prof, state):
     """(profile of the simulator's meter as its state holds it, the time of the minute
     after its newest TID): the vending key of `prof`, the key fields of the meter."""
@@ -115,6 +128,20 @@ def main(argv=None):
     when = dt.datetime.now(UTC)
     if not args.tokens_only:
         os.makedirs(args.state, exist_ok=True)
+        old = _meter_in(args.state)
+        if old is not None:
+            was = "unreadable: %s" % old.fault
+            if old.personalised and not old.fault:
+                was = "credit %d.%d kWh, KRN %d, base date %d" % (
+                    old.balance[0] // 10,
+                    old.balance[0] % 10,
+                    old.krn,
+                    old.base_date,
+                )
+            print(
+                "Replacing the meter in %s/ (%s) with a fresh one; `make sim-resume` "
+                "runs the simulator on the meter as it is instead." % (args.state, was)
+            )
         for name in os.listdir(args.state):  # a fresh meter each time `make sim` runs
             os.remove(os.path.join(args.state, name))
         with open(os.path.join(args.state, "meter.json"), "w") as f:

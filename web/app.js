@@ -425,6 +425,13 @@ function setLoad(watts) {
   if (controlsCall("set_load", watts)) localStorage.setItem(LOAD, watts);
 }
 
+// localStorage: how 873 shows the edition (a maker's form, as ENEO's 2024 notice lists them)
+const FORM = "stsmeter.edition_form";
+
+function setEditionForm(name) {
+  if (controlsCall("edition_form", name)) localStorage.setItem(FORM, name);
+}
+
 // -- boot --------------------------------------------------------------------------------
 function mkdirs(FS, path) {
   let at = "";
@@ -464,6 +471,11 @@ function bootMeter() {
   if (load && load !== "0") {
     $("#load").value = load;
     setLoad(load);
+  }
+  const form = localStorage.getItem(FORM);
+  if (form) {
+    $("#edition-form").value = form;
+    setEditionForm(form);
   }
 }
 
@@ -531,6 +543,9 @@ function wire() {
       controlsCall("advance", b.dataset.seconds);
     });
   }
+  $("#edition-form").addEventListener("change", (e) => {
+    if (wm) setEditionForm(e.target.value);
+  });
   $("#clear-lock").addEventListener("click", () => {
     const out = wm && controlsCall("clear_lockout");
     if (out) {

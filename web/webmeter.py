@@ -275,6 +275,8 @@ _MEANS = {
     R.STORAGE: "the meter cannot read or write its state, so it takes no token",
     R.SAME_KEY: "the new key is the key in use: refused",
     R.LAST_BASE: "a rollover on a meter already at the last base date: refused",
+    R.KCT_DONE: "a section of the key change just completed, typed again: the change is done; "
+    "nothing changed, and it is not counted as a refused token",
 }
 
 
@@ -730,3 +732,15 @@ def clear_lockout(now_ms):
     out = json.loads(_json())
     out["cleared"] = was
     return json.dumps(out)
+
+
+def edition_form(name, now_ms):
+    """How 873 shows the edition on this page's meter: a form of ui/texts.py's EDITION_FORMS
+    (as a maker's meter shows it), or "" for the screen as before."""
+    from ui.texts import EDITION_FORMS
+    from ui.ui import edition_forms
+
+    if name and name not in EDITION_FORMS:
+        return json.dumps({"error": "no 873 form %r (forms: %s)" % (name, edition_forms())})
+    _s["loop"].ui.edition_form = name or None
+    return frame(now_ms)

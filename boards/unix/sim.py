@@ -1,6 +1,7 @@
 # sim.py  the meter in a terminal: the board's own loop (app.Loop) on the unix port's drivers
 # Usage: micropython boards/unix/sim.py [--state DIR] [--profile meter.json] [--script]
 #        [--start SECONDS] [--rows 2] [--cols 16] [--firmware DIR] [--cut-at N]
+#        [--edition-form plain|hexing1|hexing3|inhemeter]  (how 873 shows the edition)
 # Interactive: the LCD drawn in the terminal, keys from the keyboard. --script: commands on
 # stdin, every display frame on stdout as one JSON line (see the README for the protocol).
 import gc
@@ -47,7 +48,8 @@ class Sim:
     clock (ms since 1970, printed as "t"); the loop gets `ticks`, a board's time.ticks_ms():
     from 0 at every power-up."""
 
-    def __init__(self, state, profile, start_ms, rows, cols):
+    def __init__(self, state, profile, start_ms, rows, cols, edition_form=None):
+        self.edition_form = edition_form
         self.state = state
         self.profile = profile
         self.now = start_ms
@@ -88,6 +90,7 @@ class Sim:
             "profile": self.profile,
             "keep_profile": True,
             "log": None,
+            "edition_form": self.edition_form,
         }
         if provision is not None:
             dev["provision"] = provision
@@ -217,6 +220,7 @@ def main(argv):
         "--cols": "16",
         "--firmware": None,
         "--cut-at": "0",
+        "--edition-form": None,
     }
     script = False
     i = 0
@@ -233,7 +237,15 @@ def main(argv):
         i += 1
     start = int(opts["--start"]) * 1000 if opts["--start"] else int(time.time() * 1000)
     CuttingStore.cut_at = int(opts["--cut-at"])
-    sim = Sim(opts["--state"], opts["--profile"], start, int(opts["--rows"]), int(opts["--cols"]))
+    form = opts["--edition-form"]
+    from ui.ui import edition_forms
+
+    if form is not None and form not in edition_forms().split(", "):
+        sys.stderr.write("--edition-form %s: no such form (%s)\n" % (form, edition_forms()))
+        sys.exit(2)
+    sim = Sim(
+        opts["--state"], opts["--profile"], start, int(opts["--rows"]), int(opts["--cols"]), form
+    )
     m = sim.loop.m
     if not m.personalised and not m.fault:  # a blank meter, and no profile to read
         sys.stderr.write(

@@ -1,9 +1,19 @@
 # simterm.py  the simulator's interactive face: the LCD drawn in the terminal, keys typed
-# Loaded by sim.py only when it runs in a terminal (not with --script).
+# Loaded by sim.py only when it runs in a terminal (not with --script). Drawn on the
+# terminal's alternate screen, and only when something on it changed: no scrollback flood.
 import sys
 import time
 
+from meter import results as R
+
 FAST_FORWARD_MS = 600000  # the f key: 10 minutes of supply (and of every wait) at once
+# f walks its 10 minutes a second a pass, as a board's loop would: the energy of each second
+# is measured with the relay as it was then (a trip that ends on the way lets the rest count).
+FAST_FORWARD_STEP = 1000
+# A token the meter has taken (a section held or a key change it completed counts; typed
+# again, it is still used): marked in the list, and remembered in the state directory.
+TAKEN = (R.ACCEPT, R.KCT_STAGED, R.KEY_CHANGED, R.USED, R.KCT_DONE)
+_drawn = [None]  # the text on the terminal
 
 
 def waits(s):
@@ -21,7 +31,46 @@ def waits(s):
     return out
 
 
+def fast_forward(sim, ms=FAST_FORWARD_MS):
+    """Let `ms` pass, a pass of the loop every FAST_FORWARD_STEP."""
+    while ms > 0:
+        step = min(FAST_FORWARD_STEP, ms)
+        sim.advance(step)
+        ms -= step
+
+
+def used_tokens(sim):
+    """The tokens (digits only) this meter has taken, as the simulator saw them typed."""
+    try:
+        with open(sim.state + "/used.txt") as f:
+            return [line.strip() for line in f if line.strip()]
+    except OSError:
+        return []
+
+
+def enter(sim):
+    """Enter (#); a token the meter takes is noted as used."""
+    typed = bytes(sim.loop.ui.digits)
+    sim.press("#")
+    if len(typed) == 20 and sim.loop.m.last in TAKEN:
+        t = typed.decode()
+        if t not in sim.used:
+            sim.used.append(t)
+            with open(sim.state + "/used.txt", "a") as f:
+                f.write(t + "\n")
+
+
+def token_lines(sim):
+    """The token list, each marked `used` once the meter has taken it."""
+    out = []
+    for line in sim.tokens:
+        digits = line[:26].replace(" ", "")
+        out.append(("  used " if digits in sim.used else "       ") + line + "\r\n")
+    return out
+
+
 def draw(sim):
+    """Draw the screen if anything on it changed; True if it was drawn."""
     f = sim.frame()
     bar = "+" + "-" * (sim.cols + 2) + "+"
     s = sim.loop.m.status()
@@ -39,8 +88,13 @@ def draw(sim):
     )
     if sim.tokens:
         out.append("\r\n  tokens to try (`make sim-tokens` makes new ones for this meter):\r\n")
-        out.extend("    " + t + "\r\n" for t in sim.tokens)
-    sys.stdout.write("".join(out))
+        out.extend(token_lines(sim))
+    text = "".join(out)
+    if text == _drawn[0]:
+        return False
+    _drawn[0] = text
+    sys.stdout.write(text)
+    return True
 
 
 def interactive(sim):
@@ -57,9 +111,11 @@ def interactive(sim):
         )
         sys.exit(2)
     termios.setraw(fd)
+    sys.stdout.write("\x1b[?1049h")  # the alternate screen: the shell's scrollback stays clean
     poll = select.poll()
     poll.register(sys.stdin, select.POLLIN)
     loads = (0, 1000, 2000)
+    sim.used = used_tokens(sim)
     last = time.ticks_ms()
     try:
         while True:
@@ -71,10 +127,10 @@ def interactive(sim):
             if not ready:
                 continue
             c = sys.stdin.read(1)
-            if c in "0123456789#*":
+            if c in "0123456789*":
                 sim.press(c)
-            elif c in "\r\n":
-                sim.press("#")
+            elif c in "\r\n#":
+                enter(sim)
             elif c in "\x7f\x08":
                 sim.press("*")
             elif c in "cC":
@@ -82,11 +138,11 @@ def interactive(sim):
             elif c == "l":
                 sim.load(loads[(loads.index(sim.watts) + 1) % 3] if sim.watts in loads else 0)
             elif c == "f":
-                sim.advance(FAST_FORWARD_MS)
+                fast_forward(sim)
             elif c == "r":
                 sim.read_tokens()
             elif c in "q\x03":
                 break
     finally:
         termios.tcsetattr(fd, termios.TCSANOW, old)
-        sys.stdout.write("\r\n")
+        sys.stdout.write("\x1b[?1049l")

@@ -13,7 +13,7 @@ import struct
 
 from meter import diff
 from meter import results as R
-from meter.key_change import COMPLETE, MIXED, TIMED_OUT, KeyChange, sections_for
+from meter.key_change import COMPLETE, DONE, MIXED, TIMED_OUT, KeyChange, sections_for
 from meter.store import FORMAT
 from meter.tid_memory import OLD, TidMemory
 from sts import amount, errors
@@ -42,7 +42,8 @@ _CODEC_ERR = {
 
 # The record holds what is left of the lock and the trip, and the age of the held key change
 # sections, in ms: never a clock time. After this head: the 12 words of the held key change
-# sections, then the TID memory. Format 1 stored only the `count` TIDs in use; format 2 (the
+# sections (or, with DONE in the held byte, of the set last completed, as typed), then the TID
+# memory. Format 1 stored only the `count` TIDs in use; format 2 (the
 # store's FORMAT) every slot of the memory, so that the record has one length and is written
 # whole from one buffer. Both are read alike: the head says how many TIDs count.
 _FMT = "<BBBBBBHI18s16s" + "i" * 4 + "HHHHBBBI" + "BI" + "BBI"
@@ -164,6 +165,9 @@ class Meter:
             return R.Result(R.STORAGE, self.fault or "not personalised")
         if self.lock_ms:
             return R.Result(R.LOCKED, seconds=self.lock_left())
+        sub = self.kct.typed_again(digits, self.ea)
+        if sub:  # codes 1 and 2 typed again after the change: done, changes nothing, no guess
+            return R.Result(R.KCT_DONE, WHAT[2 << 4 | sub])
         dec = self.decoder()
         err = dec.decode(digits)
         if err:
@@ -181,7 +185,7 @@ class Meter:
             # does not end a streak of guesses.
             return R.Result(R.ACCEPT, what, control=control)
         if cls == 2 and sub in (3, 4, 8, 9):
-            return self._key_change(sub, b, what)
+            return self._key_change(sub, b, what, digits)
         tid = field(b, K.TID)
         value = field(b, K.AMOUNT)  # (K.REGISTER for class 2: the same bits)
         if cls == 0:
@@ -230,11 +234,11 @@ class Meter:
             self.water_factor = value
         return 0
 
-    def _key_change(self, sub, b, what):
+    def _key_change(self, sub, b, what, typed):
         if sub not in sections_for(self.ea):
             return self._refuse(R.FUNCTION, what)
         kc = self.kct
-        outcome = kc.offer(sub, b, self.ea)
+        outcome = kc.offer(sub, b, self.ea, typed)
         m = len(sections_for(self.ea))
         if outcome != COMPLETE:
             # Held, not accepted: a section a customer keeps (every 2024 customer holds a
@@ -266,7 +270,7 @@ class Meter:
         if ro:  # the TID memory starts again, from the next base date
             self.tids.clear()
             self.base_date = NEXT_BASE[self.base_date]
-        kc.drop()
+        kc.keep_done(self.ea, self._decoder.cipher)  # (the old key's, until the next line)
         self._decoder = None
         self.decoder()  # now, while the heap has room in one piece for its tables
         return self._done(R.Result(R.KEY_CHANGED, what, n=m, m=m))
@@ -438,7 +442,7 @@ class Meter:
             self.tripped,
             self.fails,
             self.lock_ms,
-            kc.held,
+            kc.held | kc.done,
             kc.age,
             t.capacity,
             t.count,
@@ -492,7 +496,8 @@ class Meter:
         self.trip_ms = min(trip, TRIP_SECONDS * 1000) if self.tripped else 0
         n = _HEAD
         kc = self.kct
-        kc.held = held
+        kc.held = held & ~DONE
+        kc.done = held & DONE
         kc.age = min(age, kc.window * 1000 + 1000)
         for i, w in enumerate(struct.unpack_from("<12I", p, n)):
             kc.blocks[i] = w

@@ -24,6 +24,7 @@ KCT_MIXED = 257  # a section that does not belong with the held ones: they were 
 STORAGE = 258  # the stored state is unreadable or a write failed: nothing is accepted
 SAME_KEY = 259  # a complete key change set whose new key is the key in use: refused
 LAST_BASE = 260  # a rollover (RO) on a meter already at the last base date: refused
+KCT_DONE = 261  # a section of the key change set last completed, typed again: nothing to do
 
 NAMES = {
     ACCEPT: "ACCEPT",
@@ -46,6 +47,7 @@ NAMES = {
     STORAGE: "STORAGE",
     SAME_KEY: "KEY UNCHANGED",
     LAST_BASE: "LAST BASE DATE",
+    KCT_DONE: "KEY CHANGE DONE",
 }
 
 # Refusals of a token that may be a guess: they count towards the keypad lockout. OLD, USED

@@ -26,6 +26,7 @@ RESULT = {
     R.STORAGE: ("METER FAULT", "CALL SERVICE"),
     R.SAME_KEY: ("KEY CHANGE", "SAME KEY REFUSED"),
     R.LAST_BASE: ("KEY CHANGE", "ROLLOVER REFUSED"),
+    R.KCT_DONE: ("KEY CHANGE", "DONE ALREADY"),  # codes 1 and 2 typed again after the change
 }
 ACCEPT_CREDIT = ("ACCEPT", "+{amount} {unit}")  # code 1 for a credit token
 # Code 1 for management and test/display tokens: the second line shows what was set, whole
@@ -58,6 +59,21 @@ CODES = {
     "8": "pan",
     "9": "ea",
 }
+
+# 873 as each maker shows it: ENEO's 2024 notice told customers what their meter shows for
+# the edition: `2`, `02` or `2-02` for edition 2; `01` on a single-phase Hexing, `01` then `02`
+# on a three-phase Hexing, `01-02` on an Inhemeter for edition 1. A meter (the board's dev
+# "edition_form", the simulator's --edition-form) picks one; None keeps EDITION_SCREEN. Per
+# form: the screens (one after the other) for edition 1, then for edition 2. The notice does
+# not say which maker shows which edition-2 form, nor what "plain" shows for edition 1: those
+# are marked (assumed).
+EDITION_FORMS = {
+    "plain": ((("1",),), (("2",),)),  # edition 1 (assumed)
+    "hexing1": ((("01",),), (("02",),)),  # edition 2 (assumed)
+    "hexing3": ((("01",), ("02",)), (("02",),)),  # edition 2 (assumed)
+    "inhemeter": ((("01-02",),), (("2-02",),)),  # edition 2 (assumed)
+}
+EDITION_SCREEN = ("STS EDITION {edition}", "KRN {krn} BASE {base_date}")  # no form picked
 
 IDLE_TITLE = "CREDIT"
 BLANK = ("NOT PROVISIONED", "MAKE PROVISION")  # a meter with no state and no /meter.json

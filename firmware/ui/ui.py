@@ -19,12 +19,20 @@ LOW_CREDIT = 50  # tenths: below 5.0 units the idle screen warns
 HISTORY = 3  # accepted tokens remembered for the short code
 
 
+def edition_forms(texts=T):
+    """The names of the 873 forms a meter may pick, as one string."""
+    return ", ".join(sorted(texts.EDITION_FORMS))
+
+
 def tenths(v):
     return "%d.%d" % (v // 10, v % 10)
 
 
 class Ui:
-    def __init__(self, meter, rows=2, cols=16, texts=T):
+    def __init__(self, meter, rows=2, cols=16, texts=T, edition_form=None):
+        if edition_form is not None and edition_form not in texts.EDITION_FORMS:
+            raise ValueError("no 873 form %r (forms: %s)" % (edition_form, edition_forms(texts)))
+        self.edition_form = edition_form
         self.meter = meter
         self.rows = rows
         self.cols = cols
@@ -103,7 +111,10 @@ class Ui:
         if self.state == RESULT:
             return self.result
         if self.state == INFO:
-            return self.info
+            i = self.info
+            if isinstance(i, tuple):  # screens one after the other (873 on some meters)
+                return i[min(len(i) - 1, diff(now, self.since) * len(i) // INFO_TIME)]
+            return i
         return self._idle_lines(now)
 
     def _entry_lines(self):
@@ -168,7 +179,12 @@ class Ui:
         if "fault" in s:
             return list(self.t.RESULT[STORAGE])
         if name == "edition":
-            return ["STS EDITION %d" % s["edition"], "KRN %d BASE %d" % (s["krn"], s["base_date"])]
+            if self.edition_form is None:
+                return [line.format(**s) for line in self.t.EDITION_SCREEN]
+            shown = self.t.EDITION_FORMS[self.edition_form][s["edition"] - 1]
+            if len(shown) == 1:
+                return list(shown[0])
+            return tuple(list(x) for x in shown)
         if name == "balance":
             return ["BALANCE", "%s %s" % (tenths(s["balance"]), self.t.UNITS[0])]
         if name == "last_result":

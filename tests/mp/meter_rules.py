@@ -646,10 +646,11 @@ def test_key_change_set_typed_again_refused():
         """
     s a3 -> KCT_STAGED
     s a4 -> KEY_CHANGED
-    s a3 -> CRC
-    s a4 -> CRC
+    s a3 -> KCT_DONE       # recognised as typed, not decrypted: the key stays
+    s a4 -> KCT_DONE
     s b4 -> KCT_STAGED     # a set under the new key moves on again
     s b3 -> KEY_CHANGED
+    s a4 -> CRC            # the set before that one is forgotten: no longer a key change
     """,
         sets={"a": kct("key", "new", krn=5), "b": kct("new", "other", krn=6)},
     )
@@ -797,7 +798,7 @@ def test_result_codes_are_numbered():
         assert n + 1 in R.NAMES
     # Meter manuals give 16 to "token status not ready" and reserve 17..255: the meter's
     # own outcomes take none of those numbers (the display shows their names).
-    ours = ("KCT_TIMEOUT", "KCT_MIXED", "STORAGE", "SAME_KEY", "LAST_BASE")
+    ours = ("KCT_TIMEOUT", "KCT_MIXED", "STORAGE", "SAME_KEY", "LAST_BASE", "KCT_DONE")
     for name in ours:
         code = getattr(R, name)
         assert not 0 <= code <= 255 and code in R.NAMES, name
@@ -1647,3 +1648,66 @@ def test_scratch_directories_are_new_empty_and_this_runs_own():
     if got != root:
         os.rmdir(got)
     assert got == root + "_2", "a second run took this run's directory: %s" % got
+
+
+# -- codes 1 and 2 typed again after the change (the 2024 campaigns) --------------------------
+
+
+def test_codes_1_and_2_typed_again_after_the_change_are_done_not_guesses():
+    # Customers were told to type codes 1, 2, then 3; many typed 1 and 2 again. Each is
+    # recognised against the set just completed, changes nothing and is no guess: after four
+    # rounds the keypad is open and code 3 (credit under the new key) is accepted.
+    sets = {"a": kct("key", "new", krn=2)}
+    m = new_meter()
+    play(m, "@0 s a3 -> KCT_STAGED\n s a4 -> KEY_CHANGED", sets=sets)
+    before = record(m)
+    shown = []
+    for i in range(4):
+        for code in ("a3", "a4"):
+            shown.append(m.apply(token(["s", code], KEY, sets), ms(T0 + i)).name)
+    after = record(m)
+    r = m.apply(token(["c", "2000", "100"], KEYS["new"], sets), ms(T0 + 5))
+    assert r.code == R.ACCEPT and m.balance[0] == 100, "code 3: %r after %r" % (r, shown)
+    assert shown == ["KEY CHANGE DONE"] * 8, shown
+    assert m.key == KEYS["new"] and m.krn == 2 and m.fails == 0
+    assert after == before  # the retypes changed nothing
+
+
+def test_a_retyped_section_is_done_after_a_power_cut_too():
+    sets = {"a": kct("key", "new")}
+    m = new_meter()
+    play(m, "s a4 -> KCT_STAGED\n s a3 -> KEY_CHANGED", sets=sets)
+    m = reboot(m)  # kept in the record: the held words and a flag in the held byte
+    play(m, "@500 s a3 -> KCT_DONE\n s a4 -> KCT_DONE\n s a3 -> KCT_DONE", sets=sets)
+    assert m.fails == 0 and m.status()["kct_held"] == 0 and m.status()["kct_left"] == 0
+    play(m, "c 2000 10 k=new -> ACCEPT", now=T0 + 501)
+
+
+def test_a_retyped_section_neither_counts_nor_ends_a_guess_streak():
+    # Anyone holding an old code 1 could type it between guesses: it must not reopen the lock.
+    sets = {"a": kct("key", "new")}
+    m = new_meter()
+    play(m, "s a3 -> KCT_STAGED\n s a4 -> KEY_CHANGED", sets=sets)
+    play(m, "g -> CRC\n g -> CRC\n s a3 -> KCT_DONE\n g -> CRC seconds=10", sets=sets)
+
+
+def test_misty1_codes_typed_again_after_the_change_are_done():
+    sets = {"a": kct("mkey", "newm", krn=5)}
+    m = new_meter(ea="misty1")
+    play(m, "s a3 -> KCT_STAGED\n s a4 -> KCT_STAGED\n s a8 -> KCT_STAGED", sets=sets)
+    play(m, "s a9 -> KEY_CHANGED", sets=sets)
+    for _ in range(2):
+        play(m, "s a3 -> KCT_DONE\n s a4 -> KCT_DONE\n s a8 -> KCT_DONE", sets=sets)
+        play(m, "s a9 -> KCT_DONE", sets=sets)
+    assert m.fails == 0 and m.key == KEYS["newm"]
+    play(reboot(m), "s a8 -> KCT_DONE\n c 2000 10 k=newm -> ACCEPT", sets=sets)
+
+
+def test_only_the_completed_set_is_done():
+    # A refused set is not done (its sections are held again); another set under the old
+    # key is not done either: it no longer decrypts.
+    sets = {"a": kct("key", "new"), "b": kct("key", "other", krn=3), "k": kct("key", "key")}
+    m = new_meter()
+    play(m, "s k3 -> KCT_STAGED\n s k4 -> SAME_KEY\n s k3 -> KCT_STAGED", sets=sets)
+    m = new_meter()
+    play(m, "s a3 -> KCT_STAGED\n s a4 -> KEY_CHANGED\n s b3 -> CRC\n s b4 -> CRC", sets=sets)

@@ -321,6 +321,7 @@ def test_every_result_code_has_its_screen():
     s = kct()
     check(ui, s[4], 0, R.KCT_STAGED, n=1, m=2)
     check(ui, s[3], 1000, R.KEY_CHANGED)
+    check(ui, s[4], 1500, R.KCT_DONE, ["KEY CHANGE", "DONE ALREADY"])  # typed again: done
     same = kct(old="new", new="new", ro=1)  # the key in use again: RO would wipe the memory
     check(ui, same[3], 2000, R.KCT_STAGED, n=1, m=2)
     check(ui, same[4], 3000, R.SAME_KEY, ["KEY CHANGE", "SAME KEY REFUSED"])
