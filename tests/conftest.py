@@ -9,7 +9,8 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIRMWARE = os.path.join(ROOT, "firmware")
-VECTORS = os.path.join(os.path.dirname(ROOT), "shared", "vectors", "sts-ctsa.jsonl")
+# The public vectors, in the repository (vectors/README.md: where they come from, the schema).
+VECTORS = os.path.join(ROOT, "vectors", "sts-ctsa.jsonl")
 if FIRMWARE not in sys.path:
     sys.path.insert(0, FIRMWARE)
 
@@ -31,7 +32,7 @@ MISTY1 = {
 
 
 def load_vectors():
-    """The shared vectors, read by the conformance runner's reader (one reader on the CPython
+    """The public vectors, read by the conformance runner's reader (one reader on the CPython
     side; the micropython side has its own, tools/mp_decode.py)."""
     from tools import conformance
 

@@ -1,5 +1,5 @@
 # test_codec_cpython.py  the codec under CPython, checked against the published vectors, RFC 2994
-# and the rules of shared/vectors/README.md (re-computed here with plain big ints).
+# and the rules of vectors/README.md (re-computed here with plain big ints).
 import ast
 import bisect
 import os
