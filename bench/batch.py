@@ -14,13 +14,12 @@ import sys
 import tempfile
 import time
 
+from stsvend import batch, vend
+from stsvend import profile as profiles
+from stsvend import tid as tids
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-sys.path[:0] = [ROOT, os.path.join(ROOT, "firmware")]  # stsvend, and the firmware's sts
-
-from stsvend import batch, vend  # noqa: E402
-from stsvend import profile as profiles  # noqa: E402
-from stsvend import tid as tids  # noqa: E402
 
 VK = "abababababababab"
 AT = "2025-03-01T06:00Z"

@@ -8,14 +8,12 @@ import subprocess
 import sys
 import tempfile
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
+from tools import build_mpy, path_env
 
-from tools import build_mpy  # noqa: E402
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 BOOT = """
-import gc, sys
-sys.path.insert(0, %r)
+import gc
 from binascii import unhexlify
 from meter.meter import Meter
 from meter.store import RecordStore
@@ -38,9 +36,12 @@ def main():
             out = os.path.join(tmp, march)
             files = build_mpy.build(out, march)
             sizes[march] = sum(os.path.getsize(f) for f in files)
-        code = BOOT % (os.path.join(tmp, "x64"), os.path.join(tmp, "state"))
+        code = BOOT % os.path.join(tmp, "state")
         r = subprocess.run(
-            ["micropython", "-X", "heapsize=96K", "-c", code], capture_output=True, text=True
+            ["micropython", "-X", "heapsize=96K", "-c", code],
+            capture_output=True,
+            text=True,
+            env=path_env(os.path.join(tmp, "x64")),
         )
         if r.returncode:
             raise SystemExit("boot under a 96 KB heap failed:\n" + r.stdout + r.stderr)

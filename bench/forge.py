@@ -10,11 +10,10 @@ import subprocess
 import sys
 import tempfile
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:0] = [os.path.dirname(HERE), os.path.join(os.path.dirname(HERE), "firmware")]
+from sts.crc import crc_of
+from tools import FIRMWARE, TESTS_MP, path_env
 
-from sts.crc import crc_of  # noqa: E402
-from tools import FIRMWARE  # noqa: E402
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 YEAR = 365.25 * 86400
 GOAL_YEARS = 5
@@ -32,9 +31,10 @@ def schedule(guesses):
         raise SystemExit("no `micropython` on PATH: run `make setup`")
     with tempfile.TemporaryDirectory() as state:
         r = subprocess.run(
-            [mp, os.path.join(HERE, "forge_mp.py"), FIRMWARE, state, str(guesses)],
+            [mp, os.path.join(HERE, "forge_mp.py"), state, str(guesses)],
             capture_output=True,
             text=True,
+            env=path_env(FIRMWARE, TESTS_MP),
         )
     if r.returncode:
         raise SystemExit("forge_mp.py failed:\n%s%s" % (r.stdout, r.stderr))

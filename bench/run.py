@@ -13,14 +13,13 @@ import subprocess
 import sys
 import tempfile
 
+from sts.codec import encode
+from sts.misty1 import Misty1
+from sts.sta import Sta
+from tools import FIRMWARE, TESTS_MP, path_env
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-sys.path[:0] = [ROOT, os.path.join(ROOT, "firmware")]  # stsvend, and the firmware's sts
-
-from sts.codec import encode  # noqa: E402
-from sts.misty1 import Misty1  # noqa: E402
-from sts.sta import Sta  # noqa: E402
-from tools import FIRMWARE  # noqa: E402
 
 
 def tokens(cipher, n, rng):
@@ -39,8 +38,10 @@ def tokens(cipher, n, rng):
 
 def run(interp, spec_path, label):
     print("  running %s ..." % label, file=sys.stderr, flush=True)
-    cmd = interp + [os.path.join(HERE, "mp_bench.py"), FIRMWARE, HERE, spec_path]
-    out = subprocess.run(cmd, capture_output=True, text=True)
+    cmd = interp + [os.path.join(HERE, "mp_bench.py"), spec_path]
+    out = subprocess.run(
+        cmd, capture_output=True, text=True, env=path_env(FIRMWARE, HERE, TESTS_MP)
+    )
     if out.returncode:
         raise SystemExit("%s failed:\n%s%s" % (label, out.stdout, out.stderr))
     rows = [json.loads(line) for line in out.stdout.splitlines()]

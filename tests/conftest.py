@@ -7,12 +7,16 @@ import tempfile
 
 import pytest
 
+from tools import path_env
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIRMWARE = os.path.join(ROOT, "firmware")
 # The public vectors, in the repository (vectors/README.md: where they come from, the schema).
 VECTORS = os.path.join(ROOT, "vectors", "sts-ctsa.jsonl")
-if FIRMWARE not in sys.path:
-    sys.path.insert(0, FIRMWARE)
+# firmware/ (and the checkout, for tools/) are on this interpreter's path through pytest's
+# `pythonpath` (pyproject.toml); a `micropython` or python the tests start gets its path from
+# path_env (MICROPYPATH, PYTHONPATH). No module edits sys.path.
+TESTS_MP = os.path.join(ROOT, "tests", "mp")
 
 
 # A MISTY1 meter (DKGA04) beside the STA demo meter: its profile data (profile.Profile(MISTY1)).
@@ -64,12 +68,12 @@ def mp():
     exe = micropython_binary()
 
     def run(code, heap="96K", check=True):
-        prelude = "import sys\nsys.path.insert(0, %r)\n" % FIRMWARE
         r = subprocess.run(
-            [exe, "-X", "heapsize=" + heap, "-c", prelude + code],
+            [exe, "-X", "heapsize=" + heap, "-c", code],
             capture_output=True,
             text=True,
             timeout=300,
+            env=path_env(FIRMWARE),
         )
         if check and r.returncode:
             raise AssertionError("micropython failed:\n%s\n%s" % (r.stdout, r.stderr))

@@ -15,15 +15,11 @@ import time
 import pytest
 
 from conftest import ROOT
-
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-
-from sts import amount, blocks, errors  # noqa: E402
-from sts.codec import Decoder  # noqa: E402
-from stsvend import batch, cli, vend  # noqa: E402
-from stsvend import tid as tids  # noqa: E402
-from stsvend.profile import Profile, luhn_digit  # noqa: E402
+from sts import amount, blocks, errors
+from sts.codec import Decoder
+from stsvend import batch, cli, vend
+from stsvend import tid as tids
+from stsvend.profile import Profile, luhn_digit
 
 DEMO_PATH = os.path.join(ROOT, "stsvend", "profiles", "demo.json")
 STA_VK = "abababababababab"

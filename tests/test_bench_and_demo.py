@@ -4,7 +4,7 @@ import re
 import subprocess
 import sys
 
-from conftest import ROOT, micropython_binary
+from conftest import FIRMWARE, ROOT, micropython_binary, path_env
 
 
 def _env():
@@ -29,7 +29,7 @@ def test_bench_reports_every_variant_with_ratios_to_the_baseline():
         ],
         capture_output=True,
         text=True,
-        env=dict(_env(), SOAK_TOKENS="100"),
+        env=dict(path_env(ROOT, env=_env()), SOAK_TOKENS="100"),  # tools/, for bench/
         timeout=300,
     )
     assert r.returncode == 0, r.stderr
@@ -95,6 +95,7 @@ def test_demo_decodes_its_samples_in_micropython():
         capture_output=True,
         text=True,
         timeout=60,
+        env=path_env(FIRMWARE),
     )
     assert r.returncode == 0, r.stderr
     assert (
@@ -114,5 +115,6 @@ def test_demo_takes_a_token_on_the_command_line():
         capture_output=True,
         text=True,
         timeout=60,
+        env=path_env(FIRMWARE),
     )
     assert "register 1000, TID 5910301" in r.stdout

@@ -10,17 +10,13 @@ import time
 
 import pytest
 
-from conftest import ROOT
-
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-
-from sts import blocks, errors  # noqa: E402
-from sts.codec import Decoder  # noqa: E402
-from stsvend import cli, vend  # noqa: E402
-from stsvend import tid as tids  # noqa: E402
-from stsvend.profile import Profile  # noqa: E402
-from stsvend.tid import Ledger, TidError  # noqa: E402
+from conftest import FIRMWARE, ROOT, path_env
+from sts import blocks, errors
+from sts.codec import Decoder
+from stsvend import cli, vend
+from stsvend import tid as tids
+from stsvend.profile import Profile
+from stsvend.tid import Ledger, TidError
 
 DEMO_PATH = os.path.join(ROOT, "stsvend", "profiles", "demo.json")
 with open(DEMO_PATH) as _f:
@@ -33,8 +29,7 @@ T = 16775160  # the TID of AT_TEXT under base date 1993
 # One vending process: N credit tokens for the demo meter, all asked for in the same minute,
 # each printed as a JSON line; it opens the ledger and issues only when the GO file appears.
 WORKER = r"""
-import json, os, random, sys, time
-sys.path.insert(0, %(root)r)
+import json, os, random, time
 from stsvend import profile, tid, vend
 prof = profile.load(%(profile)r)
 when = tid.parse_time(%(at)r)
@@ -54,7 +49,6 @@ def run_together(tmp_path, ledger, n, procs=2):
     ps = []
     for i in range(procs):
         code = WORKER % {
-            "root": ROOT,
             "profile": DEMO_PATH,
             "ledger": ledger,
             "at": AT_TEXT,
@@ -66,6 +60,7 @@ def run_together(tmp_path, ledger, n, procs=2):
             subprocess.Popen(
                 [sys.executable, "-c", code],
                 cwd=str(tmp_path),
+                env=path_env(ROOT, FIRMWARE),
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
                 text=True,

@@ -7,7 +7,7 @@ import subprocess
 import time
 
 import simscript
-from conftest import micropython_binary
+from conftest import FIRMWARE, micropython_binary, path_env
 from simscript import frames, screens, statuses
 from sts.blocks import bits
 from sts.codec import Decoder
@@ -371,6 +371,7 @@ def test_interactive_mode_on_a_pipe_says_to_use_script(tmp_path):
         capture_output=True,
         text=True,
         timeout=60,
+        env=path_env(FIRMWARE),
     )
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
     assert "needs a terminal" in r.stderr and "--script" in r.stderr
@@ -440,7 +441,7 @@ def test_the_terminal_shows_live_countdowns_and_keys_fast_forward(tmp_path):
     state, tokens = prep(tmp_path)
     pid, fd = pty.fork()
     if pid == 0:  # the child: the simulator on the pty
-        os.execv(
+        os.execve(
             micropython_binary(),
             [
                 micropython_binary(),
@@ -450,6 +451,7 @@ def test_the_terminal_shows_live_countdowns_and_keys_fast_forward(tmp_path):
                 "--profile",
                 str(state / "meter.json"),
             ],
+            path_env(FIRMWARE),
         )
     seen = []
 

@@ -14,17 +14,13 @@ import sys
 import pytest
 
 from conftest import ROOT, load_vectors
-
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-
-from sts import amount, blocks, errors  # noqa: E402
-from sts.codec import Decoder  # noqa: E402
-from stsvend import cli, keys, vend  # noqa: E402
-from stsvend import profile as profiles  # noqa: E402
-from stsvend import tid as tids  # noqa: E402
-from stsvend.profile import Profile, ProfileError  # noqa: E402
-from stsvend.tid import Ledger, TidError  # noqa: E402
+from sts import amount, blocks, errors
+from sts.codec import Decoder
+from stsvend import cli, keys, vend
+from stsvend import profile as profiles
+from stsvend import tid as tids
+from stsvend.profile import Profile, ProfileError
+from stsvend.tid import Ledger, TidError
 
 DEMO_PATH = os.path.join(ROOT, "stsvend", "profiles", "demo.json")
 with open(DEMO_PATH) as _f:

@@ -14,7 +14,7 @@ from sts.codec import encode
 from sts.misty1 import Misty1
 from sts.sta import Sta
 from stsvend import keys
-from tools import FIRMWARE
+from tools import FIRMWARE, path_env
 
 _CIPHERS = {"sta": Sta, "misty1": Misty1}
 
@@ -91,7 +91,10 @@ def check_firmware(path, cases, tally, micropython):
     """Decode every token case in the micropython binary and compare the fields."""
     script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mp_decode.py")
     run = subprocess.run(
-        [micropython, "-X", "heapsize=96K", script, FIRMWARE, path], capture_output=True, text=True
+        [micropython, "-X", "heapsize=96K", script, path],
+        capture_output=True,
+        text=True,
+        env=path_env(FIRMWARE),
     )
     if run.returncode:
         raise SystemExit(

@@ -9,10 +9,9 @@ import datetime as dt
 import json
 import os
 import random
-import sys
 
 from stsvend import profile, tid, vend
-from tools import FIRMWARE, ROOT
+from tools import ROOT
 from tools.deploy import meter_json
 
 UTC = dt.timezone.utc
@@ -63,8 +62,8 @@ def tokens(prof, now, rng, after=None):
 def as_now(prof, state):
     """(profile of the simulator's meter as its state holds it, the time of the minute
     after its newest TID): the vending key of `prof`, the key fields of the meter."""
-    if FIRMWARE not in sys.path:  # the simulator's meter, read by the firmware's own code
-        sys.path.insert(0, FIRMWARE)
+    # The simulator's meter, read by the firmware's own code: firmware/ is on PYTHONPATH (the
+    # Makefile's sim targets, pytest's pythonpath).
     from meter.meter import Meter
     from meter.store import RecordStore
 

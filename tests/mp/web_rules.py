@@ -2,17 +2,12 @@
 # The page runs the same module in MicroPython's WebAssembly port; here it runs on a
 # directory instead of the page's virtual file system.
 import json
-import sys
 from binascii import hexlify
 
 from demo_meter import FIELDS, KEY
 
+import webmeter as W  # web/ is on the path (tests/test_mp_rules.py)
 from scratch import fresh_dir
-
-_root = __file__.rsplit("/", 3)[0] if "/" in __file__ else "../.."
-sys.path.insert(0, _root + "/web")
-
-import webmeter as W  # noqa: E402
 
 NOW = 1795435200000  # 2026-11-23 12:00 UTC, in ms
 DEMO = json.dumps(
