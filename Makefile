@@ -1,4 +1,5 @@
-# Makefile  stsmeter: `make sim` sets up and runs, `make test` runs every test
+# Makefile  stsmeter: `make sim` sets up and runs, `make test` is the check for every change,
+# `make check` runs everything (CI)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(abspath $(VENV))/bin
@@ -15,7 +16,7 @@ fuzz: export MICROPYPATH := $(MP_FIRMWARE):$(CURDIR)/tests/mp
 sim sim-tokens: export PYTHONPATH := $(CURDIR)/firmware
 bench bench-web: export PYTHONPATH := $(CURDIR)
 
-.PHONY: setup sim sim-resume sim-tokens test lint conformance bench clean
+.PHONY: setup sim sim-resume sim-tokens test soak check lint conformance bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "stsmeter needs Python 3.11+"'
@@ -35,8 +36,15 @@ sim-resume: setup  ## the simulator again, on the meter it left in .sim/
 sim-tokens: setup  ## fresh tokens for the simulator's meter as it is now (press r in it)
 	$(BIN)/python -m tools.simprep --state .sim --tokens-only
 
-test: lint  ## every test (the command CI runs)
-	$(BIN)/python -m pytest
+# Two workers (pytest-xdist); a test file stays on one worker (its module-wide runs are shared).
+PYTEST_JOBS ?= 2
+test: lint  ## the check for every change: lint, then every test but the long runs (-m soak)
+	$(BIN)/python -m pytest -n $(PYTEST_JOBS) --dist loadfile
+
+soak: setup  ## the long runs: 10,000 tokens on the keypad and on the meter in 64 KB, the bench's own run, 2,000 ledger claims
+	SOAK_TOKENS=10000 $(BIN)/python -m pytest -m soak -n $(PYTEST_JOBS) -rP
+
+check: test soak conformance  ## everything (what CI runs): make test, make soak, make conformance
 
 lint: setup  ## ruff (lint and format), and mypy over what touches `machine` (rp2, esp32 stubs)
 	$(BIN)/ruff check .
@@ -72,10 +80,6 @@ provision: setup  ## make provision BOARD=pico PORT=/dev/ttyACM0 PROFILE=meter.j
 boards: setup  ## .mpy for every board into build/pico and build/esp32; needs no hardware
 	$(BIN)/python -m tools.deploy build --board pico
 	$(BIN)/python -m tools.deploy build --board esp32
-
-.PHONY: soak
-soak: setup  ## 10,000 tokens typed on the simulator's keypad in a small heap, with its memory
-	SOAK_TOKENS=10000 $(BIN)/python -m pytest -q -s -m soak tests/test_e2e_faults.py
 
 # The classroom page: the firmware in MicroPython's WebAssembly port, in a browser (web/).
 # npm ci runs once (node_modules/.package-lock.json is its stamp); after that the page

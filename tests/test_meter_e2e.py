@@ -115,6 +115,7 @@ def test_migration_to_edition_2(tmp_path, prof):
     assert moved.decoder_key() != prof.decoder_key()
 
 
+@pytest.mark.soak
 def test_soak_10000_tokens_in_a_64k_heap(tmp_path, board_root):
     prof = demo()
     rng = random.Random(11)
