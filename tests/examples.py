@@ -1,0 +1,25 @@
+# examples.py  the README's `stsvend` examples, as shell lines with what each prints: run as
+# written in any directory by tests/test_vend.py (in-process) and tests/test_packaging.py (from
+# an installed wheel)
+import os
+import re
+
+from conftest import ROOT
+
+
+def readme_examples():
+    """[(shell line, the output the README shows)] of the vending CLI's section, in order."""
+    with open(os.path.join(ROOT, "README.md")) as f:
+        text = f.read()
+    section = text.split("## The vending CLI: `stsvend`", 1)[1].split("\n## ", 1)[0]
+    found = []
+    for block in re.findall(r"^```\n(.*?)^```", section, re.M | re.S):
+        for part in re.split(r"^\$ ", block, flags=re.M)[1:]:
+            line, _, shown = part.partition("\n")
+            found.append((line, shown.rstrip("\n")))
+    return found
+
+
+def exit_code_shown(shown):
+    """The exit status an example's output implies: 2 an error, 1 a refused token, else 0."""
+    return 2 if "stsvend: error:" in shown else 1 if re.search(r"^refused ", shown, re.M) else 0
