@@ -99,11 +99,13 @@ web: setup web/node_modules/.package-lock.json  ## the meter in a web page: buil
 bench-web: setup web/node_modules/.package-lock.json  ## the page's speed in Chromium against the unix micropython
 	$(BIN)/python bench/web.py
 
-# make web-shot SHOTS=dir: the projector pictures go there instead of web/dist
+# The pictures go to web/dist (untracked), or SHOTS=dir; DOCS=1 also updates the README's
+# picture, docs/web.png (tracked: commit it on purpose).
 SHOTS ?= web/dist
-web-shot: setup web/node_modules/.package-lock.json  ## the page's pictures: docs/web.png, and at 1024x768 and 1920x1080 into web/dist (SHOTS=)
+SHOT = $(if $(DOCS),$(CURDIR)/docs/web.png,$(abspath $(SHOTS))/web.png)
+web-shot: setup web/node_modules/.package-lock.json  ## the page's pictures (web.png, 1024x768, 1920x1080) into web/dist or SHOTS=dir; DOCS=1 updates docs/web.png
 	$(BIN)/python -m tools.webbuild
-	SCREENSHOT=$(CURDIR)/docs/web.png SHOT_DIR=$(abspath $(SHOTS)) node --test web/test/page.test.mjs
+	SCREENSHOT=$(SHOT) SHOT_DIR=$(abspath $(SHOTS)) node --test web/test/page.test.mjs
 
 # Not run by `make test` or CI: a million inputs take a couple of minutes. make fuzz FUZZ_N=...
 # FUZZ_SEED=... FUZZ_EA=misty1 (make hands them to the script in its environment).

@@ -358,7 +358,7 @@ def firmware_imports(path, firmware=FIRMWARE):
         elif isinstance(node, ast.ImportFrom) and node.module:
             names.add(node.module)
             names |= {node.module + "." + a.name for a in node.names}  # a submodule
-    return {m for m in map(lambda n: firmware_module(n, firmware), names) if m}
+    return {m for m in (firmware_module(n, firmware) for n in names) if m}
 
 
 def needed_on_board(board):

@@ -39,7 +39,7 @@ class Keypad:
 
     def scan(self):
         if not self.keys:
-            raise Stop()
+            raise Stop
         k = self.keys.pop(0)
         if callable(k):  # something that happens at this pass (a load switched on)
             k()

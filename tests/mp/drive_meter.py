@@ -28,7 +28,7 @@ def main():
         p["decoder_key"] = unhexlify(p["decoder_key"])
         m.personalise(p, setup["manufacture_tid"])
     del setup
-    counts = dict((name, 0) for name in NAMES.values())  # all keys now: it never grows
+    counts = dict.fromkeys(NAMES.values(), 0)  # all keys now: it never grows
     steps = 0
     heap = []
     for line in f:

@@ -58,7 +58,7 @@ class Keypad:
     def scan(self):
         if not self.keys:
             if self.stop:
-                raise Stop()
+                raise Stop
             return None
         k = self.keys.pop(0)
         if callable(k):
@@ -247,7 +247,7 @@ def test_ctrl_c_while_the_relay_is_closed_leaves_it_open():
 
     def sleep(ms):
         if dev["relay"].closed:
-            raise KeyboardInterrupt()  # mpremote connecting, or Ctrl-C at the REPL
+            raise KeyboardInterrupt  # mpremote connecting, or Ctrl-C at the REPL
         c.sleep(ms)
 
     try:
