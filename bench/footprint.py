@@ -1,7 +1,7 @@
 # footprint.py  does the firmware fit a board? .mpy size per architecture, the heap free
 # after boot (meter personalised, ui made) in micropython -X heapsize=96K, and the whole
 # meter (the simulator's board loop, all of it .mpy) in the smallest heap that boots and runs
-# the keypad soak of tests/test_e2e_faults.py
+# the keypad soak of tests/e2e/test_e2e_faults.py
 import os
 import re
 import subprocess
@@ -70,7 +70,7 @@ HEAPS = ("64K", "72K", "80K", "88K", "96K", "104K", "112K", "128K")
 
 def soak(tokens, interp=None, march="x64"):
     """The whole meter: the smallest heap in HEAPS that boots the simulator and types 50
-    tokens, then `tokens` tokens in that heap (tests/test_e2e_faults.py's soak)."""
+    tokens, then `tokens` tokens in that heap (tests/e2e/test_e2e_faults.py's soak)."""
     root = os.path.dirname(HERE)
     env = dict(os.environ)
     label = "unix, 64-bit"
@@ -89,7 +89,7 @@ def soak(tokens, interp=None, march="x64"):
         "soak",
         "-p",
         "no:cacheprovider",
-        os.path.join(root, "tests", "test_e2e_faults.py"),
+        os.path.join(root, "tests", "e2e", "test_e2e_faults.py"),
     ]
     for heap in HEAPS:
         for n in (50, tokens):

@@ -1,6 +1,6 @@
 # examples.py  the README's `stsvend` examples, as shell lines with what each prints: run as
-# written in any directory by tests/test_vend.py (in-process) and tests/test_packaging.py (from
-# an installed wheel)
+# written in any directory by the tests of tests/stsvend/, in-process and from an installed
+# wheel (test_packaging.py)
 import os
 import re
 

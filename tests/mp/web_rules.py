@@ -6,7 +6,7 @@ from binascii import hexlify
 
 from demo_meter import FIELDS, KEY
 
-import webmeter as W  # web/ is on the path (tests/test_mp_rules.py)
+import webmeter as W  # web/ is on the path (tests/firmware/test_mp_rules.py)
 from scratch import fresh_dir
 
 NOW = 1795435200000  # 2026-11-23 12:00 UTC, in ms

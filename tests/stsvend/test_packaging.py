@@ -13,10 +13,10 @@ import zipfile
 from importlib import metadata
 
 import pytest
-from examples import exit_code_shown, readme_examples
 from packaging.requirements import Requirement
 
 from conftest import ROOT
+from examples import exit_code_shown, readme_examples
 
 # What setuptools reads to build the wheel (pyproject.toml names the rest).
 SOURCES = ["pyproject.toml", "stsvend", "firmware", "README.md", "LICENSE", "MANIFEST.in"]

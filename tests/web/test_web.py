@@ -16,7 +16,7 @@ import pytest
 from stsvend import profile
 from tools import path_env, webbuild
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 WEB = os.path.join(ROOT, "web")
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 

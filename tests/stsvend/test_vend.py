@@ -12,9 +12,9 @@ import subprocess
 import sys
 
 import pytest
-from examples import exit_code_shown, readme_examples
 
 from conftest import ROOT, load_vectors
+from examples import exit_code_shown, readme_examples
 from sts import amount, blocks, errors
 from sts.codec import Decoder
 from stsvend import cli, keys, vend
@@ -1507,7 +1507,7 @@ def test_cli_explain_glosses_misty1_sgc_parts(tmp_path, capsys):
 
 
 # Examples as the text shows them: each runs as written in any directory (here an empty one;
-# tests/test_packaging.py runs them from an installed wheel), and prints what the text shows.
+# test_packaging.py runs them from an installed wheel), and prints what the text shows.
 
 
 def _empty_dir(tmp_path, monkeypatch):
