@@ -80,3 +80,33 @@ def mp():
         return r.stdout
 
     return run
+
+
+# -- the vending tests (tests/stsvend/): the demo profile's copy, and stsvend on it ---------
+@pytest.fixture
+def demo_file(tmp_path):
+    """A copy of the demo profile in tmp_path (nothing is written beside the repo's)."""
+    path = tmp_path / "demo.json"
+    shutil.copy(os.path.join(ROOT, "stsvend", "profiles", "demo.json"), path)
+    return str(path)
+
+
+@pytest.fixture
+def stsvend(tmp_path, demo_file, capsys):
+    """Run main(argv) with the demo profile copy, a tmp ledger and a seed: (code, out, err)."""
+
+    def run(*argv, profile=True, ledger=True, seed=True):
+        pre = []
+        if profile:
+            pre += ["--profile", demo_file]
+        if ledger:
+            pre += ["--ledger", str(tmp_path / "ledger.db")]
+        if seed:
+            pre += ["--seed", "7"]
+        from stsvend import cli
+
+        code = cli.main(pre + list(argv))
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
