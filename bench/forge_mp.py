@@ -9,19 +9,15 @@ import gc
 import json
 import os
 import sys
+from binascii import unhexlify
 
-sys.path.insert(0, sys.argv[1])
-sys.path.insert(0, __file__.rsplit("/", 1)[0] + "/../tests/mp")  # demo_meter
+from demo_meter import KEY, profile
 
-from binascii import unhexlify  # noqa: E402
-
-from demo_meter import KEY, profile  # noqa: E402
-
-from meter import results as R  # noqa: E402
-from meter.meter import Meter  # noqa: E402
-from meter.store import RecordStore  # noqa: E402
-from sts.codec import encode  # noqa: E402
-from sts.sta import Sta  # noqa: E402
+from meter import results as R
+from meter.meter import Meter
+from meter.store import RecordStore
+from sts.codec import encode
+from sts.sta import Sta
 
 PROFILE = profile()  # the demo meter, its decoder key
 
@@ -127,8 +123,8 @@ def cut_when_locked(a, gs):
 
 
 def main():
-    state = sys.argv[2]
-    n = int(sys.argv[3])
+    state = sys.argv[1]
+    n = int(sys.argv[2])
     gs = guesses(n)
     strategies = (
         ("plain guesses", plain),

@@ -1,6 +1,7 @@
 # fuzz.py  `make fuzz`: a million typed inputs through Meter.apply in micropython, with the
 # meter's invariants checked after every one; stops at the first violation (exit status 1)
-# Usage: micropython bench/fuzz.py [N [SEED [EA]]]; or FUZZ_N, FUZZ_SEED, FUZZ_EA (sta or misty1)
+# Usage: MICROPYPATH=.frozen:firmware:tests/mp micropython bench/fuzz.py [N [SEED [EA]]]
+# (make fuzz sets the path); or FUZZ_N, FUZZ_SEED, FUZZ_EA (sta or misty1)
 # in the environment. Defaults: 1,000,000 inputs, seed 1, an STA meter.
 #
 # Inputs: random class 0 tokens (an attacker's guesses), random 20-digit strings, random
@@ -22,25 +23,20 @@
 # credit or management, or held as key change sections (odds about 2**-18 for credit).
 import gc
 import os
+import random
 import struct
 import sys
 import time
+from array import array
 
-_HERE = sys.argv[0].rsplit("/", 1)[0] if "/" in sys.argv[0] else "."
-sys.path.insert(0, _HERE + "/../firmware")
-sys.path.insert(0, _HERE + "/../tests/mp")  # demo_meter: the demo meter's fields
+from demo_meter import profile
 
-import random  # noqa: E402
-from array import array  # noqa: E402
-
-from demo_meter import profile  # noqa: E402
-
-from meter import results as R  # noqa: E402
-from meter.meter import LOCK_AFTER, LOCK_FIRST, LOCK_MAX, Meter  # noqa: E402
-from meter.store import RecordStore  # noqa: E402
-from sts import codec, digits  # noqa: E402
-from sts.codec import encode  # noqa: E402
-from sts.sta import Sta  # noqa: E402
+from meter import results as R
+from meter.meter import LOCK_AFTER, LOCK_FIRST, LOCK_MAX, Meter
+from meter.store import RecordStore
+from sts import codec, digits
+from sts.codec import encode
+from sts.sta import Sta
 
 try:
     from time import ticks_add, ticks_ms

@@ -1,5 +1,6 @@
 # mp_bench.py  times decodes in whichever interpreter runs it (micropython or CPython)
-# Usage: <python> bench/mp_bench.py FIRMWARE_DIR BENCH_DIR TOKENS_FILE
+# Usage: <python> bench/mp_bench.py TOKENS_FILE, with firmware/, bench/ and tests/mp/ (filedev:
+# a block device for LittleFS) on its path (MICROPYPATH or PYTHONPATH: bench/run.py sets both)
 # Prints one JSON line per variant: median us per decode, and heap bytes per decode; the
 # decode's two halves too: the parse (digits to the encrypted block, and the CRC check the
 # decode makes after decrypting) and the decrypt alone. The first line: which kernels ran.
@@ -8,18 +9,14 @@ import json
 import sys
 from array import array
 
-sys.path.insert(0, sys.argv[1])
-sys.path.insert(0, sys.argv[2])
-sys.path.insert(0, sys.argv[2] + "/../tests/mp")  # filedev: a block device for LittleFS
+from demo_meter import profile
 
-from demo_meter import profile  # noqa: E402
-
-import baseline  # noqa: E402
-from sts import digits, kernels  # noqa: E402
-from sts.codec import Decoder  # noqa: E402
-from sts.crc import matches  # noqa: E402
-from sts.misty1 import Misty1  # noqa: E402
-from sts.sta import Sta  # noqa: E402
+import baseline
+from sts import digits, kernels
+from sts.codec import Decoder
+from sts.crc import matches
+from sts.misty1 import Misty1
+from sts.sta import Sta
 
 try:
     from time import ticks_diff, ticks_us
@@ -153,7 +150,7 @@ def measure_apply(key, tokens):
     from meter.meter import Meter
     from meter.store import RecordStore
 
-    img = sys.argv[3] + ".img"
+    img = sys.argv[1] + ".img"
     dev = FileDev(img, blocks=128)
     vfs.VfsLfs2.mkfs(dev)
     vfs.mount(vfs.VfsLfs2(dev), "/bench")
@@ -227,4 +224,4 @@ def measure_keypad(key, tokens):
     )
 
 
-main(sys.argv[3])
+main(sys.argv[1])

@@ -13,14 +13,15 @@ import subprocess
 import sys
 import tempfile
 
+from goals import Goals  # bench/, this script's folder
+
+from sts.codec import encode
+from sts.misty1 import Misty1
+from sts.sta import Sta
+from tools import FIRMWARE, TESTS_MP, path_env
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-sys.path[:0] = [ROOT, os.path.join(ROOT, "firmware")]  # stsvend, and the firmware's sts
-
-from sts.codec import encode  # noqa: E402
-from sts.misty1 import Misty1  # noqa: E402
-from sts.sta import Sta  # noqa: E402
-from tools import FIRMWARE  # noqa: E402
 
 
 def tokens(cipher, n, rng):
@@ -39,8 +40,10 @@ def tokens(cipher, n, rng):
 
 def run(interp, spec_path, label):
     print("  running %s ..." % label, file=sys.stderr, flush=True)
-    cmd = interp + [os.path.join(HERE, "mp_bench.py"), FIRMWARE, HERE, spec_path]
-    out = subprocess.run(cmd, capture_output=True, text=True)
+    cmd = interp + [os.path.join(HERE, "mp_bench.py"), spec_path]
+    out = subprocess.run(
+        cmd, capture_output=True, text=True, env=path_env(FIRMWARE, HERE, TESTS_MP)
+    )
     if out.returncode:
         raise SystemExit("%s failed:\n%s%s" % (label, out.stdout, out.stderr))
     rows = [json.loads(line) for line in out.stdout.splitlines()]
@@ -60,7 +63,7 @@ def run(interp, spec_path, label):
     return [r for r in rows if "variant" in r]
 
 
-def halves(by):
+def halves(by, goals):
     """The parse, the decrypt and the whole decode side by side, micropython, same run."""
     print()
     print("the decode's halves (micropython, median us; x = faster than the baseline decode)")
@@ -86,7 +89,7 @@ def halves(by):
     p, d = by["micropython", "parse"], by["micropython", "sta-decrypt"]
     print(
         "goal: the parse cheaper than the STA decrypt (viper, this run): %.2f us vs %.2f us: "
-        "%s" % (p, d, "PASS" if p < d else "FAIL")
+        "%s" % (p, d, goals.check("the parse cheaper than the STA decrypt", p < d))
     )
 
 
@@ -166,6 +169,7 @@ def main(argv=None):
         " that shows ACCEPT, through the ui; their ratios are to the baseline decode)"
     )
     by = {(r["interp"], r["variant"]): r["median_us"] for r in rows}
+    goals = Goals()
     ap = [r for r in rows if r["variant"] == "meter-apply-credit"][0]
     print(
         "micropython: heap per accepted credit apply: median %d B (goal <= 512), max %d B "
@@ -173,7 +177,10 @@ def main(argv=None):
         % (
             ap["alloc_median"],
             ap["alloc_max"],
-            "PASS" if (ap["alloc_median"] <= 512 and ap["alloc_max"] <= 4096) else "FAIL",
+            goals.check(
+                "heap per accepted credit apply",
+                ap["alloc_median"] <= 512 and ap["alloc_max"] <= 4096,
+            ),
         )
     )
     print(
@@ -184,18 +191,22 @@ def main(argv=None):
             by["micropython", "misty1"] / by["micropython", "sta"],
         )
     )
-    halves(by)
+    halves(by, goals)
     import footprint
 
     footprint.main()
     import forge
 
-    forge.main(args.forge_guesses, args.crc_samples, args.seed)
+    forge.main(args.forge_guesses, args.crc_samples, args.seed, goals)
     print()
     import batch  # bench/batch.py: a fleet's migration codes (stsvend batch)
 
-    batch.main(["--meters", str(args.batch_meters), "--single", str(args.batch_single)])
+    batch.main(["--meters", str(args.batch_meters), "--single", str(args.batch_single)], goals)
+    line, status = goals.summary()
+    print()
+    print(line)
+    return status
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -11,16 +11,17 @@ import subprocess
 import sys
 import tempfile
 
+from tools import FIRMWARE, path_env, webbuild
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-sys.path.insert(0, ROOT)
-
-from tools import FIRMWARE, webbuild  # noqa: E402
 
 
 def _json_run(cmd, label):
     print("  running %s ..." % label, file=sys.stderr, flush=True)
-    r = subprocess.run(cmd, stdout=subprocess.PIPE, text=True)
+    r = subprocess.run(
+        cmd, stdout=subprocess.PIPE, text=True, env=path_env(FIRMWARE, os.path.join(ROOT, "web"))
+    )
     if r.returncode:
         raise SystemExit("%s failed (exit %d)" % (label, r.returncode))
     return json.loads(r.stdout.strip().splitlines()[-1])
@@ -53,8 +54,6 @@ def main(argv=None):
                 "-X",
                 "heapsize=4M",
                 os.path.join(HERE, "web_mp.py"),
-                FIRMWARE,
-                os.path.join(ROOT, "web"),
                 state,
                 os.path.join(dist, "demo.json"),
                 str(args.tokens),

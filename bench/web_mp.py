@@ -1,13 +1,14 @@
 # web_mp.py  the baseline for bench/web.py: the page's loop (web/bench.mjs) through webmeter
-# in the unix micropython. Usage: micropython web_mp.py FIRMWARE WEB STATE DEMO_JSON N
+# in the unix micropython. Usage: micropython web_mp.py STATE DEMO_JSON N, with firmware/ and
+# web/ on MICROPYPATH (bench/web.py sets it)
 # Prints one JSON line: ms of the 20 digit keys and of the Enter key, per token.
 import json
 import sys
 import time
 
-firmware, web, state, demo_path, n = sys.argv[1:6]
-sys.path[:0] = [firmware, web]
-import webmeter  # noqa: E402
+import webmeter
+
+state, demo_path, n = sys.argv[1:4]
 
 webmeter.STATE = state
 with open(demo_path) as f:

@@ -1,6 +1,5 @@
 # manifest.py  the meter's firmware as a MicroPython package: what goes to a board
 # metadata, package and module come from MicroPython's makemanifest, not Python:
-# ruff: noqa: F821
 # boards/<name>/manifest.py include()s this to freeze it; firmware/package.json (mip) is made
 # from it (python -m tools.build_mpy --package-json firmware/package.json); `deploy`
 # builds the .mpy files it names. Paths are relative to this file. Left out: sts/explain.py

@@ -29,16 +29,15 @@ from stsvend import profile as profiles
 from stsvend import tid as tids
 from stsvend import vend
 
-_DEMO = "--profile stsvend/profiles/demo.json batch"
+_DEMO = "--profile demo batch"  # the packaged demo profile and fleet (stsvend profiles)
 EPILOG = (
-    "examples (from the repository root; a new --out each time, or it carries on):\n"
-    "  stsvend " + _DEMO + " migrate stsvend/profiles/fleet-demo.csv --out sets.csv"
-    " --kwh 10\n"
-    "  stsvend " + _DEMO + " credit stsvend/profiles/fleet-demo.csv --out tokens.csv"
-    " --at 2024-06-01T12:00Z\n"
+    "examples (in any directory; a new --out each time, or it carries on):\n"
+    "  stsvend " + _DEMO + " migrate fleet-demo.csv --out sets.csv --kwh 10\n"
+    "  stsvend " + _DEMO + " credit fleet-demo.csv --out tokens.csv --at 2024-06-01T12:00Z\n"
     "  stsvend batch migrate FLEET.csv --vending-key KEY.hex --out sets.csv   (the key in hex)\n"
     """\nFLEET.csv: a header, then one meter a row: pan,sgc,ti,kt,krn,ken,ea,dkga,base_date
-(and amount, in units: kWh for electricity, unless --kwh gives one for all).
+(and amount, in units: kWh for electricity, unless --kwh gives one for all); or the name
+of a packaged fleet (fleet-demo.csv: a file of that name here wins; `stsvend profiles`).
 Interrupted? Run the same command again: it continues where it stopped.
 Exit status: 0, 1 if any row was bad (each reported with its line), 2 on an error,
 130 when interrupted.
@@ -370,7 +369,7 @@ def _vending_key(args):
             raise ValueError("--vending-key: %s does not hold hex" % key_file) from None
     if prof:
         return profiles.load(prof).vending_key
-    raise ValueError("batch needs the vending key: --profile PATH or --vending-key FILE")
+    raise ValueError("batch needs the vending key: --profile PROFILE or --vending-key FILE")
 
 
 class Progress:
@@ -411,6 +410,8 @@ def main(args):
     """Run `stsvend batch migrate|credit`; returns the exit status."""
     kind = args.batch_cmd
     columns = COLUMNS[kind]
+    if getattr(args, "profile", None):  # a file, or a packaged profile's name
+        args.profile = profiles.find(args.profile)
     vk = _vending_key(args)
     kwh = None if args.kwh is None else tenths(args.kwh)
     if kwh is not None and kwh <= 0:
@@ -422,9 +423,11 @@ def main(args):
     seed = getattr(args, "seed", None)
     profile = getattr(args, "profile", None)
     ledger_path = getattr(args, "ledger", None) or (
-        profile + ".tids.db" if profile and not args.vending_key else args.vending_key + ".tids.db"
+        profiles.ledger_path(profile)
+        if profile and not args.vending_key
+        else args.vending_key + ".tids.db"
     )
-    total, fleet = _fleet(args.fleet, kwh)
+    total, fleet = _fleet(profiles.find(args.fleet, "fleet"), kwh)
     tids.Ledger(ledger_path, imports=[profile + ".tids.json"] if profile else [])
     job_id = "%s %s" % (kind, os.path.abspath(args.out))
     job = {

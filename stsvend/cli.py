@@ -2,9 +2,11 @@
 import argparse
 import decimal
 import json
+import os
 import random
 import re
 import shlex
+import shutil
 import sys
 from array import array
 
@@ -15,9 +17,11 @@ from stsvend import explain as explain_mod
 from stsvend import profile as profiles
 from stsvend import tid as tids
 
-DEMO = "stsvend/profiles/demo.json"  # the demo meter, as typed from the repository root
-# Examples by subcommand, each a shell line run as written from the repository root (a test
-# runs every one): the main --help shows the first of each, a subcommand's --help all its own.
+DEMO = "demo"  # the demo meter, a packaged profile (stsvend/profiles/demo.json)
+COPY = "stsvend profiles --copy demo meter.json"  # a profile of your own, for --write
+# Examples by subcommand, each a shell line run as written in any directory, from a checkout
+# after `make setup` or an installed wheel (tests run every one): the main --help shows the
+# first of each, a subcommand's --help all its own.
 EXAMPLES = {
     "key": ["stsvend --profile %s key" % DEMO],
     "credit": [
@@ -31,13 +35,13 @@ EXAMPLES = {
     "keychange": [
         "stsvend --profile %s keychange --krn 2" % DEMO,
         "stsvend --profile %s keychange --krn 2 --rollover" % DEMO,
-        "cp %s meter.json" % DEMO,
+        COPY,
         "stsvend --profile meter.json keychange --krn 2 --write",
         "stsvend --profile meter.json credit 5 --at 2024-11-23T10:00Z",
     ],
     "migrate": [
         "stsvend --profile %s migrate 10 --at 2024-11-25T08:00Z" % DEMO,
-        "cp %s meter.json" % DEMO,
+        COPY,
         "stsvend --profile meter.json migrate 10 --at 2024-11-25T08:00Z --write",
         "stsvend --profile meter.json credit 5 --at 2024-11-25T08:30Z",
     ],
@@ -46,11 +50,12 @@ EXAMPLES = {
         'stsvend explain "0000 0000 0087 2419 5840"',
         'stsvend --profile %s explain "2371 6100 5011 8319 4197"' % DEMO,
     ],
+    "profiles": ["stsvend profiles", COPY, "stsvend profiles --copy fleet-demo.csv ."],
 }
 
 
 def _epilog(lines):
-    return "examples (from the repository root):\n" + "".join("  %s\n" % x for x in lines)
+    return "examples (in any directory):\n" + "".join("  %s\n" % x for x in lines)
 
 
 USAGE_EXAMPLES = _epilog([v[0] for v in EXAMPLES.values()] + EXAMPLES["migrate"][1:])
@@ -91,12 +96,20 @@ def _tenths(text):
 
 
 def _common(ap, default):
-    ap.add_argument("--profile", default=default, help="meter profile (JSON)")
+    ap.add_argument(
+        "--profile",
+        default=default,
+        help="meter profile: a JSON file, or a packaged profile by name (demo; "
+        "`stsvend profiles` lists them)",
+    )
     ap.add_argument(
         "--json", action="store_true", default=default or False, help="machine-readable output"
     )
     ap.add_argument(
-        "--ledger", default=default, help="issued-TID ledger, SQLite (default: PROFILE.tids.db)"
+        "--ledger",
+        default=default,
+        help="issued-TID ledger, SQLite (default: PROFILE.tids.db beside the profile file; "
+        "NAME.tids.db here for a packaged profile)",
     )
     ap.add_argument(
         "--seed", type=int, default=default, help="seed the 4-bit random numbers (reproducible)"
@@ -172,6 +185,16 @@ def _parser():
         help="every stage of decoding 20 digits (class 0 and 2 tokens need the meter's --profile)",
     )
     p.add_argument("token")
+    p = sub.add_parser(
+        "profiles",
+        help="the packaged profiles (name, meter, what it is); --copy one to edit or --write",
+    )
+    p.add_argument(
+        "--copy",
+        nargs=2,
+        metavar=("NAME", "DEST"),
+        help="copy a packaged profile or fleet to DEST (a file, or a directory)",
+    )
     batch.add_parser(sub)  # stsvend batch migrate|credit FLEET.csv --out OUT.csv
     return ap
 
@@ -241,8 +264,29 @@ def _print_control(mfr, control, asks):
 def _ledger(args):
     """The issued-TID ledger; TIDs in an old JSON ledger beside the profile are taken in."""
     return tids.Ledger(
-        args.ledger or args.profile + ".tids.db", imports=[args.profile + ".tids.json"]
+        args.ledger or profiles.ledger_path(args.profile), imports=[args.profile + ".tids.json"]
     )
+
+
+def _profiles(args):
+    """`stsvend profiles`: the packaged profiles and fleets; --copy NAME DEST."""
+    if args.copy:
+        name, dest = args.copy
+        src = profiles.find(name, "fleet" if name.endswith(".csv") else "profile")
+        if not profiles.is_packaged(src):
+            raise profiles.ProfileError(
+                "%s is not a packaged name (packaged: %s)"
+                % (name, ", ".join(n for n, _, _ in profiles.packaged()))
+            )
+        if os.path.isdir(dest):
+            dest = os.path.join(dest, os.path.basename(src))
+        shutil.copyfile(src, dest)
+        print("%s -> %s" % (name, dest))
+        return
+    rows = profiles.packaged()
+    print("%-16s %-44s %s" % ("name", "meter", "what it is"))
+    for name, meter, what in rows:
+        print("%-16s %-44s %s" % (name, meter, what))
 
 
 def _test(args):
@@ -268,7 +312,12 @@ def _outside(e, args, amount=None):
         text += (
             ", or move the meter to base date %d first (a rollover key change, then "
             "credit under the new key): stsvend --profile %s migrate %s --at %s --write"
-            % (nxt, shlex.quote(args.profile), amount or "AMOUNT", shlex.quote(args.at))
+            % (
+                nxt,
+                shlex.quote(args.profile_as_typed),
+                amount or "AMOUNT",
+                shlex.quote(args.at),
+            )
         )
     elif e.late:
         text += " (base date %d is the last: no rollover leaves it)" % e.base_date
@@ -286,7 +335,7 @@ def _write(args, target, dry_run=False):
     if not args.write:
         return {}
     changed = profiles.write(args.profile, target, dry_run)
-    return {"written": args.profile, "changed": {f: list(v) for f, v in changed.items()}}
+    return {"written": args.profile_as_typed, "changed": {f: list(v) for f, v in changed.items()}}
 
 
 def _print_written(args, written):
@@ -386,6 +435,11 @@ def _explain(args):
 def run(args):
     """Do what args ask; the exit code (0, or 1 when `explain` shows a refused token)."""
     rng = random.Random(args.seed) if args.seed is not None else random.SystemRandom()
+    if args.cmd == "profiles":
+        _profiles(args)
+        return 0
+    if args.profile:  # a file, or a packaged profile's name
+        args.profile_as_typed, args.profile = args.profile, profiles.find(args.profile)
     if args.cmd == "test":
         _test(args)
         return 0
@@ -394,7 +448,9 @@ def run(args):
     if args.cmd == "batch":  # (a vending key file alone will do: no profile needed)
         return batch.main(args)
     if not args.profile:
-        raise profiles.ProfileError("this command needs --profile PATH (a meter profile)")
+        raise profiles.ProfileError(
+            "this command needs --profile (a meter profile file, or a packaged name: demo)"
+        )
     prof = profiles.load(args.profile)
     try:
         _vend(args, prof, rng)

@@ -158,6 +158,12 @@ def write(path, fields, dry_run=False):
     new profile is valid. Returns {field: (old, new)} for the fields that changed (with
     dry_run, what would change; nothing is written).
     """
+    if is_packaged(path):
+        name = os.path.splitext(os.path.basename(path))[0]
+        raise ProfileError(
+            "%s is a packaged profile, the same for everyone: make your own copy "
+            "(stsvend profiles --copy %s meter.json) and --write that one" % (name, name)
+        )
     try:
         with open(path) as f:
             data = json.load(f)
@@ -185,3 +191,64 @@ def write(path, fields, dry_run=False):
     finally:
         os.close(d)
     return changed
+
+
+# -- the profiles that ship with stsvend (package data, stsvend/profiles/) -------------------
+# `--profile demo` names one by its file's stem; a fleet CSV goes by its file name
+# (`fleet-demo.csv`). A path that exists always wins over a packaged name.
+PACKAGED = os.path.join(os.path.dirname(os.path.abspath(__file__)), "profiles")
+
+
+def _packaged_files():
+    """{name: path} of the packaged profiles (by stem) and fleets (by file name)."""
+    out = {}
+    for f in sorted(os.listdir(PACKAGED)):
+        if f.endswith(".json"):
+            out[f[: -len(".json")]] = os.path.join(PACKAGED, f)
+        elif f.endswith(".csv"):
+            out[f] = os.path.join(PACKAGED, f)
+    return out
+
+
+def packaged():
+    """[(name, meter, what)] for each packaged profile and fleet, as `stsvend profiles` lists
+    them."""
+    out = []
+    for name, path in _packaged_files().items():
+        if path.endswith(".json"):
+            p = load(path)
+            meter = "PAN %s, %s, DKGA%02d, KRN %d" % (p.pan, p.ea.upper(), p.dkga, p.krn)
+            out.append((name, meter, p.name))
+        else:
+            with open(path) as f:
+                n = sum(1 for line in f if line.strip()) - 1  # the header
+            out.append((name, "%d meters" % n, "a fleet for stsvend batch (FLEET.csv)"))
+    return out
+
+
+def find(spec, what="profile"):
+    """The file `spec` names: itself when it exists, else the packaged profile (what="fleet":
+    fleet) of that name; a ProfileError that lists the packaged names otherwise."""
+    if os.path.exists(spec):
+        return spec
+    ext = ".csv" if what == "fleet" else ".json"
+    named = {n: p for n, p in _packaged_files().items() if p.endswith(ext)}
+    if spec in named:
+        return named[spec]
+    raise ProfileError(
+        "no %s %s: not a file, nor a packaged name (packaged: %s; `stsvend profiles` "
+        "says what each is)" % (what, spec, ", ".join(named))
+    )
+
+
+def is_packaged(path):
+    return os.path.dirname(os.path.abspath(path)) == PACKAGED
+
+
+def ledger_path(path):
+    """The default issued-TID ledger of a profile file: PROFILE.tids.db beside it; for a
+    packaged profile NAME.tids.db in the current directory (the package is no place to
+    write, and one installation serves many offices)."""
+    if is_packaged(path):
+        return os.path.splitext(os.path.basename(path))[0] + ".tids.db"
+    return path + ".tids.db"

@@ -7,11 +7,16 @@ import tempfile
 
 import pytest
 
+from tools import path_env
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIRMWARE = os.path.join(ROOT, "firmware")
-VECTORS = os.path.join(os.path.dirname(ROOT), "shared", "vectors", "sts-ctsa.jsonl")
-if FIRMWARE not in sys.path:
-    sys.path.insert(0, FIRMWARE)
+# The public vectors, in the repository (vectors/README.md: where they come from, the schema).
+VECTORS = os.path.join(ROOT, "vectors", "sts-ctsa.jsonl")
+# firmware/ (and the checkout, for tools/) are on this interpreter's path through pytest's
+# `pythonpath` (pyproject.toml); a `micropython` or python the tests start gets its path from
+# path_env (MICROPYPATH, PYTHONPATH). No module edits sys.path.
+TESTS_MP = os.path.join(ROOT, "tests", "mp")
 
 
 # A MISTY1 meter (DKGA04) beside the STA demo meter: its profile data (profile.Profile(MISTY1)).
@@ -31,7 +36,7 @@ MISTY1 = {
 
 
 def load_vectors():
-    """The shared vectors, read by the conformance runner's reader (one reader on the CPython
+    """The public vectors, read by the conformance runner's reader (one reader on the CPython
     side; the micropython side has its own, tools/mp_decode.py)."""
     from tools import conformance
 
@@ -63,15 +68,45 @@ def mp():
     exe = micropython_binary()
 
     def run(code, heap="96K", check=True):
-        prelude = "import sys\nsys.path.insert(0, %r)\n" % FIRMWARE
         r = subprocess.run(
-            [exe, "-X", "heapsize=" + heap, "-c", prelude + code],
+            [exe, "-X", "heapsize=" + heap, "-c", code],
             capture_output=True,
             text=True,
             timeout=300,
+            env=path_env(FIRMWARE),
         )
         if check and r.returncode:
             raise AssertionError("micropython failed:\n%s\n%s" % (r.stdout, r.stderr))
         return r.stdout
+
+    return run
+
+
+# -- the vending tests (tests/stsvend/): the demo profile's copy, and stsvend on it ---------
+@pytest.fixture
+def demo_file(tmp_path):
+    """A copy of the demo profile in tmp_path (nothing is written beside the repo's)."""
+    path = tmp_path / "demo.json"
+    shutil.copy(os.path.join(ROOT, "stsvend", "profiles", "demo.json"), path)
+    return str(path)
+
+
+@pytest.fixture
+def stsvend(tmp_path, demo_file, capsys):
+    """Run main(argv) with the demo profile copy, a tmp ledger and a seed: (code, out, err)."""
+
+    def run(*argv, profile=True, ledger=True, seed=True):
+        pre = []
+        if profile:
+            pre += ["--profile", demo_file]
+        if ledger:
+            pre += ["--ledger", str(tmp_path / "ledger.db")]
+        if seed:
+            pre += ["--seed", "7"]
+        from stsvend import cli
+
+        code = cli.main(pre + list(argv))
+        out, err = capsys.readouterr()
+        return code, out, err
 
     return run

@@ -5,7 +5,7 @@ import json
 import os
 import subprocess
 
-from conftest import ROOT, micropython_binary
+from conftest import FIRMWARE, ROOT, micropython_binary, path_env
 from stsvend import profile
 
 SIM = os.path.join(ROOT, "boards", "unix", "sim.py")
@@ -32,7 +32,12 @@ def run(state, lines, start, options=(), rc=0, error_lines=False, timeout=120):
         str(start),
     ] + list(options)
     r = subprocess.run(
-        cmd, input="\n".join(lines) + "\n", capture_output=True, text=True, timeout=timeout
+        cmd,
+        input="\n".join(lines) + "\n",
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=path_env(FIRMWARE),
     )
     what = "exit %d\nstdout tail:\n%s\nstderr:\n%s" % (
         r.returncode,

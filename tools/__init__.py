@@ -7,3 +7,18 @@ import os
 # the meter.
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIRMWARE = os.path.join(ROOT, "firmware")
+TESTS_MP = os.path.join(ROOT, "tests", "mp")
+
+# No module edits sys.path: whoever starts an interpreter gives it its import path. The
+# Makefile exports it for its targets; a program that starts `micropython` (or another
+# python) hands it this environment.
+
+
+def path_env(*dirs, env=None):
+    """A copy of `env` (default os.environ) whose `micropython` imports from `dirs`
+    (MICROPYPATH; `.frozen` first, which MICROPYPATH would otherwise drop) and whose python
+    imports from them too (PYTHONPATH)."""
+    env = dict(os.environ if env is None else env)
+    env["MICROPYPATH"] = os.pathsep.join((".frozen",) + dirs)
+    env["PYTHONPATH"] = os.pathsep.join(dirs)
+    return env

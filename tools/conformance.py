@@ -1,6 +1,7 @@
 # conformance.py  checks a vectors file both ways: the host builds every token and derives
 # every key; the firmware, in the `micropython` binary, decodes every token to its fields.
-# Usage: python -m tools.conformance VECTORS.jsonl [--micropython PATH]
+# Usage: python -m tools.conformance [VECTORS.jsonl] [--micropython PATH]
+# (default: the repository's public vectors, vectors/sts-ctsa.jsonl)
 import argparse
 import json
 import os
@@ -13,7 +14,7 @@ from sts.codec import encode
 from sts.misty1 import Misty1
 from sts.sta import Sta
 from stsvend import keys
-from tools import FIRMWARE
+from tools import FIRMWARE, path_env
 
 _CIPHERS = {"sta": Sta, "misty1": Misty1}
 
@@ -90,7 +91,10 @@ def check_firmware(path, cases, tally, micropython):
     """Decode every token case in the micropython binary and compare the fields."""
     script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "mp_decode.py")
     run = subprocess.run(
-        [micropython, "-X", "heapsize=96K", script, FIRMWARE, path], capture_output=True, text=True
+        [micropython, "-X", "heapsize=96K", script, path],
+        capture_output=True,
+        text=True,
+        env=path_env(FIRMWARE),
     )
     if run.returncode:
         raise SystemExit(
@@ -123,9 +127,20 @@ def check_firmware(path, cases, tally, micropython):
         )
 
 
+# The public vectors, in the repository beside tools/.
+DEFAULT_VECTORS = os.path.join(
+    os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "vectors", "sts-ctsa.jsonl"
+)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="conformance", description=__doc__)
-    ap.add_argument("vectors", help="a JSONL file in the schema of shared/vectors/README.md")
+    ap.add_argument(
+        "vectors",
+        nargs="?",
+        default=DEFAULT_VECTORS,
+        help="a JSONL file in the schema of vectors/README.md (default: %(default)s)",
+    )
     ap.add_argument(
         "--micropython",
         default=shutil.which("micropython"),

@@ -1,17 +1,14 @@
 # mp_decode.py  runs inside `micropython`: decodes every token of a vectors file with the
 # firmware's codec and prints one JSON line per case (id, error name, class, fields).
-# Usage: micropython -X heapsize=96K tools/mp_decode.py FIRMWARE_DIR VECTORS.jsonl
+# Usage: MICROPYPATH=.frozen:firmware micropython -X heapsize=96K tools/mp_decode.py VECTORS.jsonl
 import json
 import sys
+from binascii import unhexlify
 
-sys.path.insert(0, sys.argv[1])
-
-from binascii import unhexlify  # noqa: E402
-
-from sts import amount, blocks, errors  # noqa: E402
-from sts.codec import Decoder  # noqa: E402
-from sts.misty1 import Misty1  # noqa: E402
-from sts.sta import Sta  # noqa: E402
+from sts import amount, blocks, errors
+from sts.codec import Decoder
+from sts.misty1 import Misty1
+from sts.sta import Sta
 
 _CIPHERS = {"sta": Sta, "misty1": Misty1}
 
@@ -36,4 +33,4 @@ def main(path):
             print(json.dumps(out))
 
 
-main(sys.argv[2])
+main(sys.argv[1])

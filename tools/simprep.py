@@ -10,10 +10,9 @@ import datetime as dt
 import json
 import os
 import random
-import sys
 
 from stsvend import profile, tid, vend
-from tools import FIRMWARE, ROOT
+from tools import ROOT
 from tools.deploy import meter_json
 
 UTC = dt.timezone.utc
@@ -65,9 +64,7 @@ def _meter_in(state):
     """The simulator's meter in `state` (the firmware's own code reads it), or None."""
     if not any(n.startswith("meter.") and n != "meter.json" for n in os.listdir(state)):
         return None
-    if FIRMWARE not in sys.path:
-        sys.path.insert(0, FIRMWARE)
-    from meter.meter import Meter
+    from meter.meter import Meter  # firmware/ is on PYTHONPATH (see as_now)
     from meter.store import RecordStore
 
     return Meter(RecordStore(os.path.join(state, "meter")))
@@ -76,8 +73,8 @@ def _meter_in(state):
 def as_now(prof, state):
     """(profile of the simulator's meter as its state holds it, the time of the minute
     after its newest TID): the vending key of `prof`, the key fields of the meter."""
-    if FIRMWARE not in sys.path:  # the simulator's meter, read by the firmware's own code
-        sys.path.insert(0, FIRMWARE)
+    # The simulator's meter, read by the firmware's own code: firmware/ is on PYTHONPATH (the
+    # Makefile's sim targets, pytest's pythonpath).
     from meter.meter import Meter
     from meter.store import RecordStore
 

@@ -489,13 +489,14 @@ async function main() {
     stdout: (line) => console.log("[micropython]", line),
     stderr: (line) => console.error("[micropython]", line),
   });
+  // /lib is on the port's own sys.path: the firmware and the page's glue go there.
   for (const [path, source] of Object.entries(JSON.parse(firmware))) {
-    mkdirs(mp.FS, "/fw/" + path.split("/").slice(0, -1).join("/"));
-    mp.FS.writeFile("/fw/" + path, source);
+    mkdirs(mp.FS, "/lib/" + path.split("/").slice(0, -1).join("/"));
+    mp.FS.writeFile("/lib/" + path, source);
   }
-  mkdirs(mp.FS, "/web");
-  mp.FS.writeFile("/web/webmeter.py", webmeter);
-  mp.runPython('import sys; sys.path[:0] = ["/fw", "/web"]; import webmeter');
+  mkdirs(mp.FS, "/lib");
+  mp.FS.writeFile("/lib/webmeter.py", webmeter);
+  mp.runPython("import webmeter");
   wm = mp.pyimport("webmeter");
   window.webmeter = wm; // for the curious, in the browser's console
   wire();

@@ -1,6 +1,5 @@
 # manifest.py  the meter frozen into an ESP32 (DevKitC) firmware image
 # include and module come from MicroPython's makemanifest, not Python:
-# ruff: noqa: F821
 # Build from a micropython checkout (the README here has the steps):
 #   cd ports/esp32 && make BOARD=ESP32_GENERIC \
 #       FROZEN_MANIFEST=/path/to/stsmeter/boards/esp32/manifest.py

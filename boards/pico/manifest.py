@@ -1,6 +1,5 @@
 # manifest.py  the meter frozen into a Raspberry Pi Pico (RP2040) firmware image
 # include and module come from MicroPython's makemanifest, not Python:
-# ruff: noqa: F821
 # Build from a micropython checkout (the README here has the steps):
 #   cd ports/rp2 && make BOARD=RPI_PICO \
 #       FROZEN_MANIFEST=/path/to/stsmeter/boards/pico/manifest.py

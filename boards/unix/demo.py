@@ -1,17 +1,16 @@
 # demo.py  sample tokens decoded by the firmware's codec alone: no meter rules, no state
-# Usage: micropython boards/unix/demo.py [20 DIGITS]
+# Usage: MICROPYPATH=.frozen:firmware micropython boards/unix/demo.py [20 DIGITS]
 # The decode path every typed token takes; the whole meter is the simulator, boards/unix/sim.py
 # (`make sim`).
 import sys
+from binascii import unhexlify
 
-_HERE = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
-sys.path.insert(0, _HERE + "/../../firmware")
-
-from binascii import unhexlify  # noqa: E402
-
-from sts import amount, blocks, errors  # noqa: E402
-from sts.codec import Decoder  # noqa: E402
-from sts.sta import Sta  # noqa: E402
+try:
+    from sts import amount, blocks, errors
+    from sts.codec import Decoder
+    from sts.sta import Sta
+except ImportError as e:  # no firmware on the path
+    sys.exit("demo.py: %s: run MICROPYPATH=.frozen:firmware micropython boards/unix/demo.py" % e)
 
 # The demo meter: the decoder key of conformance test CTSA01 (PAN 600727 00000000000 9,
 # SGC 123456, TI 01, KRN 1, DKGA02 from the vending key abababababababab).

@@ -1,7 +1,9 @@
 # sim.py  the meter in a terminal: the board's own loop (app.Loop) on the unix port's drivers
-# Usage: micropython boards/unix/sim.py [--state DIR] [--profile meter.json] [--script]
-#        [--start SECONDS] [--rows 2] [--cols 16] [--firmware DIR] [--cut-at N]
+# Usage: MICROPYPATH=.frozen:firmware micropython boards/unix/sim.py [--state DIR]
+#        [--profile meter.json] [--script] [--start SECONDS] [--rows 2] [--cols 16] [--cut-at N]
 #        [--edition-form plain|hexing1|hexing3|inhemeter]  (how 873 shows the edition)
+# The firmware comes from MICROPYPATH (`make sim` sets it; another build of the firmware, e.g.
+# .mpy from tools.build_mpy, is another directory there).
 # Interactive: the LCD drawn in the terminal, keys from the keyboard. --script: commands on
 # stdin, every display frame on stdout as one JSON line (see the README for the protocol).
 import gc
@@ -10,17 +12,14 @@ import os
 import sys
 import time
 
-_HERE = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
-# --firmware DIR runs another build of the firmware (e.g. .mpy from tools.build_mpy).
-_FW = sys.argv[sys.argv.index("--firmware") + 1] if "--firmware" in sys.argv else None
-sys.path.insert(0, _FW or _HERE + "/../../firmware")
+try:
+    from app import Loop
 
-
-from app import Loop  # noqa: E402
-
-from hal.energy import SimLoad  # noqa: E402
-from hal.virtual import Keys, Screen, Switch, Ticks  # noqa: E402
-from meter.store import RecordStore  # noqa: E402
+    from hal.energy import SimLoad
+    from hal.virtual import Keys, Screen, Switch, Ticks
+    from meter.store import RecordStore
+except ImportError as e:  # no firmware on the path
+    sys.exit("sim.py: %s: run MICROPYPATH=.frozen:firmware micropython boards/unix/sim.py" % e)
 
 STEP = 100  # ms: how finely `wait` walks the clock, so no frame is skipped
 
@@ -218,7 +217,6 @@ def main(argv):
         "--start": None,
         "--rows": "2",
         "--cols": "16",
-        "--firmware": None,
         "--cut-at": "0",
         "--edition-form": None,
     }

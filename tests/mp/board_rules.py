@@ -5,27 +5,25 @@
 import gc
 import json
 import os
-import sys
 import time
 from binascii import hexlify
 
+import app
+
+# `machine` is fake_machine: mptest.py --fake-machine puts it there before this module loads.
 import fake_machine
+import startup
+from demo_meter import FIELDS, KEY
+from fake_clock import FakeClock
 
-sys.modules["machine"] = fake_machine  # before any module of the board's imports it
-
-import app  # noqa: E402
-import startup  # noqa: E402
-from demo_meter import FIELDS, KEY  # noqa: E402
-from fake_clock import FakeClock  # noqa: E402
-
-from hal.energy import SimLoad  # noqa: E402
-from meter import results as R  # noqa: E402
-from meter.meter import Meter  # noqa: E402
-from meter.store import RecordStore  # noqa: E402
-from scratch import FailingStore, cipher, fresh_dir  # noqa: E402
-from sts import amount, keychange  # noqa: E402
-from sts.codec import encode  # noqa: E402
-from ui.ui import Ui  # noqa: E402
+from hal.energy import SimLoad
+from meter import results as R
+from meter.meter import Meter
+from meter.store import RecordStore
+from scratch import FailingStore, cipher, fresh_dir
+from sts import amount, keychange
+from sts.codec import encode
+from ui.ui import Ui
 
 PROFILE = dict(FIELDS, manufacture_tid=1000)  # the demo meter, as /meter.json holds it
 FAULT = ["METER FAULT     ", "CALL SERVICE    "]
@@ -41,7 +39,7 @@ class Keypad:
 
     def scan(self):
         if not self.keys:
-            raise Stop()
+            raise Stop
         k = self.keys.pop(0)
         if callable(k):  # something that happens at this pass (a load switched on)
             k()

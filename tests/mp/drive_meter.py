@@ -4,25 +4,22 @@
 # {"token": digits, "now": s}, {"consume": tenths}, {"load": watts, "now": s}, {"reboot": true} or
 # {"status": true}. Prints one JSON line per step unless quiet, then a summary with the heap
 # in use after a collection every 1000 steps.
-# Usage: micropython drive_meter.py FIRMWARE_DIR STATE_DIR SCRIPT.jsonl [quiet]
+# Usage: MICROPYPATH=.frozen:FIRMWARE_DIR micropython drive_meter.py STATE_DIR SCRIPT.jsonl [quiet]
 import gc
 import json
 import sys
+from binascii import unhexlify
 
-sys.path.insert(0, sys.argv[1])
+from meter.meter import Meter
+from meter.results import NAMES
+from meter.store import RecordStore
 
-from binascii import unhexlify  # noqa: E402
-
-from meter.meter import Meter  # noqa: E402
-from meter.results import NAMES  # noqa: E402
-from meter.store import RecordStore  # noqa: E402
-
-STATE = sys.argv[2] + "/state"
-QUIET = len(sys.argv) > 4
+STATE = sys.argv[1] + "/state"
+QUIET = len(sys.argv) > 3
 
 
 def main():
-    f = open(sys.argv[3])
+    f = open(sys.argv[2])
     setup = json.loads(f.readline())
     opts = setup.get("meter", {})
     m = Meter(RecordStore(STATE), **opts)
@@ -31,7 +28,7 @@ def main():
         p["decoder_key"] = unhexlify(p["decoder_key"])
         m.personalise(p, setup["manufacture_tid"])
     del setup
-    counts = dict((name, 0) for name in NAMES.values())  # all keys now: it never grows
+    counts = dict.fromkeys(NAMES.values(), 0)  # all keys now: it never grows
     steps = 0
     heap = []
     for line in f:

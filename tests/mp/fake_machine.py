@@ -2,7 +2,7 @@
 # (hal/wiring.py, app.boot) runs in the unix port: pins that remember their level, an I2C bus
 # with whatever device a test puts on it (nothing: every write fails, as with no LCD), a
 # UART that records what was sent, and a watchdog that counts its feeds.
-# Install it before the board's modules are imported: sys.modules["machine"] = fake_machine
+# Installed before the board's modules are imported: `mptest.py --fake-machine` (tests/mp/).
 
 
 class Pin:

@@ -34,7 +34,7 @@ class FlakyDev:
             self.data[a : a + half] = buf[:half]
             self.writes += 1
             self.dead = True
-            raise PowerCut()
+            raise PowerCut
         self.writes += 1
         self.data[a : a + len(buf)] = buf
 

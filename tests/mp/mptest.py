@@ -1,13 +1,18 @@
 # mptest.py  a tiny test runner for micropython (and CPython): runs every test_* function
 # of a module and prints one line per test: "PASS name" or "FAIL name: reason".
-# Usage: micropython mptest.py FIRMWARE_DIR MODULE_PATH [NAME]
+# Usage: MICROPYPATH=.frozen:FIRMWARE_DIR micropython mptest.py MODULE [NAME] [--fake-machine]
+# (tests/mp/, this file's folder, is on the path as the script's own.) --fake-machine puts
+# fake_machine.py in the place of `machine` before the module, and the board code it
+# imports, are loaded.
 import sys
 
-sys.path.insert(0, sys.argv[1])
-_dir, _file = sys.argv[2].rsplit("/", 1)
-sys.path.insert(0, _dir)
-mod = __import__(_file[:-3])
-only = sys.argv[3] if len(sys.argv) > 3 else None
+args = [a for a in sys.argv[1:] if a != "--fake-machine"]
+if "--fake-machine" in sys.argv:
+    import fake_machine
+
+    sys.modules["machine"] = fake_machine
+mod = __import__(args[0])
+only = args[1] if len(args) > 1 else None
 for name in sorted(dir(mod)):
     if not name.startswith("test_") or (only and name != only):
         continue

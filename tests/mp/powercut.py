@@ -1,20 +1,16 @@
 # powercut.py  runs in micropython: a meter on real LittleFS, power cut at every write of one
 # token, then a reboot from what the flash holds. Prints one JSON line per cut point.
-# Usage: micropython powercut.py FIRMWARE_DIR SCENARIO.json
+# Usage: MICROPYPATH=.frozen:FIRMWARE_DIR micropython powercut.py SCENARIO.json
 import gc
 import json
 import sys
+from binascii import unhexlify
 
-sys.path.insert(0, sys.argv[1])
-sys.path.insert(0, __file__.rsplit("/", 1)[0])
+import vfs
 
-from binascii import unhexlify  # noqa: E402
-
-import vfs  # noqa: E402
-
-from flakydev import FlakyDev, PowerCut  # noqa: E402
-from meter.meter import Meter  # noqa: E402
-from meter.store import RecordStore  # noqa: E402
+from flakydev import FlakyDev, PowerCut
+from meter.meter import Meter
+from meter.store import RecordStore
 
 MNT = "/pc"
 
@@ -132,7 +128,7 @@ def main():
         )
 
 
-with open(sys.argv[2]) as f:
+with open(sys.argv[1]) as f:
     SC = json.load(f)
 SC["profile"]["decoder_key"] = unhexlify(SC["profile"]["decoder_key"])
 personalising() if SC.get("personalising") else main()

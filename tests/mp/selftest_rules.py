@@ -5,19 +5,17 @@
 import sys
 import time
 
+# `machine` is fake_machine: mptest.py --fake-machine puts it there before this module loads.
 import fake_machine
+import selftest
+import startup
+from demo_meter import profile
 
-sys.modules["machine"] = fake_machine  # before any module of the board's imports it
-
-import selftest  # noqa: E402
-import startup  # noqa: E402
-from demo_meter import profile  # noqa: E402
-
-import hal_sim  # noqa: E402
-from hal.pcf8574_lcd import I2cLcd  # noqa: E402
-from hal.pzem import Pzem  # noqa: E402
-from hal.s0 import S0  # noqa: E402
-from hal.wiring import LateDisplay  # noqa: E402
+import hal_sim
+from hal.pcf8574_lcd import I2cLcd
+from hal.pzem import Pzem
+from hal.s0 import S0
+from hal.wiring import LateDisplay
 
 
 class Stop(Exception):
@@ -60,7 +58,7 @@ class Keypad:
     def scan(self):
         if not self.keys:
             if self.stop:
-                raise Stop()
+                raise Stop
             return None
         k = self.keys.pop(0)
         if callable(k):
@@ -249,7 +247,7 @@ def test_ctrl_c_while_the_relay_is_closed_leaves_it_open():
 
     def sleep(ms):
         if dev["relay"].closed:
-            raise KeyboardInterrupt()  # mpremote connecting, or Ctrl-C at the REPL
+            raise KeyboardInterrupt  # mpremote connecting, or Ctrl-C at the REPL
         c.sleep(ms)
 
     try:

@@ -7,7 +7,7 @@
 import gc
 from binascii import unhexlify
 
-from demo_meter import KEY, profile  # noqa: E402 - the meter's decoder key, its PAN
+from demo_meter import KEY, profile  # the meter's decoder key, its PAN
 
 from meter import results as R
 from meter.meter import TRIP_SECONDS, Meter

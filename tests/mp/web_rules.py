@@ -2,17 +2,12 @@
 # The page runs the same module in MicroPython's WebAssembly port; here it runs on a
 # directory instead of the page's virtual file system.
 import json
-import sys
 from binascii import hexlify
 
 from demo_meter import FIELDS, KEY
 
+import webmeter as W  # web/ is on the path (tests/firmware/test_mp_rules.py)
 from scratch import fresh_dir
-
-_root = __file__.rsplit("/", 3)[0] if "/" in __file__ else "../.."
-sys.path.insert(0, _root + "/web")
-
-import webmeter as W  # noqa: E402
 
 NOW = 1795435200000  # 2026-11-23 12:00 UTC, in ms
 DEMO = json.dumps(
@@ -51,7 +46,7 @@ def test_boot_shows_the_balance_of_a_fresh_demo_meter():
 def test_a_test_token_typed_on_the_keypad_is_shown_and_explained():
     boot()
     assert type_token("0000 0000 0087 2419 5840", NOW) == ["ACCEPT          ", "TEST 512        "]
-    stages = dict((s["stage"], s["value"]) for s in json.loads(W.explain()))
+    stages = {s["stage"]: s["value"] for s in json.loads(W.explain())}
     for name in (
         "digits",
         "66 bits",
@@ -78,7 +73,7 @@ def test_the_migration_set_moves_the_meter_to_edition_2():
     assert st["edition"] == 2 and st["krn"] == 2 and st["balance"] == 100
     assert "error" in json.loads(W.vend("migration", "", NOW))  # once only
     # The explainer shows the credit decrypted under the new key, TID memory refilled.
-    stages = dict((s["stage"], s["value"]) for s in json.loads(W.explain()))
+    stages = {s["stage"]: s["value"] for s in json.loads(W.explain())}
     assert stages["TID memory before"].startswith("0 of 50")
     assert stages["TID memory after"].startswith("1 of 50")
 
@@ -171,7 +166,7 @@ def test_the_panel_remembers_its_last_tid_for_each_base_date():
 
 
 def _stages():
-    return dict((s["stage"], s["value"]) for s in json.loads(W.explain()))
+    return {s["stage"]: s["value"] for s in json.loads(W.explain())}
 
 
 def test_an_entry_that_timed_out_is_not_explained_and_does_not_crash():
@@ -233,7 +228,7 @@ def test_labels_and_a_zero_credit():
 
 
 def _dressed():
-    return dict((s["stage"], s) for s in json.loads(W.explain()))
+    return {s["stage"]: s for s in json.loads(W.explain())}
 
 
 def test_a_tid_is_shown_as_the_minute_it_stands_for_with_its_window():
@@ -264,7 +259,7 @@ def test_every_stage_and_field_is_named_in_words_with_a_sentence_before_its_data
     assert st["field ro"]["name"] == "RO = rollover" and "yes" in st["field ro"]["value"]
     assert st["field krn"]["name"] == "KRN = key revision number"
     assert st["field kenho"]["name"].startswith("KENHO = key expiry number")
-    assert len(set(s["say"] for s in st.values())) == len(st)  # no sentence said twice
+    assert len({s["say"] for s in st.values()}) == len(st)  # no sentence said twice
 
 
 def test_learner_text_has_no_internal_names_and_says_nothing_twice():
@@ -295,11 +290,11 @@ def test_every_entry_stays_in_the_history_and_is_explained_again_as_typed():
     ]
     assert h[0]["shown"].startswith("KEY CHANGE 1/2") and h[2]["shown"] == "ACCEPT +10.0 kWh"
     # The first section again, under the key it was typed with (the meter has another now).
-    st = dict((s["stage"], s) for s in json.loads(W.explain_again(0)))
+    st = {s["stage"]: s for s in json.loads(W.explain_again(0))}
     assert "they match" in st["CRC"]["value"] and "field nkho" in st
     assert st["result"]["value"].startswith("2 KCT STAGED")
     assert "they match" in _dressed()["CRC"]["value"]
-    st = dict((s["stage"], s) for s in json.loads(W.explain_again(1)))
+    st = {s["stage"]: s for s in json.loads(W.explain_again(1))}
     assert "field nklo" in st and "field ti" in st and "field kenlo" in st
     assert "error" in json.loads(W.explain_again(9))
     # The history is kept with the state: a reload lists it, and shows the last entry.

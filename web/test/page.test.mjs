@@ -29,7 +29,7 @@ let browser;
 
 before(async () => {
   if (process.env.WEB_URL) {
-    base = process.env.WEB_URL; // the README's server, started by tests/test_web.py
+    base = process.env.WEB_URL; // the README's server, started by tests/web/test_web.py
   } else {
     assert.ok(statSync(path.join(DIST, "index.html"), { throwIfNoEntry: false }),
       `${DIST} is not built: python -m tools.webbuild`);

@@ -7,7 +7,7 @@ import subprocess
 import time
 
 import simscript
-from conftest import micropython_binary
+from conftest import FIRMWARE, micropython_binary, path_env
 from simscript import frames, screens, statuses
 from sts.blocks import bits
 from sts.codec import Decoder
@@ -371,6 +371,7 @@ def test_interactive_mode_on_a_pipe_says_to_use_script(tmp_path):
         capture_output=True,
         text=True,
         timeout=60,
+        env=path_env(FIRMWARE),
     )
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
     assert "needs a terminal" in r.stderr and "--script" in r.stderr
@@ -439,7 +440,7 @@ class Terminal:
         self.seen = []
         self.pid, self.fd = pty.fork()
         if self.pid == 0:  # the child: the simulator on the pty
-            os.execv(
+            os.execve(
                 micropython_binary(),
                 [
                     micropython_binary(),
@@ -449,6 +450,7 @@ class Terminal:
                     "--profile",
                     str(state / "meter.json"),
                 ],
+                path_env(FIRMWARE),
             )
 
     def read_for(self, seconds):
@@ -615,6 +617,7 @@ def test_an_unknown_edition_form_is_refused_with_the_forms_there_are(tmp_path):
         capture_output=True,
         text=True,
         timeout=60,
+        env=path_env(FIRMWARE),
     )
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
     assert "landis" in r.stderr and "hexing1, hexing3, inhemeter, plain" in r.stderr, r.stderr

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import simscript
-from conftest import micropython_binary
+from conftest import micropython_binary, path_env
 from meter import results as R
 from simscript import SIM, demo, frames, screen, statuses
 from sts import errors
@@ -700,8 +700,6 @@ def test_soak_tokens_on_the_keypad_in_a_small_heap(tmp_path, board_root):
         "heapsize=" + SOAK_HEAP,
         "-m",
         "sim",
-        "--firmware",
-        mpy,
         "--script",
         "--state",
         str(state),
@@ -717,7 +715,13 @@ def test_soak_tokens_on_the_keypad_in_a_small_heap(tmp_path, board_root):
     tail = []
     with open(script) as stdin:
         p = subprocess.Popen(
-            cmd, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=mpy
+            cmd,
+            stdin=stdin,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=mpy,
+            env=path_env(mpy),
         )
         for line in p.stdout:  # streamed: a 10,000-token run prints some 30 MB
             tail = (tail + [line])[-5:]

@@ -11,7 +11,7 @@ import subprocess
 
 import pytest
 
-from conftest import FIRMWARE, MISTY1, ROOT, micropython_binary
+from conftest import FIRMWARE, MISTY1, ROOT, micropython_binary, path_env
 from stsvend import profile, tid, vend
 
 UTC = dt.timezone.utc
@@ -87,11 +87,11 @@ def _run(p, before, token, tmp_path, **more):
             "-X",
             "heapsize=4M",
             os.path.join(ROOT, "tests", "mp", "powercut.py"),
-            FIRMWARE,
             str(path),
         ],
         capture_output=True,
         text=True,
+        env=path_env(FIRMWARE),
         timeout=300,
     )
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]

@@ -5,6 +5,7 @@
 # Requires-Dist: it needs no network, and a dependency the wheel forgets to declare is missing.
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import pytest
 from packaging.requirements import Requirement
 
 from conftest import ROOT
+from examples import exit_code_shown, readme_examples
 
 # What setuptools reads to build the wheel (pyproject.toml names the rest).
 SOURCES = ["pyproject.toml", "stsvend", "firmware", "README.md", "LICENSE", "MANIFEST.in"]
@@ -141,6 +143,9 @@ def test_wheel_holds_sts_and_the_profiles_and_no_other_firmware(installed):
     ):
         assert name in names, name
     assert not [n for n in names if n.split("/")[0] in ("meter", "ui", "hal", "firmware")]
+    # stsvend and sts only: no checkout tools (tools/), bench, tests or vectors
+    tops = {n.split("/")[0] for n in names}
+    assert {t for t in tops if not t.endswith(".dist-info")} == {"sts", "stsvend"}, tops
 
 
 def test_installed_wheel_imports_only_from_the_venv(installed):
@@ -182,3 +187,64 @@ def test_stsvend_help_key_credit_explain(installed):
         r"TID time +2024-06-01 12:00 UTC",
     ):
         assert re.search(line, explained), (line, explained)
+
+
+def _stsvend(installed, line, cwd):
+    """One example line run as a shell would, with the wheel's stsvend first on PATH."""
+    bindir = installed[0]
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV", "PYTHONSTARTUP")
+    }
+    env["PYTHONNOUSERSITE"] = "1"
+    env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
+    argv = shlex.split(line)
+    assert argv[0] == "stsvend", line
+    r = subprocess.run(
+        [os.path.join(bindir, "stsvend")] + argv[1:],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return r.returncode, r.stdout + r.stderr
+
+
+def test_the_readme_examples_run_from_the_installed_wheel_in_any_directory(installed, tmp_path):
+    """As a vending office has them: the wheel installed, a directory with nothing in it."""
+    examples = readme_examples()
+    assert len(examples) >= 15
+    for line, shown in examples:
+        code, out = _stsvend(installed, line, tmp_path)
+        assert out.rstrip("\n") == shown, (line, out)
+        assert code == exit_code_shown(shown), (line, code)
+    assert not [f for f in os.listdir(tmp_path) if f.startswith("stsvend")], "no repo paths"
+
+
+def test_every_help_example_runs_from_the_installed_wheel_in_any_directory(installed, tmp_path):
+    helps = {}
+    for cmd in (
+        ([], ["batch"], ["batch", "migrate"])
+        + tuple(
+            [c] for c in ("key", "credit", "management", "keychange", "migrate", "test", "explain")
+        )
+        + (["profiles"],)
+    ):
+        code, out = _stsvend(installed, "stsvend %s --help" % " ".join(cmd), tmp_path)
+        assert code == 0, out
+        helps[" ".join(cmd) or "stsvend"] = out
+    ran = 0
+    for name, text in helps.items():
+        lines = re.findall(r"^  (stsvend .*?)(?:\s{3,}\(.*\))?$", text, re.M)
+        assert lines, name
+        where = tmp_path / name.replace(" ", "-")
+        where.mkdir()
+        for line in lines:
+            if "KEY.hex" in line or "FLEET.csv" in line:  # a placeholder: your own files
+                continue
+            code, out = _stsvend(installed, line, where)
+            assert code == 0, (name, line, out)
+            ran += 1
+    assert ran >= 20, helps

@@ -1,17 +1,11 @@
 # test_web_edition_form.py  the classroom page's pick of the 873 form (web/webmeter.py's
 # edition_form), in CPython on a directory as tests/mp/web_rules.py runs the page's Python side.
 import json
-import os
-import sys
 
 import simscript
-from conftest import ROOT
+import webmeter as W
 from tools.deploy import meter_json
 from tools.simprep import MADE
-
-sys.path.insert(0, os.path.join(ROOT, "web"))
-
-import webmeter as W  # noqa: E402
 
 NOW = 1795435200000  # 2026-11-23 12:00 UTC, in ms
 DEMO = json.dumps({"meter": meter_json(simscript.demo(), MADE), "profile": "demo"})

@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from conftest import FIRMWARE, MISTY1, ROOT, micropython_binary
+from conftest import FIRMWARE, MISTY1, ROOT, micropython_binary, path_env
 from stsvend import profile, tid, vend
 from tools import build_mpy
 
@@ -40,11 +40,10 @@ def drive(tmp_path, prof, steps, heap="96K", quiet=False, meter=None, firmware=F
         "-X",
         "heapsize=" + heap,
         DRIVER,
-        firmware,
         str(state),
         str(script),
     ] + (["quiet"] if quiet else [])
-    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=600, env=path_env(firmware))
     assert r.returncode == 0, r.stdout[-2000:] + r.stderr[-2000:]
     lines = r.stdout.splitlines()
     at = next(i for i, line in enumerate(lines) if line.startswith('{"done"'))
@@ -116,6 +115,7 @@ def test_migration_to_edition_2(tmp_path, prof):
     assert moved.decoder_key() != prof.decoder_key()
 
 
+@pytest.mark.soak
 def test_soak_10000_tokens_in_a_64k_heap(tmp_path, board_root):
     prof = demo()
     rng = random.Random(11)

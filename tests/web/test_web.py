@@ -14,9 +14,9 @@ import sys
 import pytest
 
 from stsvend import profile
-from tools import webbuild
+from tools import path_env, webbuild
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 WEB = os.path.join(ROOT, "web")
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 
@@ -171,7 +171,7 @@ def test_the_page_benchmark_reports_medians_and_ratios_to_the_unix_port():
         capture_output=True,
         text=True,
         timeout=300,
-        env=dict(os.environ, CHROMIUM=CHROMIUM),
+        env=dict(path_env(ROOT), CHROMIUM=CHROMIUM),  # tools/, for bench/
     )
     assert r.returncode == 0, r.stdout + r.stderr
     rows = {line[:34].strip(): line[34:].split() for line in r.stdout.splitlines()}

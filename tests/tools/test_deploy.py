@@ -17,7 +17,7 @@ import tomllib
 
 import pytest
 
-from conftest import FIRMWARE, ROOT, VECTORS, micropython_binary
+from conftest import FIRMWARE, ROOT, VECTORS, micropython_binary, path_env
 from stsvend import tid
 from tools import build_mpy, deploy
 
@@ -276,8 +276,6 @@ def test_deploy_refuses_a_build_mpy_cross_made_for_another_arch(wrong_mpy_cross,
 
 # -- a wrong-arch _viper.mpy on a board: the portable path, and kernels.fallback says why -----
 WRONG_ARCH = """
-import sys
-sys.path.insert(0, %r)
 import json
 from binascii import unhexlify
 from sts import blocks, errors, kernels
@@ -316,10 +314,11 @@ def test_a_wrong_arch_viper_mpy_falls_back_with_a_reason_and_still_decodes(board
     march = host_march() if loaded else "armv6m"
     build_mpy.build(board_root, march, packages=("sts",))
     r = subprocess.run(
-        [micropython_binary(), "-X", "heapsize=256K", "-c", WRONG_ARCH % (board_root, VECTORS)],
+        [micropython_binary(), "-X", "heapsize=256K", "-c", WRONG_ARCH % VECTORS],
         capture_output=True,
         text=True,
         timeout=120,
+        env=path_env(board_root),
     )
     assert r.returncode == 0, r.stdout + r.stderr
     lines = [json.loads(line) for line in r.stdout.splitlines()]
@@ -359,7 +358,7 @@ def firmware_imports(path, firmware=FIRMWARE):
         elif isinstance(node, ast.ImportFrom) and node.module:
             names.add(node.module)
             names |= {node.module + "." + a.name for a in node.names}  # a submodule
-    return {m for m in map(lambda n: firmware_module(n, firmware), names) if m}
+    return {m for m in (firmware_module(n, firmware) for n in names) if m}
 
 
 def needed_on_board(board):
@@ -569,8 +568,6 @@ def served_tree():
 
 
 DEMO_DECODE = """
-import sys
-sys.path.insert(0, %r)
 from binascii import unhexlify
 import app, selftest, startup
 import sts.codec
@@ -582,8 +579,8 @@ dec = Decoder(Sta(unhexlify("e653341f9d5bf36f")))
 err = dec.decode("23716100501183194197")
 f = blocks.fields(dec.cls, dec.block)
 t = amount.decode(f["amount"])
-print("%%s class %%d.%%d: %%d.%%d units, TID %%d" %% (errors.NAMES[err], dec.cls, dec.subclass,
-                                                t // 10, t %% 10, f["tid"]))
+print("%s class %d.%d: %d.%d units, TID %d" % (errors.NAMES[err], dec.cls, dec.subclass,
+                                                t // 10, t % 10, f["tid"]))
 """
 
 
@@ -608,11 +605,12 @@ def test_mip_installs_the_firmware_from_a_url_and_it_decodes(tmp_path, served_tr
             assert (tmp_path / "lib" / dest).read_bytes() == f.read(), dest
     # the demo decode, from the installed tree only (cwd: tmp_path, no firmware/ on the path)
     r = subprocess.run(
-        [mp, "-X", "heapsize=256K", "-c", DEMO_DECODE % target],
+        [mp, "-X", "heapsize=256K", "-c", DEMO_DECODE],
         cwd=str(tmp_path),
         capture_output=True,
         text=True,
         timeout=120,
+        env=path_env(target),
     )
     assert r.returncode == 0, r.stdout + r.stderr
     where, result = r.stdout.splitlines()
@@ -623,6 +621,7 @@ def test_mip_installs_the_firmware_from_a_url_and_it_decodes(tmp_path, served_tr
         capture_output=True,
         text=True,
         timeout=120,
+        env=path_env(target),
     )
     assert "class 0.0 electricity credit: 0.1 units, TID 5871715" in demo.stdout, demo.stdout
 
@@ -687,8 +686,6 @@ STUB_HAL = {
 }
 REPORT = """
 import sys
-sys.path.insert(0, STUBS)
-sys.path.insert(0, BOARD_DIR)
 import stub_machine, stub_os
 sys.modules["machine"] = stub_machine
 sys.modules["os"] = stub_os
@@ -721,9 +718,12 @@ def board_setup(tmp_path, board):
     shutil.copyfile(
         os.path.join(ROOT, "firmware", "hal", "wiring.py"), stubs / "hal" / "wiring.py"
     )
-    code = "STUBS = %r\nBOARD_DIR = %r\n" % (str(stubs), os.path.join(ROOT, "boards", board))
     r = subprocess.run(
-        [micropython_binary(), "-c", code + REPORT], capture_output=True, text=True, timeout=60
+        [micropython_binary(), "-c", REPORT],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=path_env(str(stubs), os.path.join(ROOT, "boards", board)),
     )
     assert r.returncode == 0, r.stdout + r.stderr
     return json.loads(r.stdout)

@@ -2,16 +2,11 @@
 # vectors file with one wrong digit, one wrong field or one wrong key.
 import json
 import re
-import sys
 
 import pytest
 
-from conftest import ROOT, VECTORS, load_vectors, micropython_binary
-
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-
-from tools import conformance  # noqa: E402
+from conftest import VECTORS, load_vectors, micropython_binary
+from tools import conformance
 
 CLOSING = re.compile(r"^(\d+) passed, (\d+) failed$")
 

@@ -5,17 +5,10 @@ import os
 import random
 import shutil
 import subprocess
-import sys
 from array import array
 
 import pytest
-
-from conftest import FIRMWARE, ROOT, VECTORS, load_vectors
-
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-
-from test_codec_cpython import (  # noqa: E402
+from test_codec_cpython import (
     BAD_INPUTS,
     RFC2994,
     RFC2994_KEY,
@@ -23,10 +16,11 @@ from test_codec_cpython import (  # noqa: E402
     readme_token_value,
 )
 
-from sts import errors  # noqa: E402
-from sts.codec import Decoder  # noqa: E402
-from sts.misty1 import Misty1  # noqa: E402
-from sts.sta import Sta  # noqa: E402
+from conftest import FIRMWARE, ROOT, VECTORS, load_vectors
+from sts import errors
+from sts.codec import Decoder
+from sts.misty1 import Misty1
+from sts.sta import Sta
 
 TOKENS = [c for c in load_vectors() if c["kind"] == "token"]
 CIPHERS = {"sta": Sta, "misty1": Misty1}
@@ -512,10 +506,12 @@ import fs from "fs";
 import path from "path";
 const [firmware, script] = process.argv.slice(2);
 const mp = await loadMicroPython({ stdout: (line) => console.log(line) });
-mp.FS.mkdir("/sts");
+// /lib is on the port's sys.path, as in the page (web/app.js)
+mp.FS.mkdir("/lib");
+mp.FS.mkdir("/lib/sts");
 for (const name of fs.readdirSync(path.join(firmware, "sts"))) {
   if (name.endsWith(".py")) {
-    mp.FS.writeFile("/sts/" + name, fs.readFileSync(path.join(firmware, "sts", name)));
+    mp.FS.writeFile("/lib/sts/" + name, fs.readFileSync(path.join(firmware, "sts", name)));
   }
 }
 mp.runPython(fs.readFileSync(script, "utf8"));
@@ -533,8 +529,7 @@ def test_kernels_fallback_is_expected_in_the_webassembly_port(tmp_path):
     case = ALLOC_CASES[0]
     script = tmp_path / "script.py"
     script.write_text(
-        "import sys\nsys.path.insert(0, '/')\n"
-        + KERNELS_STATE
+        KERNELS_STATE
         + (
             "from binascii import unhexlify\nfrom sts.codec import Decoder\n"
             "from sts.sta import Sta\n"

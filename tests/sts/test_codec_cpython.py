@@ -1,27 +1,22 @@
 # test_codec_cpython.py  the codec under CPython, checked against the published vectors, RFC 2994
-# and the rules of shared/vectors/README.md (re-computed here with plain big ints).
+# and the rules of vectors/README.md (re-computed here with plain big ints).
 import ast
 import bisect
 import os
 import random
-import sys
 from array import array
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import FIRMWARE, ROOT, load_vectors
-
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
-
-from sts import amount, blocks, codec, crc, digits, errors, kernels  # noqa: E402
-from sts import sta as sta_module  # noqa: E402
-from sts.crc import crc_of  # noqa: E402
-from sts.misty1 import S7, S9, Misty1  # noqa: E402
-from sts.sta import Sta  # noqa: E402
-from stsvend import keys  # noqa: E402
+from conftest import FIRMWARE, load_vectors
+from sts import amount, blocks, codec, crc, digits, errors, kernels
+from sts import sta as sta_module
+from sts.crc import crc_of
+from sts.misty1 import S7, S9, Misty1
+from sts.sta import Sta
+from stsvend import keys
 
 VECTORS = load_vectors()
 TOKENS = [c for c in VECTORS if c["kind"] == "token"]

@@ -8,11 +8,12 @@ import sys
 
 import pytest
 
-from conftest import FIRMWARE, ROOT, micropython_binary
+from conftest import FIRMWARE, ROOT, micropython_binary, path_env
 
 RUNNER = os.path.join(ROOT, "tests", "mp", "mptest.py")
 # module -> interpreters. The drivers need micropython's `const` and `framebuf`, the board's
 # loop time.sleep_ms and the wrap of time.ticks_ms.
+FAKE_MACHINE = {"board_rules", "selftest_rules"}  # the board's code on fake_machine
 MODULES = {
     "meter_rules": ("mp", "cpython"),
     "ui_rules": ("mp", "cpython"),
@@ -44,7 +45,11 @@ def _results(module, interp):
     if (module, interp) not in _cache:
         exe = [micropython_binary(), "-X", "heapsize=1M"] if interp == "mp" else [sys.executable]
         r = subprocess.run(
-            exe + [RUNNER, FIRMWARE, _path(module)], capture_output=True, text=True, timeout=600
+            exe + [RUNNER, module] + (["--fake-machine"] if module in FAKE_MACHINE else []),
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env=path_env(FIRMWARE, os.path.join(ROOT, "web")),  # web/: webmeter for web_rules
         )
         got = {}
         for line in r.stdout.splitlines():
