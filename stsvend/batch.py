@@ -20,8 +20,10 @@ import fcntl
 import json
 import os
 import random
+import re
 import signal
 import sys
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 
@@ -116,13 +118,13 @@ def add_parser(subparsers):
         )
         q.add_argument(
             "--workers",
-            type=int,
+            type=whole_arg,
             default=os.cpu_count() or 1,
             help="processes computing tokens (default: every core, %(default)s)",
         )
         q.add_argument(
             "--chunk",
-            type=int,
+            type=whole_arg,
             default=500,
             help="meters per chunk: one ledger transaction and one fsync each",
         )
@@ -140,7 +142,7 @@ def add_parser(subparsers):
         )
         q.add_argument(
             "--seed",
-            type=int,
+            type=whole_arg,
             default=argparse.SUPPRESS,
             help="each meter's random number as `stsvend --seed N` draws it",
         )
@@ -150,22 +152,35 @@ def add_parser(subparsers):
             default=argparse.SUPPRESS,
             help="a JSON summary on stdout at the end",
         )
-        q.add_argument("--stop-after", type=int, default=None, help=argparse.SUPPRESS)
+        q.add_argument("--stop-after", type=whole_arg, default=None, help=argparse.SUPPRESS)
     return p
+
+
+def whole_arg(text):
+    """An option's whole number: ASCII digits 0-9 only (int() takes `1_000` and `١`)."""
+    if not profiles.is_digits(text):
+        raise argparse.ArgumentTypeError(
+            "a whole number in digits 0-9, got %s" % profiles.excerpt(text)
+        )
+    return int(text)
 
 
 # ------------------------------------------------------------------------------ one meter
 
 
+# An amount as a person writes it, in ASCII digits: 10, 25.5, .5 (not 1e3, 1_000 nor ١٠); a
+# minus sign is read, for vend to refuse in words.
+_AMOUNT = re.compile(r"-?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
+
+
 def tenths(text):
     """Units as typed -> whole tenths, rounded up (the customer's favour), as `stsvend credit`."""
-    try:
-        value = decimal.Decimal(text.strip())
-        if not value.is_finite():
-            raise ValueError("amount: not a finite amount: %r" % (text,))
-        return int((value * 10).to_integral_value(rounding=decimal.ROUND_CEILING))
-    except (decimal.DecimalException, AttributeError):  # (9e999999 overflows, ...)
-        raise ValueError("amount: not an amount: %r" % (text,)) from None
+    if not isinstance(text, str) or not _AMOUNT.fullmatch(text.strip()):
+        raise ValueError(
+            "amount: not an amount in digits 0-9 (like 25.5): %s" % profiles.excerpt(text)
+        )
+    value = decimal.Decimal(text.strip())
+    return int((value * 10).to_integral_value(rounding=decimal.ROUND_CEILING))
 
 
 def grouped(digits):
@@ -202,10 +217,7 @@ def meter_profile(row, vending_key):
         if not v:
             raise profiles.ProfileError("%s: empty" % f)
         if f in _INTS:
-            try:
-                v = int(v)
-            except ValueError:
-                raise profiles.ProfileError("%s: a whole number, got %r" % (f, v)) from None
+            v = profiles.whole(v, f)
         elif f == "ea":
             v = v.lower()
         data[f] = v
@@ -274,6 +286,14 @@ def _init(job):
     _JOB = job
     # Ctrl-C is the parent's to handle: it stops at a chunk boundary.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A parent killed outright (kill -9) cannot tell its workers: they go once it is gone.
+    threading.Thread(target=_orphaned, args=(os.getppid(),), daemon=True).start()
+
+
+def _orphaned(parent):
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(1)
 
 
 def _compute(chunk, job=None):
@@ -287,7 +307,7 @@ def _compute(chunk, job=None):
         except ValueError as e:  # ProfileError, TidError, vend's refusals
             res.append((line, pan, None, str(e)))
         except Exception as e:  # noqa: BLE001 - one row's surprise is that row's, not the run's
-            res.append((line, pan, None, "cannot make this row: %r" % (e,)))
+            res.append((line, pan, None, "cannot make this row: %s" % profiles.excerpt(e, 60)))
         else:
             res.append((line, pan, out, claim))
     return res
@@ -296,17 +316,16 @@ def _compute(chunk, job=None):
 # ------------------------------------------------------------------------------ the files
 
 
-def _read_out(path, columns):
-    """PANs already in the output; a last line cut by a crash is dropped (its row is redone)."""
-    try:
-        with open(path, "rb+") as f:
-            data = f.read()
-            if data and not data.endswith(b"\n"):
-                keep = data.rfind(b"\n") + 1
-                f.truncate(keep)
-                data = data[:keep]
-    except FileNotFoundError:
-        return None
+def _read_out(fd, path, columns):
+    """PANs already in the output (read through the locked fd: closing another descriptor of
+    the file would let the lock go); a last line cut by a crash is dropped (its row is redone)."""
+    os.lseek(fd, 0, os.SEEK_SET)
+    with open(fd, "rb", closefd=False) as f:
+        data = f.read()
+    if data and not data.endswith(b"\n"):
+        keep = data.rfind(b"\n") + 1
+        os.ftruncate(fd, keep)
+        data = data[:keep]
     if not data:
         return None
     rows = csv.reader(data.decode().splitlines())
@@ -318,6 +337,23 @@ def _read_out(path, columns):
         )
     i = columns.index("pan")
     return {r[i] for r in rows if len(r) > i}
+
+
+def _lock_out(path):
+    """The output itself, opened and locked for this run: (fd, or ValueError if another run
+    holds it). A POSIX record lock belongs to the file (one lock however the file is named,
+    a symlink or a hard link) and to this process alone: the workers it forks do not hold
+    it, so a batch killed with kill -9 lets go of it even while its workers live on."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o666)
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise ValueError(  # noqa: B904 - the OSError says nothing more
+            "another batch is writing %s (%s): let it finish, or stop it and run the "
+            "command again" % (path, os.path.realpath(path))
+        )
+    return fd
 
 
 def _fleet(path, kwh):
@@ -349,6 +385,10 @@ def _fleet(path, kwh):
             )
         )
     return total, rows()
+
+
+def _short(text, width=24):
+    return text if len(text) <= width else text[: width - 4] + "..."
 
 
 def _normalised(row):
@@ -426,7 +466,7 @@ def main(args):
     )
     total, fleet = _fleet(args.fleet, kwh)
     tids.Ledger(ledger_path, imports=[profile + ".tids.json"] if profile else [])
-    job_id = "%s %s" % (kind, os.path.abspath(args.out))
+    job_id = "%s %s" % (kind, os.path.realpath(args.out))  # (one job by any of its names)
     job = {
         "kind": kind,
         "vending_key": vk,
@@ -447,19 +487,16 @@ class _Run:
         self.args, self.job, self.job_id, self.ledger = args, job, job_id, ledger_path
         # One run at a time on an --out: two would both read it before either wrote, and
         # issue every meter twice (the ledger keeps their TIDs apart, not their meters).
-        self.lock = open(args.out + ".lock", "a")  # noqa: SIM115 - held for the run
+        fd = _lock_out(args.out)
         try:
-            fcntl.flock(self.lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            self.lock.close()
-            raise ValueError(  # noqa: B904 - the OSError says nothing more
-                "another batch is writing %s (it holds %s.lock): let it finish, or stop it and "
-                "run the command again" % (args.out, args.out)
-            )
-        self.written = _read_out(args.out, columns)
+            self.written = _read_out(fd, args.out, columns)
+        except BaseException:
+            os.close(fd)
+            raise
         fresh = self.written is None
         self.written = self.written or set()
-        self.out = open(args.out, "a", newline="")
+        self.out = os.fdopen(fd, "a", newline="")  # (closed at the end: the lock goes with it)
+        self.claimed = {}  # pan -> the line whose row was issued in this run
         self.csv = csv.writer(self.out, lineterminator="\n")
         if fresh:
             self.csv.writerow(columns)
@@ -471,8 +508,7 @@ class _Run:
     def close(self):
         if self.pool:
             self.pool.shutdown(wait=True, cancel_futures=True)
-        self.out.close()
-        self.lock.close()  # (the lock goes with it)
+        self.out.close()  # (the lock goes with it)
 
     def _write(self, rows):
         for r in rows:
@@ -502,8 +538,8 @@ class _Run:
         self.resumed = len(rows)
 
     def _chunks(self, fleet):
-        """Chunks of (line, row) still to do; already written and duplicate PANs are not."""
-        seen = {}
+        """Chunks of (line, row) still to do; PANs already written are not. A PAN repeated in
+        the fleet is computed again: only a row that is issued claims its meter (_commit)."""
         chunk = []
         for line, row in fleet:
             row = _normalised(row)
@@ -512,11 +548,6 @@ class _Run:
                 self.skipped += 1
                 self.done += 1
                 continue
-            if pan and pan in seen:  # (an empty PAN is make_row's to refuse)
-                self._bad(line, pan, "pan %s is already on line %d" % (pan, seen[pan]))
-                self.done += 1
-                continue
-            seen[pan] = line
             chunk.append((line, row))
             if len(chunk) == self.args.chunk:
                 yield chunk
@@ -527,7 +558,8 @@ class _Run:
     def _bad(self, line, pan, why):
         self.bad += 1
         print(
-            "%s line %d%s: %s" % (self.args.fleet, line, " (pan %s)" % pan if pan else "", why),
+            "%s line %d%s: %s"
+            % (self.args.fleet, line, " (pan %s)" % _short(pan) if pan else "", why),
             file=sys.stderr,
         )
 
@@ -545,6 +577,9 @@ class _Run:
                 if out is None:
                     self._bad(line, pan, claim)
                     continue
+                if pan in self.claimed:  # (a bad row before it claimed nothing)
+                    self._bad(line, pan, "pan %s is already on line %d" % (pan, self.claimed[pan]))
+                    continue
                 base, tid, rnd = claim
                 got = db.execute(tids._FIRST_FREE, (pan, base, tid)).fetchone()[0]
                 if got >= tids.TID_LIMIT:
@@ -560,6 +595,7 @@ class _Run:
                     (self.job_id, pan, json.dumps(out)),
                 )
                 rows.append(out)
+                self.claimed[pan] = line
         if _after_commit:
             _after_commit(rows)
         self._write(rows)
@@ -652,7 +688,7 @@ def run(argv):
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--profile")
     ap.add_argument("--ledger")
-    ap.add_argument("--seed", type=int)
+    ap.add_argument("--seed", type=whole_arg)
     sub = ap.add_subparsers(dest="cmd", required=True)
     add_parser(sub)
     args = ap.parse_args(argv)

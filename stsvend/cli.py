@@ -1,6 +1,5 @@
 # cli.py  stsvend: the vending side on the command line
 import argparse
-import decimal
 import json
 import random
 import re
@@ -82,12 +81,9 @@ KEY_TYPES = (
 def _tenths(text):
     """Units as typed -> whole tenths, a fraction of a tenth rounded up (customer's favour)."""
     try:
-        value = decimal.Decimal(text)
-    except decimal.InvalidOperation:
-        raise argparse.ArgumentTypeError("not a number: %r" % text) from None
-    if not value.is_finite():
-        raise argparse.ArgumentTypeError("not a finite amount: %r" % text)
-    return int((value * 10).to_integral_value(rounding=decimal.ROUND_CEILING))
+        return batch.tenths(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e).replace("amount: ", "", 1)) from None
 
 
 def _common(ap, default):
@@ -99,7 +95,10 @@ def _common(ap, default):
         "--ledger", default=default, help="issued-TID ledger, SQLite (default: PROFILE.tids.db)"
     )
     ap.add_argument(
-        "--seed", type=int, default=default, help="seed the 4-bit random numbers (reproducible)"
+        "--seed",
+        type=batch.whole_arg,
+        default=default,
+        help="seed the 4-bit random numbers (reproducible)",
     )
 
 
@@ -135,7 +134,7 @@ def _parser():
     p.add_argument("kind", choices=sorted(vend.MANAGEMENT))
     p.add_argument(
         "value",
-        type=int,
+        type=batch.whole_arg,
         nargs="?",
         help="watts for max-power and phase-unbalance (0..%d, 0 is no limit); "
         "for clear-credit the register (0 electricity, 1 water, 2 gas, 3 time, "
@@ -144,7 +143,7 @@ def _parser():
     p.add_argument("--at", default="now")
     p = sub.add_parser("keychange", help="a key change set to new key fields")
     for f in ("krn", "kt", "ken"):
-        p.add_argument("--" + f, type=int)
+        p.add_argument("--" + f, type=batch.whole_arg)
     p.add_argument("--ti")
     p.add_argument("--sgc")
     p.add_argument(
@@ -159,14 +158,14 @@ def _parser():
     p.add_argument("--at", default="now")
     _write_option(p)
     p = sub.add_parser("test", help="a class 1 test/display token (no profile needed)")
-    p.add_argument("control", type=int)
+    p.add_argument("control", type=batch.whole_arg)
     p.add_argument(
         "--mfr",
-        type=int,
+        type=batch.whole_arg,
         help="manufacturer code (default: the profile's, "
         "from its PAN; without a profile 0, any meter)",
     )
-    p.add_argument("--subclass", type=int, default=0, choices=(0, 1))
+    p.add_argument("--subclass", type=batch.whole_arg, default=0, choices=(0, 1))
     p = sub.add_parser(
         "explain",
         help="every stage of decoding 20 digits (class 0 and 2 tokens need the meter's --profile)",
@@ -400,6 +399,10 @@ def run(args):
         _vend(args, prof, rng)
     except tids.OutsideWindow as e:
         raise _outside(e, args, _units(args.amount) if args.cmd == "credit" else None) from None
+    except vend.KeyExpired as e:
+        raise ValueError(
+            "%s: stsvend --profile %s keychange --ken 255 --write" % (e, shlex.quote(args.profile))
+        ) from None
     return 0
 
 

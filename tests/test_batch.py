@@ -33,7 +33,9 @@ HEADER = "pan,sgc,ti,kt,krn,ken,ea,dkga,base_date,amount"
 
 
 def pan(i, iin="600727"):
-    body = iin + "%0*d" % (17 - len(iin), i)
+    """A PAN whose meter number (IAIN, the DRN) and PAN both end in their Luhn digit."""
+    drn = "%0*d" % (16 - len(iin), i)
+    body = iin + drn + str(luhn_digit(drn))
     return body + str(luhn_digit(body))
 
 
@@ -629,16 +631,28 @@ AT_1993 = "2024-06-01T12:00Z"  # inside the window of the fleet's base date
 
 def test_two_runs_on_one_output_at_once_are_refused(tmp_path, capsys, key_files, run_batch):
     # Both would read the output before either wrote, and issue every meter twice (two
-    # credit tokens, both good): the second is refused while the first holds the lock.
-    import fcntl
-
+    # credit tokens, both good): the second is refused while the first holds the output
+    # (a lock on the file itself, held by another process, as a running batch holds it).
     path = fleet(tmp_path, 3)
     out = tmp_path / "out.csv"
-    with open(str(out) + ".lock", "a") as held:
-        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+    hold = (
+        "import fcntl, os, sys; fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT); "
+        "fcntl.lockf(fd, fcntl.LOCK_EX); print('held', flush=True); sys.stdin.readline()"
+    )
+    held = subprocess.Popen(
+        [sys.executable, "-c", hold, str(out)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert held.stdout.readline() == "held\n"
         code, _, err = run_batch(
             "credit", path, "--out", str(out), "--vending-key", key_files["sta"], "--at", AT_1993
         )
+    finally:
+        held.stdin.close()
+        held.wait(timeout=60)
     assert code == 2 and "another batch is writing" in err, err
     assert not out.exists() or len(read_out(out)) == 0
     code, _, err = run_batch(
