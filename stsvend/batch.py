@@ -28,6 +28,8 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 
 from stsvend import profile as profiles
+from stsvend import sms as smses
+from stsvend import tariff as tariffs
 from stsvend import tid as tids
 from stsvend import vend
 
@@ -38,9 +40,15 @@ EPILOG = (
     " --kwh 10\n"
     "  stsvend " + _DEMO + " credit stsvend/profiles/fleet-demo.csv --out tokens.csv"
     " --at 2024-06-01T12:00Z\n"
+    "  stsvend " + _DEMO + " migrate stsvend/profiles/fleet-demo.csv --out codes.csv"
+    " --kwh 0 --sms fr\n"
+    "  stsvend " + _DEMO + " credit stsvend/profiles/fleet-demo.csv --out sales.csv"
+    " --money 1000 --tariff stsvend/campaign/tariff-demo.json --at 2024-06-01T12:01Z\n"
     "  stsvend batch migrate FLEET.csv --vending-key KEY.hex --out sets.csv   (the key in hex)\n"
     """\nFLEET.csv: a header, then one meter a row: pan,sgc,ti,kt,krn,ken,ea,dkga,base_date
-(and amount, in units: kWh for electricity, unless --kwh gives one for all).
+and the credit: an amount column (units: kWh for electricity) or --kwh for all; with
+--tariff, a money column or --money for all. migrate with none of these (or an amount of 0)
+gives each meter its key change codes alone.
 Interrupted? Run the same command again: it continues where it stopped.
 Exit status: 0, 1 if any row was bad (each reported with its line), 2 on an error,
 130 when interrupted.
@@ -49,11 +57,14 @@ Exit status: 0, 1 if any row was bad (each reported with its line), 2 on an erro
 
 _INTS = ("kt", "krn", "ken", "dkga", "base_date")
 _KCTS = 4  # MISTY1 key change sets have 4 sections, STA 2
+_SMS_PARTS = 3  # a text longer than one SMS goes in numbered parts: sms, sms2, sms3
+_TAIL = ["paid", "change", "sms", "sms2", "sms3", "note"]
 COLUMNS = {
     "migrate": ["line", "pan", "ea", "new_krn", "new_base_date", "tid", "amount"]
     + ["kct%d" % i for i in range(1, _KCTS + 1)]
-    + ["credit", "sms", "note"],
-    "credit": ["line", "pan", "tid", "amount", "credit", "sms", "note"],
+    + ["credit"]
+    + _TAIL,
+    "credit": ["line", "pan", "tid", "amount", "credit"] + _TAIL,
 }
 _UNITS = {"electricity": "kWh"}
 _PENDING = (
@@ -103,6 +114,23 @@ def add_parser(subparsers):
             metavar="UNITS",
             help="the credit amount for every meter "
             "(units of the commodity, kWh for electricity); else the amount column",
+        )
+        q.add_argument(
+            "--money",
+            metavar="SUM",
+            help="with --tariff: the sum every meter buys for; else the money column",
+        )
+        q.add_argument(
+            "--tariff",
+            metavar="FILE",
+            help="the tariff (JSON: currency, price per kWh or blocks, minimum purchase): "
+            "sums of money become kWh as a vending office sells them",
+        )
+        q.add_argument(
+            "--sms",
+            default="en",
+            metavar="LANG|FILE",
+            help="the customer's text: en (default), fr, or a template file of your own",
         )
         q.add_argument("--commodity", default="electricity", choices=sorted(vend.COMMODITIES))
         q.add_argument(
@@ -183,28 +211,6 @@ def tenths(text):
     return int((value * 10).to_integral_value(rounding=decimal.ROUND_CEILING))
 
 
-def grouped(digits):
-    return " ".join(digits[i : i + 4] for i in range(0, 20, 4))
-
-
-def sms(kind, codes, encoded, commodity):
-    """The customer's text: the key change codes, the 2-minute window, then the credit."""
-    if kind == "credit":
-        return "Code: %s (%s %s)" % (
-            grouped(codes[0]),
-            _units(encoded),
-            _UNITS.get(commodity, "units of " + commodity),
-        )
-    n = len(codes) - 1
-    head = " ".join("Code %d: %s" % (i, grouped(c)) for i, c in enumerate(codes[:-1], 1))
-    return "%s type %s within 2 minutes, then Code %d: %s" % (
-        head,
-        "both" if n == 2 else "all %d" % n,
-        n + 1,
-        grouped(codes[-1]),
-    )
-
-
 def _units(t):
     return "%d.%d" % (t // 10, t % 10)
 
@@ -245,9 +251,7 @@ def make_row(job, line, row, fixed=None):
     drawn as `stsvend` draws it (SystemRandom, or Random(--seed) afresh per meter).
     """
     prof = meter_profile(row, job["vending_key"])
-    amount = job["tenths"]
-    if amount is None:
-        amount = tenths(row.get("amount") or "")
+    amount, sale = _row_amount(job, row)
     if fixed:
         ledger = rng = _Fixed(*fixed)
     else:
@@ -262,20 +266,57 @@ def make_row(job, line, row, fixed=None):
         )
     last = toks[-1]
     codes = [t.digits for t in toks]
-    enc = last.extra["encoded_tenths"]
+    credit = "encoded_tenths" in last.extra
+    enc = _units(last.extra["encoded_tenths"]) if credit else ""
+    tid = last.fields["tid"] if credit else ""
+    texts = smses.texts(
+        job["sms"],
+        prof.iain,
+        codes,
+        enc if credit else None,
+        "kWh" if job["commodity"] == "electricity" else " units",
+    )
+    if len(texts) > _SMS_PARTS:
+        raise ValueError(
+            "the customer's text needs %d SMS, more than %d: a shorter template?"
+            % (len(texts), _SMS_PARTS)
+        )
     head = [line, prof.pan]
+    kct = codes[:-1] if credit else codes
     if target:
-        kcts = codes[:-1] + [""] * (_KCTS - len(codes) + 1)
-        head += [prof.ea, target["krn"], target["base_date"], last.fields["tid"], _units(enc)]
-        head += kcts
+        head += [prof.ea, target["krn"], target["base_date"], tid, enc]
+        head += kct + [""] * (_KCTS - len(kct))
     else:
-        head += [last.fields["tid"], _units(enc)]
+        head += [tid, enc]
     out = head + [
-        codes[-1],
-        sms(job["kind"], codes, enc, job["commodity"]),
-        last.extra.get("tid_moved", ""),
+        codes[-1] if credit else "",
+        str(sale.money) if sale else "",
+        str(sale.change) if sale else "",
     ]
-    return out, (last.extra["base_date"], last.fields["tid"], last.fields["rnd"])
+    out += texts + [""] * (_SMS_PARTS - len(texts)) + [last.extra.get("tid_moved", "")]
+    claim = (last.extra["base_date"], last.fields["tid"], last.fields["rnd"]) if credit else None
+    return out, claim
+
+
+def _row_amount(job, row):
+    """(tenths or None for no credit, Sale or None) for one row, from the job or its cells."""
+    if job["tenths"] is not None or job.get("no_credit"):
+        return job["tenths"], None
+    if job["tariff"] is not None:
+        money = job["money"] if job["money"] is not None else (row.get("money") or "").strip()
+        if not money:
+            raise ValueError("money: empty (the sum this meter buys for)")
+        sale = job["tariff"].sell(money)
+        return sale.tenths, sale
+    if "amount" not in row:
+        return None, None  # (migrate alone: _fleet asks credit for an amount column)
+    text = (row.get("amount") or "").strip()
+    if not text:
+        raise ValueError("amount: empty (0 gives the key change codes alone)")
+    t = tenths(text)
+    if job["kind"] == "migrate" and t == 0:
+        return None, None
+    return t, None
 
 
 _JOB = None
@@ -356,7 +397,7 @@ def _lock_out(path):
     return fd
 
 
-def _fleet(path, kwh):
+def _fleet(path, kind, credit):
     """(total rows, a generator of (line, row)) for FLEET.csv; its header is checked first."""
 
     def rows():
@@ -372,7 +413,13 @@ def _fleet(path, kwh):
             total = sum(1 for r in reader if r)
     except OSError as e:
         raise ValueError("cannot read %s: %s" % (path, e)) from None
-    need = list(profiles.FIELDS) + ([] if kwh is not None else ["amount"])
+    # credit: "given" (--kwh or --money), "money" (a money column), or None (an amount
+    # column, needed for `credit`, optional for `migrate`: without it, no credit)
+    need = list(profiles.FIELDS)
+    if credit == "money":
+        need.append("money")
+    elif credit is None and kind == "credit":
+        need.append("amount")
     missing = [c for c in need if c not in head]
     if missing:
         raise ValueError(
@@ -381,7 +428,11 @@ def _fleet(path, kwh):
                 path,
                 ", ".join(missing),
                 ",".join(profiles.FIELDS),
-                "" if kwh is not None else ",amount, or give --kwh",
+                ",money, or give --money"
+                if credit == "money"
+                else ",amount, or give --kwh"
+                if "amount" in missing
+                else "",
             )
         )
     return total, rows()
@@ -453,8 +504,23 @@ def main(args):
     columns = COLUMNS[kind]
     vk = _vending_key(args)
     kwh = None if args.kwh is None else tenths(args.kwh)
-    if kwh is not None and kwh <= 0:
+    if kwh is not None and kwh <= 0 and not (kind == "migrate" and kwh == 0):
         raise ValueError("--kwh: the amount must be above zero")
+    if kwh == 0:
+        kwh = None  # (migrate --kwh 0: the key change codes alone)
+        no_credit = True
+    else:
+        no_credit = False
+    tariff = tariffs.load(args.tariff) if args.tariff else None
+    if args.money is not None and tariff is None:
+        raise ValueError("--money needs --tariff FILE (the price per kWh)")
+    if tariff is not None and args.kwh is not None:
+        raise ValueError("give --kwh or --tariff (with --money or a money column), not both")
+    money = None
+    if args.money is not None:
+        money = tariffs.number(args.money, "--money")
+        tariff.sell(money)  # (below the minimum: refused before any row)
+    template = smses.load(args.sms)
     if args.workers < 1 or args.chunk < 1:
         raise ValueError("--workers and --chunk: 1 or more")
     when = tids.parse_time(args.at)
@@ -464,13 +530,24 @@ def main(args):
     ledger_path = getattr(args, "ledger", None) or (
         profile + ".tids.db" if profile and not args.vending_key else args.vending_key + ".tids.db"
     )
-    total, fleet = _fleet(args.fleet, kwh)
+    credit = (
+        "given"
+        if kwh is not None or money is not None or no_credit
+        else "money"
+        if tariff is not None
+        else None
+    )
+    total, fleet = _fleet(args.fleet, kind, credit)
     tids.Ledger(ledger_path, imports=[profile + ".tids.json"] if profile else [])
     job_id = "%s %s" % (kind, os.path.realpath(args.out))  # (one job by any of its names)
     job = {
         "kind": kind,
         "vending_key": vk,
         "tenths": kwh,
+        "no_credit": no_credit,
+        "tariff": tariff,
+        "money": money,
+        "sms": template,
         "when": when,
         "seed": seed,
         "commodity": args.commodity,
@@ -580,16 +657,17 @@ class _Run:
                 if pan in self.claimed:  # (a bad row before it claimed nothing)
                     self._bad(line, pan, "pan %s is already on line %d" % (pan, self.claimed[pan]))
                     continue
-                base, tid, rnd = claim
-                got = db.execute(tids._FIRST_FREE, (pan, base, tid)).fetchone()[0]
-                if got >= tids.TID_LIMIT:
-                    self._bad(
-                        line, pan, "no free TID left after %d for base date %d" % (tid, base)
-                    )
-                    continue
-                if got != tid:  # the minute was taken for this meter: remake its credit
-                    out, _ = make_row(self.job, line, rowdata[line], fixed=(got, rnd))
-                db.execute(tids._INSERT, (pan, base, got))
+                if claim is not None:  # (None: key change codes alone, no TID)
+                    base, tid, rnd = claim
+                    got = db.execute(tids._FIRST_FREE, (pan, base, tid)).fetchone()[0]
+                    if got >= tids.TID_LIMIT:
+                        self._bad(
+                            line, pan, "no free TID left after %d for base date %d" % (tid, base)
+                        )
+                        continue
+                    if got != tid:  # the minute was taken for this meter: remake its credit
+                        out, _ = make_row(self.job, line, rowdata[line], fixed=(got, rnd))
+                    db.execute(tids._INSERT, (pan, base, got))
                 db.execute(
                     "INSERT OR REPLACE INTO batch_pending (job, pan, row) VALUES (?, ?, ?)",
                     (self.job_id, pan, json.dumps(out)),

@@ -9,12 +9,14 @@ from array import array
 
 from sts import digits
 from sts import explain as sts_explain
-from stsvend import batch, vend
+from stsvend import batch, sms, vend
 from stsvend import explain as explain_mod
 from stsvend import profile as profiles
+from stsvend import tariff as tariffs
 from stsvend import tid as tids
 
 DEMO = "stsvend/profiles/demo.json"  # the demo meter, as typed from the repository root
+TARIFF = "stsvend/campaign/tariff-demo.json"  # example prices in FCFA
 # Examples by subcommand, each a shell line run as written from the repository root (a test
 # runs every one): the main --help shows the first of each, a subcommand's --help all its own.
 EXAMPLES = {
@@ -36,6 +38,7 @@ EXAMPLES = {
     ],
     "migrate": [
         "stsvend --profile %s migrate 10 --at 2024-11-25T08:00Z" % DEMO,
+        "stsvend --profile %s migrate --at 2024-11-20T08:00Z --sms fr" % DEMO,
         "cp %s meter.json" % DEMO,
         "stsvend --profile meter.json migrate 10 --at 2024-11-25T08:00Z --write",
         "stsvend --profile meter.json credit 5 --at 2024-11-25T08:30Z",
@@ -127,9 +130,12 @@ def _parser():
     sub.add_parser = add_parser
     sub.add_parser("key", help="the meter's decoder key")
     p = sub.add_parser("credit", help="a credit token")
-    p.add_argument("amount", type=_tenths, help="units (kWh for electricity), e.g. 25.5")
+    p.add_argument(
+        "amount", type=_tenths, nargs="?", help="units (kWh for electricity), e.g. 25.5"
+    )
     p.add_argument("--commodity", default="electricity", choices=sorted(vend.COMMODITIES))
     p.add_argument("--at", default="now", help="issue time, ISO 8601 with zone (default now)")
+    _sale_options(p)
     p = sub.add_parser("management", help="a management token")
     p.add_argument("kind", choices=sorted(vend.MANAGEMENT))
     p.add_argument(
@@ -153,9 +159,18 @@ def _parser():
         "is cleared and its base date moves on (1993 -> 2014 -> 2035)",
     )
     _write_option(p)
-    p = sub.add_parser("migrate", help="the edition-2 set: rollover key change, then credit")
-    p.add_argument("amount", type=_tenths)
+    p = sub.add_parser(
+        "migrate",
+        help="the edition-2 set: rollover key change, then credit (none without an amount)",
+    )
+    p.add_argument(
+        "amount",
+        type=_tenths,
+        nargs="?",
+        help="units of credit after the key change; none (or 0): the key change codes alone",
+    )
     p.add_argument("--at", default="now")
+    _sale_options(p)
     _write_option(p)
     p = sub.add_parser("test", help="a class 1 test/display token (no profile needed)")
     p.add_argument("control", type=batch.whole_arg)
@@ -173,6 +188,66 @@ def _parser():
     p.add_argument("token")
     batch.add_parser(sub)  # stsvend batch migrate|credit FLEET.csv --out OUT.csv
     return ap
+
+
+def _sale_options(p):
+    p.add_argument(
+        "--money",
+        metavar="SUM",
+        help="sell for a sum of money instead of an amount: the tariff turns it into kWh",
+    )
+    p.add_argument(
+        "--tariff",
+        metavar="FILE",
+        help="the tariff (JSON: currency, price per kWh or blocks, minimum purchase), e.g. "
+        + TARIFF,
+    )
+    p.add_argument(
+        "--sms",
+        metavar="LANG|FILE",
+        help="also print the customer's text: en, fr, or a template file of your own",
+    )
+
+
+def _amount(args):
+    """(tenths or None, Sale or None) from the amount, or from --money with --tariff."""
+    money, tariff = getattr(args, "money", None), getattr(args, "tariff", None)
+    if money is None:
+        if tariff:
+            raise ValueError("--tariff prices a sale: give --money SUM with it")
+        if args.amount is None and args.cmd == "credit":
+            raise ValueError("credit needs an amount (units) or --money SUM with --tariff FILE")
+        return args.amount, None
+    if args.amount is not None:
+        raise ValueError("give an amount or --money, not both")
+    if not tariff:
+        raise ValueError("--money needs --tariff FILE (the price per kWh), e.g. " + TARIFF)
+    sale = tariffs.load(tariff).sell(money)
+    return sale.tenths, sale
+
+
+def _print_sale(args, sale):
+    if sale and not args.json:
+        print("   " + sale.text())
+
+
+def _unit(commodity):
+    return "kWh" if commodity == "electricity" else " units"
+
+
+def _show_sms(args, texts):
+    """The customer's text(s) as they arrive, each with its length in GSM-7 characters."""
+    if not texts or args.json:
+        return
+    for i, t in enumerate(texts, 1):
+        part = " %d of %d" % (i, len(texts)) if len(texts) > 1 else ""
+        print("SMS%s (%d characters):" % (part, sms.gsm7_length(t)))
+        for line in t.split("\n"):
+            print("  | " + line)
+
+
+def _units1(tenths):
+    return "%d.%d" % (tenths // 10, tenths % 10)
 
 
 def _write_option(p):
@@ -398,7 +473,10 @@ def run(args):
     try:
         _vend(args, prof, rng)
     except tids.OutsideWindow as e:
-        raise _outside(e, args, _units(args.amount) if args.cmd == "credit" else None) from None
+        amount = getattr(args, "amount", None)
+        raise _outside(
+            e, args, _units(amount) if args.cmd == "credit" and amount else None
+        ) from None
     except vend.KeyExpired as e:
         raise ValueError(
             "%s: stsvend --profile %s keychange --ken 255 --write" % (e, shlex.quote(args.profile))
@@ -417,10 +495,28 @@ def _vend(args, prof, rng):
                 % (key, prof.ea.upper(), prof.dkga, prof.krn)
             )
     elif args.cmd == "credit":
+        tenths, sale = _amount(args)
         when = tids.parse_time(args.at)
-        _print_tokens(
-            [vend.credit(prof, args.commodity, args.amount, when, _ledger(args), rng)], args.json
+        tok = vend.credit(prof, args.commodity, tenths, when, _ledger(args), rng)
+        texts = (
+            sms.texts(
+                sms.load(args.sms),
+                prof.iain,
+                [tok.digits],
+                _units1(tok.extra["encoded_tenths"]),
+                _unit(args.commodity),
+            )
+            if args.sms
+            else None
         )
+        extra = {}
+        if sale:
+            extra["sale"] = sale.as_dict()
+        if texts:
+            extra["sms"] = texts
+        _print_tokens([tok], args.json, extra)
+        _print_sale(args, sale)
+        _show_sms(args, texts)
     elif args.cmd == "management":
         value = args.value
         if value is None and args.kind not in vend.NO_VALUE:
@@ -467,15 +563,41 @@ def _vend(args, prof, rng):
         _print_written(args, written)
     elif args.cmd == "migrate":
         when = tids.parse_time(args.at)
-        toks, target = vend.migration(prof, args.amount, when, _ledger(args), rng)
+        tenths, sale = _amount(args)
+        toks, target = vend.migration(prof, tenths, when, _ledger(args), rng)
+        credit = "encoded_tenths" in toks[-1].extra
+        texts = None
+        if args.sms:
+            texts = sms.texts(
+                sms.load(args.sms),
+                prof.iain,
+                [t.digits for t in toks],
+                _units1(toks[-1].extra["encoded_tenths"]) if credit else None,
+                _unit("electricity"),
+            )
         written = _write(args, target, dry_run=True)
-        _print_tokens(toks, args.json, dict({"new_profile": target}, **written))
+        extra = dict({"new_profile": target}, **written)
+        if sale:
+            extra["sale"] = sale.as_dict()
+        if texts:
+            extra["sms"] = texts
+        _print_tokens(toks, args.json, extra)
+        _print_sale(args, sale)
         if not args.json:
+            n = len(toks) - (1 if credit else 0)
             print(
                 "codes 1..%d are the key change (rollover to base date %d, KRN %d): type "
-                "them within 2 minutes; code %d is credit under the new key"
-                % (len(toks) - 1, target["base_date"], target["krn"], len(toks))
+                "them within 2 minutes; %s"
+                % (
+                    n,
+                    target["base_date"],
+                    target["krn"],
+                    "code %d is credit under the new key" % len(toks)
+                    if credit
+                    else "no credit (give an amount or --money for a code %d)" % (n + 1),
+                )
             )
+        _show_sms(args, texts)
         sys.stdout.flush()
         _write(args, target)
         _print_written(args, written)

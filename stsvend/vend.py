@@ -284,13 +284,29 @@ def key_change(profile, new, ro=0):
     return out, target
 
 
+class AlreadyMoved(ValueError):
+    """A migration asked of a meter already at the base date of its time."""
+
+
 def migration(profile, tenths, when, ledger=None, rng=random, commodity="electricity"):
     """The edition-2 set: key change with rollover to the next base date and KRN + 1, then
-    a credit token under the new key. Returns (tokens in typing order, new profile fields)."""
-    next_base_date(profile.base_date)
+    a credit token under the new key (none when tenths is None or 0: the key change codes
+    alone, as ENEO sent them). Returns (tokens in typing order, new profile fields)."""
+    nxt = next_base_date(profile.base_date)
+    if when.tzinfo is not None and tids.window(nxt)[0] > when:
+        # The next base date starts after `when`: this meter is already on the base date
+        # of its time (migrated before); another rollover would move it decades ahead.
+        raise AlreadyMoved(
+            "this meter is already at base date %d (KRN %d), the base date of %s: its "
+            "migration is done (the next rollover, to %d, is not due before %d); sell credit "
+            "under its key with `credit`"
+            % (profile.base_date, profile.krn, when.strftime("%Y-%m-%d"), nxt, nxt)
+        )
     if profile.krn >= 9:
         raise ValueError("KRN %d is the last: a migration needs KRN + 1" % profile.krn)
     kcts, target = key_change(profile, {"krn": profile.krn + 1}, ro=1)
+    if not tenths:
+        return kcts, target
     moved = profile.__class__(
         dict(target, name=profile.name, vending_key=profile.vending_key.hex())
     )
