@@ -497,16 +497,17 @@ def _vend(args, prof, rng):
     elif args.cmd == "credit":
         tenths, sale = _amount(args)
         when = tids.parse_time(args.at)
+        template = sms.load(args.sms) if args.sms else None  # (checked before a TID is used)
         tok = vend.credit(prof, args.commodity, tenths, when, _ledger(args), rng)
         texts = (
             sms.texts(
-                sms.load(args.sms),
+                template,
                 prof.iain,
                 [tok.digits],
                 _units1(tok.extra["encoded_tenths"]),
                 _unit(args.commodity),
             )
-            if args.sms
+            if template
             else None
         )
         extra = {}
@@ -564,12 +565,13 @@ def _vend(args, prof, rng):
     elif args.cmd == "migrate":
         when = tids.parse_time(args.at)
         tenths, sale = _amount(args)
+        template = sms.load(args.sms) if args.sms else None  # (checked before a TID is used)
         toks, target = vend.migration(prof, tenths, when, _ledger(args), rng)
         credit = "encoded_tenths" in toks[-1].extra
         texts = None
-        if args.sms:
+        if template:
             texts = sms.texts(
-                sms.load(args.sms),
+                template,
                 prof.iain,
                 [t.digits for t in toks],
                 _units1(toks[-1].extra["encoded_tenths"]) if credit else None,

@@ -338,3 +338,9 @@ def test_batch_migrate_of_a_moved_meter_is_a_bad_row(tmp_path, key_files, run_ba
     )
     assert code == 1 and "line 2" in err and "already at base date 2014" in err, err
     assert [r["pan"] for r in read_out(out)] == [pan(2)]
+
+
+def test_a_template_that_cannot_be_read_uses_no_tid(stsvend, tmp_path):
+    code, out, err = stsvend("credit", "5", "--at", AFTER, "--sms", str(tmp_path / "none.json"))
+    assert code == 2 and not out and "SMS template" in err, err
+    assert not os.path.exists(tmp_path / "l.db") or issued(str(tmp_path / "l.db")) == []
