@@ -43,7 +43,7 @@ EPILOG = (
     "  stsvend " + _DEMO + " migrate stsvend/profiles/fleet-demo.csv --out codes.csv"
     " --kwh 0 --sms fr\n"
     "  stsvend " + _DEMO + " credit stsvend/profiles/fleet-demo.csv --out sales.csv"
-    " --money 1000 --tariff stsvend/campaign/tariff-demo.json --at 2024-06-01T12:01Z\n"
+    " --money 1000 --tariff demo --at 2024-06-01T12:01Z\n"
     "  stsvend batch migrate FLEET.csv --vending-key KEY.hex --out sets.csv   (the key in hex)\n"
     """\nFLEET.csv: a header, then one meter a row: pan,sgc,ti,kt,krn,ken,ea,dkga,base_date
 and the credit: an amount column (units: kWh for electricity) or --kwh for all; with

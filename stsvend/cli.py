@@ -9,14 +9,14 @@ from array import array
 
 from sts import digits
 from sts import explain as sts_explain
-from stsvend import batch, sms, vend
+from stsvend import batch, vend
 from stsvend import explain as explain_mod
 from stsvend import profile as profiles
+from stsvend import sms as smses
 from stsvend import tariff as tariffs
 from stsvend import tid as tids
 
 DEMO = "stsvend/profiles/demo.json"  # the demo meter, as typed from the repository root
-TARIFF = "stsvend/campaign/tariff-demo.json"  # example prices in FCFA
 # Examples by subcommand, each a shell line run as written from the repository root (a test
 # runs every one): the main --help shows the first of each, a subcommand's --help all its own.
 EXAMPLES = {
@@ -38,10 +38,10 @@ EXAMPLES = {
     ],
     "migrate": [
         "stsvend --profile %s migrate 10 --at 2024-11-25T08:00Z" % DEMO,
-        "stsvend --profile %s migrate --at 2024-11-20T08:00Z --sms fr" % DEMO,
         "cp %s meter.json" % DEMO,
         "stsvend --profile meter.json migrate 10 --at 2024-11-25T08:00Z --write",
         "stsvend --profile meter.json credit 5 --at 2024-11-25T08:30Z",
+        "stsvend --profile %s migrate --at 2024-11-20T08:00Z --sms fr" % DEMO,
     ],
     "test": ["stsvend test 512", "stsvend test 6 --mfr 7"],
     "explain": [
@@ -190,6 +190,9 @@ def _parser():
     return ap
 
 
+TARIFF = "demo"  # the packaged example tariff (stsvend/campaign/tariff-demo.json)
+
+
 def _sale_options(p):
     p.add_argument(
         "--money",
@@ -199,8 +202,8 @@ def _sale_options(p):
     p.add_argument(
         "--tariff",
         metavar="FILE",
-        help="the tariff (JSON: currency, price per kWh or blocks, minimum purchase), e.g. "
-        + TARIFF,
+        help="the tariff (JSON: currency, price per kWh or blocks, minimum purchase); "
+        "demo: the packaged example (79 XOF/kWh, at least 150 XOF)",
     )
     p.add_argument(
         "--sms",
@@ -241,7 +244,7 @@ def _show_sms(args, texts):
         return
     for i, t in enumerate(texts, 1):
         part = " %d of %d" % (i, len(texts)) if len(texts) > 1 else ""
-        print("SMS%s (%d characters):" % (part, sms.gsm7_length(t)))
+        print("SMS%s (%d characters):" % (part, smses.gsm7_length(t)))
         for line in t.split("\n"):
             print("  | " + line)
 
@@ -497,10 +500,10 @@ def _vend(args, prof, rng):
     elif args.cmd == "credit":
         tenths, sale = _amount(args)
         when = tids.parse_time(args.at)
-        template = sms.load(args.sms) if args.sms else None  # (checked before a TID is used)
+        template = smses.load(args.sms) if args.sms else None  # (checked before a TID is used)
         tok = vend.credit(prof, args.commodity, tenths, when, _ledger(args), rng)
         texts = (
-            sms.texts(
+            smses.texts(
                 template,
                 prof.iain,
                 [tok.digits],
@@ -565,12 +568,12 @@ def _vend(args, prof, rng):
     elif args.cmd == "migrate":
         when = tids.parse_time(args.at)
         tenths, sale = _amount(args)
-        template = sms.load(args.sms) if args.sms else None  # (checked before a TID is used)
+        template = smses.load(args.sms) if args.sms else None  # (checked before a TID is used)
         toks, target = vend.migration(prof, tenths, when, _ledger(args), rng)
         credit = "encoded_tenths" in toks[-1].extra
         texts = None
         if template:
-            texts = sms.texts(
+            texts = smses.texts(
                 template,
                 prof.iain,
                 [t.digits for t in toks],

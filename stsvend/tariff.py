@@ -5,6 +5,7 @@
 # pays for; what the money does not buy is the change, stated.
 import decimal
 import json
+import os
 import re
 from decimal import Decimal
 
@@ -177,7 +178,14 @@ def _encodable_down(tenths):
     return amount.decode(raw - 1)  # (the ranges join: one step down is the next value below)
 
 
+_HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "campaign")
+
+
 def load(path):
+    """A tariff file; a bare name with no such file here (demo) is a packaged one."""
+    packaged = os.path.join(_HERE, "tariff-%s.json" % path)
+    if os.sep not in path and not os.path.exists(path) and os.path.exists(packaged):
+        path = packaged
     try:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)

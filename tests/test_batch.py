@@ -617,9 +617,12 @@ def test_the_help_examples_run_as_written_from_the_repository_root(tmp_path, cap
     import shlex
     import shutil
 
-    for name in ("profiles/demo.json", "profiles/fleet-demo.csv", "campaign/tariff-demo.json"):
-        os.makedirs(os.path.dirname(tmp_path / "stsvend" / name), exist_ok=True)
-        shutil.copy(os.path.join(ROOT, "stsvend", name), tmp_path / "stsvend" / name)
+    for name in ("demo.json", "fleet-demo.csv"):
+        os.makedirs(tmp_path / "stsvend" / "profiles", exist_ok=True)
+        shutil.copy(
+            os.path.join(ROOT, "stsvend", "profiles", name),
+            tmp_path / "stsvend" / "profiles" / name,
+        )
     monkeypatch.chdir(tmp_path)  # a copy of the root: the examples' files land there
     lines = [
         ln.strip()

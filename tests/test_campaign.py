@@ -194,6 +194,12 @@ def test_credit_for_money_carries_what_the_money_bought(stsvend, tmp_path):
     assert amount.decode(f["amount"]) == 126
 
 
+def test_the_packaged_demo_tariff_by_name(stsvend, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # (no file named demo here)
+    code, out, err = stsvend("credit", "--money", "1000", "--tariff", "demo", "--at", BEFORE)
+    assert code == 0 and "change 4 XOF" in out, err
+
+
 def test_credit_below_the_minimum_sells_nothing(stsvend, tmp_path):
     code, out, err = stsvend("credit", "--money", "100", "--tariff", TARIFF_PATH, "--at", AFTER)
     assert code == 2 and not out and "minimum purchase of 150 XOF" in err, err
