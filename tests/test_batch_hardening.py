@@ -87,13 +87,13 @@ def run_batch(tmp_path, capsys):
 # A batch in its own process that stops after its first chunk's ledger commit (its workers
 # forked, its lock held) and says so on stdout; a line on stdin lets it go on.
 PAUSED = r"""
-import sys
+import multiprocessing, sys
 sys.path.insert(0, %(root)r)
 from stsvend import batch
 def pause(rows):
     if not getattr(pause, "done", False):
         pause.done = True
-        print("paused", flush=True)
+        print("paused %%d" %% len(multiprocessing.active_children()), flush=True)
         sys.stdin.readline()
 batch._after_commit = pause
 sys.exit(batch.run(sys.argv[1:]))
@@ -110,7 +110,9 @@ def paused_batch(tmp_path, argv):
         text=True,
         start_new_session=True,
     )
-    assert p.stdout.readline() == "paused\n", p.stderr.read()
+    line = p.stdout.readline()
+    assert line.startswith("paused "), p.stderr.read()
+    p.workers = int(line.split()[1])  # its worker processes, forked and alive
     return p
 
 
@@ -165,10 +167,7 @@ def test_kill_9_of_the_batch_alone_then_the_rerun_resumes(tmp_path, key_file, ru
     argv += ["--vending-key", key_file, "--at", AT, "--chunk", "2", "--workers", "2"]
     first = paused_batch(tmp_path, argv)
     try:
-        workers = subprocess.run(
-            ["pgrep", "-s", str(first.pid)], capture_output=True, text=True
-        ).stdout.split()
-        assert len(workers) >= 2, "the batch and its workers: %s" % workers
+        assert first.workers == 2, "the batch's workers are alive"
         os.kill(first.pid, signal.SIGKILL)  # the batch alone: its workers are not told
         first.wait()
         code, _, err = run_batch(
