@@ -33,7 +33,8 @@ def fleet(path, n):
     """n STA DKGA02 meters on base 1993 (the demo meter's kind), differing PAN, KRN and TI."""
     rows = ["pan,sgc,ti,kt,krn,ken,ea,dkga,base_date,amount"]
     for i in range(n):
-        body = "600727%011d" % i
+        drn = "%010d" % i  # the meter number: 10 digits and its Luhn digit
+        body = "600727" + drn + str(profiles.luhn_digit(drn))
         rows.append(
             "%s%d,123456,0%d,2,%d,255,sta,2,1993,10"
             % (body, profiles.luhn_digit(body), i % 3 + 1, i % 4 + 1)

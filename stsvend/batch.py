@@ -20,12 +20,16 @@ import fcntl
 import json
 import os
 import random
+import re
 import signal
 import sys
+import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 
 from stsvend import profile as profiles
+from stsvend import sms as smses
+from stsvend import tariff as tariffs
 from stsvend import tid as tids
 from stsvend import vend
 
@@ -34,10 +38,15 @@ EPILOG = (
     "examples (in any directory; a new --out each time, or it carries on):\n"
     "  stsvend " + _DEMO + " migrate fleet-demo.csv --out sets.csv --kwh 10\n"
     "  stsvend " + _DEMO + " credit fleet-demo.csv --out tokens.csv --at 2024-06-01T12:00Z\n"
+    "  stsvend " + _DEMO + " migrate fleet-demo.csv --out codes.csv --kwh 0 --sms fr\n"
+    "  stsvend " + _DEMO + " credit fleet-demo.csv --out sales.csv"
+    " --money 1000 --tariff demo --at 2024-06-01T12:01Z\n"
     "  stsvend batch migrate FLEET.csv --vending-key KEY.hex --out sets.csv   (the key in hex)\n"
     """\nFLEET.csv: a header, then one meter a row: pan,sgc,ti,kt,krn,ken,ea,dkga,base_date
-(and amount, in units: kWh for electricity, unless --kwh gives one for all); or the name
-of a packaged fleet (fleet-demo.csv: a file of that name here wins; `stsvend profiles`).
+and the credit: an amount column (units: kWh for electricity) or --kwh for all; with
+--tariff, a money column or --money for all. migrate with none of these (or an amount of 0)
+gives each meter its key change codes alone. FLEET.csv may be the name of a packaged fleet
+(fleet-demo.csv: a file of that name here wins; `stsvend profiles`).
 Interrupted? Run the same command again: it continues where it stopped.
 Exit status: 0, 1 if any row was bad (each reported with its line), 2 on an error,
 130 when interrupted.
@@ -46,11 +55,14 @@ Exit status: 0, 1 if any row was bad (each reported with its line), 2 on an erro
 
 _INTS = ("kt", "krn", "ken", "dkga", "base_date")
 _KCTS = 4  # MISTY1 key change sets have 4 sections, STA 2
+_SMS_PARTS = 3  # a text longer than one SMS goes in numbered parts: sms, sms2, sms3
+_TAIL = ["paid", "change", "sms", "sms2", "sms3", "note"]
 COLUMNS = {
     "migrate": ["line", "pan", "ea", "new_krn", "new_base_date", "tid", "amount"]
     + ["kct%d" % i for i in range(1, _KCTS + 1)]
-    + ["credit", "sms", "note"],
-    "credit": ["line", "pan", "tid", "amount", "credit", "sms", "note"],
+    + ["credit"]
+    + _TAIL,
+    "credit": ["line", "pan", "tid", "amount", "credit"] + _TAIL,
 }
 _UNITS = {"electricity": "kWh"}
 _PENDING = (
@@ -101,6 +113,23 @@ def add_parser(subparsers):
             help="the credit amount for every meter "
             "(units of the commodity, kWh for electricity); else the amount column",
         )
+        q.add_argument(
+            "--money",
+            metavar="SUM",
+            help="with --tariff: the sum every meter buys for; else the money column",
+        )
+        q.add_argument(
+            "--tariff",
+            metavar="FILE",
+            help="the tariff (JSON: currency, price per kWh or blocks, minimum purchase): "
+            "sums of money become kWh as a vending office sells them",
+        )
+        q.add_argument(
+            "--sms",
+            default="en",
+            metavar="LANG|FILE",
+            help="the customer's text: en (default), fr, or a template file of your own",
+        )
         q.add_argument("--commodity", default="electricity", choices=sorted(vend.COMMODITIES))
         q.add_argument(
             "--at",
@@ -115,13 +144,13 @@ def add_parser(subparsers):
         )
         q.add_argument(
             "--workers",
-            type=int,
+            type=whole_arg,
             default=os.cpu_count() or 1,
             help="processes computing tokens (default: every core, %(default)s)",
         )
         q.add_argument(
             "--chunk",
-            type=int,
+            type=whole_arg,
             default=500,
             help="meters per chunk: one ledger transaction and one fsync each",
         )
@@ -139,7 +168,7 @@ def add_parser(subparsers):
         )
         q.add_argument(
             "--seed",
-            type=int,
+            type=whole_arg,
             default=argparse.SUPPRESS,
             help="each meter's random number as `stsvend --seed N` draws it",
         )
@@ -149,44 +178,35 @@ def add_parser(subparsers):
             default=argparse.SUPPRESS,
             help="a JSON summary on stdout at the end",
         )
-        q.add_argument("--stop-after", type=int, default=None, help=argparse.SUPPRESS)
+        q.add_argument("--stop-after", type=whole_arg, default=None, help=argparse.SUPPRESS)
     return p
+
+
+def whole_arg(text):
+    """An option's whole number: ASCII digits 0-9 only (int() takes `1_000` and `١`)."""
+    if not profiles.is_digits(text):
+        raise argparse.ArgumentTypeError(
+            "a whole number in digits 0-9, got %s" % profiles.excerpt(text)
+        )
+    return int(text)
 
 
 # ------------------------------------------------------------------------------ one meter
 
 
+# An amount as a person writes it, in ASCII digits: 10, 25.5, .5 (not 1e3, 1_000 nor ١٠); a
+# minus sign is read, for vend to refuse in words.
+_AMOUNT = re.compile(r"-?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
+
+
 def tenths(text):
     """Units as typed -> whole tenths, rounded up (the customer's favour), as `stsvend credit`."""
-    try:
-        value = decimal.Decimal(text.strip())
-        if not value.is_finite():
-            raise ValueError("amount: not a finite amount: %r" % (text,))
-        return int((value * 10).to_integral_value(rounding=decimal.ROUND_CEILING))
-    except (decimal.DecimalException, AttributeError):  # (9e999999 overflows, ...)
-        raise ValueError("amount: not an amount: %r" % (text,)) from None
-
-
-def grouped(digits):
-    return " ".join(digits[i : i + 4] for i in range(0, 20, 4))
-
-
-def sms(kind, codes, encoded, commodity):
-    """The customer's text: the key change codes, the 2-minute window, then the credit."""
-    if kind == "credit":
-        return "Code: %s (%s %s)" % (
-            grouped(codes[0]),
-            _units(encoded),
-            _UNITS.get(commodity, "units of " + commodity),
+    if not isinstance(text, str) or not _AMOUNT.fullmatch(text.strip()):
+        raise ValueError(
+            "amount: not an amount in digits 0-9 (like 25.5): %s" % profiles.excerpt(text)
         )
-    n = len(codes) - 1
-    head = " ".join("Code %d: %s" % (i, grouped(c)) for i, c in enumerate(codes[:-1], 1))
-    return "%s type %s within 2 minutes, then Code %d: %s" % (
-        head,
-        "both" if n == 2 else "all %d" % n,
-        n + 1,
-        grouped(codes[-1]),
-    )
+    value = decimal.Decimal(text.strip())
+    return int((value * 10).to_integral_value(rounding=decimal.ROUND_CEILING))
 
 
 def _units(t):
@@ -201,10 +221,7 @@ def meter_profile(row, vending_key):
         if not v:
             raise profiles.ProfileError("%s: empty" % f)
         if f in _INTS:
-            try:
-                v = int(v)
-            except ValueError:
-                raise profiles.ProfileError("%s: a whole number, got %r" % (f, v)) from None
+            v = profiles.whole(v, f)
         elif f == "ea":
             v = v.lower()
         data[f] = v
@@ -232,9 +249,7 @@ def make_row(job, line, row, fixed=None):
     drawn as `stsvend` draws it (SystemRandom, or Random(--seed) afresh per meter).
     """
     prof = meter_profile(row, job["vending_key"])
-    amount = job["tenths"]
-    if amount is None:
-        amount = tenths(row.get("amount") or "")
+    amount, sale = _row_amount(job, row)
     if fixed:
         ledger = rng = _Fixed(*fixed)
     else:
@@ -249,20 +264,57 @@ def make_row(job, line, row, fixed=None):
         )
     last = toks[-1]
     codes = [t.digits for t in toks]
-    enc = last.extra["encoded_tenths"]
+    credit = "encoded_tenths" in last.extra
+    enc = _units(last.extra["encoded_tenths"]) if credit else ""
+    tid = last.fields["tid"] if credit else ""
+    texts = smses.texts(
+        job["sms"],
+        prof.iain,
+        codes,
+        enc if credit else None,
+        "kWh" if job["commodity"] == "electricity" else " units",
+    )
+    if len(texts) > _SMS_PARTS:
+        raise ValueError(
+            "the customer's text needs %d SMS, more than %d: a shorter template?"
+            % (len(texts), _SMS_PARTS)
+        )
     head = [line, prof.pan]
+    kct = codes[:-1] if credit else codes
     if target:
-        kcts = codes[:-1] + [""] * (_KCTS - len(codes) + 1)
-        head += [prof.ea, target["krn"], target["base_date"], last.fields["tid"], _units(enc)]
-        head += kcts
+        head += [prof.ea, target["krn"], target["base_date"], tid, enc]
+        head += kct + [""] * (_KCTS - len(kct))
     else:
-        head += [last.fields["tid"], _units(enc)]
+        head += [tid, enc]
     out = head + [
-        codes[-1],
-        sms(job["kind"], codes, enc, job["commodity"]),
-        last.extra.get("tid_moved", ""),
+        codes[-1] if credit else "",
+        str(sale.money) if sale else "",
+        str(sale.change) if sale else "",
     ]
-    return out, (last.extra["base_date"], last.fields["tid"], last.fields["rnd"])
+    out += texts + [""] * (_SMS_PARTS - len(texts)) + [last.extra.get("tid_moved", "")]
+    claim = (last.extra["base_date"], last.fields["tid"], last.fields["rnd"]) if credit else None
+    return out, claim
+
+
+def _row_amount(job, row):
+    """(tenths or None for no credit, Sale or None) for one row, from the job or its cells."""
+    if job["tenths"] is not None or job.get("no_credit"):
+        return job["tenths"], None
+    if job["tariff"] is not None:
+        money = job["money"] if job["money"] is not None else (row.get("money") or "").strip()
+        if not money:
+            raise ValueError("money: empty (the sum this meter buys for)")
+        sale = job["tariff"].sell(money)
+        return sale.tenths, sale
+    if "amount" not in row:
+        return None, None  # (migrate alone: _fleet asks credit for an amount column)
+    text = (row.get("amount") or "").strip()
+    if not text:
+        raise ValueError("amount: empty (0 gives the key change codes alone)")
+    t = tenths(text)
+    if job["kind"] == "migrate" and t == 0:
+        return None, None
+    return t, None
 
 
 _JOB = None
@@ -273,6 +325,14 @@ def _init(job):
     _JOB = job
     # Ctrl-C is the parent's to handle: it stops at a chunk boundary.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A parent killed outright (kill -9) cannot tell its workers: they go once it is gone.
+    threading.Thread(target=_orphaned, args=(os.getppid(),), daemon=True).start()
+
+
+def _orphaned(parent):
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(1)
 
 
 def _compute(chunk, job=None):
@@ -286,7 +346,7 @@ def _compute(chunk, job=None):
         except ValueError as e:  # ProfileError, TidError, vend's refusals
             res.append((line, pan, None, str(e)))
         except Exception as e:  # noqa: BLE001 - one row's surprise is that row's, not the run's
-            res.append((line, pan, None, "cannot make this row: %r" % (e,)))
+            res.append((line, pan, None, "cannot make this row: %s" % profiles.excerpt(e, 60)))
         else:
             res.append((line, pan, out, claim))
     return res
@@ -295,17 +355,16 @@ def _compute(chunk, job=None):
 # ------------------------------------------------------------------------------ the files
 
 
-def _read_out(path, columns):
-    """PANs already in the output; a last line cut by a crash is dropped (its row is redone)."""
-    try:
-        with open(path, "rb+") as f:
-            data = f.read()
-            if data and not data.endswith(b"\n"):
-                keep = data.rfind(b"\n") + 1
-                f.truncate(keep)
-                data = data[:keep]
-    except FileNotFoundError:
-        return None
+def _read_out(fd, path, columns):
+    """PANs already in the output (read through the locked fd: closing another descriptor of
+    the file would let the lock go); a last line cut by a crash is dropped (its row is redone)."""
+    os.lseek(fd, 0, os.SEEK_SET)
+    with open(fd, "rb", closefd=False) as f:
+        data = f.read()
+    if data and not data.endswith(b"\n"):
+        keep = data.rfind(b"\n") + 1
+        os.ftruncate(fd, keep)
+        data = data[:keep]
     if not data:
         return None
     rows = csv.reader(data.decode().splitlines())
@@ -319,7 +378,24 @@ def _read_out(path, columns):
     return {r[i] for r in rows if len(r) > i}
 
 
-def _fleet(path, kwh):
+def _lock_out(path):
+    """The output itself, opened and locked for this run: (fd, or ValueError if another run
+    holds it). A POSIX record lock belongs to the file (one lock however the file is named,
+    a symlink or a hard link) and to this process alone: the workers it forks do not hold
+    it, so a batch killed with kill -9 lets go of it even while its workers live on."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o666)
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        raise ValueError(  # noqa: B904 - the OSError says nothing more
+            "another batch is writing %s (%s): let it finish, or stop it and run the "
+            "command again" % (path, os.path.realpath(path))
+        )
+    return fd
+
+
+def _fleet(path, kind, credit):
     """(total rows, a generator of (line, row)) for FLEET.csv; its header is checked first."""
 
     def rows():
@@ -335,7 +411,13 @@ def _fleet(path, kwh):
             total = sum(1 for r in reader if r)
     except OSError as e:
         raise ValueError("cannot read %s: %s" % (path, e)) from None
-    need = list(profiles.FIELDS) + ([] if kwh is not None else ["amount"])
+    # credit: "given" (--kwh or --money), "money" (a money column), or None (an amount
+    # column, needed for `credit`, optional for `migrate`: without it, no credit)
+    need = list(profiles.FIELDS)
+    if credit == "money":
+        need.append("money")
+    elif credit is None and kind == "credit":
+        need.append("amount")
     missing = [c for c in need if c not in head]
     if missing:
         raise ValueError(
@@ -344,10 +426,18 @@ def _fleet(path, kwh):
                 path,
                 ", ".join(missing),
                 ",".join(profiles.FIELDS),
-                "" if kwh is not None else ",amount, or give --kwh",
+                ",money, or give --money"
+                if credit == "money"
+                else ",amount, or give --kwh"
+                if "amount" in missing
+                else "",
             )
         )
     return total, rows()
+
+
+def _short(text, width=24):
+    return text if len(text) <= width else text[: width - 4] + "..."
 
 
 def _normalised(row):
@@ -414,8 +504,23 @@ def main(args):
         args.profile = profiles.find(args.profile)
     vk = _vending_key(args)
     kwh = None if args.kwh is None else tenths(args.kwh)
-    if kwh is not None and kwh <= 0:
+    if kwh is not None and kwh <= 0 and not (kind == "migrate" and kwh == 0):
         raise ValueError("--kwh: the amount must be above zero")
+    if kwh == 0:
+        kwh = None  # (migrate --kwh 0: the key change codes alone)
+        no_credit = True
+    else:
+        no_credit = False
+    tariff = tariffs.load(args.tariff) if args.tariff else None
+    if args.money is not None and tariff is None:
+        raise ValueError("--money needs --tariff FILE (the price per kWh)")
+    if tariff is not None and args.kwh is not None:
+        raise ValueError("give --kwh or --tariff (with --money or a money column), not both")
+    money = None
+    if args.money is not None:
+        money = tariffs.number(args.money, "--money")
+        tariff.sell(money)  # (below the minimum: refused before any row)
+    template = smses.load(args.sms)
     if args.workers < 1 or args.chunk < 1:
         raise ValueError("--workers and --chunk: 1 or more")
     when = tids.parse_time(args.at)
@@ -427,13 +532,24 @@ def main(args):
         if profile and not args.vending_key
         else args.vending_key + ".tids.db"
     )
-    total, fleet = _fleet(profiles.find(args.fleet, "fleet"), kwh)
+    credit = (
+        "given"
+        if kwh is not None or money is not None or no_credit
+        else "money"
+        if tariff is not None
+        else None
+    )
+    total, fleet = _fleet(profiles.find(args.fleet, "fleet"), kind, credit)
     tids.Ledger(ledger_path, imports=[profile + ".tids.json"] if profile else [])
-    job_id = "%s %s" % (kind, os.path.abspath(args.out))
+    job_id = "%s %s" % (kind, os.path.realpath(args.out))  # (one job by any of its names)
     job = {
         "kind": kind,
         "vending_key": vk,
         "tenths": kwh,
+        "no_credit": no_credit,
+        "tariff": tariff,
+        "money": money,
+        "sms": template,
         "when": when,
         "seed": seed,
         "commodity": args.commodity,
@@ -450,19 +566,16 @@ class _Run:
         self.args, self.job, self.job_id, self.ledger = args, job, job_id, ledger_path
         # One run at a time on an --out: two would both read it before either wrote, and
         # issue every meter twice (the ledger keeps their TIDs apart, not their meters).
-        self.lock = open(args.out + ".lock", "a")  # noqa: SIM115 - held for the run
+        fd = _lock_out(args.out)
         try:
-            fcntl.flock(self.lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            self.lock.close()
-            raise ValueError(  # noqa: B904 - the OSError says nothing more
-                "another batch is writing %s (it holds %s.lock): let it finish, or stop it and "
-                "run the command again" % (args.out, args.out)
-            )
-        self.written = _read_out(args.out, columns)
+            self.written = _read_out(fd, args.out, columns)
+        except BaseException:
+            os.close(fd)
+            raise
         fresh = self.written is None
         self.written = self.written or set()
-        self.out = open(args.out, "a", newline="")
+        self.out = os.fdopen(fd, "a", newline="")  # (closed at the end: the lock goes with it)
+        self.claimed = {}  # pan -> the line whose row was issued in this run
         self.csv = csv.writer(self.out, lineterminator="\n")
         if fresh:
             self.csv.writerow(columns)
@@ -474,8 +587,7 @@ class _Run:
     def close(self):
         if self.pool:
             self.pool.shutdown(wait=True, cancel_futures=True)
-        self.out.close()
-        self.lock.close()  # (the lock goes with it)
+        self.out.close()  # (the lock goes with it)
 
     def _write(self, rows):
         for r in rows:
@@ -505,8 +617,8 @@ class _Run:
         self.resumed = len(rows)
 
     def _chunks(self, fleet):
-        """Chunks of (line, row) still to do; already written and duplicate PANs are not."""
-        seen = {}
+        """Chunks of (line, row) still to do; PANs already written are not. A PAN repeated in
+        the fleet is computed again: only a row that is issued claims its meter (_commit)."""
         chunk = []
         for line, row in fleet:
             row = _normalised(row)
@@ -515,11 +627,6 @@ class _Run:
                 self.skipped += 1
                 self.done += 1
                 continue
-            if pan and pan in seen:  # (an empty PAN is make_row's to refuse)
-                self._bad(line, pan, "pan %s is already on line %d" % (pan, seen[pan]))
-                self.done += 1
-                continue
-            seen[pan] = line
             chunk.append((line, row))
             if len(chunk) == self.args.chunk:
                 yield chunk
@@ -530,7 +637,8 @@ class _Run:
     def _bad(self, line, pan, why):
         self.bad += 1
         print(
-            "%s line %d%s: %s" % (self.args.fleet, line, " (pan %s)" % pan if pan else "", why),
+            "%s line %d%s: %s"
+            % (self.args.fleet, line, " (pan %s)" % _short(pan) if pan else "", why),
             file=sys.stderr,
         )
 
@@ -548,21 +656,26 @@ class _Run:
                 if out is None:
                     self._bad(line, pan, claim)
                     continue
-                base, tid, rnd = claim
-                got = db.execute(tids._FIRST_FREE, (pan, base, tid)).fetchone()[0]
-                if got >= tids.TID_LIMIT:
-                    self._bad(
-                        line, pan, "no free TID left after %d for base date %d" % (tid, base)
-                    )
+                if pan in self.claimed:  # (a bad row before it claimed nothing)
+                    self._bad(line, pan, "pan %s is already on line %d" % (pan, self.claimed[pan]))
                     continue
-                if got != tid:  # the minute was taken for this meter: remake its credit
-                    out, _ = make_row(self.job, line, rowdata[line], fixed=(got, rnd))
-                db.execute(tids._INSERT, (pan, base, got))
+                if claim is not None:  # (None: key change codes alone, no TID)
+                    base, tid, rnd = claim
+                    got = db.execute(tids._FIRST_FREE, (pan, base, tid)).fetchone()[0]
+                    if got >= tids.TID_LIMIT:
+                        self._bad(
+                            line, pan, "no free TID left after %d for base date %d" % (tid, base)
+                        )
+                        continue
+                    if got != tid:  # the minute was taken for this meter: remake its credit
+                        out, _ = make_row(self.job, line, rowdata[line], fixed=(got, rnd))
+                    db.execute(tids._INSERT, (pan, base, got))
                 db.execute(
                     "INSERT OR REPLACE INTO batch_pending (job, pan, row) VALUES (?, ?, ?)",
                     (self.job_id, pan, json.dumps(out)),
                 )
                 rows.append(out)
+                self.claimed[pan] = line
         if _after_commit:
             _after_commit(rows)
         self._write(rows)
@@ -655,7 +768,7 @@ def run(argv):
     ap.add_argument("--json", action="store_true")
     ap.add_argument("--profile")
     ap.add_argument("--ledger")
-    ap.add_argument("--seed", type=int)
+    ap.add_argument("--seed", type=whole_arg)
     sub = ap.add_subparsers(dest="cmd", required=True)
     add_parser(sub)
     args = ap.parse_args(argv)

@@ -1,6 +1,5 @@
 # cli.py  stsvend: the vending side on the command line
 import argparse
-import decimal
 import json
 import os
 import random
@@ -15,6 +14,8 @@ from sts import explain as sts_explain
 from stsvend import batch, vend
 from stsvend import explain as explain_mod
 from stsvend import profile as profiles
+from stsvend import sms as smses
+from stsvend import tariff as tariffs
 from stsvend import tid as tids
 
 DEMO = "demo"  # the demo meter, a packaged profile (stsvend/profiles/demo.json)
@@ -44,6 +45,7 @@ EXAMPLES = {
         COPY,
         "stsvend --profile meter.json migrate 10 --at 2024-11-25T08:00Z --write",
         "stsvend --profile meter.json credit 5 --at 2024-11-25T08:30Z",
+        "stsvend --profile %s migrate --at 2024-11-20T08:00Z --sms fr" % DEMO,
     ],
     "test": ["stsvend test 512", "stsvend test 6 --mfr 7"],
     "explain": [
@@ -87,12 +89,9 @@ KEY_TYPES = (
 def _tenths(text):
     """Units as typed -> whole tenths, a fraction of a tenth rounded up (customer's favour)."""
     try:
-        value = decimal.Decimal(text)
-    except decimal.InvalidOperation:
-        raise argparse.ArgumentTypeError("not a number: %r" % text) from None
-    if not value.is_finite():
-        raise argparse.ArgumentTypeError("not a finite amount: %r" % text)
-    return int((value * 10).to_integral_value(rounding=decimal.ROUND_CEILING))
+        return batch.tenths(text)
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e).replace("amount: ", "", 1)) from None
 
 
 def _common(ap, default):
@@ -112,7 +111,10 @@ def _common(ap, default):
         "NAME.tids.db here for a packaged profile)",
     )
     ap.add_argument(
-        "--seed", type=int, default=default, help="seed the 4-bit random numbers (reproducible)"
+        "--seed",
+        type=batch.whole_arg,
+        default=default,
+        help="seed the 4-bit random numbers (reproducible)",
     )
 
 
@@ -141,14 +143,17 @@ def _parser():
     sub.add_parser = add_parser
     sub.add_parser("key", help="the meter's decoder key")
     p = sub.add_parser("credit", help="a credit token")
-    p.add_argument("amount", type=_tenths, help="units (kWh for electricity), e.g. 25.5")
+    p.add_argument(
+        "amount", type=_tenths, nargs="?", help="units (kWh for electricity), e.g. 25.5"
+    )
     p.add_argument("--commodity", default="electricity", choices=sorted(vend.COMMODITIES))
     p.add_argument("--at", default="now", help="issue time, ISO 8601 with zone (default now)")
+    _sale_options(p)
     p = sub.add_parser("management", help="a management token")
     p.add_argument("kind", choices=sorted(vend.MANAGEMENT))
     p.add_argument(
         "value",
-        type=int,
+        type=batch.whole_arg,
         nargs="?",
         help="watts for max-power and phase-unbalance (0..%d, 0 is no limit); "
         "for clear-credit the register (0 electricity, 1 water, 2 gas, 3 time, "
@@ -157,7 +162,7 @@ def _parser():
     p.add_argument("--at", default="now")
     p = sub.add_parser("keychange", help="a key change set to new key fields")
     for f in ("krn", "kt", "ken"):
-        p.add_argument("--" + f, type=int)
+        p.add_argument("--" + f, type=batch.whole_arg)
     p.add_argument("--ti")
     p.add_argument("--sgc")
     p.add_argument(
@@ -167,19 +172,28 @@ def _parser():
         "is cleared and its base date moves on (1993 -> 2014 -> 2035)",
     )
     _write_option(p)
-    p = sub.add_parser("migrate", help="the edition-2 set: rollover key change, then credit")
-    p.add_argument("amount", type=_tenths)
+    p = sub.add_parser(
+        "migrate",
+        help="the edition-2 set: rollover key change, then credit (none without an amount)",
+    )
+    p.add_argument(
+        "amount",
+        type=_tenths,
+        nargs="?",
+        help="units of credit after the key change; none (or 0): the key change codes alone",
+    )
     p.add_argument("--at", default="now")
+    _sale_options(p)
     _write_option(p)
     p = sub.add_parser("test", help="a class 1 test/display token (no profile needed)")
-    p.add_argument("control", type=int)
+    p.add_argument("control", type=batch.whole_arg)
     p.add_argument(
         "--mfr",
-        type=int,
+        type=batch.whole_arg,
         help="manufacturer code (default: the profile's, "
         "from its PAN; without a profile 0, any meter)",
     )
-    p.add_argument("--subclass", type=int, default=0, choices=(0, 1))
+    p.add_argument("--subclass", type=batch.whole_arg, default=0, choices=(0, 1))
     p = sub.add_parser(
         "explain",
         help="every stage of decoding 20 digits (class 0 and 2 tokens need the meter's --profile)",
@@ -197,6 +211,69 @@ def _parser():
     )
     batch.add_parser(sub)  # stsvend batch migrate|credit FLEET.csv --out OUT.csv
     return ap
+
+
+TARIFF = "demo"  # the packaged example tariff (stsvend/campaign/tariff-demo.json)
+
+
+def _sale_options(p):
+    p.add_argument(
+        "--money",
+        metavar="SUM",
+        help="sell for a sum of money instead of an amount: the tariff turns it into kWh",
+    )
+    p.add_argument(
+        "--tariff",
+        metavar="FILE",
+        help="the tariff (JSON: currency, price per kWh or blocks, minimum purchase); "
+        "demo: the packaged example (79 XOF/kWh, at least 150 XOF)",
+    )
+    p.add_argument(
+        "--sms",
+        metavar="LANG|FILE",
+        help="also print the customer's text: en, fr, or a template file of your own",
+    )
+
+
+def _amount(args):
+    """(tenths or None, Sale or None) from the amount, or from --money with --tariff."""
+    money, tariff = getattr(args, "money", None), getattr(args, "tariff", None)
+    if money is None:
+        if tariff:
+            raise ValueError("--tariff prices a sale: give --money SUM with it")
+        if args.amount is None and args.cmd == "credit":
+            raise ValueError("credit needs an amount (units) or --money SUM with --tariff FILE")
+        return args.amount, None
+    if args.amount is not None:
+        raise ValueError("give an amount or --money, not both")
+    if not tariff:
+        raise ValueError("--money needs --tariff FILE (the price per kWh), e.g. " + TARIFF)
+    sale = tariffs.load(tariff).sell(money)
+    return sale.tenths, sale
+
+
+def _print_sale(args, sale):
+    if sale and not args.json:
+        print("   " + sale.text())
+
+
+def _unit(commodity):
+    return "kWh" if commodity == "electricity" else " units"
+
+
+def _show_sms(args, texts):
+    """The customer's text(s) as they arrive, each with its length in GSM-7 characters."""
+    if not texts or args.json:
+        return
+    for i, t in enumerate(texts, 1):
+        part = " %d of %d" % (i, len(texts)) if len(texts) > 1 else ""
+        print("SMS%s (%d characters):" % (part, smses.gsm7_length(t)))
+        for line in t.split("\n"):
+            print("  | " + line)
+
+
+def _units1(tenths):
+    return "%d.%d" % (tenths // 10, tenths % 10)
 
 
 def _write_option(p):
@@ -455,7 +532,14 @@ def run(args):
     try:
         _vend(args, prof, rng)
     except tids.OutsideWindow as e:
-        raise _outside(e, args, _units(args.amount) if args.cmd == "credit" else None) from None
+        amount = getattr(args, "amount", None)
+        raise _outside(
+            e, args, _units(amount) if args.cmd == "credit" and amount else None
+        ) from None
+    except vend.KeyExpired as e:
+        raise ValueError(
+            "%s: stsvend --profile %s keychange --ken 255 --write" % (e, shlex.quote(args.profile))
+        ) from None
     return 0
 
 
@@ -470,10 +554,29 @@ def _vend(args, prof, rng):
                 % (key, prof.ea.upper(), prof.dkga, prof.krn)
             )
     elif args.cmd == "credit":
+        tenths, sale = _amount(args)
         when = tids.parse_time(args.at)
-        _print_tokens(
-            [vend.credit(prof, args.commodity, args.amount, when, _ledger(args), rng)], args.json
+        template = smses.load(args.sms) if args.sms else None  # (checked before a TID is used)
+        tok = vend.credit(prof, args.commodity, tenths, when, _ledger(args), rng)
+        texts = (
+            smses.texts(
+                template,
+                prof.iain,
+                [tok.digits],
+                _units1(tok.extra["encoded_tenths"]),
+                _unit(args.commodity),
+            )
+            if template
+            else None
         )
+        extra = {}
+        if sale:
+            extra["sale"] = sale.as_dict()
+        if texts:
+            extra["sms"] = texts
+        _print_tokens([tok], args.json, extra)
+        _print_sale(args, sale)
+        _show_sms(args, texts)
     elif args.cmd == "management":
         value = args.value
         if value is None and args.kind not in vend.NO_VALUE:
@@ -520,15 +623,42 @@ def _vend(args, prof, rng):
         _print_written(args, written)
     elif args.cmd == "migrate":
         when = tids.parse_time(args.at)
-        toks, target = vend.migration(prof, args.amount, when, _ledger(args), rng)
+        tenths, sale = _amount(args)
+        template = smses.load(args.sms) if args.sms else None  # (checked before a TID is used)
+        toks, target = vend.migration(prof, tenths, when, _ledger(args), rng)
+        credit = "encoded_tenths" in toks[-1].extra
+        texts = None
+        if template:
+            texts = smses.texts(
+                template,
+                prof.iain,
+                [t.digits for t in toks],
+                _units1(toks[-1].extra["encoded_tenths"]) if credit else None,
+                _unit("electricity"),
+            )
         written = _write(args, target, dry_run=True)
-        _print_tokens(toks, args.json, dict({"new_profile": target}, **written))
+        extra = dict({"new_profile": target}, **written)
+        if sale:
+            extra["sale"] = sale.as_dict()
+        if texts:
+            extra["sms"] = texts
+        _print_tokens(toks, args.json, extra)
+        _print_sale(args, sale)
         if not args.json:
+            n = len(toks) - (1 if credit else 0)
             print(
                 "codes 1..%d are the key change (rollover to base date %d, KRN %d): type "
-                "them within 2 minutes; code %d is credit under the new key"
-                % (len(toks) - 1, target["base_date"], target["krn"], len(toks))
+                "them within 2 minutes; %s"
+                % (
+                    n,
+                    target["base_date"],
+                    target["krn"],
+                    "code %d is credit under the new key" % len(toks)
+                    if credit
+                    else "no credit (give an amount or --money for a code %d)" % (n + 1),
+                )
             )
+        _show_sms(args, texts)
         sys.stdout.flush()
         _write(args, target)
         _print_written(args, written)

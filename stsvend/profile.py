@@ -3,6 +3,7 @@
 # personalises the simulator and, later, a board.
 import json
 import os
+import re
 
 from stsvend import keys
 
@@ -15,6 +16,31 @@ class ProfileError(ValueError):
     """A profile that names no real meter; the message says which field and why."""
 
 
+_DIGITS = re.compile(r"[0-9]+")  # ASCII only: str.isdigit and int() take any script's digits
+
+
+def is_digits(text):
+    """True for a non-empty string of ASCII digits 0-9 (not fullwidth, not Arabic-Indic,
+    not `1_000`): another script's digits would be another meter to the ledger."""
+    return isinstance(text, str) and _DIGITS.fullmatch(text) is not None
+
+
+def whole(text, name):
+    """A whole number written in ASCII digits 0-9 -> int; ValueError naming the field."""
+    if not is_digits(text):
+        raise ProfileError("%s: a whole number in digits 0-9, got %s" % (name, excerpt(text)))
+    return int(text)
+
+
+def excerpt(value, width=24):
+    """repr(value), cut to a short excerpt: an error never echoes a whole bad field."""
+    text = repr(value)
+    if len(text) <= width:
+        return text
+    n = len(value) if isinstance(value, (str, bytes, list, dict)) else None
+    return "%s... (%s)" % (text[:width], "%d characters" % n if n is not None else "cut")
+
+
 def luhn_digit(digits):
     """The Luhn check digit of a string of digits."""
     total = 0
@@ -25,21 +51,27 @@ def luhn_digit(digits):
 
 
 def split_pan(pan):
-    """An 18-digit meter PAN -> (IIN, IAIN), its Luhn check digit validated.
+    """An 18-digit meter PAN -> (IIN, IAIN), both check digits validated.
 
     The STS IIN 600727 is followed by an 11-digit IAIN; any other IIN is 4 digits and
-    followed by a 13-digit IAIN. The last digit checks all the others.
+    followed by a 13-digit IAIN. The IAIN is the meter number (DRN) printed on the meter:
+    its last digit is its own Luhn digit; the PAN's last digit checks all the others.
     """
-    if not (isinstance(pan, str) and len(pan) == 18 and pan.isdigit()):
-        raise ProfileError("pan: an 18-digit meter PAN, got %r" % (pan,))
+    if not (is_digits(pan) and len(pan) == 18):
+        raise ProfileError("pan: an 18-digit meter PAN in digits 0-9, got %s" % excerpt(pan))
     want = luhn_digit(pan[:-1])
     if int(pan[-1]) != want:
         raise ProfileError(
             "pan: check digit %s is wrong, the Luhn digit of %s is %d" % (pan[-1], pan[:-1], want)
         )
-    if pan.startswith("600727"):
-        return pan[:6], pan[6:17]
-    return pan[:4], pan[4:17]
+    iin, iain = (pan[:6], pan[6:17]) if pan.startswith("600727") else (pan[:4], pan[4:17])
+    want = luhn_digit(iain[:-1])
+    if int(iain[-1]) != want:
+        raise ProfileError(
+            "pan: the meter number %s has a wrong check digit %s, the Luhn digit of %s is %d "
+            "(a digit mistyped?)" % (iain, iain[-1], iain[:-1], want)
+        )
+    return iin, iain
 
 
 class Profile:
@@ -62,15 +94,17 @@ class Profile:
         self.ken = _int(data, "ken", 0, 255)
         self.ea = data["ea"]
         if not isinstance(self.ea, str) or self.ea not in _EAS:
-            raise ProfileError("ea: 'sta' (EA07) or 'misty1' (EA11), got %r" % (self.ea,))
+            raise ProfileError("ea: 'sta' (EA07) or 'misty1' (EA11), got %s" % excerpt(self.ea))
         self.dkga = _int(data, "dkga", 2, 4)
         if self.dkga not in (2, 4):
-            raise ProfileError("dkga: 2 or 4, got %r" % (self.dkga,))
+            raise ProfileError("dkga: 2 or 4, got %s" % excerpt(self.dkga))
         if self.dkga == 2 and self.ea != "sta":
             raise ProfileError("dkga 2 makes 64-bit keys: it cannot serve ea 'misty1'")
         self.base_date = data["base_date"]
         if type(self.base_date) is not int or self.base_date not in BASE_DATES:
-            raise ProfileError("base_date: one of %s, got %r" % (BASE_DATES, self.base_date))
+            raise ProfileError(
+                "base_date: one of %s, got %s" % (BASE_DATES, excerpt(self.base_date))
+            )
         self.vending_key = _vending_key(data, where, 8 if self.dkga == 2 else 20)
 
     def decoder_key(self, **change):
@@ -97,15 +131,15 @@ class Profile:
 
 def _digits(data, name, n):
     v = data[name]
-    if not (isinstance(v, str) and len(v) == n and v.isdigit()):
-        raise ProfileError("%s: %d digits as a string, got %r" % (name, n, v))
+    if not (is_digits(v) and len(v) == n):
+        raise ProfileError("%s: %d digits 0-9 as a string, got %s" % (name, n, excerpt(v)))
     return v
 
 
 def _int(data, name, lo, hi):
     v = data[name]
     if not isinstance(v, int) or isinstance(v, bool) or not lo <= v <= hi:
-        raise ProfileError("%s: a whole number %d..%d, got %r" % (name, lo, hi, v))
+        raise ProfileError("%s: a whole number %d..%d, got %s" % (name, lo, hi, excerpt(v)))
     return v
 
 
@@ -115,7 +149,7 @@ def _vending_key(data, where, n):
     elif "vending_key_file" in data:
         if not isinstance(data["vending_key_file"], str):
             raise ProfileError(
-                "vending_key_file: a path as a string, got %r" % (data["vending_key_file"],)
+                "vending_key_file: a path as a string, got %s" % excerpt(data["vending_key_file"])
             )
         path = os.path.join(where, data["vending_key_file"])
         try:
@@ -126,7 +160,7 @@ def _vending_key(data, where, n):
     else:
         raise ProfileError("missing field: vending_key (hex) or vending_key_file (a path)")
     if not isinstance(text, str):
-        raise ProfileError("vending_key: hex digits as a string, got %r" % (text,))
+        raise ProfileError("vending_key: hex digits as a string, got a %s" % type(text).__name__)
     try:
         key = bytes.fromhex(text)
     except ValueError:
@@ -138,6 +172,7 @@ def _vending_key(data, where, n):
 
 def load(path):
     """Read and validate a profile file."""
+    _sweep(path)
     try:
         with open(path) as f:
             data = json.load(f)
@@ -148,6 +183,47 @@ def load(path):
     if not isinstance(data, dict):
         raise ProfileError("profile %s: a JSON object expected" % path)
     return Profile(data, os.path.dirname(os.path.abspath(path)))
+
+
+def _tmp_name(path, pid):
+    return "%s.%d.new" % (path, pid)
+
+
+def _sweep(path):
+    """Remove new profiles that a `--write` killed at its last step left beside `path` (each
+    may hold the vending key): PATH.PID.new whose process is gone."""
+    folder, name = os.path.split(os.path.abspath(path))
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return
+    for other in names:
+        pid = other[len(name) + 1 : -4]
+        if not (other.startswith(name + ".") and other.endswith(".new") and is_digits(pid)):
+            continue
+        try:
+            os.kill(int(pid), 0)
+            continue  # (its writer is still at work)
+        except ProcessLookupError:
+            pass
+        except OSError:  # another user's process: not ours to judge
+            continue
+        try:
+            os.remove(os.path.join(folder, other))
+        except OSError:
+            pass
+
+
+def _open_unnamed(folder, mode):
+    """A new file in `folder` with no name (Linux O_TMPFILE): a kill before it is named leaves
+    nothing behind. None where the system or file system has none."""
+    flag = getattr(os, "O_TMPFILE", 0)
+    if not flag or not os.path.exists("/proc/self/fd"):
+        return None
+    try:
+        return os.open(folder, flag | os.O_WRONLY, mode)
+    except OSError:  # (EOPNOTSUPP, EISDIR on a kernel without it, ...)
+        return None
 
 
 def write(path, fields, dry_run=False):
@@ -174,19 +250,35 @@ def write(path, fields, dry_run=False):
     changed = {f: (data.get(f), new[f]) for f in FIELDS if data.get(f) != new[f]}
     if dry_run:
         return changed
-    tmp = "%s.%d.new" % (path, os.getpid())
+    _sweep(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    tmp = _tmp_name(path, os.getpid())
     # With the old file's permissions (a profile with the vending key inline is a secret:
     # 0600 stays 0600), on the disk before it replaces the old one (a power cut leaves one
-    # or the other, never an empty profile and a lost key).
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, os.stat(path).st_mode & 0o777)
-    with os.fdopen(fd, "w") as f:
-        json.dump(new, f, indent=2)
-        f.write("\n")
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    d = os.open(os.path.dirname(os.path.abspath(path)), os.O_RDONLY)
+    # or the other, never an empty profile and a lost key). Written unnamed, then named: a
+    # process killed while writing leaves no copy of the key; one killed between naming it
+    # and the move leaves PATH.PID.new, which the next use of the profile removes.
+    mode = os.stat(path).st_mode & 0o777
+    fd = _open_unnamed(folder, mode)
+    named = fd is None
+    if named:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    d = os.open(folder, os.O_RDONLY)
     try:
+        with os.fdopen(fd, "w") as f:
+            json.dump(new, f, indent=2)
+            f.write("\n")
+            f.flush()
+            os.fsync(f.fileno())
+            if not named:
+                # (a directory fd makes os.link call linkat, which can follow /proc's link)
+                os.link(
+                    "/proc/self/fd/%d" % f.fileno(),
+                    os.path.basename(tmp),
+                    dst_dir_fd=d,
+                    follow_symlinks=True,
+                )
+        os.replace(tmp, path)
         os.fsync(d)
     finally:
         os.close(d)

@@ -60,12 +60,15 @@ def parse_time(text):
     """ISO 8601 time; 'Z' or an offset is required ('now' means the current minute)."""
     if text == "now":
         return dt.datetime.now(UTC)
+    shown = repr(text) if len(text) < 40 else repr(text[:32]) + "..."
     try:
+        if not text.isascii():  # (digits of another script are not a time here)
+            raise ValueError
         when = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise TidError("not an ISO 8601 time: %r (e.g. 2024-11-23T10:00Z)" % text) from None
+        raise TidError("not an ISO 8601 time: %s (e.g. 2024-11-23T10:00Z)" % shown) from None
     if when.tzinfo is None:
-        raise TidError("%r has no zone: add Z for UTC or an offset like +01:00" % text)
+        raise TidError("%s has no zone: add Z for UTC or an offset like +01:00" % shown)
     return when
 
 

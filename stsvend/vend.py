@@ -100,8 +100,29 @@ def _register_token(profile, cls, subclass, value_field, value, when, ledger, rn
     )
 
 
+class KeyExpired(ValueError):
+    """Credit the meter would refuse as KEY EXPIRED: its TID is past the key's KEN."""
+
+    def __init__(self, profile, tid):
+        self.ken = profile.ken
+        ends = tids.to_time((profile.ken + 1) << 16, profile.base_date)
+        super().__init__(
+            "KEN %d has passed: this key's credit tokens ran to %s UTC, and this one (TID %d, "
+            "period %d) the meter would refuse as KEY EXPIRED; nothing was issued. Give the "
+            "meter a key with a later KEN first (a key change, KEN 255 never expires), "
+            "then sell the credit under it"
+            % (profile.ken, ends.strftime("%Y-%m-%d %H:%M"), tid, tid >> 16)
+        )
+
+
+def _expired(profile, tid):
+    # IEC 62055-41: a meter refuses credit whose TID's top 8 bits exceed KEN (255: never).
+    return profile.ken != 255 and tid >> 16 > profile.ken
+
+
 def credit(profile, commodity, tenths, when, ledger=None, rng=random):
-    """A class 0 credit token; the amount rounds up to the next encodable value."""
+    """A class 0 credit token; the amount rounds up to the next encodable value. A key whose
+    KEN has passed sells nothing (KeyExpired): the meter would refuse the token."""
     if commodity not in COMMODITIES:
         raise ValueError("commodity: one of %s" % ", ".join(COMMODITIES))
     if tenths > amount.MAX_TENTHS:
@@ -111,6 +132,9 @@ def credit(profile, commodity, tenths, when, ledger=None, rng=random):
         )
     if tenths <= 0:
         raise ValueError("the amount must be above zero")
+    t = tids.from_time(when, profile.base_date)
+    if _expired(profile, t):
+        raise KeyExpired(profile, t)
     raw = amount.encode(tenths)
     tok = _register_token(
         profile,
@@ -123,6 +147,8 @@ def credit(profile, commodity, tenths, when, ledger=None, rng=random):
         rng,
         "%s credit" % commodity,
     )
+    if _expired(profile, tok.fields["tid"]):  # the ledger moved it past the key's last minute
+        raise KeyExpired(profile, tok.fields["tid"])
     tok.extra["requested_tenths"] = tenths
     tok.extra["encoded_tenths"] = amount.decode(raw)
     return tok
@@ -258,13 +284,29 @@ def key_change(profile, new, ro=0):
     return out, target
 
 
+class AlreadyMoved(ValueError):
+    """A migration asked of a meter already at the base date of its time."""
+
+
 def migration(profile, tenths, when, ledger=None, rng=random, commodity="electricity"):
     """The edition-2 set: key change with rollover to the next base date and KRN + 1, then
-    a credit token under the new key. Returns (tokens in typing order, new profile fields)."""
-    next_base_date(profile.base_date)
+    a credit token under the new key (none when tenths is None or 0: the key change codes
+    alone, as ENEO sent them). Returns (tokens in typing order, new profile fields)."""
+    nxt = next_base_date(profile.base_date)
+    if when.tzinfo is not None and tids.window(nxt)[0] > when:
+        # The next base date starts after `when`: this meter is already on the base date
+        # of its time (migrated before); another rollover would move it decades ahead.
+        raise AlreadyMoved(
+            "this meter is already at base date %d (KRN %d), the base date of %s: its "
+            "migration is done (the next rollover, to %d, is not due before %d); sell credit "
+            "under its key with `credit`"
+            % (profile.base_date, profile.krn, when.strftime("%Y-%m-%d"), nxt, nxt)
+        )
     if profile.krn >= 9:
         raise ValueError("KRN %d is the last: a migration needs KRN + 1" % profile.krn)
     kcts, target = key_change(profile, {"krn": profile.krn + 1}, ro=1)
+    if not tenths:
+        return kcts, target
     moved = profile.__class__(
         dict(target, name=profile.name, vending_key=profile.vending_key.hex())
     )

@@ -29,7 +29,9 @@ HEADER = "pan,sgc,ti,kt,krn,ken,ea,dkga,base_date,amount"
 
 
 def pan(i, iin="600727"):
-    body = iin + "%0*d" % (17 - len(iin), i)
+    """A PAN whose meter number (IAIN, the DRN) and PAN both end in their Luhn digit."""
+    drn = "%0*d" % (16 - len(iin), i)
+    body = iin + drn + str(luhn_digit(drn))
     return body + str(luhn_digit(body))
 
 
@@ -180,7 +182,9 @@ def test_credit_codes_equal_stsvend_credit(tmp_path, capsys, key_files, run_batc
         assert [r["credit"]] == want
         cls, sub, fc = decode(r["credit"], "sta", prof.decoder_key())
         assert (cls, sub, fc["tid"]) == (0, 0, int(r["tid"]))
-        assert re.fullmatch(r"Code: (\d{4} ){4}\d{4} \(\d+\.\d kWh\)", r["sms"]), r["sms"]
+        assert re.fullmatch(
+            r"Meter \d{11}: Enter \(#\) after the code\.\n1:(\d{4} ){4}\d{4} =\d+\.\dkWh", r["sms"]
+        ), r["sms"]
 
 
 def test_kwh_option_gives_every_meter_the_amount(tmp_path, key_files, run_batch):
@@ -242,9 +246,10 @@ def test_sms_text_sta_two_sections_then_credit(tmp_path, key_files, run_batch):
     for r in read_out(out):
         g = [" ".join(c[i : i + 4] for i in range(0, 20, 4)) for c in codes(r)]
         assert r["sms"] == (
-            "Code 1: %s Code 2: %s type both within 2 minutes, then Code 3: %s" % tuple(g)
+            "Meter %s: Enter (#) after each code. 1 & 2 within 2 min.\n"
+            "1:%s\n2:%s\n3:%s =%skWh" % ((r["pan"][6:17],) + tuple(g) + (r["amount"],))
         )
-        assert len(r["sms"]) <= 160  # one SMS
+        assert len(r["sms"]) <= 160 and not r["sms2"]  # one SMS
 
 
 def test_sms_text_misty1_four_sections(tmp_path, key_files, run_batch):
@@ -259,12 +264,15 @@ def test_sms_text_misty1_four_sections(tmp_path, key_files, run_batch):
         "--vending-key",
         key_files["misty1"],
     )
-    text = read_out(out)[0]["sms"]
+    r = read_out(out)[0]
+    text = r["sms"] + "\n" + r["sms2"]  # two SMS: five codes do not fit one
     assert re.fullmatch(
-        r"(Code [1-4]: (\d{4} ){4}\d{4} ){4}type all 4 within 2 minutes, "
-        r"then Code 5: (\d{4} ){4}\d{4}",
+        r"\(1/2\)\nMeter \d{11}: Enter \(#\) after each code\. 1 to 4 within 2 min\.\n"
+        r"(([1-4]):(\d{4} ){4}\d{4}\n)+\(2/2\)\n([1-4]:(\d{4} ){4}\d{4}\n)*"
+        r"5:(\d{4} ){4}\d{4} =\d+\.\dkWh",
         text,
     ), text
+    assert len(r["sms"]) <= 160 and len(r["sms2"]) <= 160
 
 
 # ------------------------------------------------------------------------------ bad rows
@@ -309,9 +317,13 @@ def test_missing_column_is_an_error(tmp_path, key_files, run_batch):
     path = tmp_path / "f.csv"
     path.write_text("pan,sgc,ti\n%s,123456,01\n" % pan(1))
     code, _, err = run_batch(
-        "migrate", str(path), "--out", str(tmp_path / "o.csv"), "--vending-key", key_files["sta"]
+        "credit", str(path), "--out", str(tmp_path / "o.csv"), "--vending-key", key_files["sta"]
     )
     assert code == 2 and "missing column(s) kt, krn, ken, ea, dkga, base_date, amount" in err
+    code, _, err = run_batch(  # (migrate without an amount: the key change codes alone)
+        "migrate", str(path), "--out", str(tmp_path / "o.csv"), "--vending-key", key_files["sta"]
+    )
+    assert code == 2 and "missing column(s) kt, krn, ken, ea, dkga, base_date " in err
 
 
 def test_no_vending_key_is_an_error(tmp_path, run_batch):
@@ -542,7 +554,7 @@ def test_workers_give_the_same_output_as_one(tmp_path, key_files, run_batch):
         with open(out) as fh:
             outs.append(fh.read())
     assert outs[0] == outs[1] == outs[2]
-    assert outs[0].count("\n") == 61
+    assert len(list(csv.reader(outs[0].splitlines(keepends=True)))) == 61
 
 
 # ------------------------------------------------------------------------ the command line
@@ -586,7 +598,7 @@ def test_stsvend_batch_is_a_subcommand_of_stsvend(tmp_path, capsys, key_files):
     err = capsys.readouterr().err
     assert code == 1 and "line 5" in err, err
     rows = read_out(out)
-    assert len(rows) == 3 and all(r["sms"].startswith("Code 1: ") for r in rows)
+    assert len(rows) == 3 and all(r["sms"].startswith("Meter ") for r in rows)
     r = subprocess.run(
         [sys.executable, "-m", "stsvend.cli", "batch", "--help"],
         cwd=ROOT,
@@ -606,7 +618,7 @@ def test_the_help_examples_run_as_written_in_any_directory(tmp_path, capsys, mon
         for ln in batch.EPILOG.splitlines()
         if ln.strip().startswith("stsvend --profile")
     ]
-    assert len(lines) == 2, batch.EPILOG
+    assert len(lines) == 4, batch.EPILOG
     for line in lines:
         assert cli.main(shlex.split(line)[1:]) == 0, (line, capsys.readouterr().err)
         out = shlex.split(line)[shlex.split(line).index("--out") + 1]
@@ -618,16 +630,28 @@ AT_1993 = "2024-06-01T12:00Z"  # inside the window of the fleet's base date
 
 def test_two_runs_on_one_output_at_once_are_refused(tmp_path, capsys, key_files, run_batch):
     # Both would read the output before either wrote, and issue every meter twice (two
-    # credit tokens, both good): the second is refused while the first holds the lock.
-    import fcntl
-
+    # credit tokens, both good): the second is refused while the first holds the output
+    # (a lock on the file itself, held by another process, as a running batch holds it).
     path = fleet(tmp_path, 3)
     out = tmp_path / "out.csv"
-    with open(str(out) + ".lock", "a") as held:
-        fcntl.flock(held.fileno(), fcntl.LOCK_EX)
+    hold = (
+        "import fcntl, os, sys; fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT); "
+        "fcntl.lockf(fd, fcntl.LOCK_EX); print('held', flush=True); sys.stdin.readline()"
+    )
+    held = subprocess.Popen(
+        [sys.executable, "-c", hold, str(out)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert held.stdout.readline() == "held\n"
         code, _, err = run_batch(
             "credit", path, "--out", str(out), "--vending-key", key_files["sta"], "--at", AT_1993
         )
+    finally:
+        held.stdin.close()
+        held.wait(timeout=60)
     assert code == 2 and "another batch is writing" in err, err
     assert not out.exists() or len(read_out(out)) == 0
     code, _, err = run_batch(

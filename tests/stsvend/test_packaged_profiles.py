@@ -1,5 +1,6 @@
 # test_packaged_profiles.py  `--profile demo` names a profile that ships with stsvend, a path
 # still works, and `stsvend profiles` lists and copies them
+import csv
 import json
 import os
 
@@ -95,8 +96,8 @@ def test_batch_finds_the_packaged_fleet_by_name(elsewhere, capsys):
         *("--at", "2024-06-01T12:00Z"),
     )
     assert code == 0, err
-    with open("t.csv") as f:
-        assert len(f.read().splitlines()) == 1 + 5
+    with open("t.csv", newline="") as f:
+        assert len(list(csv.reader(f))) == 1 + 5  # the header and the five meters
     code, _, err = _cli(capsys, "--profile", "demo", "batch", "credit", "fleet.csv", "--out", "u")
     assert code == 2 and "no fleet fleet.csv: not a file, nor a packaged name" in err
     assert "(packaged: fleet-demo.csv;" in err
