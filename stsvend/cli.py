@@ -3,12 +3,11 @@ import argparse
 import decimal
 import json
 import random
-import re
 import shlex
 import sys
 from array import array
 
-from sts import digits
+from sts import digits, errors
 from sts import explain as sts_explain
 from stsvend import batch, vend
 from stsvend import explain as explain_mod
@@ -64,12 +63,12 @@ NAMES = {
 }
 # A refusal in words, for a person at the keypad (`explain`).
 WHY = {
-    "BAD_LENGTH": "not 20 digits: a digit missing or one too many?",
-    "NOT_DIGIT": "a character other than 0..9",
-    "TOO_LARGE": "above 2**66 - 1, the largest token: a typo?",
-    "UNKNOWN_CLASS": "token class 3 is reserved: a typo?",
-    "BAD_CRC": "the CRC does not match: another meter's token, a typo, or an old key?",
-    "UNKNOWN_SUBCLASS": "a kind of token this meter does not know: a typo?",
+    errors.BAD_LENGTH: "not 20 digits: a digit missing or one too many?",
+    errors.NOT_DIGIT: "a character other than 0..9",
+    errors.TOO_LARGE: "above 2**66 - 1, the largest token: a typo?",
+    errors.UNKNOWN_CLASS: "token class 3 is reserved: a typo?",
+    errors.BAD_CRC: "the CRC does not match: another meter's token, a typo, or an old key?",
+    errors.UNKNOWN_SUBCLASS: "a kind of token this meter does not know: a typo?",
 }
 KEY_TYPES = (
     "DITK, initialisation key",
@@ -301,9 +300,8 @@ def _print_written(args, written):
     print("wrote %s: %s; the vending key is where it was" % (written["written"], what))
 
 
-def _gloss(cls_sub, name, value):
+def _gloss(cls_sub, name, n):
     """A field of `explain` in the standard's words (and hex for the new key's parts)."""
-    n = int(value.split()[0])
     if name in ("nkho", "nkmo2", "nkmo1", "nklo"):
         part = {
             "nkho": "NKHO = new key high part",
@@ -362,25 +360,24 @@ def _explain(args):
         st = explain_mod.explain(profiles.load(args.profile), token)
     else:
         st = sts_explain.stages(token, None)
-    named = dict(st)
-    m = re.match(r"class (\d) subclass (\d+):", named.get("token", ""))
-    cls_sub = (int(m.group(1)), int(m.group(2))) if m else None
+    kind = [s.value for s in st if s.name == "token"]
+    cls_sub = (kind[0] >> 4, kind[0] & 15) if kind else None
     out = []
-    for name, value in st:
-        if name.startswith("field ") and cls_sub:
-            value = "%s: %s" % (value, _gloss(cls_sub, name[6:], value))
-        out.append((name, value))
-        if name == "refused":
-            why = WHY.get(value.split()[0], "")
-            if value == "BAD_CRC" and cls == 1:
+    for s in st:
+        if s.name.startswith("field ") and cls_sub:
+            s.words = "%s: %s" % (s.words, _gloss(cls_sub, s.name[6:], s.value))
+        out.append(s)
+        if s.name == "refused":
+            why = WHY.get(s.value, "")
+            if s.value == errors.BAD_CRC and cls == 1:
                 why = "the CRC does not match: a typo?"  # class 1 has no key to be wrong
-            out.append(("why", why))
+            out.append(sts_explain.Stage("why", words=why))
     if args.json:
-        print(json.dumps([{"stage": k, "value": v} for k, v in out], indent=1))
+        print(json.dumps([s.as_dict() for s in out], indent=1))
     else:
-        for name, value in out:
-            print("%-16s %s" % (name, value))
-    return 1 if "refused" in named else 0
+        for s in out:
+            print("%-16s %s" % (s.name, s.words))
+    return 1 if any(s.name == "refused" for s in st) else 0
 
 
 def run(args):

@@ -992,8 +992,8 @@ def test_cli_json_output(stsvend, name, where):
     data = json.loads(out)
     assert isinstance(data, kind)
     if kind is list:
-        assert all(set(d) == {"stage", "value"} for d in data)
-        assert data[0] == {"stage": "digits", "value": VECTOR_TOKEN}
+        assert all(set(d) == {"stage", "value", "bit", "width", "words"} for d in data)
+        assert data[0]["stage"] == "digits" and data[0]["words"] == VECTOR_TOKEN
         return
     assert want <= set(data)
     if name == "key":
@@ -1047,6 +1047,29 @@ def test_cli_explain_vector_token_stages(stsvend):
     assert st["field tid"].startswith("5871715 ")
     assert st["amount"].startswith("0.1")
     assert "refused" not in st
+
+
+def test_cli_explain_json_gives_each_stage_as_numbers(stsvend):
+    """The stages as data: a program reads the numbers, not the sentences."""
+    code, out, err = stsvend("--json", "explain", VECTOR_TOKEN)
+    assert code == 0, err
+    st = {d["stage"]: d for d in json.loads(out)}
+    assert st["66 bits"]["value"] == int(VECTOR_TOKEN)
+    assert (st["class bits"]["value"], st["class bits"]["bit"], st["class bits"]["width"]) == (
+        0,
+        27,
+        2,
+    )
+    assert st["plaintext"]["value"] == 0x05599863000119E6 and st["plaintext"]["width"] == 64
+    assert (st["CRC"]["value"], st["CRC"]["bit"], st["CRC"]["width"]) == (0x19E6, 0, 16)
+    assert st["token"]["value"] == 0x00  # class << 4 | subclass
+    assert (st["field tid"]["value"], st["field tid"]["bit"], st["field tid"]["width"]) == (
+        5871715,
+        32,
+        24,
+    )
+    assert st["amount"]["value"] == 1  # tenths
+    assert st["TID time"]["value"] == 5871715
 
 
 def test_cli_explain_wrong_crc(stsvend):

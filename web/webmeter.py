@@ -14,10 +14,10 @@ from hal.energy import SimLoad
 from hal.virtual import Keys, Screen, Switch, Ticks
 from meter import results as R
 from meter.results import LOCKED, NAMES
-from sts import amount, keychange
+from sts import amount, errors, keychange
 from sts.blocks import REGISTERS
 from sts.codec import encode
-from sts.explain import stages
+from sts.explain import Stage, stages
 from sts.sta import Sta
 from ui.ui import ENTRY, RESULT
 
@@ -29,7 +29,7 @@ _REGISTER = {
 _HISTORY = "history.json"  # every entry typed on this page, with the state: a reload keeps it
 _HISTORY_MAX = 1000
 # t0: the page's time at boot (ticks 0); ahead: ms the teacher's fast-forward added since
-_s = {"loop": None, "demo": None, "explain": [], "base": 1993, "t0": 0, "ahead": 0}
+_s = {"loop": None, "demo": None, "explain": [], "base": 1993, "ea": "sta", "t0": 0, "ahead": 0}
 
 
 def _ticks(now_ms):
@@ -332,35 +332,33 @@ def _cipher(ea, krn):
 
 
 def _stages_of(e):
-    """(stage, value) pairs of a history entry: the decoder's stages, the TID memory, the
-    result; or, for an entry the meter refused unread, why it was not decoded."""
+    """[Stage] of a history entry: the decoder's stages, the TID memory, the result; or, for
+    an entry the meter refused unread, why it was not decoded."""
     d = e["digits"]
     if "why" in e:
         return [
-            ("digits", "%s (%d digits)" % (d, len(d))),
-            ("not decoded", e["why"]),
-            ("result", e.get("result", "")),
+            Stage("digits", len(d), words="%s (%d digits)" % (d, len(d))),
+            Stage("not decoded", words=e["why"]),
+            Stage("result", words=e.get("result", "")),
         ]
     st = stages(d, _cipher(e["ea"], e["krn"]), e["ea"])
-    st.append(("TID memory before", e.get("before", "")))
-    st.append(("TID memory after", e.get("after", "")))
-    st.append(("result", e.get("result", "")))
+    st.append(Stage("TID memory before", words=e.get("before", "")))
+    st.append(Stage("TID memory after", words=e.get("after", "")))
+    st.append(Stage("result", words=e.get("result", "")))
     return st
 
 
 def explain():
     """The explainer's stages: each with its name in words, one plain sentence, its data."""
     rows = _s["explain"]
-    kind = ""
-    for k, v in rows:
-        if k == "token":
-            kind = v
-    return json.dumps([_dress(k, v, kind, _s["base"]) for k, v in rows])
+    got = {s.name: s.value for s in rows}
+    return json.dumps([_dress(s, got, _s["base"], _s["ea"]) for s in rows])
 
 
 def _show(e):
     _s["explain"] = _stages_of(e) if e else []
     _s["base"] = e.get("base", 1993) if e else 1993
+    _s["ea"] = e.get("ea", "sta") if e else "sta"
 
 
 # The explainer's words: stage -> (its name, one plain sentence shown before its data).
@@ -476,45 +474,52 @@ _REFUSED = {
 }
 
 
-def _dress(k, v, kind, base):
-    """One stage for the page: {stage, name, say, value}."""
+def _dress(s, got, base, ea):
+    """One stage for the page: {stage, name, say, value}; `got` is {stage: value} of the
+    token's stages (its class and kind)."""
+    k = s.name
     name, say = _STAGES.get(k, (k, ""))
+    v = s.words
     if k == "plaintext":
-        hexa = v.split(" ")[0]
-        if "not encrypted" in v:
+        v = "%016x" % s.value
+        if got.get("class bits") == 1:
             name, say = (
                 "The data block, in the clear",
-                ("Test/display tokens are not encrypted: the block is read as it is."),
+                "Test/display tokens are not encrypted: the block is read as it is.",
             )
         else:
             name, say = (
                 "The data block, decrypted",
-                (
-                    "The meter decrypts the block with its own decoder key (%s): only the meter "
-                    "the token was made for gets sense out of it." % v.split("(")[1].split(" ")[0]
-                ),
+                "The meter decrypts the block with its own decoder key (%s): only the meter "
+                "the token was made for gets sense out of it." % ea.upper(),
             )
-        v = hexa
     elif k == "CRC":
-        v = v.replace(": match", ": they match").replace(": MISMATCH", ": they differ")
+        v = "stored %04x, computed %04x: %s" % (
+            s.value,
+            s.want,
+            "they match" if s.value == s.want else "they differ",
+        )
     elif k == "refused":
-        v = _REFUSED.get(v.split(" ")[0], v)
+        v = _REFUSED.get(errors.NAMES[s.value], s.words)
     elif k.startswith("field "):
         f = k[6:]
         name, say = _FIELDS.get(f, (f, ""))
-        n = int(v.split(" ")[0])
-        where = v[len(str(n)) :].strip()
-        lo, _, hi = where.strip("(bits )").partition("..")
-        if lo == hi:
-            where = "(bit %s)" % lo
+        n = s.value
+        if s.width == 1:
+            where = "(bit %d)" % s.lo
+        else:
+            where = "(bits %d..%d)" % (s.lo, s.lo + s.width - 1)
         if f == "tid":
             v = "%d %s = %s" % (n, where, _tid_words(base, n))
         elif f == "ro":
             v = "%d %s: %s" % (n, where, "yes, empty the TID memory" if n else "no")
         elif f in ("nkho", "nklo", "nkmo1", "nkmo2"):
             v = "%08x (hex) %s" % (n, where)
-    elif k == "amount" and kind.endswith("electricity credit"):
-        v = v.replace(" units", " kWh")
+        else:
+            v = "%d %s" % (n, where)
+    elif k == "amount":
+        unit = "kWh" if got.get("token") == 0x00 else "units"  # electricity credit
+        v = "%d.%d %s" % (s.value // 10, s.value % 10, unit)
     return {"stage": k, "name": name, "say": say, "value": v}
 
 
