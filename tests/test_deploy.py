@@ -393,6 +393,17 @@ def test_board_build_has_what_the_board_imports_and_nothing_host_only(tmp_path, 
     assert files[-1] == "main.py", "main.py is copied last"
 
 
+@pytest.mark.parametrize("board", sorted(BOARDS))
+def test_no_board_ships_the_simulators_load(tmp_path, board):
+    """SimLoad (a load of so many watts) is the simulator's and the page's: hal/virtual.py."""
+    _, files = deploy.build(board, str(tmp_path / "build"), FIRMWARE)
+    for f in files:
+        src = os.path.join(FIRMWARE, f[:-4] + ".py" if f.endswith(".mpy") else f)
+        if os.path.exists(src):
+            with open(src) as fh:
+                assert "class SimLoad" not in fh.read(), "%s ships SimLoad to %s" % (f, board)
+
+
 def test_every_firmware_module_is_in_the_manifest_or_host_only():
     _, files = build_mpy.read_manifest(os.path.join(FIRMWARE, "manifest.py"))
     named = {t for t, _ in files}

@@ -10,8 +10,7 @@ from binascii import a2b_base64, b2a_base64, unhexlify
 
 from app import Loop
 
-from hal.energy import SimLoad
-from hal.virtual import Keys, Screen, Switch, Ticks
+from hal.virtual import Keys, Screen, SimLoad, Switch, Ticks
 from meter import results as R
 from meter.results import LOCKED, NAMES
 from sts import amount, errors, keychange

@@ -17,8 +17,7 @@ sys.path.insert(0, _FW or _HERE + "/../../firmware")
 
 from app import Loop  # noqa: E402
 
-from hal.energy import SimLoad  # noqa: E402
-from hal.virtual import Keys, Screen, Switch, Ticks  # noqa: E402
+from hal.virtual import Keys, Screen, SimLoad, Switch, Ticks  # noqa: E402
 from meter.store import RecordStore  # noqa: E402
 
 STEP = 100  # ms: how finely `wait` walks the clock, so no frame is skipped

@@ -18,7 +18,7 @@ import startup  # noqa: E402
 from demo_meter import FIELDS, KEY  # noqa: E402
 from fake_clock import FakeClock  # noqa: E402
 
-from hal.energy import SimLoad  # noqa: E402
+from hal.virtual import SimLoad  # noqa: E402
 from meter import results as R  # noqa: E402
 from meter.meter import Meter  # noqa: E402
 from meter.store import RecordStore  # noqa: E402

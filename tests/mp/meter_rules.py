@@ -1337,7 +1337,7 @@ def test_a_held_section_is_dropped_when_the_clock_goes_back_or_the_window_passes
 
 
 def test_a_clock_stepped_back_or_forward_never_changes_credit():
-    from hal.energy import SimLoad
+    from hal.virtual import SimLoad
 
     m = new_meter()
     play(m, "c 2000 100 -> ACCEPT")
