@@ -3,9 +3,10 @@
 # ruff: noqa: F821
 # boards/<name>/manifest.py include()s this to freeze it; firmware/package.json (mip) is made
 # from it (python -m tools.build_mpy --package-json firmware/package.json); `deploy`
-# builds the .mpy files it names. Paths are relative to this file. Left out: sts/explain.py
-# and sts/keychange.py (the vending tools' and the classroom page's), hal/virtual.py (the
-# simulator's and the page's drivers) and hal/ssd1306.py (an OLED no board here wires).
+# builds the .mpy files it names. Paths are relative to this file. Left out: sts/explain.py,
+# sts/keychange.py, sts/vending.py, sts/dates.py and sts/words.py (the vending tools' and the
+# classroom page's), hal/virtual.py (the simulator's and the page's drivers) and
+# hal/ssd1306.py (an OLED no board here wires).
 # `deploy` also leaves out the energy driver its board.py's ENERGY does not name.
 metadata(
     description="stsmeter: an STS (IEC 62055-41) prepaid electricity meter: token decoder, "

@@ -7,7 +7,7 @@ import shlex
 import sys
 from array import array
 
-from sts import digits, errors
+from sts import digits, words
 from sts import explain as sts_explain
 from stsvend import batch, vend
 from stsvend import explain as explain_mod
@@ -61,21 +61,6 @@ NAMES = {
     "sgc": "SGC",
     "base_date": "base date",
 }
-# A refusal in words, for a person at the keypad (`explain`).
-WHY = {
-    errors.BAD_LENGTH: "not 20 digits: a digit missing or one too many?",
-    errors.NOT_DIGIT: "a character other than 0..9",
-    errors.TOO_LARGE: "above 2**66 - 1, the largest token: a typo?",
-    errors.UNKNOWN_CLASS: "token class 3 is reserved: a typo?",
-    errors.BAD_CRC: "the CRC does not match: another meter's token, a typo, or an old key?",
-    errors.UNKNOWN_SUBCLASS: "a kind of token this meter does not know: a typo?",
-}
-KEY_TYPES = (
-    "DITK, initialisation key",
-    "DDTK, default key",
-    "DUTK, unique key",
-    "DCTK, common key",
-)
 
 
 def _tenths(text):
@@ -301,22 +286,24 @@ def _print_written(args, written):
 
 
 def _gloss(cls_sub, name, n):
-    """A field of `explain` in the standard's words (and hex for the new key's parts)."""
+    """A field of `explain` in the standard's words (sts/words.py, the page's too), with what
+    its value means."""
+    label = words.FIELDS.get(name, (name, ""))[0]
+    if label[1:2].islower():  # "Transfer amount" in a line: "transfer amount"; not "TID"
+        label = label[0].lower() + label[1:]
     if name in ("nkho", "nkmo2", "nkmo1", "nklo"):
-        part = {
-            "nkho": "NKHO = new key high part",
-            "nkmo2": "NKMO2 = new key middle part 2",
-            "nkmo1": "NKMO1 = new key middle part 1",
-            "nklo": "NKLO = new key low part",
-        }
-        return "%s, %08x" % (part[name], n)
+        return "%s, %08x" % (label, n)
     if name == "kt":
-        return "KT = key type: %s" % KEY_TYPES[n]
+        return "%s: %s" % (label, words.KEY_TYPES[n])
     if name == "ro":
-        return "RO = rollover: " + (
-            "set, the meter clears its TID memory and moves to the next base date"
-            if n
-            else "not set, TID memory and base date stay"
+        return (
+            label
+            + ": "
+            + (
+                "set, the meter clears its TID memory and moves to the next base date"
+                if n
+                else "not set, TID memory and base date stay"
+            )
         )
     if name == "control":
         asks = vend.control_bits(n)
@@ -329,22 +316,15 @@ def _gloss(cls_sub, name, n):
             else "no bit set, it asks for nothing"
         )
     if name == "mfr":
-        return "manufacturer code" + (" (0: any meter)" if n == 0 else "")
+        return label + (" (0: any meter)" if n == 0 else "")
     if name == "register":
         kind = {v: k for k, v in vend.MANAGEMENT.items()}.get(cls_sub[1])
-        return vend.register_text(kind, n) if kind else "register"
-    return {
-        "amount": "transfer amount (2-bit exponent, 14-bit mantissa)",
-        "tid": "TID = token identifier, minutes since the base date",
-        "rnd": "RND = random number",
-        "res": "reserved",
-        "krn": "KRN = key revision number",
-        "kenho": "KENHO = key expiry number, high 4 bits",
-        "kenlo": "KENLO = key expiry number, low 4 bits",
-        "ti": "TI = tariff index",
-        "sgclo": "SGC = supply group code, low 12 bits",
-        "sgcho": "SGC = supply group code, high 12 bits",
-    }.get(name, name)
+        return vend.register_text(kind, n) if kind else label
+    if name == "tid":
+        return label + ", minutes since the base date"
+    if name == "amount":
+        return label + " (2-bit exponent, 14-bit mantissa)"
+    return label
 
 
 def _explain(args):
@@ -368,10 +348,7 @@ def _explain(args):
             s.words = "%s: %s" % (s.words, _gloss(cls_sub, s.name[6:], s.value))
         out.append(s)
         if s.name == "refused":
-            why = WHY.get(s.value, "")
-            if s.value == errors.BAD_CRC and cls == 1:
-                why = "the CRC does not match: a typo?"  # class 1 has no key to be wrong
-            out.append(sts_explain.Stage("why", words=why))
+            out.append(sts_explain.Stage("why", words=words.refused(s.value, cls)))
     if args.json:
         print(json.dumps([s.as_dict() for s in out], indent=1))
     else:

@@ -95,7 +95,15 @@ while rest:
         sys.exit("fake mpremote: not emulated: %r" % cmd)
 """
 # Only the vending tools, the simulator and the classroom page use these: never on a board.
-HOST_ONLY = {"sts/explain.py", "sts/keychange.py", "hal/virtual.py", "hal/ssd1306.py"}
+HOST_ONLY = {
+    "sts/explain.py",
+    "sts/keychange.py",
+    "sts/vending.py",
+    "sts/dates.py",
+    "sts/words.py",
+    "hal/virtual.py",
+    "hal/ssd1306.py",
+}
 ENERGY_DRIVERS = {"s0": "hal/s0.py", "pzem": "hal/pzem.py"}
 
 

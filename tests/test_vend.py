@@ -1470,7 +1470,7 @@ def test_cli_explain_class_1_needs_no_profile(stsvend):
     st = _stages(out)
     assert st["token"].startswith("class 1 subclass 0")
     assert "bit 9 = display the power consumption" in st["field control"]
-    assert "manufacturer code" in st["field mfr"]
+    assert "manufacturer code (0: any meter)" in st["field mfr"]
 
 
 def test_cli_explain_class_0_without_profile_asks_for_one(stsvend):

@@ -448,7 +448,8 @@ function bootMeter() {
   const saved = localStorage.getItem(STORE);
   if (saved) {
     try {
-      wm.restore(saved);
+      const out = call("restore", saved);
+      if (out.error) throw new Error(out.error);
     } catch (e) {
       // Not the meter's files (another page's key, or edited by hand): start afresh, say so.
       call("reset");
@@ -468,8 +469,8 @@ function bootMeter() {
 }
 
 async function main() {
-  const [firmware, webmeter, demo] = await Promise.all(
-    ["firmware.json", "webmeter.py", "demo.json"].map(fetchText));
+  const [firmware, page, demo] = await Promise.all(
+    ["firmware.json", "page.json", "demo.json"].map(fetchText));
   demoText = demo;
   $("#profile").textContent = JSON.parse(demo).profile || "";
   const mp = await loadMicroPython({
@@ -482,7 +483,9 @@ async function main() {
     mp.FS.writeFile("/fw/" + path, source);
   }
   mkdirs(mp.FS, "/web");
-  mp.FS.writeFile("/web/webmeter.py", webmeter);
+  for (const [name, source] of Object.entries(JSON.parse(page))) {
+    mp.FS.writeFile("/web/" + name, source); // webmeter.py, explainer.py, teacher.py
+  }
   mp.runPython('import sys; sys.path[:0] = ["/fw", "/web"]; import webmeter');
   wm = mp.pyimport("webmeter");
   window.webmeter = wm; // for the curious, in the browser's console
@@ -547,7 +550,8 @@ function wire() {
   window.addEventListener("storage", (e) => {
     try {
       if (e.key === STORE && e.newValue) {
-        call("sync", e.newValue);
+        const out = call("sync", e.newValue);
+        if (out.error) throw new Error(out.error); // nothing of this tab's state was touched
         shown = "";
         show(call("frame", now()));
         drawHistory();

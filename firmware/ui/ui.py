@@ -5,6 +5,7 @@
 from meter import diff
 from meter.key_change import sections_for
 from meter.results import ACCEPT, KCT_STAGED, LOCKED, NAMES, STORAGE
+from sts.digits import grouped
 from ui import texts as T
 
 IDLE = 0
@@ -34,6 +35,10 @@ class Ui:
         self.since = 0  # ms of the last key, or when the state began
         self.last = []  # (token, result line) of recent accepted tokens
         self.result = self.info = None  # the lines of the RESULT and INFO screens
+
+    def typed(self):
+        """The digits typed so far, as text."""
+        return self.digits.decode()
 
     # -- input ---------------------------------------------------------------------------
     def key(self, k, now):
@@ -107,8 +112,7 @@ class Ui:
         return self._idle_lines(now)
 
     def _entry_lines(self):
-        d = self.digits.decode()
-        groups = [d[i : i + 4] for i in range(0, len(d), 4)]
+        groups = grouped(self.digits.decode()).split(" ")
         per = max(1, (self.cols + 1) // 5)  # groups of "dddd " that fit a line
         if len(groups) <= per:
             return [self.t.ENTER, " ".join(groups)]
