@@ -20,7 +20,7 @@ from demo_meter import KEY, profile  # noqa: E402
 from meter import results as R  # noqa: E402
 from meter.meter import Meter  # noqa: E402
 from meter.store import RecordStore  # noqa: E402
-from sts.codec import encode  # noqa: E402
+from sts.blocks import encode  # noqa: E402
 from sts.sta import Sta  # noqa: E402
 
 PROFILE = profile()  # the demo meter, its decoder key

@@ -39,7 +39,7 @@ from meter import results as R  # noqa: E402
 from meter.meter import LOCK_AFTER, LOCK_FIRST, LOCK_MAX, Meter  # noqa: E402
 from meter.store import RecordStore  # noqa: E402
 from sts import codec, digits  # noqa: E402
-from sts.codec import encode  # noqa: E402
+from sts.blocks import encode  # noqa: E402
 from sts.sta import Sta  # noqa: E402
 
 try:

@@ -17,7 +17,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path[:0] = [ROOT, os.path.join(ROOT, "firmware")]  # stsvend, and the firmware's sts
 
-from sts.codec import encode  # noqa: E402
+from sts.blocks import encode  # noqa: E402
 from sts.misty1 import Misty1  # noqa: E402
 from sts.sta import Sta  # noqa: E402
 from tools import FIRMWARE  # noqa: E402

@@ -3,8 +3,9 @@
 # ruff: noqa: F821
 # boards/<name>/manifest.py include()s this to freeze it; firmware/package.json (mip) is made
 # from it (python -m tools.build_mpy --package-json firmware/package.json); `deploy`
-# builds the .mpy files it names. Paths are relative to this file. Left out: sts/explain.py,
-# sts/keychange.py, sts/vending.py, sts/dates.py and sts/words.py (the vending tools' and the
+# builds the .mpy files it names. Paths are relative to this file. Left out: sts/blocks.py
+# (named field layouts: a meter reads fields with sts/kinds.py), sts/stages.py,
+# sts/vending.py, sts/dates.py and sts/words.py (the vending tools' and the
 # classroom page's), hal/virtual.py (the simulator's and the page's drivers) and
 # hal/ssd1306.py (an OLED no board here wires).
 # `deploy` also leaves out the energy driver its board.py's ENERGY does not name.
@@ -19,7 +20,6 @@ package(
         "__init__.py",
         "_viper.py",
         "amount.py",
-        "blocks.py",
         "codec.py",
         "crc.py",
         "digits.py",

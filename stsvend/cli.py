@@ -8,7 +8,7 @@ import sys
 from array import array
 
 from sts import digits, words
-from sts import explain as sts_explain
+from sts import stages as sts_stages
 from stsvend import batch, vend
 from stsvend import explain as explain_mod
 from stsvend import profile as profiles
@@ -339,7 +339,7 @@ def _explain(args):
     if args.profile:
         st = explain_mod.explain(profiles.load(args.profile), token)
     else:
-        st = sts_explain.stages(token, None)
+        st = sts_stages.stages(token, None)
     kind = [s.value for s in st if s.name == "token"]
     cls_sub = (kind[0] >> 4, kind[0] & 15) if kind else None
     out = []
@@ -348,7 +348,7 @@ def _explain(args):
             s.words = "%s: %s" % (s.words, _gloss(cls_sub, s.name[6:], s.value))
         out.append(s)
         if s.name == "refused":
-            out.append(sts_explain.Stage("why", words=words.refused(s.value, cls)))
+            out.append(sts_stages.Stage("why", words=words.refused(s.value, cls)))
     if args.json:
         print(json.dumps([s.as_dict() for s in out], indent=1))
     else:

@@ -2,14 +2,14 @@
 # and a max power or phase unbalance register as watts
 from sts import amount
 from sts.codec import cipher
-from sts.explain import Stage, stages
+from sts.stages import Stage, stages
 from sts.vending import carries_watts
 from stsvend import vend
 from stsvend.tid import to_time
 
 
 def explain(profile, token):
-    """[Stage] (sts/explain.py); stops at the stage that refuses the token."""
+    """[Stage] (sts/stages.py); stops at the stage that refuses the token."""
     st = stages(token, cipher(profile.ea, profile.decoder_key()), profile.ea)
     by = {s.name: s for s in st}
     kind = by.get("token")

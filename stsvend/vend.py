@@ -2,9 +2,9 @@
 # key change sets, and the edition-2 migration set
 import random
 
-from sts import amount, keychange, vending
-from sts.blocks import REGISTERS
-from sts.codec import cipher, encode
+from sts import amount, vending
+from sts.blocks import REGISTERS, encode
+from sts.codec import cipher
 from sts.kinds import NEXT_BASE
 from sts.vending import COMMODITIES, MAX_WATTS, carries_watts  # noqa: F401 - the CLI's
 from stsvend import tid as tids
@@ -209,7 +209,7 @@ def key_change(profile, new, ro=0):
             "--ti or --sgc (with DKGA04 --rollover changes it too)"
         )
     old = cipher(profile.ea, profile.decoder_key())
-    secs = keychange.sections(
+    secs = vending.sections(
         nk, target["kt"], target["krn"], target["ken"], int(target["ti"]), ro, int(target["sgc"])
     )
     n = len(secs)

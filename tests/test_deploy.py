@@ -96,8 +96,8 @@ while rest:
 """
 # Only the vending tools, the simulator and the classroom page use these: never on a board.
 HOST_ONLY = {
-    "sts/explain.py",
-    "sts/keychange.py",
+    "sts/blocks.py",
+    "sts/stages.py",
     "sts/vending.py",
     "sts/dates.py",
     "sts/words.py",
@@ -288,7 +288,7 @@ import sys
 sys.path.insert(0, %r)
 import json
 from binascii import unhexlify
-from sts import blocks, errors, kernels
+from sts import errors, kernels
 from sts.codec import Decoder
 from sts.misty1 import Misty1
 from sts.sta import Sta
@@ -399,6 +399,18 @@ def test_board_build_has_what_the_board_imports_and_nothing_host_only(tmp_path, 
     with open(os.path.join(FIRMWARE, "hal", "clock.py")) as f:
         assert "FakeClock" not in f.read(), "the fake clock is the tests' (tests/mp/fake_clock.py)"
     assert files[-1] == "main.py", "main.py is copied last"
+
+
+@pytest.mark.parametrize("board", sorted(BOARDS))
+def test_a_board_build_carries_only_what_the_board_imports(tmp_path, board):
+    """Nothing a meter never loads takes a board's flash (sts/blocks.py did)."""
+    _, files = deploy.build(board, str(tmp_path / "build"), FIRMWARE)
+    on_board = {f[:-4] + ".py" if f.endswith(".mpy") else f for f in files}
+    # sts/_viper.py is loaded by sts/kernels.py by name (its .mpy holds machine code); a
+    # package's __init__ with its package
+    needed = needed_on_board(board) | {"board.py", "sts/_viper.py"}
+    extra = sorted(f for f in on_board - needed if not f.endswith("/__init__.py"))
+    assert not extra, "on the board, imported by nothing there: %s" % extra
 
 
 @pytest.mark.parametrize("board", sorted(BOARDS))
@@ -593,16 +605,15 @@ sys.path.insert(0, %r)
 from binascii import unhexlify
 import app, selftest, startup
 import sts.codec
-from sts import amount, blocks, errors
+from sts import amount, errors, kinds
 from sts.codec import Decoder
 from sts.sta import Sta
 print(sts.codec.__file__, startup.__file__)
 dec = Decoder(Sta(unhexlify("e653341f9d5bf36f")))
 err = dec.decode("23716100501183194197")
-f = blocks.fields(dec.cls, dec.block)
-t = amount.decode(f["amount"])
-print("%%s class %%d.%%d: %%d.%%d units, TID %%d" %% (errors.NAMES[err], dec.cls, dec.subclass,
-                                                t // 10, t %% 10, f["tid"]))
+t = amount.decode(kinds.field(dec.block, kinds.AMOUNT))
+print("%%s class %%d.%%d: %%s units, TID %%d" %% (errors.NAMES[err], dec.cls, dec.subclass,
+                                             amount.text(t), kinds.field(dec.block, kinds.TID)))
 """
 
 

@@ -10,7 +10,8 @@ import simscript
 from meter import results as R
 from simscript import demo, frames, screen, screens, statuses
 from sts import errors
-from sts.codec import Decoder, encode
+from sts.blocks import encode
+from sts.codec import Decoder
 from sts.sta import Sta
 from stsvend import profile, vend
 from tools.deploy import meter_json

@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 from sts import amount, blocks
-from sts.codec import encode
+from sts.blocks import encode
 from sts.misty1 import Misty1
 from sts.sta import Sta
 from stsvend import keys

@@ -1,4 +1,4 @@
-# explainer.py  the classroom page's explainer: a token's stages (sts/explain.py) and what the
+# explainer.py  the classroom page's explainer: a token's stages (sts/stages.py) and what the
 # meter did, in words for a learner. Takes the meter and the demo data as arguments; the TID
 # as a date, the field names and the refusal words are stsvend's own (sts/dates.py,
 # sts/words.py).
@@ -8,7 +8,7 @@ from meter import results as R
 from meter.results import LOCKED, NAMES
 from sts import amount, dates, words
 from sts.codec import cipher
-from sts.explain import Stage, stages
+from sts.stages import Stage, stages
 
 
 def tid_words(base_date, tid):

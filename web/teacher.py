@@ -4,9 +4,9 @@
 import json
 from binascii import unhexlify
 
-from sts import amount, dates, keychange, vending
-from sts.blocks import REGISTERS
-from sts.codec import cipher, encode
+from sts import amount, dates, vending
+from sts.blocks import REGISTERS, encode
+from sts.codec import cipher
 from sts.digits import grouped
 
 OFFERED = ("max-power", "clear-credit", "tariff-rate", "clear-tamper")  # what the panel makes
@@ -125,7 +125,7 @@ def _migration(m, demo, state, now_ms):
     nk = unhexlify(demo["next_key"])
     kct1, kct2 = [
         encode(2, sub, f, old)
-        for sub, f in keychange.sections(nk, d["kt"], d["krn"] + 1, d["ken"], int(d["ti"]), ro=1)
+        for sub, f in vending.sections(nk, d["kt"], d["krn"] + 1, d["ken"], int(d["ti"]), ro=1)
     ]
     # The credit counts from the new base date, 2014, under the new key.
     tid = next_tid(m, state, now_ms, 2014)

@@ -54,14 +54,3 @@ class Decoder:
         self.cls = cls
         self.subclass = sub
         return errors.OK
-
-
-def encode(cls, subclass, fields, cipher):
-    """The 20 digits of a token built from named fields (vending side, and tests)."""
-    from sts.blocks import build  # the vending side's: a meter never loads it
-
-    b = array("I", bytes(12))
-    build(cls, subclass, fields, b)
-    if cls != 1:
-        cipher.encrypt(b)
-    return digits.format(cls, b)

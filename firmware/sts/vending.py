@@ -1,9 +1,10 @@
-# vending.py  what a vending side builds: a token's fields for its kind, encoded under a key
-# `stsvend` (stsvend/vend.py) and the classroom page's panel both make their tokens here, so
-# a kind's fields are put together in one place. A meter never loads it. Portable.
+# vending.py  what a vending side builds: a token's fields for its kind, encoded under a key,
+# and the sections of a key change set. `stsvend` (stsvend/vend.py), the classroom page's
+# panel and the tests make their tokens here, so a kind's fields are put together in one
+# place. A meter never loads it (it only takes key change sets apart: meter/key_change.py).
+# Portable: CPython and MicroPython.
 from sts import amount, kinds
-from sts.blocks import REGISTERS
-from sts.codec import encode
+from sts.blocks import REGISTERS, encode
 
 COMMODITIES = {"electricity": 0, "water": 1, "gas": 2, "time": 3}  # class 0 subclasses
 # Kinds whose register means nothing: the token alone says what to do (clear-credit's
@@ -61,3 +62,36 @@ def test_display(control, mfr=0, subclass=0):
         raise ValueError("subclass %d: manufacturer < 2**%d, control < 2**%d" % (subclass, mw, cw))
     f = {"mfr": mfr, "control": control}
     return encode(1, subclass, f, None), f
+
+
+def _word(key, i):
+    return (key[i] << 24) | (key[i + 1] << 16) | (key[i + 2] << 8) | key[i + 3]
+
+
+def sections(new_key, kt, krn, ken, ti, ro=0, sgc=0):
+    """[(subclass, fields)] of the set moving a meter to `new_key`, in typing order.
+
+    Subclass 3 (NKHO, KT, RO, KRN, KENHO), 4 (NKLO, TI, KENLO), and for a MISTY1 key
+    (16 bytes; the key is NKHO, NKMO2, NKMO1, NKLO) 8 (NKMO2, SGC low 12 bits) and 9 (NKMO1,
+    SGC high 12 bits). Each is encrypted under the meter's current key by the caller.
+    """
+    if len(new_key) not in (8, 16):
+        raise ValueError("a new key is 8 bytes (STA) or 16 (MISTY1), not %d" % len(new_key))
+    out = [
+        (
+            3,
+            {
+                "nkho": _word(new_key, 0),
+                "kt": kt,
+                "res": 0,
+                "ro": ro,
+                "krn": krn,
+                "kenho": ken >> 4,
+            },
+        ),
+        (4, {"nklo": _word(new_key, len(new_key) - 4), "ti": ti, "kenlo": ken & 15}),
+    ]
+    if len(new_key) == 16:
+        out.append((8, {"nkmo2": _word(new_key, 4), "sgclo": sgc & 0xFFF}))
+        out.append((9, {"nkmo1": _word(new_key, 8), "sgcho": sgc >> 12}))
+    return out

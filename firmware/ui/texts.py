@@ -1,6 +1,7 @@
 # texts.py  what the display says: one small table per manufacturer's taste
-# Result texts by result code (meter/results.py): two lines, with {amount} {balance} {n}
-# {m} {seconds} {register} filled in. Short codes typed then Enter show information.
+# Result texts by result code (meter/results.py): two lines, with {amount} {unit} {balance}
+# (the meter's, after the token) {what} {n} {m} {seconds} {register} {control} filled in.
+# Short codes typed then Enter show information.
 # Change these tables to copy another meter's wording; the defaults fit 16x2 whole.
 from meter import results as R
 

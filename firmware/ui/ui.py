@@ -148,14 +148,8 @@ class Ui:
         return [first, second]
 
     def _result_lines(self, r):
-        if r.code == ACCEPT and r.amount is not None:
-            top, bottom = self.t.ACCEPT_CREDIT
-            return [top, bottom.format(amount=tenths(r.amount), unit=self.t.UNITS[r.sub or 0])]
-        top, bottom = self.t.RESULT.get(r.code, ("RESULT %d" % r.code, ""))
-        if r.code == ACCEPT and r.what in self.t.ACCEPT_TOKEN:
-            bottom = self.t.ACCEPT_TOKEN[r.what]
-            if r.register == 0:
-                bottom = self.t.ACCEPT_ZERO.get(r.what, bottom)
+        # What a text may name ({amount} {unit} {balance} {what} {n} {m} {seconds} {register}
+        # {control}); the balance is the meter's after the token, refused or not.
         v = {
             "what": r.what.upper(),
             "n": r.n,
@@ -163,7 +157,18 @@ class Ui:
             "seconds": r.seconds,
             "register": r.register,
             "control": r.control,
+            "balance": tenths(self.meter.balance[0] if r.balance is None else r.balance),
+            "amount": "" if r.amount is None else tenths(r.amount),
+            "unit": self.t.UNITS[r.sub or 0],
         }
+        if r.code == ACCEPT and r.amount is not None:
+            top, bottom = self.t.ACCEPT_CREDIT
+            return [top.format(**v), bottom.format(**v)]
+        top, bottom = self.t.RESULT.get(r.code, ("RESULT %d" % r.code, ""))
+        if r.code == ACCEPT and r.what in self.t.ACCEPT_TOKEN:
+            bottom = self.t.ACCEPT_TOKEN[r.what]
+            if r.register == 0:
+                bottom = self.t.ACCEPT_ZERO.get(r.what, bottom)
         return [top.format(**v), bottom.format(**v)]
 
     def _code(self, code):

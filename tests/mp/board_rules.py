@@ -23,8 +23,8 @@ from meter import results as R  # noqa: E402
 from meter.meter import Meter  # noqa: E402
 from meter.store import RecordStore  # noqa: E402
 from scratch import FailingStore, cipher, fresh_dir  # noqa: E402
-from sts import amount, keychange  # noqa: E402
-from sts.codec import encode  # noqa: E402
+from sts import amount, vending  # noqa: E402
+from sts.blocks import encode  # noqa: E402
 from ui.ui import Ui  # noqa: E402
 
 PROFILE = dict(FIELDS, manufacture_tid=1000)  # the demo meter, as /meter.json holds it
@@ -506,7 +506,7 @@ def test_boot_runs_the_meter_with_the_watchdog_or_the_self_test_with_none():
 
 def _kct(new):
     c = cipher(KEY)
-    return [encode(2, sub, f, c) for sub, f in keychange.sections(new, 2, 2, 255, 1)]
+    return [encode(2, sub, f, c) for sub, f in vending.sections(new, 2, 2, 255, 1)]
 
 
 def _meter():

@@ -1,5 +1,6 @@
-# explain.py  one token through every stage of the decoder, for teaching (not on the meter's
-# path): the vending CLI's `explain` and the classroom page both format these stages
+# stages.py  one token through every stage of the decoder, as records, for teaching (not on
+# the meter's path): `stsvend explain` (stsvend/explain.py) and the classroom page's
+# explainer format them
 from array import array
 
 from sts import amount, blocks, digits, errors
