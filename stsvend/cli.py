@@ -7,7 +7,7 @@ import shlex
 import sys
 from array import array
 
-from sts import digits, words
+from sts import amount, digits, words
 from sts import stages as sts_stages
 from stsvend import batch, vend
 from stsvend import explain as explain_mod
@@ -185,7 +185,7 @@ def _print_tokens(tokens, as_json, extra=None):
                 % (
                     e // 10,
                     e % 10,
-                    "" if e == r else " (requested %d.%d, rounded up)" % (r // 10, r % 10),
+                    "" if e == r else " (requested %s, rounded up)" % amount.text(r),
                 )
             )
         if "carries" in t.extra:

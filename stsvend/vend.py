@@ -5,6 +5,7 @@ import random
 from sts import amount, vending
 from sts.blocks import REGISTERS, encode
 from sts.codec import cipher
+from sts.digits import grouped
 from sts.kinds import NEXT_BASE
 from sts.vending import COMMODITIES, MAX_WATTS, carries_watts  # noqa: F401 - the CLI's
 from stsvend import tid as tids
@@ -56,7 +57,7 @@ class Token:
         self.extra = extra
 
     def grouped(self):
-        return " ".join(self.digits[i : i + 4] for i in range(0, 20, 4))
+        return grouped(self.digits)
 
     def as_dict(self):
         d = {
@@ -101,8 +102,8 @@ def credit(profile, commodity, tenths, when, ledger=None, rng=random):
         raise ValueError("commodity: one of %s" % ", ".join(COMMODITIES))
     if tenths > amount.MAX_TENTHS:
         raise ValueError(
-            "%d.%d is above the largest amount a token carries, %d.%d"
-            % (tenths // 10, tenths % 10, amount.MAX_TENTHS // 10, amount.MAX_TENTHS % 10)
+            "%s is above the largest amount a token carries, %s"
+            % (amount.text(tenths), amount.text(amount.MAX_TENTHS))
         )
     if tenths <= 0:
         raise ValueError("the amount must be above zero")

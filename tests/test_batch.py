@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import ROOT
+from conftest import MISTY1, ROOT
 
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
@@ -27,7 +27,7 @@ from stsvend.profile import Profile, luhn_digit  # noqa: E402
 
 DEMO_PATH = os.path.join(ROOT, "stsvend", "profiles", "demo.json")
 STA_VK = "abababababababab"
-DKGA04_VK = "abababababababab949494949494949401234567"
+DKGA04_VK = MISTY1["vending_key"]
 AT = "2025-03-01T06:00Z"
 HEADER = "pan,sgc,ti,kt,krn,ken,ea,dkga,base_date,amount"
 

@@ -17,17 +17,17 @@ import tomllib
 
 import pytest
 
-from conftest import FIRMWARE, ROOT, VECTORS, micropython_binary
+from conftest import DEMO_KEY, FIRMWARE, ROOT, VECTORS, micropython_binary
 from stsvend import tid
-from tools import build_mpy, deploy
+from tools import DEMO_MADE, build_mpy, deploy
 
 BOARDS = {"pico": "armv6m", "esp32": "xtensawin"}
 # MicroPython's MP_NATIVE_ARCH_*: the top six bits of an .mpy's third byte
 NATIVE_ARCH = {"armv6m": 4, "xtensawin": 10}
 DEMO = os.path.join(ROOT, "stsvend", "profiles", "demo.json")
-DEMO_DECODER_KEY = "e653341f9d5bf36f"
+DEMO_DECODER_KEY = DEMO_KEY  # (conftest)
 DEMO_VENDING_KEY = "abababababababab"
-MADE = "2024-01-01T00:00Z"
+MADE = DEMO_MADE.strftime("%Y-%m-%dT%H:%MZ")  # tools/__init__.py
 UTC = dt.timezone.utc
 
 # mpremote as deploy runs it: `connect PORT CMD ARGS [+ CMD ARGS]...`, with `fs cp [-r] SRC...
@@ -289,18 +289,15 @@ sys.path.insert(0, %r)
 import json
 from binascii import unhexlify
 from sts import errors, kernels
-from sts.codec import Decoder
-from sts.misty1 import Misty1
-from sts.sta import Sta
+from sts.codec import Decoder, cipher
 
 print(json.dumps([kernels.VIPER is not None, kernels.fallback, kernels.expected,
                   kernels.__file__]))
-CIPHERS = {"sta": Sta, "misty1": Misty1}
 with open(%r) as f:
     for line in f:
         case = json.loads(line)
         ea = case.get("ea")
-        dec = Decoder(CIPHERS[ea](unhexlify(case["decoder_key"])) if ea else None)
+        dec = Decoder(cipher(ea, unhexlify(case["decoder_key"])) if ea else None)
         err = dec.decode(case["token"])
         b = dec.block
         print(json.dumps([case["id"], errors.NAMES[err], dec.cls, dec.subclass,
@@ -609,7 +606,7 @@ from sts import amount, errors, kinds
 from sts.codec import Decoder
 from sts.sta import Sta
 print(sts.codec.__file__, startup.__file__)
-dec = Decoder(Sta(unhexlify("e653341f9d5bf36f")))
+dec = Decoder(Sta(unhexlify(%r)))
 err = dec.decode("23716100501183194197")
 t = amount.decode(kinds.field(dec.block, kinds.AMOUNT))
 print("%%s class %%d.%%d: %%s units, TID %%d" %% (errors.NAMES[err], dec.cls, dec.subclass,
@@ -638,7 +635,7 @@ def test_mip_installs_the_firmware_from_a_url_and_it_decodes(tmp_path, served_tr
             assert (tmp_path / "lib" / dest).read_bytes() == f.read(), dest
     # the demo decode, from the installed tree only (cwd: tmp_path, no firmware/ on the path)
     r = subprocess.run(
-        [mp, "-X", "heapsize=256K", "-c", DEMO_DECODE % target],
+        [mp, "-X", "heapsize=256K", "-c", DEMO_DECODE % (target, DEMO_KEY)],
         cwd=str(tmp_path),
         capture_output=True,
         text=True,
@@ -1071,4 +1068,4 @@ def test_make_targets_name_both_boards():
     assert "tools.deploy build --board pico" in out
     assert "tools.deploy build --board esp32" in out
     assert 'tools.deploy deploy --board pico --port "/dev/ttyACM0"' in out
-    assert "--profile stsvend/profiles/demo.json --manufactured 2024-01-01T00:00Z" in out
+    assert "--profile stsvend/profiles/demo.json --manufactured %s" % MADE in out

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, load_vectors
+from conftest import DEMO_KEY, DEMO_METER, MISTY1, ROOT, load_vectors
 
 if ROOT not in sys.path:
     sys.path.insert(0, ROOT)
@@ -29,23 +29,10 @@ from stsvend.tid import Ledger, TidError  # noqa: E402
 DEMO_PATH = os.path.join(ROOT, "stsvend", "profiles", "demo.json")
 with open(DEMO_PATH) as _f:
     DEMO = json.load(_f)
-DEMO_KEY = "e653341f9d5bf36f"  # vectors: CTSA01, the demo meter's DKGA02 key at KRN 1
 DEMO_KEY_KRN2 = "f469dc6937c04441"  # vectors: the same meter at KRN 2
 
-DKGA04_VK = "abababababababab949494949494949401234567"
-MISTY = {
-    "name": "misty meter",
-    "pan": "600727000000000009",
-    "sgc": "123457",
-    "ti": "01",
-    "kt": 2,
-    "krn": 1,
-    "ken": 255,
-    "ea": "misty1",
-    "dkga": 4,
-    "base_date": 1993,
-    "vending_key": DKGA04_VK,
-}
+MISTY = MISTY1  # (conftest: the MISTY1 test meter)
+DKGA04_VK = MISTY["vending_key"]
 MISTY_KEY = "f94b6ed353c3bfdb113e2d3a7ea3c41d"  # vectors: CTSA05's old key
 MISTY_KEY_KRN2 = "9ca924e05d4d647026b55a4bbba54bdf"  # vectors: CTSA19's new key
 
@@ -1047,6 +1034,16 @@ def test_cli_explain_vector_token_stages(stsvend):
     assert st["field tid"].startswith("5871715 ")
     assert st["amount"].startswith("0.1")
     assert "refused" not in st
+
+
+def test_the_demo_meter_is_one_meter_for_both_sides():
+    """tests/mp/demo_meter.py (the micropython side's demo meter) is the packaged demo
+    profile's meter, with the decoder key of the vectors' CTSA01."""
+    p = Profile(DEMO)
+    assert p.decoder_key() == DEMO_METER.KEY
+    assert {k: getattr(p, k) for k in DEMO_METER.FIELDS} == DEMO_METER.FIELDS
+    ctsa01 = [c for c in load_vectors() if c["source"].endswith("CTSA01.step1Test")][0]
+    assert ctsa01["decoder_key"] == DEMO_KEY and ctsa01["key"]["pan"] == p.pan
 
 
 def test_cli_explain_json_gives_each_stage_as_numbers(stsvend):

@@ -10,12 +10,9 @@ import sys
 
 from sts import amount, blocks
 from sts.blocks import encode
-from sts.misty1 import Misty1
-from sts.sta import Sta
+from sts.codec import cipher
 from stsvend import keys
 from tools import FIRMWARE
-
-_CIPHERS = {"sta": Sta, "misty1": Misty1}
 
 
 def load(path):
@@ -50,7 +47,7 @@ class Tally:
 
 
 def _cipher(case, hexkey):
-    return _CIPHERS[case["ea"]](bytes.fromhex(hexkey))
+    return cipher(case["ea"], bytes.fromhex(hexkey))
 
 
 def check_host(case, tally):

@@ -7,14 +7,13 @@
 # the one driver it needs here, by path) and demo.json (the demo meter's data and decoder
 # keys, never a vending key).
 import argparse
-import datetime as dt
 import json
 import os
 import shutil
 import sys
 
 from stsvend import profile
-from tools import FIRMWARE, ROOT
+from tools import DEMO_MADE, FIRMWARE, ROOT
 from tools.deploy import meter_json
 
 WEB = os.path.join(ROOT, "web")
@@ -27,7 +26,7 @@ PORT = ("micropython.mjs", "micropython.wasm")
 PACKAGES = ("sts", "meter", "ui")  # not hal (drivers) but for LOOP, nor main.py (a board's)
 LOOP = ("app.py", "hal/__init__.py", "hal/energy.py", "hal/virtual.py")  # the loop, drivers
 DEMO = os.path.join(ROOT, "stsvend", "profiles", "demo.json")
-MADE = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)  # as `make sim`: edition 1 ran out
+MADE = DEMO_MADE  # as `make sim`: edition 1 ran out
 
 
 class WebBuildError(Exception):

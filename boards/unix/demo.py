@@ -9,7 +9,7 @@ sys.path.insert(0, _HERE + "/../../firmware")
 
 from binascii import unhexlify  # noqa: E402
 
-from sts import amount, blocks, errors  # noqa: E402
+from sts import amount, blocks, digits, errors  # noqa: E402
 from sts.codec import Decoder  # noqa: E402
 from sts.sta import Sta  # noqa: E402
 
@@ -27,7 +27,7 @@ SAMPLES = (
 
 def show(dec, token):
     err = dec.decode(token)
-    grouped = " ".join(token[i : i + 4] for i in range(0, len(token), 4))
+    grouped = digits.grouped(token)
     if err:
         print("%-24s -> refused: %s" % (grouped, errors.NAMES[err]))
         return
@@ -36,7 +36,7 @@ def show(dec, token):
     extra = ""
     if dec.cls == 0:
         tenths = amount.decode(f["amount"])
-        extra = " %d.%d units, TID %d" % (tenths // 10, tenths % 10, f["tid"])
+        extra = " %s units, TID %d" % (amount.text(tenths), f["tid"])
     elif "tid" in f:
         extra = " register %d, TID %d" % (f["register"], f["tid"])
     elif "control" in f:

@@ -186,7 +186,7 @@ class Meter:
             control = field(b, K.CONTROL1 if sub == 0 else K.CONTROL2)
             # Anyone can make a test token (it is not encrypted): it changes no state, and
             # does not end a streak of guesses.
-            return R.Result(R.ACCEPT, what, control=control)
+            return R.Result(R.ACCEPT, what, control=control, kind=cls << 4 | sub)
         if cls == 2 and sub in (3, 4, 8, 9):
             return self._key_change(sub, b, what)
         tid = field(b, K.TID)
@@ -214,7 +214,9 @@ class Meter:
         self.tids.add(tid)
         if (K.WATTS >> sub) & 1:  # max power, phase unbalance: watts, like an amount
             value = amount.decode(value)
-        return self._done(R.Result(R.ACCEPT, what, register=value, balance=self.balance[0]))
+        return self._done(
+            R.Result(R.ACCEPT, what, register=value, balance=self.balance[0], kind=cls << 4 | sub)
+        )
 
     def _manage(self, sub, value):
         """Apply a class 2 register token; 0, or the refusal code."""

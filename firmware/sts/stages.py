@@ -102,5 +102,5 @@ def stages(token, cipher, ea=""):
         )
     if cls == 0:
         t = amount.decode(f["amount"])
-        st.append(Stage("amount", t, 16, 16, "%d.%d units" % (t // 10, t % 10)))
+        st.append(Stage("amount", t, 16, 16, "%s units" % amount.text(t)))
     return st

@@ -4,6 +4,7 @@
 # Short codes typed then Enter show information.
 # Change these tables to copy another meter's wording; the defaults fit 16x2 whole.
 from meter import results as R
+from sts import kinds as K
 
 RESULT = {
     R.ACCEPT: ("ACCEPT", "{what}"),
@@ -32,17 +33,18 @@ ACCEPT_CREDIT = ("ACCEPT", "+{amount} {unit}")  # code 1 for a credit token
 # Code 1 for management and test/display tokens: the second line shows what was set, whole
 # for every value a token can carry (watts up to 18201624, registers up to 65535, test
 # controls up to 11 digits).
+# Keyed by the kind (sts/kinds.py), never by its words: a kind renamed keeps its screen.
 ACCEPT_TOKEN = {
-    "set max power limit": "LIMIT {register} W",
-    "clear credit": "CREDIT CLEARED",
-    "set tariff rate": "TARIFF {register}",
-    "clear tamper": "TAMPER CLEARED",
-    "set max phase power unbalance": "UNBAL {register} W",
-    "set water meter factor": "WATER FAC {register}",
-    "test/display 1": "TEST {control}",
-    "test/display 2": "TEST {control}",
+    K.MAX_POWER: "LIMIT {register} W",
+    K.CLEAR_CREDIT: "CREDIT CLEARED",
+    K.TARIFF: "TARIFF {register}",
+    K.CLEAR_TAMPER: "TAMPER CLEARED",
+    K.UNBALANCE: "UNBAL {register} W",
+    K.WATER_FACTOR: "WATER FAC {register}",
+    K.TEST1: "TEST {control}",
+    K.TEST2: "TEST {control}",
 }
-ACCEPT_ZERO = {"set max power limit": "NO POWER LIMIT"}  # 0 W: the limit is lifted
+ACCEPT_ZERO = {K.MAX_POWER: "NO POWER LIMIT"}  # 0 W: the limit is lifted
 UNITS = ("kWh", "m3", "m3", "h")  # electricity, water, gas, time (tenths of these)
 
 # Short codes: typed digits (fewer than 20) then Enter. Name -> screen in ui.py.

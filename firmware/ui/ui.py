@@ -5,6 +5,7 @@
 from meter import diff
 from meter.key_change import sections_for
 from meter.results import ACCEPT, KCT_STAGED, LOCKED, NAMES, STORAGE
+from sts import amount
 from sts.digits import grouped
 from ui import texts as T
 
@@ -20,8 +21,13 @@ LOW_CREDIT = 50  # tenths: below 5.0 units the idle screen warns
 HISTORY = 3  # accepted tokens remembered for the short code
 
 
-def tenths(v):
-    return "%d.%d" % (v // 10, v % 10)
+tenths = amount.text  # (sts/amount.py: "12.5")
+
+
+def fit(lines, rows, cols):
+    """A frame of `rows` lines of exactly `cols` characters: cut or padded."""
+    lines = list(lines) + [""] * rows
+    return [(s + " " * cols)[:cols] for s in lines[:rows]]
 
 
 class Ui:
@@ -97,8 +103,7 @@ class Ui:
     # -- output --------------------------------------------------------------------------
     def frame(self, now):
         """The lines the display shows now (each exactly `cols` wide)."""
-        lines = list(self.lines(now)) + [""] * self.rows
-        return [(s + " " * self.cols)[: self.cols] for s in lines[: self.rows]]
+        return fit(self.lines(now), self.rows, self.cols)
 
     def lines(self, now):
         """The text of the screen now, before it is cut or padded to the display."""
@@ -165,10 +170,10 @@ class Ui:
             top, bottom = self.t.ACCEPT_CREDIT
             return [top.format(**v), bottom.format(**v)]
         top, bottom = self.t.RESULT.get(r.code, ("RESULT %d" % r.code, ""))
-        if r.code == ACCEPT and r.what in self.t.ACCEPT_TOKEN:
-            bottom = self.t.ACCEPT_TOKEN[r.what]
+        if r.code == ACCEPT and r.kind in self.t.ACCEPT_TOKEN:
+            bottom = self.t.ACCEPT_TOKEN[r.kind]
             if r.register == 0:
-                bottom = self.t.ACCEPT_ZERO.get(r.what, bottom)
+                bottom = self.t.ACCEPT_ZERO.get(r.kind, bottom)
         return [top.format(**v), bottom.format(**v)]
 
     def _code(self, code):

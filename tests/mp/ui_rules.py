@@ -14,6 +14,7 @@ from meter.meter import TRIP_SECONDS, Meter
 from meter.store import RecordStore
 from scratch import cipher, fresh_dir
 from sts import amount
+from sts import kinds as K
 from sts.blocks import encode
 from ui import texts as T
 from ui import ui as U
@@ -664,3 +665,15 @@ def test_a_result_text_can_show_the_balance():
     eq(enter(ui, credit(2001, 10), 5000), ["+1.0 kWh", "NOW 13.5"])
     eq(enter(ui, tok, 10000), ["USED TOKEN", "STILL 13.5"])
     eq(enter(ui, mgmt(5, 0, 2002), 15000), ["ACCEPT 13.5", "TAMPER CLEARED"])
+
+
+def test_a_result_text_follows_its_kind_not_the_kinds_words():
+    """Renaming a kind (sts/kinds.py WHAT) keeps its screen: texts are keyed by the kind."""
+    words = K.WHAT[K.MAX_POWER]
+    K.WHAT[K.MAX_POWER] = "power cap"
+    try:
+        ui = Ui(new_meter())
+        eq(enter(ui, mgmt(0, 0x416A, 2000), 0), ["ACCEPT", "LIMIT 20004 W"])
+        eq(enter(ui, mgmt(0, 0, 2001), 5000), ["ACCEPT", "NO POWER LIMIT"])
+    finally:
+        K.WHAT[K.MAX_POWER] = words
