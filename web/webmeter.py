@@ -8,7 +8,7 @@
 # wrapped at 2**30 as on a 32-bit port, which this one is (its ticks_diff takes no more).
 import json
 import os
-from binascii import a2b_base64, b2a_base64
+from binascii import a2b_base64, b2a_base64, unhexlify
 
 import explainer
 import teacher
@@ -132,8 +132,8 @@ def boot(demo_json, now_ms):
     demo = json.loads(demo_json)
     if not isinstance(demo, dict) or not isinstance(demo.get("meter"), dict):
         raise ValueError("demo data: a JSON object with the meter's profile")
-    teacher.key_for(demo, demo["meter"]["krn"])  # its keys are hex, or this says not
-    teacher.key_for(demo, None)
+    unhexlify(demo["meter"]["decoder_key"])  # the demo meter's keys are hex, or this says so
+    unhexlify(demo["next_key"])
     _s["t0"] = now_ms
     _s["ahead"] = 0
     _mkdir()
