@@ -22,16 +22,6 @@ WHAT = {
     0x28: "key change 3rd section",
     0x29: "key change 4th section",
 }
-# The kinds a result text names (ui/texts.py), by their class << 4 | subclass: a text follows
-# its kind, not the words above.
-TEST1 = 0x10
-TEST2 = 0x11
-MAX_POWER = 0x20
-CLEAR_CREDIT = 0x21
-TARIFF = 0x22
-CLEAR_TAMPER = 0x25
-UNBALANCE = 0x26
-WATER_FACTOR = 0x27
 KNOWN = [0, 0, 0, 0]
 for _k in WHAT:
     KNOWN[_k >> 4] |= 1 << (_k & 15)

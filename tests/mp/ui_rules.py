@@ -669,11 +669,11 @@ def test_a_result_text_can_show_the_balance():
 
 def test_a_result_text_follows_its_kind_not_the_kinds_words():
     """Renaming a kind (sts/kinds.py WHAT) keeps its screen: texts are keyed by the kind."""
-    words = K.WHAT[K.MAX_POWER]
-    K.WHAT[K.MAX_POWER] = "power cap"
+    words = K.WHAT[0x20]  # set max power limit
+    K.WHAT[0x20] = "power cap"
     try:
         ui = Ui(new_meter())
         eq(enter(ui, mgmt(0, 0x416A, 2000), 0), ["ACCEPT", "LIMIT 20004 W"])
         eq(enter(ui, mgmt(0, 0, 2001), 5000), ["ACCEPT", "NO POWER LIMIT"])
     finally:
-        K.WHAT[K.MAX_POWER] = words
+        K.WHAT[0x20] = words
