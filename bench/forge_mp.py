@@ -16,7 +16,7 @@ from demo_meter import KEY, profile
 from meter import results as R
 from meter.meter import Meter
 from meter.store import RecordStore
-from sts.codec import encode
+from sts.blocks import encode
 from sts.sta import Sta
 
 PROFILE = profile()  # the demo meter, its decoder key

@@ -35,7 +35,7 @@ from meter import results as R
 from meter.meter import LOCK_AFTER, LOCK_FIRST, LOCK_MAX, Meter
 from meter.store import RecordStore
 from sts import codec, digits
-from sts.codec import encode
+from sts.blocks import encode
 from sts.sta import Sta
 
 try:

@@ -15,7 +15,7 @@ import tempfile
 
 from goals import Goals  # bench/, this script's folder
 
-from sts.codec import encode
+from sts.blocks import encode
 from sts.misty1 import Misty1
 from sts.sta import Sta
 from tools import FIRMWARE, TESTS_MP, path_env

@@ -16,6 +16,7 @@ from meter import diff
 from meter.meter import Meter
 from meter.store import RecordStore
 from ui.ui import IDLE, Ui
+from ui.ui import fit as ui_fit
 
 TENTH_J = 360000  # joules in 0.1 kWh, the credit register's unit
 LOG = "/meter.log"  # read it with `mpremote fs cat :/meter.log`
@@ -86,9 +87,8 @@ def make(dev):
 
 
 def fit(lines, d):
-    """A frame for display d: `rows` lines of `cols` characters, cut or padded."""
-    lines = list(lines) + [""] * d.rows
-    return [(s + " " * d.cols)[: d.cols] for s in lines[: d.rows]]
+    """A frame for display d (ui.fit: `rows` lines of `cols` characters)."""
+    return ui_fit(lines, d.rows, d.cols)
 
 
 class Loop:

@@ -2,9 +2,11 @@
 # metadata, package and module come from MicroPython's makemanifest, not Python:
 # boards/<name>/manifest.py include()s this to freeze it; firmware/package.json (mip) is made
 # from it (python -m tools.build_mpy --package-json firmware/package.json); `deploy`
-# builds the .mpy files it names. Paths are relative to this file. Left out: sts/explain.py
-# and sts/keychange.py (the vending tools' and the classroom page's), hal/virtual.py (the
-# simulator's and the page's drivers) and hal/ssd1306.py (an OLED no board here wires).
+# builds the .mpy files it names. Paths are relative to this file. Left out: sts/blocks.py
+# (named field layouts: a meter reads fields with sts/kinds.py), sts/stages.py,
+# sts/vending.py, sts/dates.py and sts/words.py (the vending tools' and the
+# classroom page's), hal/virtual.py (the simulator's and the page's drivers) and
+# hal/ssd1306.py (an OLED no board here wires).
 # `deploy` also leaves out the energy driver its board.py's ENERGY does not name.
 metadata(
     description="stsmeter: an STS (IEC 62055-41) prepaid electricity meter: token decoder, "
@@ -17,7 +19,6 @@ package(
         "__init__.py",
         "_viper.py",
         "amount.py",
-        "blocks.py",
         "codec.py",
         "crc.py",
         "digits.py",

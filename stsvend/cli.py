@@ -3,14 +3,13 @@ import argparse
 import json
 import os
 import random
-import re
 import shlex
 import shutil
 import sys
 from array import array
 
-from sts import digits
-from sts import explain as sts_explain
+from sts import amount, digits, words
+from sts import stages as sts_stages
 from stsvend import batch, vend
 from stsvend import explain as explain_mod
 from stsvend import profile as profiles
@@ -69,21 +68,6 @@ NAMES = {
     "sgc": "SGC",
     "base_date": "base date",
 }
-# A refusal in words, for a person at the keypad (`explain`).
-WHY = {
-    "BAD_LENGTH": "not 20 digits: a digit missing or one too many?",
-    "NOT_DIGIT": "a character other than 0..9",
-    "TOO_LARGE": "above 2**66 - 1, the largest token: a typo?",
-    "UNKNOWN_CLASS": "token class 3 is reserved: a typo?",
-    "BAD_CRC": "the CRC does not match: another meter's token, a typo, or an old key?",
-    "UNKNOWN_SUBCLASS": "a kind of token this meter does not know: a typo?",
-}
-KEY_TYPES = (
-    "DITK, initialisation key",
-    "DDTK, default key",
-    "DUTK, unique key",
-    "DCTK, common key",
-)
 
 
 def _tenths(text):
@@ -301,7 +285,7 @@ def _print_tokens(tokens, as_json, extra=None):
                 % (
                     e // 10,
                     e % 10,
-                    "" if e == r else " (requested %d.%d, rounded up)" % (r // 10, r % 10),
+                    "" if e == r else " (requested %s, rounded up)" % amount.text(r),
                 )
             )
         if "carries" in t.extra:
@@ -427,24 +411,25 @@ def _print_written(args, written):
     print("wrote %s: %s; the vending key is where it was" % (written["written"], what))
 
 
-def _gloss(cls_sub, name, value):
-    """A field of `explain` in the standard's words (and hex for the new key's parts)."""
-    n = int(value.split()[0])
+def _gloss(cls_sub, name, n):
+    """A field of `explain` in the standard's words (sts/words.py, the page's too), with what
+    its value means."""
+    label = words.FIELDS.get(name, (name, ""))[0]
+    if label[1:2].islower():  # "Transfer amount" in a line: "transfer amount"; not "TID"
+        label = label[0].lower() + label[1:]
     if name in ("nkho", "nkmo2", "nkmo1", "nklo"):
-        part = {
-            "nkho": "NKHO = new key high part",
-            "nkmo2": "NKMO2 = new key middle part 2",
-            "nkmo1": "NKMO1 = new key middle part 1",
-            "nklo": "NKLO = new key low part",
-        }
-        return "%s, %08x" % (part[name], n)
+        return "%s, %08x" % (label, n)
     if name == "kt":
-        return "KT = key type: %s" % KEY_TYPES[n]
+        return "%s: %s" % (label, words.KEY_TYPES[n])
     if name == "ro":
-        return "RO = rollover: " + (
-            "set, the meter clears its TID memory and moves to the next base date"
-            if n
-            else "not set, TID memory and base date stay"
+        return (
+            label
+            + ": "
+            + (
+                "set, the meter clears its TID memory and moves to the next base date"
+                if n
+                else "not set, TID memory and base date stay"
+            )
         )
     if name == "control":
         asks = vend.control_bits(n)
@@ -457,22 +442,15 @@ def _gloss(cls_sub, name, value):
             else "no bit set, it asks for nothing"
         )
     if name == "mfr":
-        return "manufacturer code" + (" (0: any meter)" if n == 0 else "")
+        return label + (" (0: any meter)" if n == 0 else "")
     if name == "register":
         kind = {v: k for k, v in vend.MANAGEMENT.items()}.get(cls_sub[1])
-        return vend.register_text(kind, n) if kind else "register"
-    return {
-        "amount": "transfer amount (2-bit exponent, 14-bit mantissa)",
-        "tid": "TID = token identifier, minutes since the base date",
-        "rnd": "RND = random number",
-        "res": "reserved",
-        "krn": "KRN = key revision number",
-        "kenho": "KENHO = key expiry number, high 4 bits",
-        "kenlo": "KENLO = key expiry number, low 4 bits",
-        "ti": "TI = tariff index",
-        "sgclo": "SGC = supply group code, low 12 bits",
-        "sgcho": "SGC = supply group code, high 12 bits",
-    }.get(name, name)
+        return vend.register_text(kind, n) if kind else label
+    if name == "tid":
+        return label + ", minutes since the base date"
+    if name == "amount":
+        return label + " (2-bit exponent, 14-bit mantissa)"
+    return label
 
 
 def _explain(args):
@@ -487,26 +465,22 @@ def _explain(args):
     if args.profile:
         st = explain_mod.explain(profiles.load(args.profile), token)
     else:
-        st = sts_explain.stages(token, None)
-    named = dict(st)
-    m = re.match(r"class (\d) subclass (\d+):", named.get("token", ""))
-    cls_sub = (int(m.group(1)), int(m.group(2))) if m else None
+        st = sts_stages.stages(token, None)
+    kind = [s.value for s in st if s.name == "token"]
+    cls_sub = (kind[0] >> 4, kind[0] & 15) if kind else None
     out = []
-    for name, value in st:
-        if name.startswith("field ") and cls_sub:
-            value = "%s: %s" % (value, _gloss(cls_sub, name[6:], value))
-        out.append((name, value))
-        if name == "refused":
-            why = WHY.get(value.split()[0], "")
-            if value == "BAD_CRC" and cls == 1:
-                why = "the CRC does not match: a typo?"  # class 1 has no key to be wrong
-            out.append(("why", why))
+    for s in st:
+        if s.name.startswith("field ") and cls_sub:
+            s.words = "%s: %s" % (s.words, _gloss(cls_sub, s.name[6:], s.value))
+        out.append(s)
+        if s.name == "refused":
+            out.append(sts_stages.Stage("why", words=words.refused(s.value, cls)))
     if args.json:
-        print(json.dumps([{"stage": k, "value": v} for k, v in out], indent=1))
+        print(json.dumps([s.as_dict() for s in out], indent=1))
     else:
-        for name, value in out:
-            print("%-16s %s" % (name, value))
-    return 1 if "refused" in named else 0
+        for s in out:
+            print("%-16s %s" % (s.name, s.words))
+    return 1 if any(s.name == "refused" for s in st) else 0
 
 
 def run(args):

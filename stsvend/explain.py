@@ -1,27 +1,33 @@
 # explain.py  `stsvend explain`: the firmware's stages of one token, with the TID as a time
 # and a max power or phase unbalance register as watts
-import re
-
 from sts import amount
-from sts.explain import stages
+from sts.codec import cipher
+from sts.stages import Stage, stages
+from sts.vending import carries_watts
 from stsvend import vend
 from stsvend.tid import to_time
 
 
 def explain(profile, token):
-    """Stages as a list of (name, value) pairs; stops at the stage that refuses the token."""
-    st = stages(token, vend.cipher(profile.ea, profile.decoder_key()), profile.ea)
-    named = dict(st)
-    m = re.match(r"class 2 subclass (\d+):", named.get("token", ""))
-    if m and int(m.group(1)) in vend.WATTS and "field register" in named:
-        w = amount.decode(int(named["field register"].split()[0]))
-        st.append(("limit", "%d W (%s)" % (w, vend.WATTS[int(m.group(1))])))
-    tid = [v for k, v in st if k == "field tid"]
-    if tid:
-        t = to_time(int(tid[0].split()[0]), profile.base_date)
+    """[Stage] (sts/stages.py); stops at the stage that refuses the token."""
+    st = stages(token, cipher(profile.ea, profile.decoder_key()), profile.ea)
+    by = {s.name: s for s in st}
+    kind = by.get("token")
+    reg = by.get("field register")
+    if kind and kind.value >> 4 == 2 and carries_watts(kind.value & 15) and reg:
+        w = amount.decode(reg.value)
         st.append(
-            (
+            Stage("limit", w, reg.lo, reg.width, "%d W (%s)" % (w, vend.LIMITS[kind.value & 15]))
+        )
+    tid = by.get("field tid")
+    if tid:
+        t = to_time(tid.value, profile.base_date)
+        st.append(
+            Stage(
                 "TID time",
+                tid.value,
+                tid.lo,
+                tid.width,
                 t.strftime("%Y-%m-%d %H:%M UTC (base date ") + str(profile.base_date) + ")",
             )
         )

@@ -5,6 +5,8 @@ import hmac
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
 from cryptography.hazmat.primitives.ciphers import Cipher, modes
 
+from sts.codec import EA
+
 
 def _des(key8, block8):
     # TripleDES with K1 = K2 = K3 is single DES: the only DES `cryptography` still offers.
@@ -47,7 +49,7 @@ def dkga04(vending_key, ea, base_date, pan, sgc, ti, kt, krn):
             b"\x02",
             b"%02d" % (base_date % 100),
             b"\x02",
-            b"07" if ea == "sta" else b"11",
+            b"%02d" % EA[ea],  # the EA code: 07, 11
             b"\x02",
             ti.encode(),
             b"\x00\x04\x06",

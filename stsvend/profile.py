@@ -5,10 +5,12 @@ import json
 import os
 import re
 
+from sts import dates
+from sts.codec import EA
 from stsvend import keys
 
-BASE_DATES = (1993, 2014, 2035)
-_EAS = {"sta": 7, "misty1": 11}
+BASE_DATES = tuple(dates.BASE_DATES)  # 1993, 2014, 2035 (sts/dates.py)
+_EAS = tuple(EA)  # sts/codec.py: "sta" (EA07), "misty1" (EA11)
 FIELDS = ("pan", "sgc", "ti", "kt", "krn", "ken", "ea", "dkga", "base_date")
 
 

@@ -8,7 +8,9 @@ import os
 import shutil
 import sqlite3
 
-TID_LIMIT = 1 << 24
+from sts import dates
+from sts.dates import TID_LIMIT
+
 UTC = dt.timezone.utc
 
 
@@ -27,8 +29,7 @@ class OutsideWindow(TidError):
 
 def window(base_date):
     """First and last minute (UTC) a TID of this base date can name."""
-    start = dt.datetime(base_date, 1, 1, tzinfo=UTC)
-    return start, start + dt.timedelta(minutes=TID_LIMIT - 1)
+    return to_time(0, base_date), to_time(TID_LIMIT - 1, base_date)
 
 
 def from_time(when, base_date):
@@ -36,7 +37,7 @@ def from_time(when, base_date):
     if when.tzinfo is None:
         raise TidError("give the time with a zone (e.g. 2024-11-23T10:00Z); TIDs count in UTC")
     start, last = window(base_date)
-    minutes = int((when.astimezone(UTC) - start).total_seconds() // 60)
+    minutes = dates.tid_at(base_date, int(when.timestamp() // 1))
     if not 0 <= minutes < TID_LIMIT:
         raise OutsideWindow(
             "%s is outside the TID window of base date %d: %s to %s UTC"
@@ -53,7 +54,8 @@ def from_time(when, base_date):
 
 
 def to_time(tid, base_date):
-    return window(base_date)[0] + dt.timedelta(minutes=tid)
+    """The minute a TID stands for (sts/dates.py, the page's too), as a datetime in UTC."""
+    return dt.datetime.fromtimestamp(dates.seconds(base_date, tid), UTC)
 
 
 def parse_time(text):

@@ -2,20 +2,18 @@
 # key change sets, and the edition-2 migration set
 import random
 
-from sts import amount, keychange
-from sts.blocks import REGISTERS
-from sts.codec import encode
+from sts import amount, vending
+from sts.blocks import REGISTERS, encode
+from sts.codec import cipher
+from sts.digits import grouped
 from sts.kinds import NEXT_BASE
-from sts.misty1 import Misty1
-from sts.sta import Sta
+from sts.vending import COMMODITIES, MAX_WATTS, carries_watts  # noqa: F401 - the CLI's
 from stsvend import tid as tids
 
-COMMODITIES = {"electricity": 0, "water": 1, "gas": 2, "time": 3}
 MANAGEMENT = REGISTERS  # (sts/blocks.py: one table for the vending side and the page)
-# Class 2 subclasses 0 and 6 carry watts, coded like a transfer amount (2-bit exponent, 14-bit
-# mantissa; IEC 62055-41) but in whole watts, not tenths: the largest is 18201624 W.
-WATTS = {0: "max power limit", 6: "max phase power unbalance limit"}
-MAX_WATTS = amount.MAX_TENTHS
+# The limits in words; which subclasses carry watts (coded like a transfer amount, in whole
+# watts, not tenths: the largest is 18201624 W) is sts/kinds.py's WATTS.
+LIMITS = {0: "max power limit", 6: "max phase power unbalance limit"}
 # Clear credit (class 2 subclass 1) names the register it clears.
 CREDIT_REGISTERS = {
     0: "the electricity credit",
@@ -47,10 +45,6 @@ TEST_CONTROL = (
 _NEXT_BASE = NEXT_BASE  # (the firmware's: one table of rollovers for both sides)
 
 
-def cipher(ea, key):
-    return (Sta if ea == "sta" else Misty1)(key)
-
-
 class Token:
     """One token as vended: digits and what it carries."""
 
@@ -63,7 +57,7 @@ class Token:
         self.extra = extra
 
     def grouped(self):
-        return " ".join(self.digits[i : i + 4] for i in range(0, 20, 4))
+        return grouped(self.digits)
 
     def as_dict(self):
         d = {
@@ -77,11 +71,13 @@ class Token:
         return d
 
 
-def _register_token(profile, cls, subclass, value_field, value, when, ledger, rng, what):
+def _register_token(profile, make, kind, value, when, ledger, rng, what):
+    """A token of sts/vending.py's `make` (credit or register) with the next free TID."""
     t = tids.from_time(when, profile.base_date)
     got = ledger.claim(profile.pan, profile.base_date, t) if ledger else t
-    fields = {value_field: value, "tid": got, "rnd": rng.randrange(16)}
-    digits = encode(cls, subclass, fields, cipher(profile.ea, profile.decoder_key()))
+    c = cipher(profile.ea, profile.decoder_key())
+    digits, fields = make(kind, value, got, rng.randrange(16), c)
+    cls, subclass = (0, COMMODITIES[kind]) if make is vending.credit else (2, REGISTERS[kind])
     note = {}
     if got != t:
         note["tid_moved"] = "TID %d was already issued; moved to the next free minute %d" % (
@@ -127,30 +123,21 @@ def credit(profile, commodity, tenths, when, ledger=None, rng=random):
         raise ValueError("commodity: one of %s" % ", ".join(COMMODITIES))
     if tenths > amount.MAX_TENTHS:
         raise ValueError(
-            "%d.%d is above the largest amount a token carries, %d.%d"
-            % (tenths // 10, tenths % 10, amount.MAX_TENTHS // 10, amount.MAX_TENTHS % 10)
+            "%s is above the largest amount a token carries, %s"
+            % (amount.text(tenths), amount.text(amount.MAX_TENTHS))
         )
     if tenths <= 0:
         raise ValueError("the amount must be above zero")
     t = tids.from_time(when, profile.base_date)
     if _expired(profile, t):
         raise KeyExpired(profile, t)
-    raw = amount.encode(tenths)
     tok = _register_token(
-        profile,
-        0,
-        COMMODITIES[commodity],
-        "amount",
-        raw,
-        when,
-        ledger,
-        rng,
-        "%s credit" % commodity,
+        profile, vending.credit, commodity, tenths, when, ledger, rng, "%s credit" % commodity
     )
     if _expired(profile, tok.fields["tid"]):  # the ledger moved it past the key's last minute
         raise KeyExpired(profile, tok.fields["tid"])
     tok.extra["requested_tenths"] = tenths
-    tok.extra["encoded_tenths"] = amount.decode(raw)
+    tok.extra["encoded_tenths"] = amount.decode(tok.fields["amount"])
     return tok
 
 
@@ -162,40 +149,23 @@ def management(profile, kind, value, when, ledger=None, rng=random):
     """
     if kind not in MANAGEMENT:
         raise ValueError("management token: one of %s" % ", ".join(MANAGEMENT))
-    sub = MANAGEMENT[kind]
-    if sub not in WATTS:
-        if not 0 <= value <= 0xFFFF:
-            raise ValueError("register value 0..65535, got %d" % value)
-        tok = _register_token(profile, 2, sub, "register", value, when, ledger, rng, kind)
-        tok.extra["carries"] = register_text(kind, value)
-        return tok
-    if not 0 <= value <= MAX_WATTS:
-        raise ValueError(
-            "%s: %d W is outside 0..%d W, the range a token carries (0 means no "
-            "limit)" % (kind, value, MAX_WATTS)
-        )
-    raw = amount.encode(value)
-    tok = _register_token(profile, 2, sub, "register", raw, when, ledger, rng, kind)
-    tok.extra["requested_watts"] = value
-    tok.extra["encoded_watts"] = amount.decode(raw)
+    vending.register_fields(kind, value, 0, 0)  # a value it cannot carry claims no TID
+    tok = _register_token(profile, vending.register, kind, value, when, ledger, rng, kind)
+    raw = tok.fields["register"]
+    if carries_watts(MANAGEMENT[kind]):
+        tok.extra["requested_watts"] = value
+        tok.extra["encoded_watts"] = amount.decode(raw)
     tok.extra["carries"] = register_text(kind, raw)
     return tok
 
 
 def test_display(control, mfr=0, subclass=0):
     """A class 1 test/display token (sent in the clear, no key, no TID)."""
-    widths = {0: (8, 36), 1: (16, 28)}[subclass]
-    if not 0 <= mfr < 1 << widths[0] or not 0 <= control < 1 << widths[1]:
-        raise ValueError(
-            "subclass %d: manufacturer < 2**%d, control < 2**%d" % (subclass, widths[0], widths[1])
-        )
-    fields = {"mfr": mfr, "control": control}
+    digits, fields = vending.test_display(control, mfr, subclass)
     asks = [
         {"bit": b if isinstance(b, int) else list(b), "asks": t} for b, t in control_bits(control)
     ]
-    return Token(
-        encode(1, subclass, fields, None), 1, subclass, fields, "test/display", control_bits=asks
-    )
+    return Token(digits, 1, subclass, fields, "test/display", control_bits=asks)
 
 
 def control_bits(control):
@@ -266,7 +236,7 @@ def key_change(profile, new, ro=0):
             "--ti or --sgc (with DKGA04 --rollover changes it too)"
         )
     old = cipher(profile.ea, profile.decoder_key())
-    secs = keychange.sections(
+    secs = vending.sections(
         nk, target["kt"], target["krn"], target["ken"], int(target["ti"]), ro, int(target["sgc"])
     )
     n = len(secs)

@@ -19,6 +19,22 @@ VECTORS = os.path.join(ROOT, "vectors", "sts-ctsa.jsonl")
 TESTS_MP = os.path.join(ROOT, "tests", "mp")
 
 
+def _demo_meter():
+    """tests/mp/demo_meter.py, the one home of the demo meter's fields and decoder key (the
+    micropython rule modules import it; CPython tests take it from here)."""
+    import importlib.util
+
+    where = os.path.join(ROOT, "tests", "mp", "demo_meter.py")
+    spec = importlib.util.spec_from_file_location("demo_meter", where)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+DEMO_METER = _demo_meter()
+DEMO_KEY = DEMO_METER.KEY.hex()  # the demo meter's decoder key (vectors: CTSA01, DKGA02)
+
+
 # A MISTY1 meter (DKGA04) beside the STA demo meter: its profile data (profile.Profile(MISTY1)).
 MISTY1 = {
     "name": "misty1 meter",

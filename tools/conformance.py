@@ -10,13 +10,10 @@ import subprocess
 import sys
 
 from sts import amount, blocks
-from sts.codec import encode
-from sts.misty1 import Misty1
-from sts.sta import Sta
+from sts.blocks import encode
+from sts.codec import cipher
 from stsvend import keys
 from tools import FIRMWARE, path_env
-
-_CIPHERS = {"sta": Sta, "misty1": Misty1}
 
 
 def load(path):
@@ -51,7 +48,7 @@ class Tally:
 
 
 def _cipher(case, hexkey):
-    return _CIPHERS[case["ea"]](bytes.fromhex(hexkey))
+    return cipher(case["ea"], bytes.fromhex(hexkey))
 
 
 def check_host(case, tally):

@@ -12,11 +12,11 @@ import os
 import random
 
 from stsvend import profile, tid, vend
-from tools import ROOT
+from tools import DEMO_MADE, ROOT
 from tools.deploy import meter_json
 
 UTC = dt.timezone.utc
-MADE = dt.datetime(2024, 1, 1, tzinfo=UTC)  # the demo meter's manufacture date
+MADE = DEMO_MADE  # the demo meter's manufacture date
 
 
 def tokens(prof, now, rng, after=None):

@@ -2,28 +2,31 @@
 # Usage: python -m tools.webbuild [--out web/dist]
 # The page runs the firmware itself in MicroPython's WebAssembly port (npm's
 # @micropython/micropython-webassembly-pyscript, installed in web/node_modules by `make
-# web`): dist/ gets the page, the port, firmware.json (every .py of firmware/sts, meter and
-# ui, and the board's loop app.py with the one driver it needs here, by path) and demo.json
-# (the demo meter's data and decoder keys, never a vending key).
+# web`): dist/ gets the page, the port, page.json (webmeter.py, explainer.py, teacher.py),
+# firmware.json (every .py of firmware/sts, meter and ui, and the board's loop app.py with
+# the one driver it needs here, by path) and demo.json (the demo meter's data and decoder
+# keys, never a vending key).
 import argparse
-import datetime as dt
 import json
 import os
 import shutil
 import sys
 
 from stsvend import profile
-from tools import FIRMWARE, ROOT
+from tools import DEMO_MADE, FIRMWARE, ROOT
 from tools.deploy import meter_json
 
 WEB = os.path.join(ROOT, "web")
 PORT_DIR = os.path.join("node_modules", "@micropython", "micropython-webassembly-pyscript")
-PAGE = ("index.html", "app.js", "style.css", "webmeter.py")
+PAGE = ("index.html", "app.js", "style.css")
+# The page's Python beside the firmware: the bridge app.js calls, the explainer's words, the
+# teacher's panel; into page.json.
+PAGE_PY = ("webmeter.py", "explainer.py", "teacher.py")
 PORT = ("micropython.mjs", "micropython.wasm")
 PACKAGES = ("sts", "meter", "ui")  # not hal (drivers) but for LOOP, nor main.py (a board's)
 LOOP = ("app.py", "hal/__init__.py", "hal/energy.py", "hal/virtual.py")  # the loop, drivers
 DEMO = os.path.join(ROOT, "stsvend", "profiles", "demo.json")
-MADE = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)  # as `make sim`: edition 1 ran out
+MADE = DEMO_MADE  # as `make sim`: edition 1 ran out
 
 
 class WebBuildError(Exception):
@@ -40,6 +43,15 @@ def firmware_files(firmware=FIRMWARE):
                     files[pkg + "/" + name] = f.read()
     for name in LOOP:
         with open(os.path.join(firmware, name), encoding="utf-8") as f:
+            files[name] = f.read()
+    return files
+
+
+def page_files(web=WEB):
+    """{"webmeter.py": source, ...}: the page's own Python, which app.js puts in /web."""
+    files = {}
+    for name in PAGE_PY:
+        with open(os.path.join(web, name), encoding="utf-8") as f:
             files[name] = f.read()
     return files
 
@@ -75,7 +87,11 @@ def build(out, web=WEB):
     for name in PORT:
         shutil.copyfile(os.path.join(port, name), os.path.join(out, name))
         written.append(name)
-    for name, data in (("firmware.json", firmware_files()), ("demo.json", demo())):
+    for name, data in (
+        ("firmware.json", firmware_files()),
+        ("page.json", page_files(web)),
+        ("demo.json", demo()),
+    ):
         with open(os.path.join(out, name), "w", encoding="utf-8") as f:
             json.dump(data, f, indent=1, sort_keys=True)
         written.append(name)

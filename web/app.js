@@ -455,7 +455,8 @@ function bootMeter() {
   const saved = localStorage.getItem(STORE);
   if (saved) {
     try {
-      wm.restore(saved);
+      const out = call("restore", saved);
+      if (out.error) throw new Error(out.error);
     } catch (e) {
       // Not the meter's files (another page's key, or edited by hand): start afresh, say so.
       call("reset");
@@ -480,8 +481,8 @@ function bootMeter() {
 }
 
 async function main() {
-  const [firmware, webmeter, demo] = await Promise.all(
-    ["firmware.json", "webmeter.py", "demo.json"].map(fetchText));
+  const [firmware, page, demo] = await Promise.all(
+    ["firmware.json", "page.json", "demo.json"].map(fetchText));
   demoText = demo;
   $("#profile").textContent = JSON.parse(demo).profile || "";
   const mp = await loadMicroPython({
@@ -495,7 +496,9 @@ async function main() {
     mp.FS.writeFile("/lib/" + path, source);
   }
   mkdirs(mp.FS, "/lib");
-  mp.FS.writeFile("/lib/webmeter.py", webmeter);
+  for (const [name, source] of Object.entries(JSON.parse(page))) {
+    mp.FS.writeFile("/lib/" + name, source); // webmeter.py, explainer.py, teacher.py
+  }
   mp.runPython("import webmeter");
   wm = mp.pyimport("webmeter");
   window.webmeter = wm; // for the curious, in the browser's console
@@ -563,7 +566,8 @@ function wire() {
   window.addEventListener("storage", (e) => {
     try {
       if (e.key === STORE && e.newValue) {
-        call("sync", e.newValue);
+        const out = call("sync", e.newValue);
+        if (out.error) throw new Error(out.error); // nothing of this tab's state was touched
         shown = "";
         show(call("frame", now()));
         drawHistory();

@@ -6,7 +6,7 @@ import sys
 from binascii import unhexlify
 
 try:
-    from sts import amount, blocks, errors
+    from sts import amount, digits, errors, kinds
     from sts.codec import Decoder
     from sts.sta import Sta
 except ImportError as e:  # no firmware on the path
@@ -26,20 +26,25 @@ SAMPLES = (
 
 def show(dec, token):
     err = dec.decode(token)
-    grouped = " ".join(token[i : i + 4] for i in range(0, len(token), 4))
+    grouped = digits.grouped(token)
     if err:
         print("%-24s -> refused: %s" % (grouped, errors.NAMES[err]))
         return
-    f = blocks.fields(dec.cls, dec.block)
-    name = blocks.LAYOUT[(dec.cls, dec.subclass)][0]
+    # The meter's own view of a block (sts/kinds.py), which every board has: blocks.py, the
+    # vending side's named layouts, is not on a board.
+    b = dec.block
+    name = kinds.WHAT[dec.cls << 4 | dec.subclass]
     extra = ""
     if dec.cls == 0:
-        tenths = amount.decode(f["amount"])
-        extra = " %d.%d units, TID %d" % (tenths // 10, tenths % 10, f["tid"])
-    elif "tid" in f:
-        extra = " register %d, TID %d" % (f["register"], f["tid"])
-    elif "control" in f:
-        extra = " control %d" % f["control"]
+        tenths = amount.decode(kinds.field(b, kinds.AMOUNT))
+        extra = " %s units, TID %d" % (amount.text(tenths), kinds.field(b, kinds.TID))
+    elif dec.cls == 2 and dec.subclass not in (3, 4, 8, 9):
+        tid = kinds.field(b, kinds.TID)
+        extra = " register %d, TID %d" % (kinds.field(b, kinds.REGISTER), tid)
+    elif dec.cls == 1:
+        extra = " control %d" % kinds.field(
+            b, kinds.CONTROL1 if dec.subclass == 0 else kinds.CONTROL2
+        )
     print("%-24s -> class %d.%d %s:%s" % (grouped, dec.cls, dec.subclass, name, extra))
 
 

@@ -15,8 +15,7 @@ import time
 try:
     from app import Loop
 
-    from hal.energy import SimLoad
-    from hal.virtual import Keys, Screen, Switch, Ticks
+    from hal.virtual import Keys, Screen, SimLoad, Switch, Ticks
     from meter.store import RecordStore
 except ImportError as e:  # no firmware on the path
     sys.exit("sim.py: %s: run MICROPYPATH=.frozen:firmware micropython boards/unix/sim.py" % e)

@@ -1,4 +1,6 @@
-# hal  drivers behind tiny interfaces; only main.py and boards/* know which driver and pin
+# hal  drivers behind tiny interfaces; only boards/<name>/board.py names pins, and
+# hal/wiring.py (which board.py calls) picks the drivers: the rest of the firmware is given
+# them (boards/unix/sim.py and the classroom page give it hal/virtual.py's)
 # The interfaces the rest of the firmware relies on (duck-typed, nothing to inherit):
 #   keypad:  scan() -> one key character ("0".."9", "*", "#", "A".."D") per press, or None;
 #            debounced; call it every few milliseconds

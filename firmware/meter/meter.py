@@ -6,7 +6,7 @@
 # lengthen a wait past its limit or change credit.
 # First, before the other modules: STA's 6 KB table is built at import and wants the heap
 # still in one piece (64 KB boards).
-from sts.sta import Sta  # noqa: I001
+import sts.sta  # noqa: F401, I001
 
 import gc
 import struct
@@ -19,15 +19,14 @@ from meter.tid_memory import OLD, TidMemory
 from sts import amount, errors
 from sts import kinds as K
 from sts.kinds import NEXT_BASE, WHAT, field
-from sts.codec import Decoder
+from sts.codec import EA, Decoder, cipher
 
 MAX_BALANCE = 99999999  # tenths: 9,999,999.9 units, 8 digits on a display, < 2**30
 LOCK_AFTER = 3  # refused guesses in a row before the keypad locks
 LOCK_FIRST = 10  # seconds; doubles with each further guess
 LOCK_MAX = 1280
 TRIP_SECONDS = 60  # an overload keeps the supply off this long before it is tried again
-_EA_CODE = {"sta": 7, "misty1": 11}
-_EA_NAME = {7: "sta", 11: "misty1"}
+_EA_NAME = {code: name for name, code in EA.items()}
 _CODEC_ERR = {
     errors.BAD_LENGTH: R.FORMAT,
     errors.NOT_DIGIT: R.FORMAT,
@@ -152,6 +151,14 @@ class Meter:
             self.tick(now)
         return (self.lock_ms + 999) // 1000
 
+    def clear_lock(self):
+        """No refused tokens counted and no keypad lock, saved: the classroom page's teacher's
+        tool only (a real meter's lock runs out by itself). True once stored."""
+        if not self.personalised or self.fault or not (self.fails or self.lock_ms):
+            return False
+        self.fails = self.lock_ms = 0
+        return self._commit()
+
     # -- the entry point ---------------------------------------------------------------
     def apply(self, digits, now):
         """Decide on a typed token at `now` (ms); persist what changes."""
@@ -183,7 +190,7 @@ class Meter:
             control = field(b, K.CONTROL1 if sub == 0 else K.CONTROL2)
             # Anyone can make a test token (it is not encrypted): it changes no state, and
             # does not end a streak of guesses.
-            return R.Result(R.ACCEPT, what, control=control)
+            return R.Result(R.ACCEPT, what, control=control, kind=cls << 4 | sub)
         if cls == 2 and sub in (3, 4, 8, 9):
             return self._key_change(sub, b, what, digits)
         tid = field(b, K.TID)
@@ -209,9 +216,11 @@ class Meter:
         if code:
             return self._refuse(code, what)
         self.tids.add(tid)
-        if sub in (0, 6):  # max power, phase unbalance: watts, carried like an amount
+        if (K.WATTS >> sub) & 1:  # max power, phase unbalance: watts, like an amount
             value = amount.decode(value)
-        return self._done(R.Result(R.ACCEPT, what, register=value, balance=self.balance[0]))
+        return self._done(
+            R.Result(R.ACCEPT, what, register=value, balance=self.balance[0], kind=cls << 4 | sub)
+        )
 
     def _manage(self, sub, value):
         """Apply a class 2 register token; 0, or the refusal code."""
@@ -340,11 +349,7 @@ class Meter:
             # came before (a provisioning file parsed, a record read) is collected first, so
             # that the cipher's tables find room in one piece in a small heap.
             gc.collect()
-            if self.ea == "sta":
-                cipher = Sta
-            else:  # imported only by a MISTY1 meter: 6 KB of heap
-                from sts.misty1 import Misty1 as cipher
-            self._decoder = Decoder(cipher(self.key))
+            self._decoder = Decoder(cipher(self.ea, self.key))  # MISTY1's 6 KB: if asked
         return self._decoder
 
     def status(self):
@@ -357,7 +362,7 @@ class Meter:
                 "kt": self.kt,
                 "sgc": "%06d" % self.sgc,
                 "ti": "%02d" % self.ti,
-                "ea": "EA%02d" % _EA_CODE[self.ea],
+                "ea": "EA%02d" % EA[self.ea],
                 "ken": self.ken,
                 "base_date": self.base_date,
                 "edition": 1 if self.base_date == 1993 else 2,
@@ -420,7 +425,7 @@ class Meter:
             _FMT,
             p,
             0,
-            _EA_CODE[self.ea],
+            EA[self.ea],
             self.kt,
             self.krn,
             self.ken,

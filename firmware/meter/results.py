@@ -62,7 +62,7 @@ class Result:
     instance holds only what was given, the smaller on the heap of a meter that makes one
     per token."""
 
-    amount = balance = register = n = m = seconds = control = sub = None
+    amount = balance = register = n = m = seconds = control = sub = kind = None
 
     def __init__(
         self,
@@ -76,6 +76,7 @@ class Result:
         seconds=None,
         control=None,
         sub=None,
+        kind=None,
     ):
         self.code = code
         self.what = what
@@ -94,6 +95,8 @@ class Result:
             self.seconds = seconds
         if control is not None:
             self.control = control
+        if kind is not None:  # an accepted management or test token: class << 4 | subclass
+            self.kind = kind
 
     @property
     def name(self):

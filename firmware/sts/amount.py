@@ -6,6 +6,11 @@ _SCALE = (1, 10, 100, 1000)
 _OFFSET = (0, 16384, 180224, 1818624)
 
 
+def text(tenths):
+    """Tenths as a person reads them: "12.5"."""
+    return "%d.%d" % (tenths // 10, tenths % 10)
+
+
 def decode(raw):
     """Tenths of a unit encoded by the raw 16-bit amount."""
     e = raw >> 14

@@ -1,7 +1,10 @@
 # blocks.py  the data block of every class and subclass: named fields, LSB-first bit layout
 # Bits 0..15 are the CRC and bits 60..63 the subclass in every block; LAYOUT names the rest.
-# For building and explaining tokens (the vending side, the page, the conformance runner): a
-# meter reads its fields with kinds.bits() and never loads this module.
+# For building (encode) and explaining tokens (the vending side, the page, the conformance
+# runner): a meter reads its fields with kinds.field() and never loads this module.
+from array import array
+
+from sts import digits
 from sts import kinds as K
 from sts.crc import crc_of
 from sts.kinds import KNOWN, WHAT, bits  # noqa: F401 - KNOWN, WHAT: here as before
@@ -87,3 +90,13 @@ def fields(cls, b):
     for name, lo, n in LAYOUT[(cls, sub)][1]:
         out[name] = bits(b, lo, n)
     return out
+
+
+def encode(cls, subclass, fields, cipher):
+    """The 20 digits of a token built from named fields, encrypted under `cipher` (class 1
+    travels in the clear: None will do)."""
+    b = array("I", bytes(12))
+    build(cls, subclass, fields, b)
+    if cls != 1:
+        cipher.encrypt(b)
+    return digits.format(cls, b)

@@ -5,6 +5,23 @@ from sts import digits, errors
 from sts.crc import matches
 from sts.kinds import KNOWN
 
+# The encryption algorithms by their profile names, with their EA codes (IEC 62055-41).
+EA = {"sta": 7, "misty1": 11}
+
+
+def cipher(ea, key):
+    """The cipher of an encryption algorithm under a decoder key; MISTY1's tables are
+    imported only when asked for (6 KB of a small heap)."""
+    if ea == "sta":
+        from sts.sta import Sta
+
+        return Sta(key)
+    if ea == "misty1":
+        from sts.misty1 import Misty1
+
+        return Misty1(key)
+    raise ValueError("ea: 'sta' (EA07) or 'misty1' (EA11), got %r" % (ea,))
+
 
 class Decoder:
     """Decodes tokens for one meter: `cipher` is an Sta or Misty1 under its decoder key.
@@ -37,14 +54,3 @@ class Decoder:
         self.cls = cls
         self.subclass = sub
         return errors.OK
-
-
-def encode(cls, subclass, fields, cipher):
-    """The 20 digits of a token built from named fields (vending side, and tests)."""
-    from sts.blocks import build  # the vending side's: a meter never loads it
-
-    b = array("I", bytes(12))
-    build(cls, subclass, fields, b)
-    if cls != 1:
-        cipher.encrypt(b)
-    return digits.format(cls, b)

@@ -53,3 +53,8 @@ def format(cls, b):
     n = b[0] + (v1 << 24) + (v2 << 48)
     s = str(n)
     return "0" * (20 - len(s)) + s
+
+
+def grouped(s):
+    """Digits in groups of four, as a token is printed and typed: "0000 0000 0087 ..."."""
+    return " ".join(s[i : i + 4] for i in range(0, len(s), 4))

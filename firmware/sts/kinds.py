@@ -47,6 +47,9 @@ KENHO = 56 << 8 | 4
 TI = 48 << 8 | 8  # section 4 (second)
 KENLO = 56 << 8 | 4
 SGC12 = 48 << 8 | 12  # sections 8 and 9 (MISTY1): the SGC's low and high 12 bits
+# Class 2 subclasses whose register carries watts, coded like a transfer amount (bit per
+# subclass): max power limit (0) and max phase power unbalance limit (6).
+WATTS = 1 << 0 | 1 << 6
 NEXT_BASE = {1993: 2014, 2014: 2035}  # a rollover's next base date (none after 2035)
 
 

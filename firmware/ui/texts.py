@@ -1,6 +1,7 @@
 # texts.py  what the display says: one small table per manufacturer's taste
-# Result texts by result code (meter/results.py): two lines, with {amount} {balance} {n}
-# {m} {seconds} {register} filled in. Short codes typed then Enter show information.
+# Result texts by result code (meter/results.py): two lines, with {amount} {unit} {balance}
+# (the meter's, after the token) {what} {n} {m} {seconds} {register} {control} filled in.
+# Short codes typed then Enter show information.
 # Change these tables to copy another meter's wording; the defaults fit 16x2 whole.
 from meter import results as R
 
@@ -32,17 +33,20 @@ ACCEPT_CREDIT = ("ACCEPT", "+{amount} {unit}")  # code 1 for a credit token
 # Code 1 for management and test/display tokens: the second line shows what was set, whole
 # for every value a token can carry (watts up to 18201624, registers up to 65535, test
 # controls up to 11 digits).
+# Keyed by the kind, class << 4 | subclass (the keys of sts/kinds.py WHAT), never by its
+# words: a kind renamed keeps its screen. (Numbers, not named constants: names would cost
+# a 64 KB heap some 200 bytes.)
 ACCEPT_TOKEN = {
-    "set max power limit": "LIMIT {register} W",
-    "clear credit": "CREDIT CLEARED",
-    "set tariff rate": "TARIFF {register}",
-    "clear tamper": "TAMPER CLEARED",
-    "set max phase power unbalance": "UNBAL {register} W",
-    "set water meter factor": "WATER FAC {register}",
-    "test/display 1": "TEST {control}",
-    "test/display 2": "TEST {control}",
+    0x20: "LIMIT {register} W",  # set max power limit
+    0x21: "CREDIT CLEARED",  # clear credit
+    0x22: "TARIFF {register}",  # set tariff rate
+    0x25: "TAMPER CLEARED",  # clear tamper
+    0x26: "UNBAL {register} W",  # set max phase power unbalance
+    0x27: "WATER FAC {register}",  # set water meter factor
+    0x10: "TEST {control}",  # test/display 1
+    0x11: "TEST {control}",  # test/display 2
 }
-ACCEPT_ZERO = {"set max power limit": "NO POWER LIMIT"}  # 0 W: the limit is lifted
+ACCEPT_ZERO = {0x20: "NO POWER LIMIT"}  # max power 0 W: the limit is lifted
 UNITS = ("kWh", "m3", "m3", "h")  # electricity, water, gas, time (tenths of these)
 
 # Short codes: typed digits (fewer than 20) then Enter. Name -> screen in ui.py.

@@ -5,6 +5,8 @@
 from meter import diff
 from meter.key_change import sections_for
 from meter.results import ACCEPT, KCT_STAGED, LOCKED, NAMES, STORAGE
+from sts import amount
+from sts.digits import grouped
 from ui import texts as T
 
 IDLE = 0
@@ -24,8 +26,13 @@ def edition_forms(texts=T):
     return ", ".join(sorted(texts.EDITION_FORMS))
 
 
-def tenths(v):
-    return "%d.%d" % (v // 10, v % 10)
+tenths = amount.text  # (sts/amount.py: "12.5")
+
+
+def fit(lines, rows, cols):
+    """A frame of `rows` lines of exactly `cols` characters: cut or padded."""
+    lines = list(lines) + [""] * rows
+    return [(s + " " * cols)[:cols] for s in lines[:rows]]
 
 
 class Ui:
@@ -42,6 +49,10 @@ class Ui:
         self.since = 0  # ms of the last key, or when the state began
         self.last = []  # (token, result line) of recent accepted tokens
         self.result = self.info = None  # the lines of the RESULT and INFO screens
+
+    def typed(self):
+        """The digits typed so far, as text."""
+        return self.digits.decode()
 
     # -- input ---------------------------------------------------------------------------
     def key(self, k, now):
@@ -100,8 +111,7 @@ class Ui:
     # -- output --------------------------------------------------------------------------
     def frame(self, now):
         """The lines the display shows now (each exactly `cols` wide)."""
-        lines = list(self.lines(now)) + [""] * self.rows
-        return [(s + " " * self.cols)[: self.cols] for s in lines[: self.rows]]
+        return fit(self.lines(now), self.rows, self.cols)
 
     def lines(self, now):
         """The text of the screen now, before it is cut or padded to the display."""
@@ -118,8 +128,7 @@ class Ui:
         return self._idle_lines(now)
 
     def _entry_lines(self):
-        d = self.digits.decode()
-        groups = [d[i : i + 4] for i in range(0, len(d), 4)]
+        groups = grouped(self.digits.decode()).split(" ")
         per = max(1, (self.cols + 1) // 5)  # groups of "dddd " that fit a line
         if len(groups) <= per:
             return [self.t.ENTER, " ".join(groups)]
@@ -155,14 +164,8 @@ class Ui:
         return [first, second]
 
     def _result_lines(self, r):
-        if r.code == ACCEPT and r.amount is not None:
-            top, bottom = self.t.ACCEPT_CREDIT
-            return [top, bottom.format(amount=tenths(r.amount), unit=self.t.UNITS[r.sub or 0])]
-        top, bottom = self.t.RESULT.get(r.code, ("RESULT %d" % r.code, ""))
-        if r.code == ACCEPT and r.what in self.t.ACCEPT_TOKEN:
-            bottom = self.t.ACCEPT_TOKEN[r.what]
-            if r.register == 0:
-                bottom = self.t.ACCEPT_ZERO.get(r.what, bottom)
+        # What a text may name ({amount} {unit} {balance} {what} {n} {m} {seconds} {register}
+        # {control}); the balance is the meter's after the token, refused or not.
         v = {
             "what": r.what.upper(),
             "n": r.n,
@@ -170,7 +173,18 @@ class Ui:
             "seconds": r.seconds,
             "register": r.register,
             "control": r.control,
+            "balance": tenths(self.meter.balance[0] if r.balance is None else r.balance),
+            "amount": "" if r.amount is None else tenths(r.amount),
+            "unit": self.t.UNITS[r.sub or 0],
         }
+        if r.code == ACCEPT and r.amount is not None:
+            top, bottom = self.t.ACCEPT_CREDIT
+            return [top.format(**v), bottom.format(**v)]
+        top, bottom = self.t.RESULT.get(r.code, ("RESULT %d" % r.code, ""))
+        if r.code == ACCEPT and r.kind in self.t.ACCEPT_TOKEN:
+            bottom = self.t.ACCEPT_TOKEN[r.kind]
+            if r.register == 0:
+                bottom = self.t.ACCEPT_ZERO.get(r.kind, bottom)
         return [top.format(**v), bottom.format(**v)]
 
     def _code(self, code):

@@ -23,12 +23,12 @@ from sts import errors
 from sts.codec import Decoder
 from sts.sta import Sta
 from stsvend import vend
-from tools import build_mpy
+from tools import DEMO_MADE, build_mpy
 from tools.deploy import meter_json
 
 UTC = dt.timezone.utc
 START = int(dt.datetime(2026, 11, 23, 12, tzinfo=UTC).timestamp())  # the sim's clock
-MADE = dt.datetime(2024, 1, 1, tzinfo=UTC)  # the demo meter's manufacture date
+MADE = DEMO_MADE  # the demo meter's manufacture date (tools/__init__.py)
 WHEN = dt.datetime(2024, 6, 1, 12, tzinfo=UTC)  # demo (base 1993) tokens: before 2024-11-24
 FAULT = ["METER FAULT", "CALL SERVICE"]
 # The README's table: codec refusal -> meter result code.

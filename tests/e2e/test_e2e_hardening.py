@@ -10,15 +10,17 @@ import simscript
 from meter import results as R
 from simscript import demo, frames, screen, screens, statuses
 from sts import errors
-from sts.codec import Decoder, encode
+from sts.blocks import encode
+from sts.codec import Decoder
 from sts.sta import Sta
 from stsvend import profile, vend
+from tools import DEMO_MADE
 from tools.deploy import meter_json
 
 UTC = dt.timezone.utc
 START = int(dt.datetime(2026, 11, 23, 12, tzinfo=UTC).timestamp())  # the sim's clock
 EARLIER = START - 30 * 86400  # a board's clock after a power cut: rp2 restarts in 2021
-MADE = dt.datetime(2024, 1, 1, tzinfo=UTC)  # the demo meter's manufacture date
+MADE = DEMO_MADE  # the demo meter's manufacture date (tools/__init__.py)
 WHEN = dt.datetime(2024, 6, 1, 12, tzinfo=UTC)  # demo (base 1993) tokens: before 2024-11-24
 BASE_1993 = dt.datetime(1993, 1, 1, tzinfo=UTC)
 FAULT = ["METER FAULT", "CALL SERVICE"]

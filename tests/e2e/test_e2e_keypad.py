@@ -13,12 +13,13 @@ from meter import results as R
 from simscript import demo, frames, screen, screens, statuses
 from sts import amount
 from stsvend import profile, vend
+from tools import DEMO_MADE
 from tools.deploy import meter_json
 
 UTC = dt.timezone.utc
 NOW = dt.datetime(2026, 11, 23, 12, tzinfo=UTC)  # the meter's clock when the script starts
 START = int(NOW.timestamp())
-MADE = dt.datetime(2024, 1, 1, tzinfo=UTC)  # the demo meter's manufacture date (simprep)
+MADE = DEMO_MADE  # the demo meter's manufacture date (tools/__init__.py)
 BEFORE_ROLLOVER = dt.datetime(2024, 6, 1, tzinfo=UTC)  # base 1993 TIDs end 2024-11-24
 COLS = 16
 UNITS = ("kWh", "m3", "m3", "h")

@@ -16,13 +16,13 @@ import startup
 from demo_meter import FIELDS, KEY
 from fake_clock import FakeClock
 
-from hal.energy import SimLoad
+from hal.virtual import SimLoad
 from meter import results as R
 from meter.meter import Meter
 from meter.store import RecordStore
 from scratch import FailingStore, cipher, fresh_dir
-from sts import amount, keychange
-from sts.codec import encode
+from sts import amount, vending
+from sts.blocks import encode
 from ui.ui import Ui
 
 PROFILE = dict(FIELDS, manufacture_tid=1000)  # the demo meter, as /meter.json holds it
@@ -504,7 +504,7 @@ def test_boot_runs_the_meter_with_the_watchdog_or_the_self_test_with_none():
 
 def _kct(new):
     c = cipher(KEY)
-    return [encode(2, sub, f, c) for sub, f in keychange.sections(new, 2, 2, 255, 1)]
+    return [encode(2, sub, f, c) for sub, f in vending.sections(new, 2, 2, 255, 1)]
 
 
 def _meter():

@@ -7,13 +7,13 @@ import micropython
 from fake_clock import FakeClock
 
 from hal.clock import Clock
-from hal.energy import SimLoad
 from hal.gpio import Led, Relay
 from hal.keypad import KEYS_4X3, KEYS_4X4, Keypad
 from hal.pcf8574_lcd import I2cLcd
 from hal.pzem import Pzem, crc16
 from hal.s0 import S0
 from hal.ssd1306 import INIT, SSD1306
+from hal.virtual import SimLoad
 from hal_sim import (
     FakeI2c,
     FakePin,

@@ -24,8 +24,8 @@ from meter import results as R
 from meter.meter import LOCK_MAX, MAX_BALANCE, TRIP_SECONDS, Meter
 from meter.store import RecordStore
 from scratch import FailingStore, cipher, fresh_dir
-from sts import amount, digits, keychange
-from sts.codec import encode
+from sts import amount, digits, vending
+from sts.blocks import encode
 
 MKEY = unhexlify("f94b6ed353c3bfdb113e2d3a7ea3c41d")  # the MISTY1 meter's decoder key
 KEYS = {
@@ -84,7 +84,7 @@ def kct(old, new, kt=2, krn=2, ken=255, ti=7, ro=0, sgc=123456):
     c = cipher(KEYS[old])
     return {
         sub: encode(2, sub, f, c)
-        for sub, f in keychange.sections(KEYS[new], kt, krn, ken, ti, ro, sgc)
+        for sub, f in vending.sections(KEYS[new], kt, krn, ken, ti, ro, sgc)
     }
 
 
@@ -1338,7 +1338,7 @@ def test_a_held_section_is_dropped_when_the_clock_goes_back_or_the_window_passes
 
 
 def test_a_clock_stepped_back_or_forward_never_changes_credit():
-    from hal.energy import SimLoad
+    from hal.virtual import SimLoad
 
     m = new_meter()
     play(m, "c 2000 100 -> ACCEPT")

@@ -1,7 +1,7 @@
 # ui_rules.py  the keypad-and-display rules (firmware/ui), one test_* function per rule; runs
 # unchanged in the micropython unix binary and in CPython, through tests/mp/mptest.py.
 #
-# A real Meter on a fresh temp dir, tokens built with sts.codec.encode under the meter's key.
+# A real Meter on a fresh temp dir, tokens built with sts.blocks.encode under the meter's key.
 # Time is milliseconds of the ui's clock (the meter sees whole seconds). Frames are compared
 # with their padding stripped (show()), and checked for size separately (frames_fit).
 import gc
@@ -14,7 +14,8 @@ from meter.meter import TRIP_SECONDS, Meter
 from meter.store import RecordStore
 from scratch import cipher, fresh_dir
 from sts import amount
-from sts.codec import encode
+from sts import kinds as K
+from sts.blocks import encode
 from ui import texts as T
 from ui import ui as U
 from ui.ui import Ui
@@ -646,3 +647,34 @@ def test_texts_table_can_be_swapped():
     eq(T.RESULT[10], ("REJECT 10", "USED TOKEN"), "the default table is untouched:")
     ui = Ui(m)  # the default table still the default
     eq(enter(ui, tok, 20000), ["REJECT 10", "USED TOKEN"])
+
+
+def test_a_result_text_can_show_the_balance():
+    """texts.py offers {balance} to every result text: a table that uses it renders."""
+    t = _Texts()
+    for name in dir(T):
+        if name[0] != "_":
+            setattr(t, name, getattr(T, name))
+    t.ACCEPT_CREDIT = ("+{amount} {unit}", "NOW {balance}")
+    t.RESULT = dict(T.RESULT)
+    t.RESULT[R.USED] = ("USED TOKEN", "STILL {balance}")
+    t.RESULT[R.ACCEPT] = ("ACCEPT {balance}", "{what}")
+    m = new_meter()
+    ui = Ui(m, texts=t)
+    tok = credit(2000, 125)
+    eq(enter(ui, tok, 0), ["+12.5 kWh", "NOW 12.5"])
+    eq(enter(ui, credit(2001, 10), 5000), ["+1.0 kWh", "NOW 13.5"])
+    eq(enter(ui, tok, 10000), ["USED TOKEN", "STILL 13.5"])
+    eq(enter(ui, mgmt(5, 0, 2002), 15000), ["ACCEPT 13.5", "TAMPER CLEARED"])
+
+
+def test_a_result_text_follows_its_kind_not_the_kinds_words():
+    """Renaming a kind (sts/kinds.py WHAT) keeps its screen: texts are keyed by the kind."""
+    words = K.WHAT[0x20]  # set max power limit
+    K.WHAT[0x20] = "power cap"
+    try:
+        ui = Ui(new_meter())
+        eq(enter(ui, mgmt(0, 0x416A, 2000), 0), ["ACCEPT", "LIMIT 20004 W"])
+        eq(enter(ui, mgmt(0, 0, 2001), 5000), ["ACCEPT", "NO POWER LIMIT"])
+    finally:
+        K.WHAT[0x20] = words

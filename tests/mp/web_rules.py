@@ -8,6 +8,7 @@ from demo_meter import FIELDS, KEY
 
 import webmeter as W  # web/ is on the path (tests/firmware/test_mp_rules.py)
 from scratch import fresh_dir
+from sts import dates
 
 NOW = 1795435200000  # 2026-11-23 12:00 UTC, in ms
 DEMO = json.dumps(
@@ -232,10 +233,12 @@ def _dressed():
 
 
 def test_a_tid_is_shown_as_the_minute_it_stands_for_with_its_window():
-    assert W.tid_date(1993, 0) == "1993-01-01 00:00 UTC"
-    assert W.tid_date(1993, (1 << 24) - 1) == "2024-11-24 20:15 UTC"
-    assert W.tid_date(2014, (1 << 24) - 1) == "2045-11-24 20:15 UTC"
-    assert W.tid_date(2014, 6781680) == "2026-11-23 12:00 UTC"  # NOW
+    # (sts/dates.py: the same conversion as stsvend's)
+    assert dates.text(1993, 0) == "1993-01-01 00:00 UTC"
+    assert dates.text(1993, (1 << 24) - 1) == "2024-11-24 20:15 UTC"
+    assert dates.text(2014, (1 << 24) - 1) == "2045-11-24 20:15 UTC"
+    assert dates.text(2014, 6781680) == "2026-11-23 12:00 UTC"  # NOW
+    assert dates.tid_at(2014, NOW // 1000) == 6781680
     boot()
     type_token(vend("credit", "1")[0], NOW)  # edition 1: on from the manufacture TID
     tid = _dressed()["field tid"]
@@ -272,7 +275,8 @@ def test_learner_text_has_no_internal_names_and_says_nothing_twice():
     text = json.dumps(list(st.values()))
     for name in ("BAD_CRC", "BAD_LENGTH", "UNKNOWN_", "NOT_DIGIT", "TOO_LARGE", "MISMATCH"):
         assert name not in text, name
-    assert "another meter's token" in st["refused"]["value"]
+    # (a class 1 token: sent in the clear, so no key can be wrong; stsvend explain's words)
+    assert st["refused"]["value"] == "the CRC does not match: a typo?"
     assert st["result"]["value"].count("REJECT") == 0 and "13 CRC" in st["result"]["value"]
 
 
@@ -346,3 +350,56 @@ def test_the_teachers_clear_lockout_unlocks_this_pages_keypad():
     W.restore(saved)
     assert json.loads(W.boot(DEMO, NOW + 3500))["status"]["lock_left"] == 0
     assert type_token(vend("credit", "1")[0], NOW + 4000)[0].startswith("ACCEPT")
+
+
+def _files(saved):
+    return json.loads(saved)
+
+
+def test_every_call_answers_malformed_input_with_an_error_not_an_exception():
+    boot()
+    for call, args in (
+        (W.key, ("x", NOW)),
+        (W.key, (None, NOW)),
+        (W.key, ("1", "soon")),
+        (W.frame, ("-5",)),
+        (W.frame, (None,)),
+        (W.vend, ("credit", "1", "yesterday")),
+        (W.vend, ("credit", None, NOW)),
+        (W.vend, (None, None, NOW)),
+        (W.explain_again, ("first",)),
+        (W.explain_again, (None,)),
+        (W.set_load, ("lots", NOW)),
+        (W.advance, ("-1", NOW)),
+        (W.clear_lockout, ("now",)),
+        (W.restore, ("not json",)),
+        (W.restore, ('{"../meter.0": ""}',)),
+        (W.restore, ('{"meter.0": "!!"}',)),
+        (W.sync, ('["meter.0"]',)),
+        (W.sync, (None,)),
+        (W.boot, ("{}", NOW)),
+    ):
+        out = json.loads(call(*args))
+        assert "error" in out and out["error"], (call, args, out)
+
+
+def test_sync_or_restore_with_malformed_files_keeps_every_state_file():
+    boot()
+    tok = vend("credit", "5")[0]
+    type_token(tok, NOW)
+    saved = W.state_files()
+    good = _files(saved)
+    for files in (
+        "{",
+        json.dumps(dict(good, history="x")),
+        json.dumps(dict(good, **{"history.json": "bm90IGpzb24="})),  # "not json"
+        json.dumps(dict(good, **{"meter.1": "not base64!"})),
+    ):
+        assert "error" in json.loads(W.sync(files)), files
+        assert "error" in json.loads(W.restore(files)), files
+        assert W.state_files() == saved  # not a byte of the state was touched
+    # ... so after a reload the token typed before is still used: refused, no credit twice.
+    W.boot(DEMO, NOW + 1000)
+    before = json.loads(W.frame(NOW + 1000))["status"]["balance"]
+    type_token(tok, NOW + 2000)
+    assert json.loads(W.frame(NOW + 2000))["status"]["balance"] == before == 50

@@ -16,14 +16,14 @@ from test_codec_cpython import (
     readme_token_value,
 )
 
-from conftest import FIRMWARE, ROOT, VECTORS, load_vectors
-from sts import errors
+from conftest import FIRMWARE, ROOT, VECTORS, load_vectors, micropython_binary, path_env
+from sts import codec, errors
 from sts.codec import Decoder
 from sts.misty1 import Misty1
 from sts.sta import Sta
 
 TOKENS = [c for c in load_vectors() if c["kind"] == "token"]
-CIPHERS = {"sta": Sta, "misty1": Misty1}
+MP_DECODE = os.path.join(ROOT, "tools", "mp_decode.py")
 M24 = 0xFFFFFF
 ALLOC_LIMIT = 512  # bytes of heap one decode may take on the portable path, after warm-up
 
@@ -51,39 +51,20 @@ def value(b):
 
 # --- (a) every vector decodes in micropython ------------------------------------------
 
-DECODE_ALL = (
-    MP_HELPERS
-    + """
-from sts import amount, blocks, errors
-from sts.codec import Decoder
-from sts.misty1 import Misty1
-from sts.sta import Sta
-
-CIPHERS = {"sta": Sta, "misty1": Misty1}
-with open(%r) as f:
-    for line in f:
-        case = json.loads(line)
-        if case.get("kind") != "token":
-            continue
-        ea = case.get("ea")
-        dec = Decoder(CIPHERS[ea](unhexlify(case["decoder_key"])) if ea else None)
-        err = dec.decode(case["token"])
-        out = {"id": case["id"], "error": errors.NAMES[err]}
-        if not err:
-            f = blocks.fields(dec.cls, dec.block)
-            if dec.cls == 0:
-                f["amount_tenths"] = amount.decode(f["amount"])
-            out.update({"class": dec.cls, "subclass": dec.subclass, "fields": f,
-                        "block": "%%016x" %% value(dec.block)})
-        print(json.dumps(out))
-"""
-    % VECTORS
-)
-
 
 @pytest.fixture(scope="module")
-def mp_decoded(mp):
-    return {r["id"]: r for r in map(json.loads, mp(DECODE_ALL).splitlines())}
+def mp_decoded():
+    """Every vector through tools/mp_decode.py, the micropython reader the conformance
+    runner uses too."""
+    r = subprocess.run(
+        [micropython_binary(), "-X", "heapsize=96K", MP_DECODE, VECTORS],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=path_env(FIRMWARE),
+    )
+    assert r.returncode == 0, r.stderr
+    return {r["id"]: r for r in map(json.loads, r.stdout.splitlines())}
 
 
 @pytest.mark.parametrize("case", TOKENS, ids=[c["id"] for c in TOKENS])
@@ -180,13 +161,9 @@ BAD = (
     MP_HELPERS
     + """
 from sts import errors
-from sts.codec import Decoder
-from sts.misty1 import Misty1
-from sts.sta import Sta
-
-CIPHERS = {"sta": Sta, "misty1": Misty1}
+from sts.codec import Decoder, cipher
 for label, token, ea, key, _want in %r:
-    dec = Decoder(CIPHERS[ea](unhexlify(key)) if ea else None)
+    dec = Decoder(cipher(ea, unhexlify(key)) if ea else None)
     print(json.dumps([label, errors.NAMES[dec.decode(token)],
                       errors.NAMES[dec.decode(token.encode())]]))
 """
@@ -208,7 +185,7 @@ def test_bad_input_gives_its_error_in_micropython(mp_bad, label, token, ea, key,
 def test_bad_input_as_bytes_gives_the_cpython_error_in_micropython(
     mp_bad, label, token, ea, key, want
 ):
-    dec = Decoder(CIPHERS[ea](bytes.fromhex(key)) if ea else None)
+    dec = Decoder(codec.cipher(ea, bytes.fromhex(key)) if ea else None)
     assert mp_bad[label][1] == errors.NAMES[dec.decode(token.encode())]
 
 
@@ -222,9 +199,7 @@ import sts.kernels
 if %r:  # the portable path: the kernels hidden before any sts module looks for them
     sts.kernels.VIPER = None
 from sts import digits
-from sts.codec import Decoder
-from sts.misty1 import Misty1
-from sts.sta import Sta
+from sts.codec import Decoder, cipher as cipher_of
 
 
 def measure(dec, token):
@@ -235,7 +210,7 @@ def measure(dec, token):
     return err, gc.mem_alloc() - before
 
 
-cipher = {"sta": Sta, "misty1": Misty1}[%r](unhexlify(%r))
+cipher = cipher_of(%r, unhexlify(%r))
 dec = Decoder(cipher)
 token = %r
 for _ in range(5):

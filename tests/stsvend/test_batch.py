@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import ROOT
+from conftest import MISTY1, ROOT
 from sts import amount, blocks, errors
 from sts.codec import Decoder
 from stsvend import batch, cli, vend
@@ -23,7 +23,7 @@ from stsvend.profile import Profile, luhn_digit
 
 DEMO_PATH = os.path.join(ROOT, "stsvend", "profiles", "demo.json")
 STA_VK = "abababababababab"
-DKGA04_VK = "abababababababab949494949494949401234567"
+DKGA04_VK = MISTY1["vending_key"]
 AT = "2025-03-01T06:00Z"
 HEADER = "pan,sgc,ti,kt,krn,ken,ea,dkga,base_date,amount"
 

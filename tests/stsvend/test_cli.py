@@ -10,6 +10,7 @@ import sys
 
 import pytest
 
+from conftest import DEMO_METER, load_vectors
 from examples import exit_code_shown, readme_examples
 from sts import amount, errors
 from stsvend import cli, vend
@@ -124,8 +125,8 @@ def test_cli_json_output(stsvend, name, where):
     data = json.loads(out)
     assert isinstance(data, kind)
     if kind is list:
-        assert all(set(d) == {"stage", "value"} for d in data)
-        assert data[0] == {"stage": "digits", "value": VECTOR_TOKEN}
+        assert all(set(d) == {"stage", "value", "bit", "width", "words"} for d in data)
+        assert data[0]["stage"] == "digits" and data[0]["words"] == VECTOR_TOKEN
         return
     assert want <= set(data)
     if name == "key":
@@ -175,6 +176,39 @@ def test_cli_explain_vector_token_stages(stsvend):
     assert st["field tid"].startswith("5871715 ")
     assert st["amount"].startswith("0.1")
     assert "refused" not in st
+
+
+def test_the_demo_meter_is_one_meter_for_both_sides():
+    """tests/mp/demo_meter.py (the micropython side's demo meter) is the packaged demo
+    profile's meter, with the decoder key of the vectors' CTSA01."""
+    p = Profile(DEMO)
+    assert p.decoder_key() == DEMO_METER.KEY
+    assert {k: getattr(p, k) for k in DEMO_METER.FIELDS} == DEMO_METER.FIELDS
+    ctsa01 = [c for c in load_vectors() if c["source"].endswith("CTSA01.step1Test")][0]
+    assert ctsa01["decoder_key"] == DEMO_KEY and ctsa01["key"]["pan"] == p.pan
+
+
+def test_cli_explain_json_gives_each_stage_as_numbers(stsvend):
+    """The stages as data: a program reads the numbers, not the sentences."""
+    code, out, err = stsvend("--json", "explain", VECTOR_TOKEN)
+    assert code == 0, err
+    st = {d["stage"]: d for d in json.loads(out)}
+    assert st["66 bits"]["value"] == int(VECTOR_TOKEN)
+    assert (st["class bits"]["value"], st["class bits"]["bit"], st["class bits"]["width"]) == (
+        0,
+        27,
+        2,
+    )
+    assert st["plaintext"]["value"] == 0x05599863000119E6 and st["plaintext"]["width"] == 64
+    assert (st["CRC"]["value"], st["CRC"]["bit"], st["CRC"]["width"]) == (0x19E6, 0, 16)
+    assert st["token"]["value"] == 0x00  # class << 4 | subclass
+    assert (st["field tid"]["value"], st["field tid"]["bit"], st["field tid"]["width"]) == (
+        5871715,
+        32,
+        24,
+    )
+    assert st["amount"]["value"] == 1  # tenths
+    assert st["TID time"]["value"] == 5871715
 
 
 def test_cli_explain_wrong_crc(stsvend):
@@ -575,7 +609,7 @@ def test_cli_explain_class_1_needs_no_profile(stsvend):
     st = stages(out)
     assert st["token"].startswith("class 1 subclass 0")
     assert "bit 9 = display the power consumption" in st["field control"]
-    assert "manufacturer code" in st["field mfr"]
+    assert "manufacturer code (0: any meter)" in st["field mfr"]
 
 
 def test_cli_explain_class_0_without_profile_asks_for_one(stsvend):

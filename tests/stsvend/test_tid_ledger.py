@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from conftest import DEMO_KEY as DEMO_KEY_HEX
 from conftest import FIRMWARE, ROOT, path_env
 from sts import blocks, errors
 from sts.codec import Decoder
@@ -21,7 +22,7 @@ DEMO_PATH = os.path.join(ROOT, "stsvend", "profiles", "demo.json")
 with open(DEMO_PATH) as _f:
     DEMO = json.load(_f)
 PAN = DEMO["pan"]
-DEMO_KEY = bytes.fromhex("e653341f9d5bf36f")  # vectors: CTSA01, the demo meter's key
+DEMO_KEY = bytes.fromhex(DEMO_KEY_HEX)  # (conftest: the demo meter's decoder key)
 AT_TEXT = "2024-11-23T10:00Z"
 T = 16775160  # the TID of AT_TEXT under base date 1993
 

@@ -6,7 +6,8 @@ import json
 import os
 import re
 
-from conftest import ROOT
+from conftest import DEMO_KEY as DEMO_KEY  # (re-exported: the tests take it from here)
+from conftest import MISTY1, ROOT
 from sts import blocks, errors
 from sts.codec import Decoder
 from stsvend import profile as profiles
@@ -16,23 +17,10 @@ from stsvend.profile import Profile
 DEMO_PATH = os.path.join(ROOT, "stsvend", "profiles", "demo.json")
 with open(DEMO_PATH) as _f:
     DEMO = json.load(_f)
-DEMO_KEY = "e653341f9d5bf36f"  # vectors: CTSA01, the demo meter's DKGA02 key at KRN 1
 DEMO_KEY_KRN2 = "f469dc6937c04441"  # vectors: the same meter at KRN 2
 
-DKGA04_VK = "abababababababab949494949494949401234567"
-MISTY = {
-    "name": "misty meter",
-    "pan": "600727000000000009",
-    "sgc": "123457",
-    "ti": "01",
-    "kt": 2,
-    "krn": 1,
-    "ken": 255,
-    "ea": "misty1",
-    "dkga": 4,
-    "base_date": 1993,
-    "vending_key": DKGA04_VK,
-}
+MISTY = MISTY1  # (conftest: the MISTY1 test meter)
+DKGA04_VK = MISTY["vending_key"]
 MISTY_KEY = "f94b6ed353c3bfdb113e2d3a7ea3c41d"  # vectors: CTSA05's old key
 MISTY_KEY_KRN2 = "9ca924e05d4d647026b55a4bbba54bdf"  # vectors: CTSA19's new key
 

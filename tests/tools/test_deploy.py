@@ -17,17 +17,17 @@ import tomllib
 
 import pytest
 
-from conftest import FIRMWARE, ROOT, VECTORS, micropython_binary, path_env
+from conftest import DEMO_KEY, FIRMWARE, ROOT, VECTORS, micropython_binary, path_env
 from stsvend import tid
-from tools import build_mpy, deploy
+from tools import DEMO_MADE, build_mpy, deploy
 
 BOARDS = {"pico": "armv6m", "esp32": "xtensawin"}
 # MicroPython's MP_NATIVE_ARCH_*: the top six bits of an .mpy's third byte
 NATIVE_ARCH = {"armv6m": 4, "xtensawin": 10}
 DEMO = os.path.join(ROOT, "stsvend", "profiles", "demo.json")
-DEMO_DECODER_KEY = "e653341f9d5bf36f"
+DEMO_DECODER_KEY = DEMO_KEY  # (conftest)
 DEMO_VENDING_KEY = "abababababababab"
-MADE = "2024-01-01T00:00Z"
+MADE = DEMO_MADE.strftime("%Y-%m-%dT%H:%MZ")  # tools/__init__.py
 UTC = dt.timezone.utc
 
 # mpremote as deploy runs it: `connect PORT CMD ARGS [+ CMD ARGS]...`, with `fs cp [-r] SRC...
@@ -95,7 +95,15 @@ while rest:
         sys.exit("fake mpremote: not emulated: %r" % cmd)
 """
 # Only the vending tools, the simulator and the classroom page use these: never on a board.
-HOST_ONLY = {"sts/explain.py", "sts/keychange.py", "hal/virtual.py", "hal/ssd1306.py"}
+HOST_ONLY = {
+    "sts/blocks.py",
+    "sts/stages.py",
+    "sts/vending.py",
+    "sts/dates.py",
+    "sts/words.py",
+    "hal/virtual.py",
+    "hal/ssd1306.py",
+}
 ENERGY_DRIVERS = {"s0": "hal/s0.py", "pzem": "hal/pzem.py"}
 
 
@@ -278,19 +286,16 @@ def test_deploy_refuses_a_build_mpy_cross_made_for_another_arch(wrong_mpy_cross,
 WRONG_ARCH = """
 import json
 from binascii import unhexlify
-from sts import blocks, errors, kernels
-from sts.codec import Decoder
-from sts.misty1 import Misty1
-from sts.sta import Sta
+from sts import errors, kernels
+from sts.codec import Decoder, cipher
 
 print(json.dumps([kernels.VIPER is not None, kernels.fallback, kernels.expected,
                   kernels.__file__]))
-CIPHERS = {"sta": Sta, "misty1": Misty1}
 with open(%r) as f:
     for line in f:
         case = json.loads(line)
         ea = case.get("ea")
-        dec = Decoder(CIPHERS[ea](unhexlify(case["decoder_key"])) if ea else None)
+        dec = Decoder(cipher(ea, unhexlify(case["decoder_key"])) if ea else None)
         err = dec.decode(case["token"])
         b = dec.block
         print(json.dumps([case["id"], errors.NAMES[err], dec.cls, dec.subclass,
@@ -390,6 +395,29 @@ def test_board_build_has_what_the_board_imports_and_nothing_host_only(tmp_path, 
     with open(os.path.join(FIRMWARE, "hal", "clock.py")) as f:
         assert "FakeClock" not in f.read(), "the fake clock is the tests' (tests/mp/fake_clock.py)"
     assert files[-1] == "main.py", "main.py is copied last"
+
+
+@pytest.mark.parametrize("board", sorted(BOARDS))
+def test_a_board_build_carries_only_what_the_board_imports(tmp_path, board):
+    """Nothing a meter never loads takes a board's flash (sts/blocks.py did)."""
+    _, files = deploy.build(board, str(tmp_path / "build"), FIRMWARE)
+    on_board = {f[:-4] + ".py" if f.endswith(".mpy") else f for f in files}
+    # sts/_viper.py is loaded by sts/kernels.py by name (its .mpy holds machine code); a
+    # package's __init__ with its package
+    needed = needed_on_board(board) | {"board.py", "sts/_viper.py"}
+    extra = sorted(f for f in on_board - needed if not f.endswith("/__init__.py"))
+    assert not extra, "on the board, imported by nothing there: %s" % extra
+
+
+@pytest.mark.parametrize("board", sorted(BOARDS))
+def test_no_board_ships_the_simulators_load(tmp_path, board):
+    """SimLoad (a load of so many watts) is the simulator's and the page's: hal/virtual.py."""
+    _, files = deploy.build(board, str(tmp_path / "build"), FIRMWARE)
+    for f in files:
+        src = os.path.join(FIRMWARE, f[:-4] + ".py" if f.endswith(".mpy") else f)
+        if os.path.exists(src):
+            with open(src) as fh:
+                assert "class SimLoad" not in fh.read(), "%s ships SimLoad to %s" % (f, board)
 
 
 def test_every_firmware_module_is_in_the_manifest_or_host_only():
@@ -571,16 +599,15 @@ DEMO_DECODE = """
 from binascii import unhexlify
 import app, selftest, startup
 import sts.codec
-from sts import amount, blocks, errors
+from sts import amount, errors, kinds
 from sts.codec import Decoder
 from sts.sta import Sta
 print(sts.codec.__file__, startup.__file__)
-dec = Decoder(Sta(unhexlify("e653341f9d5bf36f")))
+dec = Decoder(Sta(unhexlify(%r)))
 err = dec.decode("23716100501183194197")
-f = blocks.fields(dec.cls, dec.block)
-t = amount.decode(f["amount"])
-print("%s class %d.%d: %d.%d units, TID %d" % (errors.NAMES[err], dec.cls, dec.subclass,
-                                                t // 10, t % 10, f["tid"]))
+t = amount.decode(kinds.field(dec.block, kinds.AMOUNT))
+print("%%s class %%d.%%d: %%s units, TID %%d" %% (errors.NAMES[err], dec.cls, dec.subclass,
+                                             amount.text(t), kinds.field(dec.block, kinds.TID)))
 """
 
 
@@ -605,7 +632,7 @@ def test_mip_installs_the_firmware_from_a_url_and_it_decodes(tmp_path, served_tr
             assert (tmp_path / "lib" / dest).read_bytes() == f.read(), dest
     # the demo decode, from the installed tree only (cwd: tmp_path, no firmware/ on the path)
     r = subprocess.run(
-        [mp, "-X", "heapsize=256K", "-c", DEMO_DECODE],
+        [mp, "-X", "heapsize=256K", "-c", DEMO_DECODE % (DEMO_KEY,)],
         cwd=str(tmp_path),
         capture_output=True,
         text=True,
@@ -1041,4 +1068,4 @@ def test_make_targets_name_both_boards():
     assert "tools.deploy build --board pico" in out
     assert "tools.deploy build --board esp32" in out
     assert 'tools.deploy deploy --board pico --port "/dev/ttyACM0"' in out
-    assert "--profile stsvend/profiles/demo.json --manufactured 2024-01-01T00:00Z" in out
+    assert "--profile stsvend/profiles/demo.json --manufactured %s" % MADE in out

@@ -124,14 +124,18 @@ def test_the_build_holds_the_firmware_and_decoder_keys_but_no_vending_key(tmp_pa
         "index.html",
         "app.js",
         "style.css",
-        "webmeter.py",
+        "page.json",
         "micropython.mjs",
         "micropython.wasm",
         "firmware.json",
         "demo.json",
     ):
         assert name in written and (out / name).is_file(), name
+    page = json.loads((out / "page.json").read_text())
+    assert set(page) == {"webmeter.py", "explainer.py", "teacher.py"}
     fw = json.loads((out / "firmware.json").read_text())
+    # the page vends, dates and words with stsvend's own portable modules
+    assert {"sts/vending.py", "sts/dates.py", "sts/words.py"} <= set(fw)
     assert {"sts/codec.py", "meter/meter.py", "ui/ui.py", "app.py"} <= set(fw)
     with open(os.path.join(ROOT, "firmware", "meter", "meter.py"), encoding="utf-8") as f:
         assert fw["meter/meter.py"] == f.read()  # the firmware itself, not a copy of it

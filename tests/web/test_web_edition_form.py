@@ -2,13 +2,11 @@
 # edition_form), in CPython on a directory as tests/mp/web_rules.py runs the page's Python side.
 import json
 
-import simscript
 import webmeter as W
-from tools.deploy import meter_json
-from tools.simprep import MADE
+from tools import webbuild
 
 NOW = 1795435200000  # 2026-11-23 12:00 UTC, in ms
-DEMO = json.dumps({"meter": meter_json(simscript.demo(), MADE), "profile": "demo"})
+DEMO = json.dumps(webbuild.demo())  # demo.json as the page gets it
 
 
 def short_code(code, now):
