@@ -68,7 +68,10 @@ def meter_for(dev):
             except OSError:
                 data = None  # not provisioned: the display says so
         if data is not None:
-            m.provision(data)
+            try:
+                m.provision(data)
+            except ValueError as e:  # checked whole first: nothing was written
+                log(dev, "provisioning data refused: %s" % e)
     if m.personalised and not m.fault and not dev.get("keep_profile"):
         try:
             os.remove(path)
@@ -131,6 +134,7 @@ class Loop:
         """One pass of the loop."""
         now = self.clock.now_ms()
         m = self.m
+        m.tick(now)  # the one place time enters the meter: the ui and queries read it
         k = self.keypad.scan()
         if k:
             self.ui.key(k, now)
@@ -139,15 +143,13 @@ class Loop:
             j = e.read(now)
             self._energy_check(e, now)
             w = e.watts
-            m.load(w if w else 0, now)  # an overload trips on measured power
+            m.load(w if w else 0)  # an overload trips on measured power
             if j > 0:
                 j += self.joules
                 n = j // TENTH_J
                 self.joules = j - n * TENTH_J
                 if n:
                     m.consume(n)
-        else:
-            m.tick(now)
         frame = self.ui.frame(now)
         if self.energy_fault and self.ui.state == IDLE:  # (entry and results as usual)
             frame = self._energy_frame

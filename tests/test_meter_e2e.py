@@ -135,7 +135,7 @@ def test_soak_10000_tokens_in_a_64k_heap(tmp_path, board_root):
         steps.append({"token": tok.digits, "now": now})
         if k % 10 == 3:
             steps.append({"token": tok.digits, "now": now + 1})  # typed twice: USED
-        if k % 100 == 42:
+        if k % 400 == 42:  # a typo every 95 minutes: the guess count drains faster
             steps.append({"token": "%020d" % rng.randrange(10**20), "now": now + 2})
         steps.append({"consume": 250})
         now += 30

@@ -19,6 +19,7 @@ from app import Loop  # noqa: E402
 
 from hal.energy import SimLoad  # noqa: E402
 from hal.virtual import Keys, Screen, Switch, Ticks  # noqa: E402
+from meter.meter import provision_error  # noqa: E402
 from meter.store import RecordStore  # noqa: E402
 
 STEP = 100  # ms: how finely `wait` walks the clock, so no frame is skipped
@@ -95,11 +96,19 @@ class Sim:
         self.loop.step()
 
     def repersonalise(self, data):
-        """Forget the meter in the state directory; personalise a new one from `data`."""
-        for name in os.listdir(self.state):
-            if name.startswith("meter."):
+        """Forget the meter in the state directory (its two state slots); personalise a new
+        one from `data`. Bad data is refused first (the reason), and every file stays as it
+        was; "" once done."""
+        why = provision_error(data)
+        if why:
+            return why
+        for name in ("meter.0", "meter.1"):
+            try:
                 os.remove(self.state + "/" + name)
+            except OSError:
+                pass  # never written
         self.boot(data)
+        return ""
 
     def press(self, k):
         self.keys.push(k)
@@ -198,7 +207,12 @@ def scripted(sim, out):
                 + "\n"
             )
         elif cmd == "personalise":  # a new meter from meter.json data, for tests
-            sim.repersonalise(json.loads(arg))
+            try:
+                why = sim.repersonalise(json.loads(arg))
+            except ValueError:  # not JSON
+                why = "personalise takes meter.json data (JSON), not %r" % arg[:40]
+            if why:
+                out.write(json.dumps({"t": sim.now, "error": why}) + "\n")
         elif cmd == "status":  # streamed: no one string as long as the line (a small heap)
             out.write('{"t": %d, "status": ' % sim.now)
             json.dump(sim.loop.m.status(), out)

@@ -420,8 +420,8 @@ def test_a_clock_restart_keeps_credit_and_caps_the_lock():
     dev["display"] = Display()
     _run(dev)
     frames = dev["display"].frames
-    assert frames[0][1].startswith("WAIT 10s"), frames[0]  # what was left: no more
-    assert frames[-2][1].startswith("WAIT 6s"), frames[-2]  # 4.98 s on
+    assert frames[0][1].startswith("ON LOCKED 10s"), frames[0]  # what was left: no more
+    assert frames[-2][1].startswith("ON LOCKED 6s"), frames[-2]  # 4.98 s on
     m = Meter(RecordStore(dev["state"]))
     assert m.balance[0] == 100
 
@@ -525,18 +525,24 @@ def test_time_across_the_wrap_of_ticks_ms():
 
     m = _meter()
     ui = Ui(m)
+
+    def frame(now):  # a pass of the loop: the meter's time first
+        m.tick(now)
+        return ui.frame(now)
+
     guess = encode(0, 0, {"amount": 10, "tid": 2000, "rnd": 5}, cipher(b"\x01" * 8))
+    m.tick(start)
     for _ in range(3):
         for k in guess + "#":
             ui.key(k, start)
     assert m.lock_left() == 10
-    assert ui.frame(at(9000))[1].startswith("WAIT 1s")
-    assert ui.frame(at(9999))[1].startswith("WAIT 1s")
-    assert ui.frame(at(10000))[1].startswith("NO CREDIT")
+    assert frame(at(9000))[1].startswith("OFF LOCKED 1s")
+    assert frame(at(9999))[1].startswith("OFF LOCKED 1s")
+    assert frame(at(10000))[1].startswith("NO CREDIT")
     for k in "1234":  # an entry typed before the wrap times out 20 s later, after it
         ui.key(k, at(12000))
-    assert at(31999) < start and ui.frame(at(31999))[1].startswith("1234")
-    assert ui.frame(at(32000))[0].startswith("CREDIT")
+    assert at(31999) < start and frame(at(31999))[1].startswith("1234")
+    assert frame(at(32000))[0].startswith("CREDIT")
     new = b"\x01\x23\x45\x67\x89\xab\xcd\xef"
     k3, k4 = _kct(new)
     m = _meter()  # a key change window across the wrap: 120 s is 120 s
@@ -545,3 +551,36 @@ def test_time_across_the_wrap_of_ticks_ms():
     m = _meter()
     assert m.apply(k3, start).code == R.KCT_STAGED
     assert m.apply(k4, at(120001)).code == R.KCT_TIMEOUT and m.key == KEY
+
+
+def test_time_enters_the_meter_once_a_pass():
+    # The loop ticks the meter; the keypad's token, the energy source, the frame and every
+    # query only read its time (a query that moved the clock made two readings disagree).
+    g = encode(0, 0, {"amount": 100, "tid": 5000, "rnd": 5}, cipher(b"\x00\x11\x22\x33" * 2))
+    keys = list(g + "#") * 3 + ["1", None, None]
+    dev = _dev(keys)
+    loop = app.Loop(dev)
+    m = loop.m
+    ticks = []
+    tick = m.tick
+
+    def counted(now):
+        ticks.append(now)
+        tick(now)
+
+    m.tick = counted
+    passes = 0
+    try:
+        while True:
+            loop.step()
+            passes += 1
+    except Stop:
+        pass
+    assert m.fails == 3 and m.lock_ms, (m.fails, m.lock_ms)
+    passes += 1  # (the pass the keypad ended had ticked)
+    assert len(ticks) == passes, "%d ticks in %d passes" % (len(ticks), passes)
+    left = m.lock_left()
+    m.status()
+    m.relay_closed()
+    loop.ui.frame(time.ticks_add(ticks[-1], 5000))
+    assert len(ticks) == passes and m.lock_left() == left, "a query moved the meter's time"
