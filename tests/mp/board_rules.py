@@ -473,9 +473,10 @@ def test_the_board_wiring_under_a_fake_machine():
         True,
         "LED",
         d + "/state",
-        ("s0", 14, 3200),
+        ("s0", 14, 3200, 9000),
     )["energy"]
     assert fake_machine.Pin.made[-1].id == 14 and s0.imp_per_kwh == 3200
+    assert s0._min_ms == 1125000 // 9000, "the board's maximum power"
     assert fake_machine.Pin.made[-1].handler is not None, "S0 counts in the pin's interrupt"
 
 
@@ -584,3 +585,36 @@ def test_time_enters_the_meter_once_a_pass():
     m.relay_closed()
     loop.ui.frame(time.ticks_add(ticks[-1], 5000))
     assert len(ticks) == passes and m.lock_left() == left, "a query moved the meter's time"
+
+
+def test_s0_noise_is_never_charged_and_sustained_noise_turns_the_supply_off():
+    # Noise on the S0 wire, an edge every 40 ms (past the debounce): 90 kW at 1000 imp/kWh.
+    # Not charged; counted and logged; after 10 s of it, the supply is off (METER FAULT)
+    # until it stops.
+    import hal_sim
+    from hal.s0 import S0
+
+    tok = _credit(2000, 100)
+    clock = StepClock()
+    pin = hal_sim.SimS0Pin(clock)
+    s0 = S0(pin, 1000, ticks=lambda: clock.ms)
+
+    def edge():
+        pin.handler(pin)
+
+    noise = [None, edge] * 400  # 16 s
+    keys = _typed(tok) + [None] * 50 + noise + [None] * 200
+    dev = _dev(keys, energy=s0, clock=clock)
+    _run(dev)
+    s = dev["relay"].states[1:]
+    at = len(tok) + 1 + 50
+    assert s[at - 1] is True and s[at + 400] is True, "a burst of noise is no fault"
+    assert s[at + 600] is False and s[at + 799] is False, [
+        (i, s[i]) for i in range(len(s)) if i == 0 or s[i] != s[i - 1]
+    ]
+    assert s[-2] is True, "the noise stopped: supply as the meter says"
+    assert ["METER FAULT     ", "NO MEASUREMENT  "] in dev["display"].frames
+    assert Meter(RecordStore(dev["state"])).balance[0] == 100, "noise was charged"
+    assert s0.noise >= 399, s0.noise
+    text = _read(dev["log"])
+    assert "too fast to be energy (noise)" in text and "noise for 10 s: supply off" in text, text
