@@ -223,7 +223,8 @@ class Meter:
                 k = d // DRAIN_MS
                 self.fails = self.fails - k if self.fails > k else 0
                 d -= k * DRAIN_MS
-            if d // _DRAIN_SAVE != self.drain_ms // _DRAIN_SAVE:
+                save = True
+            elif d // _DRAIN_SAVE != self.drain_ms // _DRAIN_SAVE:
                 save = True
             self.drain_ms = d if self.fails else 0
         if self.trip_ms:
@@ -251,8 +252,10 @@ class Meter:
             self.tick(now)
         self._what = 255
         r = self._apply(digits)
-        if self.fault:
-            return r  # (RAM holds what the store holds: see _commit)
+        if self.fault or r.code == R.LOCKED:
+            # (RAM holds what the store holds: see _commit.) While locked nothing is decoded
+            # and nothing written: the last result stays the last token's.
+            return r
         if r.code != self.last or self._what != self.last_what:
             # A refusal that changed nothing else: written all the same, so that the short
             # code says it after a restart (the same refusal again writes nothing).
@@ -492,6 +495,7 @@ class Meter:
         does not."""
         try:
             self.store.save(self._pack())
+            self._lock_saved = self.lock_ms
             return True
         except OSError as e:
             self.fault = "state write failed: %r" % (e,)
@@ -556,7 +560,6 @@ class Meter:
             self.last_what,
             self.last_value,
         )
-        self._lock_saved = self.lock_ms
         for i in range(12):
             struct.pack_into("<I", p, n + 4 * i, kc.blocks[i])
         for i in range(t.capacity):  # the slots past `count` too: stale, never read
