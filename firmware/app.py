@@ -69,6 +69,9 @@ def meter_for(dev):
                     data = json.load(f)
             except OSError:
                 data = None  # not provisioned: the display says so
+            except ValueError as e:  # not JSON: the same, and the log says why
+                log(dev, "provisioning file unreadable: %s" % e)
+                data = None
         if data is not None:
             try:
                 m.provision(data)

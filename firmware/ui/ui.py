@@ -125,7 +125,7 @@ class Ui:
     def _idle_lines(self, now):
         # Drawn every pass of a board's loop: read from the meter, not from a status() dict.
         m = self.meter
-        left = m.lock_left(now)  # (the time passes first)
+        left = m.lock_left(now)  # (read at `now`: the loop has ticked the meter to it)
         if m.fault:
             return self.t.RESULT[STORAGE]
         if not m.personalised:  # a board never provisioned: nothing is wrong with it

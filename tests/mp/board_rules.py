@@ -618,3 +618,15 @@ def test_s0_noise_is_never_charged_and_sustained_noise_turns_the_supply_off():
     assert s0.noise >= 399, s0.noise
     text = _read(dev["log"])
     assert "too fast to be energy (noise)" in text and "noise for 10 s: supply off" in text, text
+
+
+def test_bad_provisioning_data_leaves_a_blank_meter_and_says_why_in_the_log():
+    # A /meter.json that is not JSON, or lacks a field, used to stop the board at every boot.
+    for text in ("{not json", json.dumps(dict(PROFILE, decoder_key="12"))):
+        dev = _dev([None] * 3)
+        with open(dev["profile"], "w") as f:
+            f.write(text)
+        _run(dev)
+        assert ["NOT PROVISIONED ", "MAKE PROVISION  "] in dev["display"].frames, text
+        assert _exists(dev["profile"]) and not _exists(dev["state"] + ".0"), text
+        assert "provisioning" in _read(dev["log"]), text
