@@ -235,9 +235,14 @@ def _check_reference(name, which, out, shows):
         if which == "before":
             assert again[0] == shows and again[1]["krn"] == 2 and again[1]["edition"] == 2
             assert again2[0] == ["REJECT 13", "WRONG TOKEN"]
-        else:
+        else:  # c1 and the old key's credit were guesses under the new key: the third locks
             assert st0["krn"] == 2 and st0["kct_held"] == 0
-            assert again[0] == again2[0] == ["REJECT 13", "WRONG TOKEN"]
+            assert again[0] == again2[0] == ["LOCKED", "WAIT 10s"]
+    elif name == "refused-guess":
+        # The new key's credit is a guess too (CRC under the old key); no token between ends
+        # the count: the third guess locks and says so, and the one after meets the lock.
+        lock = ["LOCKED", "WAIT 10s"]
+        assert [again[0], again2[0]] == ([shows, lock] if which == "before" else [lock, lock])
     else:
         assert again[0] == again2[0] == shows
     assert not [o for o in frames(out) if screen(o) == FAULT]
@@ -252,7 +257,7 @@ def _slots(state):
     for slot in (0, 1):
         with open(os.path.join(state, "meter.%d" % slot), "rb") as f:
             magic, seq, _ = struct.unpack_from("<4sIH", f.read())
-        assert magic == b"STM2"  # format 2 (CHANGELOG.md)
+        assert magic == b"STM3"  # format 3 (CHANGELOG.md)
         seqs[slot] = seq
     return seqs
 

@@ -226,7 +226,6 @@ class Ui:
             register=None if credit else v,
             n=m.kct.count(),
             m=len(sections_for(m.ea)),
-            seconds=m.lock_left(),
         )
         top, bottom = self._result_lines(r)
         head = self.t.LAST + top
