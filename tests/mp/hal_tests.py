@@ -689,13 +689,15 @@ def test_s0_impulses_faster_than_the_boards_maximum_power_are_noise_never_energy
     clock, pin, s0 = _s0()  # 26 kW unless the board says otherwise
     s0.read(clock.ms)
     j = 0
+    said = set()
     for i in range(1000):  # 41 s of noise, read as the loop reads
         pin.pulse(on_ms=5, off_ms=36, bounce=0)
         if i % 5 == 4:
             j += s0.read(clock.ms)
-            _eq(s0.error, "noise")
+            said.add(s0.error)
     j += s0.read(clock.ms)
-    _eq((j, s0.noise), (3600, 999))  # the first edge could be an impulse; the rest are noise
+    _eq(j, 3600)  # the first edge could be an impulse; the rest are noise
+    _eq((s0.noise, said), (999, {"noise"}))
     clock.advance(2000)  # quiet for 2 s: no longer an error
     _eq((s0.read(clock.ms), s0.error), (0, ""))
     for _ in range(100):  # just inside 26 kW: every impulse is energy
