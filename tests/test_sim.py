@@ -515,3 +515,15 @@ def test_a_bad_personalise_line_answers_an_error_and_leaves_every_file_as_it_was
     assert {n: (state / n).read_bytes() for n in sorted(os.listdir(state))} == before
     out = sim(state, ["personalise " + json.dumps(good), "status"])  # good data: a new meter
     assert statuses(out)[0]["balance"] == 0 and not [o for o in out if "error" in o]
+
+
+def test_short_code_1_after_a_restart_shows_the_last_result_in_the_result_screens_words(tmp_path):
+    # It said NONE after `make sim-resume`, and `13 CRC` where the result screen said
+    # WRONG TOKEN.
+    state, tokens = prep(tmp_path)
+    old = tok(tokens, "credit 25 kWh bought before")
+    out = sim(state, ["type " + old, "wait 3000", "reboot", "type 1"])
+    assert last_screen(out) == ["LAST ACCEPT", "+25.0 kWh"], last_screen(out)
+    out = sim(state, ["type " + "1" * 20, "wait 3000", "quit"])
+    out = sim(state, ["type 1"])  # another process on the same state: a power-up
+    assert last_screen(out) == ["LAST REJECT 13", "WRONG TOKEN"], last_screen(out)
