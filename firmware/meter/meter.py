@@ -200,7 +200,8 @@ class Meter:
         Written as time passes: the end of a lock (else the lock written at the guess
         comes back whole at every power-up), what is left of it each time that has halved
         since it was written (a lock cut short by a power cut resumes with at most twice
-        what was left, never less), and the drain of the guess count (each quarter hour)."""
+        what was left, or 5 s, never less), and the drain of the guess count (each quarter
+        hour, and whenever it takes one off)."""
         last = self.now
         self.now = now
         if last is None or self.fault or not self.personalised:
@@ -216,7 +217,8 @@ class Meter:
         if self.lock_ms:
             left = self.lock_ms - dt
             self.lock_ms = left = left if left > 0 else 0
-            save = left <= self._lock_saved // 2
+            # (the halvings stop at 5 s: a lock writes at most 9 times, 1,280 s down to 0)
+            save = not left or (left <= self._lock_saved // 2 and left >= 5000)
         if self.fails:
             d = self.drain_ms + dt
             if d >= DRAIN_MS:

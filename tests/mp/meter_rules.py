@@ -1086,6 +1086,23 @@ def test_a_running_lock_resumes_after_a_power_cut_with_what_was_left():
     play(m, "g -> LOCKED seconds=%d" % left, now=7)
 
 
+def test_a_lock_running_down_writes_a_few_times_not_every_second():
+    # Flash wears: the longest lock, ticked every second to its end, writes its halvings
+    # down to 5 s and its end (9), and the drain's quarter hour; then it stays ended.
+    m = new_meter()
+    g = token(["g"], KEY, None)
+    now = T0
+    for _ in range(11):
+        r = m.apply(g, ms(now))
+        now += r.seconds or 0
+    now -= 1280
+    seq = m.store.seq
+    for s in range(1, 1281):
+        m.tick(ms(now + s))
+    assert m.lock_left() == 0 and m.store.seq - seq <= 10, m.store.seq - seq
+    assert reboot(m).lock_left() == 0
+
+
 def test_a_query_does_not_move_the_meters_time():
     m = new_meter()
     play(m, "@0 g -> CRC\n g -> CRC\n g -> CRC seconds=10")
