@@ -4,7 +4,8 @@
 # fail the CRC under its key), each typed the moment the lock lets it in: the fake clock is
 # moved on by exactly what the meter says is left of the lock, and 1 ms before that the
 # keypad must still say LOCKED. Prints one JSON line per strategy: the clock (ms) at each
-# guess, and what else the meter said.
+# guess, what else the meter said, and how many real tokens the attacker bought (the
+# customer as attacker: a 0.1 kWh credit token, the cheapest vend, typed between guesses).
 import gc
 import json
 import os
@@ -16,6 +17,7 @@ from demo_meter import KEY, profile
 from meter import results as R
 from meter.meter import Meter
 from meter.store import RecordStore
+from sts import amount
 from sts.blocks import encode
 from sts.sta import Sta
 
@@ -48,6 +50,7 @@ class Attacker:
         self.at = []  # the attacker's time at each guess the meter decoded
         self.said = {}  # result name -> count, fillers and LOCKED included
         self.cuts = 0
+        self.bought = 0  # real 0.1 kWh credit tokens typed
 
     def advance(self, ms):
         self.now += ms
@@ -79,12 +82,23 @@ class Attacker:
             self.at.append(self.spent)
         return r
 
+    def buy(self):
+        """Type a real credit token, the cheapest there is: 0.1 kWh under the meter's key."""
+        tok = encode(
+            0, 0, {"tid": 2000 + self.bought, "rnd": 1, "amount": amount.encode(1)}, Sta(KEY)
+        )
+        r = self.type(tok)
+        if r.code != R.ACCEPT:
+            raise SystemExit("a bought token was refused: %r" % r)
+        self.bought += 1
+
     def power_cut(self):
         """A new Meter on the same store, its clock restarted (a board's ticks_ms)."""
         self.m = None
         gc.collect()
         self.m = Meter(RecordStore(self.prefix))
         self.now = 0
+        self.m.tick(self.now)  # the loop's first pass at power-up
         self.cuts += 1
 
 
@@ -101,6 +115,23 @@ def filler_every_two(tok):
                 a.type(tok)
 
     return run
+
+
+def token_every(n):
+    def run(a, gs):
+        for i, g in enumerate(gs):
+            a.type(g, True)
+            if i % n == n - 1:
+                a.buy()
+
+    return run
+
+
+def patient(a, gs):
+    # A guess only each hour of powered time: the count drains as fast as it grows.
+    for g in gs:
+        a.advance(3600000)
+        a.type(g, True)
 
 
 def cut_every_guess(a, gs):
@@ -135,6 +166,9 @@ def main():
         ),
         ("power cut after every guess", cut_every_guess),
         ("power cut when LOCKED shows", cut_when_locked),
+        ("a guess an hour (count drains)", patient),
+        ("0.1 kWh token after every guess", token_every(1)),
+        ("0.1 kWh token after every 2", token_every(2)),
     )
     for i, (name, run) in enumerate(strategies):
         d = "%s/%d" % (state, i)
@@ -149,6 +183,7 @@ def main():
                     "said": a.said,
                     "cuts": a.cuts,
                     "fails": a.m.fails,
+                    "bought": a.bought,
                 }
             )
         )

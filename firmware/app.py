@@ -22,8 +22,10 @@ TENTH_J = 360000  # joules in 0.1 kWh, the credit register's unit
 LOG = "/meter.log"  # read it with `mpremote fs cat :/meter.log`
 LOG_MAX = 8192  # past this the log becomes LOG + ".old" (one kept) and starts again
 DISPLAY_RETRY_MS = 1000  # after a display error, how long before the next try
-# An energy source that fails this long (a PZEM that stops answering: a pulled wire) opens
-# the relay until it answers again: a meter that cannot measure must not supply for free.
+# An energy source that fails this long (a PZEM that stops answering: a pulled wire, an S0
+# input that keeps catching noise) opens the relay until it answers again: a meter that cannot
+# measure must not supply for free. One whose `fault` says it measures nothing it can trust
+# (hal/pzem.py) opens it at once, until a restart.
 ENERGY_FAIL_MS = 10000
 ENERGY_FAULT = ("METER FAULT", "NO MEASUREMENT")
 
@@ -69,8 +71,14 @@ def meter_for(dev):
                     data = json.load(f)
             except OSError:
                 data = None  # not provisioned: the display says so
+            except ValueError as e:  # not JSON: the same, and the log says why
+                log(dev, "provisioning file unreadable: %s" % e)
+                data = None
         if data is not None:
-            m.provision(data)
+            try:
+                m.provision(data)
+            except ValueError as e:  # checked whole first: nothing was written
+                log(dev, "provisioning data refused: %s" % e)
     if m.personalised and not m.fault and not dev.get("keep_profile"):
         try:
             os.remove(path)
@@ -111,6 +119,8 @@ class Loop:
         self.display_errors = 0
         self._display_failed = None  # ticks of the last display error, until one works
         self._energy_failing = None  # ticks of the first of a run of failed readings
+        self._noise = 0  # the source's noise count, as last logged
+        self._noise_at = None  # ticks of that log line
         self.energy_fault = False  # that run has lasted ENERGY_FAIL_MS: the supply is off
         self._energy_frame = fit(ENERGY_FAULT, self.display)
         self.m, self.ui = make(dev)
@@ -132,6 +142,7 @@ class Loop:
         """One pass of the loop."""
         now = self.clock.now_ms()
         m = self.m
+        m.tick(now)  # the one place time enters the meter: the ui and queries read it
         k = self.keypad.scan()
         if k:
             self.ui.key(k, now)
@@ -140,15 +151,13 @@ class Loop:
             j = e.read(now)
             self._energy_check(e, now)
             w = e.watts
-            m.load(w if w else 0, now)  # an overload trips on measured power
+            m.load(w if w else 0)  # an overload trips on measured power
             if j > 0:
                 j += self.joules
                 n = j // TENTH_J
                 self.joules = j - n * TENTH_J
                 if n:
                     m.consume(n)
-        else:
-            m.tick(now)
         frame = self.ui.frame(now)
         if self.energy_fault and self.ui.state == IDLE:  # (entry and results as usual)
             frame = self._energy_frame
@@ -162,6 +171,23 @@ class Loop:
             self.wdt.feed()
 
     def _energy_check(self, e, now):
+        noise = getattr(e, "noise", 0)
+        at = self._noise_at
+        if noise != self._noise and (at is None or diff(now, at) >= ENERGY_FAIL_MS):
+            # logged when noise comes, then at most once each ENERGY_FAIL_MS while it lasts
+            log(
+                self.dev,
+                "energy source: %d impulses too fast to be energy (noise), not charged"
+                % ((noise - self._noise) & 0x1FFFFFFF),
+            )
+            self._noise = noise
+            self._noise_at = now
+        fault = getattr(e, "fault", "")
+        if fault:
+            if not self.energy_fault:
+                self.energy_fault = True
+                log(self.dev, "energy source: %s: supply off until a restart" % fault)
+            return
         if not e.error:
             if self.energy_fault:
                 log(self.dev, "energy source answers again: supply as the meter says")

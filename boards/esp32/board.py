@@ -13,10 +13,11 @@ RELAY = 23  # to the relay module's IN
 RELAY_ACTIVE_HIGH = True  # set False for a module that switches on when IN is low
 LED = 2  # the blue LED of many DevKit boards; a strapping pin, but an LED to GND keeps it low
 STATE_DIR = "/state"
+MAX_WATTS = 26000  # the most the supply can draw: S0 impulses faster than this are noise
 # The energy source (README: wiring). A PZEM-004T v3.0 on UART2, TX GPIO19 to its RX, RX
 # GPIO36 (input only, "VP") from its TX (the module is 5 V: see the README for the level
 # shifting); or an S0 pulse output on GPIO18 with its impulses per kWh:
-# ENERGY = ("s0", 18, 1000)
+# ENERGY = ("s0", 18, 1000, MAX_WATTS)
 ENERGY = ("pzem", 2, 19, 36)
 WATCHDOG_MS = 8000
 

@@ -11,9 +11,10 @@ RELAY = 15  # GP15 to the relay module's IN
 RELAY_ACTIVE_HIGH = True  # set False for a module that switches on when IN is low
 LED = "LED"  # names GP25 on a Pico and the wireless chip's LED pin on a Pico W
 STATE_DIR = "/state"
+MAX_WATTS = 26000  # the most the supply can draw: S0 impulses faster than this are noise
 # The energy source (README: wiring). A PZEM-004T v3.0 on UART0, TX GP0 to its RX, RX GP1
 # from its TX (the module is 5 V: see the README for the level shifting); or an S0 pulse
-# output on GP14 with its impulses per kWh: ENERGY = ("s0", 14, 1000)
+# output on GP14 with its impulses per kWh: ENERGY = ("s0", 14, 1000, MAX_WATTS)
 ENERGY = ("pzem", 0, 0, 1)
 WATCHDOG_MS = 8000  # the RP2040's watchdog takes at most 8388 ms
 

@@ -16,6 +16,7 @@ try:
     from app import Loop
 
     from hal.virtual import Keys, Screen, SimLoad, Switch, Ticks
+    from meter.meter import provision_error
     from meter.store import RecordStore
 except ImportError as e:  # no firmware on the path
     sys.exit("sim.py: %s: run MICROPYPATH=.frozen:firmware micropython boards/unix/sim.py" % e)
@@ -96,11 +97,19 @@ class Sim:
         self.loop.step()
 
     def repersonalise(self, data):
-        """Forget the meter in the state directory; personalise a new one from `data`."""
-        for name in os.listdir(self.state):
-            if name.startswith("meter."):
+        """Forget the meter in the state directory (its two state slots); personalise a new
+        one from `data`. Bad data is refused first (the reason), and every file stays as it
+        was; "" once done."""
+        why = provision_error(data)
+        if why:
+            return why
+        for name in ("meter.0", "meter.1"):
+            try:
                 os.remove(self.state + "/" + name)
+            except OSError:
+                pass  # never written
         self.boot(data)
+        return ""
 
     def press(self, k):
         self.keys.push(k)
@@ -149,6 +158,36 @@ def _check(cmd, arg):
     return None
 
 
+def _writes(sim, arg, out):  # state records written since the simulator started
+    out.write(json.dumps({"t": sim.now, "writes": CuttingStore.writes}) + "\n")
+
+
+def _mem(sim, arg, out):
+    gc.collect()
+    out.write(
+        json.dumps({"t": sim.now, "mem_alloc": gc.mem_alloc(), "mem_free": gc.mem_free()}) + "\n"
+    )
+
+
+def _personalise(sim, arg, out):  # a new meter from meter.json data, for tests
+    try:
+        why = sim.repersonalise(json.loads(arg))
+    except ValueError:  # not JSON
+        why = "personalise takes meter.json data (JSON), not %r" % arg[:40]
+    if why:
+        out.write(json.dumps({"t": sim.now, "error": why}) + "\n")
+
+
+def _status(sim, arg, out):  # streamed: no one string as long as the line (a small heap)
+    out.write('{"t": %d, "status": ' % sim.now)
+    json.dump(sim.loop.m.status(), out)
+    out.write("}\n")
+
+
+# The script commands that answer on a line of their own (the rest move the meter).
+_QUERIES = {"writes": _writes, "mem": _mem, "personalise": _personalise, "status": _status}
+
+
 def scripted(sim, out):
     shown = [None]
 
@@ -190,20 +229,8 @@ def scripted(sim, out):
             sim.load(int(arg))
         elif cmd == "reboot":
             sim.boot()
-        elif cmd == "writes":  # state records written since the simulator started
-            out.write(json.dumps({"t": sim.now, "writes": CuttingStore.writes}) + "\n")
-        elif cmd == "mem":
-            gc.collect()
-            out.write(
-                json.dumps({"t": sim.now, "mem_alloc": gc.mem_alloc(), "mem_free": gc.mem_free()})
-                + "\n"
-            )
-        elif cmd == "personalise":  # a new meter from meter.json data, for tests
-            sim.repersonalise(json.loads(arg))
-        elif cmd == "status":  # streamed: no one string as long as the line (a small heap)
-            out.write('{"t": %d, "status": ' % sim.now)
-            json.dump(sim.loop.m.status(), out)
-            out.write("}\n")
+        elif cmd in _QUERIES:
+            _QUERIES[cmd](sim, arg, out)
         elif cmd == "quit":
             break
         emit()

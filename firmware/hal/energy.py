@@ -8,6 +8,10 @@
 #   watts                the last measured power in whole W, or None when unknown
 #   error                "" when the last reading was good, else a short reason
 #   errors               how many readings failed
+# and optionally:
+#   noise                impulses too fast to be energy, never charged (hal.s0.S0)
+#   fault                "" or why the readings stopped until a restart (hal.pzem.Pzem): the
+#                        loop opens the relay at once
 # Joules, because every unit meets in them as a whole number far below 2**30 (where ints
 # start to allocate on 32-bit ports): 0.1 kWh = 360,000 J, an S0 impulse at 1000 imp/kWh
 # = 3600 J and at 3200 imp/kWh = 1125 J, a PZEM Wh = 3600 J.

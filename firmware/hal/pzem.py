@@ -12,6 +12,11 @@
 #   exception, 5 bytes: addr 84 code crc crc   code 1 illegal function, 2 illegal address,
 #                      3 illegal data, 4 slave error
 # 0xF8 is the address every module answers to; only for a module alone on its UART.
+# What can only be a fault, never free energy, stops the readings until a restart (`fault`
+# says why; the loop opens the relay at once): a good reply from another address (a second
+# module on the line), an energy register that goes back (a reset command, another module's
+# register), and power above a few watts while the register does not move (a module that
+# measures power but counts no energy).
 from hal.energy import ticks_diff
 
 try:
@@ -25,6 +30,9 @@ except ImportError:  # CPython
 _REPLY = const(25)
 _HEAD = const(5)  # an exception reply is this long
 _J_PER_WH = const(3600)
+_STUCK_W = const(5)  # power at or above this moves the register (1 Wh) within minutes
+_STUCK_J = const(10800)  # 3 Wh of measured power and the register has not moved: a fault
+_STUCK_DT = const(10000)  # ms: a longer gap between readings counts as this much
 # the reasons a reading failed: a small closed set, so nothing is built when one fails
 _EXCEPTION = ("exception", "exception 1", "exception 2", "exception 3", "exception 4")
 
@@ -68,6 +76,8 @@ class Pzem:
         self._got = -1  # bytes of the reply in _buf; -1: no request waiting for one
         self._wh = -1  # the energy register at the last good reading; -1: no baseline
         self._good_at = 0  # ticks of the last good reading
+        self._stuck_j = 0  # J of measured power since the register last moved
+        self.fault = ""  # why the readings stopped (until a restart); "" while they go on
         self.volts_x10 = None
         self.amps_x1000 = None
         self.wh = None
@@ -77,6 +87,8 @@ class Pzem:
 
     def read(self, now_ms):
         """Joules since the last read (0 until a reply has come); sends when one is due."""
+        if self.fault:
+            return 0
         j = 0
         if self._got >= 0:
             j = self._receive(now_ms)
@@ -107,11 +119,11 @@ class Pzem:
             buf[got] = one[0]
             got += 1
             if got == _HEAD:  # enough to tell a reading from an exception
-                if buf[0] != self.addr:
-                    return self._fail("bad reply")
                 if buf[1] == 0x84:
                     if crc16(buf, 3) != buf[3] | buf[4] << 8:
                         return self._fail("bad CRC")
+                    if buf[0] != self.addr:
+                        return self._latch("reply from another address")
                     code = buf[2]
                     return self._fail(_EXCEPTION[code if code < 5 else 0])
                 if buf[1] != 0x04 or buf[2] != 20:
@@ -122,6 +134,11 @@ class Pzem:
         self._got = got
         if ticks_diff(now_ms, self._sent) >= self.timeout_ms:
             return self._fail("no answer" if got == 0 else "short reply")
+        return 0
+
+    def _latch(self, why):
+        self._fail(why)
+        self.fault = why
         return 0
 
     def _fail(self, why):
@@ -135,6 +152,8 @@ class Pzem:
         b = self._buf
         if crc16(b, 23) != b[23] | b[24] << 8:
             return self._fail("bad CRC")
+        if b[0] != self.addr:  # a whole, good reply: another module is on the line
+            return self._latch("reply from another address")
         # the high words of current, power and energy stay far below 0x2000 in range (100 A,
         # 23 kW, 9999.99 kWh): above it the value is nonsense, and sums with it would reach
         # 2**30 and allocate on a 32-bit port
@@ -151,14 +170,23 @@ class Pzem:
         since = self._good_at
         self._wh = wh
         self._good_at = now_ms
-        # the first reading is the baseline; a register that went down was reset (a reset
-        # energy command, or a new module): start again from it, nothing is known between
-        if last < 0 or wh < last:
+        if last < 0:  # the first reading is the baseline
             return 0
+        if wh < last:  # reset (a command on the line), or another module's register
+            return self._latch("energy went back")
+        dt = ticks_diff(now_ms, since)
+        if wh == last:
+            w = self.watts
+            if w >= _STUCK_W and dt > 0:
+                self._stuck_j += w * (dt if dt < _STUCK_DT else _STUCK_DT) // 1000
+                if self._stuck_j > _STUCK_J:
+                    return self._latch("energy stuck")
+            return 0
+        self._stuck_j = 0
         # No more than the module can measure (100 A at 260 V: 26 kW, 65/9 Wh a second)
         # since the last good reading: a larger step is another module's register (swapped,
         # or a second one answering at 0xF8), never charged; counting starts again from it.
-        s = ticks_diff(now_ms, since) // 1000 + 1
+        s = dt // 1000 + 1
         if wh - last > (s if s > 0 else 1) * 65 // 9 + 1:
             self.error = "energy jump"
             self.errors += 1

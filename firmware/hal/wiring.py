@@ -35,13 +35,18 @@ class LateDisplay:
 
 
 def energy_source(spec):
-    """("s0", pin, imp_per_kwh) or ("pzem", uart_id, tx, rx): the energy source driver."""
+    """("s0", pin, imp_per_kwh[, max_watts]) or ("pzem", uart_id, tx, rx): the energy source
+    driver. max_watts: the most the supply can draw (default 26 kW): faster S0 impulses are
+    noise."""
     kind = spec[0]
     if kind == "s0":
         from hal.s0 import S0
 
         # The pull-up inside the chip is weak (50 kohm); the README asks for one outside too.
-        return S0(Pin(spec[1], Pin.IN, Pin.PULL_UP), imp_per_kwh=spec[2])
+        pin = Pin(spec[1], Pin.IN, Pin.PULL_UP)
+        if len(spec) > 3:
+            return S0(pin, imp_per_kwh=spec[2], max_watts=spec[3])
+        return S0(pin, imp_per_kwh=spec[2])
     if kind == "pzem":
         from hal.pzem import Pzem
 

@@ -22,9 +22,15 @@ from sts.kinds import NEXT_BASE, WHAT, field
 from sts.codec import EA, Decoder, cipher
 
 MAX_BALANCE = 99999999  # tenths: 9,999,999.9 units, 8 digits on a display, < 2**30
-LOCK_AFTER = 3  # refused guesses in a row before the keypad locks
+# The guess count follows refused guesses over powered time: an accepted token does not
+# clear it (a customer holds as many cheap real tokens as helps), an hour of powered time
+# takes one off. A customer's typo now and then never reaches the lock; an attacker's
+# guesses stay at its cap however many tokens they buy.
+LOCK_AFTER = 3  # guesses counted before the keypad locks
 LOCK_FIRST = 10  # seconds; doubles with each further guess
 LOCK_MAX = 1280
+DRAIN_MS = 3600000  # powered time that takes one guess off the count
+_DRAIN_SAVE = 900000  # the drain's progress is written this often (a quarter of DRAIN_MS)
 TRIP_SECONDS = 60  # an overload keeps the supply off this long before it is tried again
 _EA_NAME = {code: name for name, code in EA.items()}
 _CODEC_ERR = {
@@ -41,12 +47,59 @@ _CODEC_ERR = {
 
 # The record holds what is left of the lock and the trip, and the age of the held key change
 # sections, in ms: never a clock time. After this head: the 12 words of the held key change
-# sections (or, with DONE in the held byte, of the set last completed, as typed), then the TID
-# memory. Format 1 stored only the `count` TIDs in use; format 2 (the
-# store's FORMAT) every slot of the memory, so that the record has one length and is written
-# whole from one buffer. Both are read alike: the head says how many TIDs count.
-_FMT = "<BBBBBBHI18s16s" + "i" * 4 + "HHHHBBBI" + "BI" + "BBI"
+# sections (or, with DONE in the held byte, of the set last completed, as typed: format 3
+# only), then the TID memory. Format 1 stored only the `count` TIDs in use; format 2 every
+# slot of the memory, so that the record has one length and is written whole from one buffer;
+# format 3 (the store's FORMAT) adds to the head the drain's progress (ms of powered time),
+# the last result's code, what token it was about (class << 4 | subclass, 255: none) and its
+# amount or register (-1: none). All are read alike: the head says how many TIDs count.
+_FMT2 = "<BBBBBBHI18s16s" + "i" * 4 + "HHHHBBBI" + "BI" + "BBI"
+_FMT = _FMT2 + "IHBi"
+_HEAD2 = struct.calcsize(_FMT2)
 _HEAD = struct.calcsize(_FMT)
+
+
+def _whole(v, top):
+    """v as an int in 0..top, from an int or a string of ASCII digits; else None."""
+    if isinstance(v, str) and v and len(v) <= 10 and all("0" <= c <= "9" for c in v):
+        v = int(v)
+    if isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= top:
+        return v
+    return None
+
+
+def provision_error(data):
+    """Why provisioning data (a /meter.json) cannot personalise a meter, or "": checked
+    whole before anything is touched, so bad data never costs a stored byte."""
+    if not isinstance(data, dict):
+        return "provisioning data is not an object"
+    for name, top in (
+        ("sgc", 999999),
+        ("ti", 99),
+        ("kt", 3),
+        ("krn", 9),
+        ("ken", 255),
+        ("manufacture_tid", 0xFFFFFF),
+    ):
+        if _whole(data.get(name), top) is None:
+            return "%s: a whole number 0..%d, not %r" % (name, top, data.get(name))
+    pan = data.get("pan")
+    if not (isinstance(pan, str) and len(pan) == 18 and _whole(pan[:9], 999999999) is not None):
+        return "pan: 18 digits, not %r" % (pan,)
+    if _whole(pan[9:], 999999999) is None:
+        return "pan: 18 digits, not %r" % (pan,)
+    ea = data.get("ea")
+    if ea not in EA:
+        return "ea: sta or misty1, not %r" % (ea,)
+    if data.get("base_date") not in (1993, 2014, 2035):
+        return "base_date: 1993, 2014 or 2035, not %r" % (data.get("base_date"),)
+    key = data.get("decoder_key")
+    n = 16 if ea == "sta" else 32
+    if not (
+        isinstance(key, str) and len(key) == n and all(c in "0123456789abcdefABCDEF" for c in key)
+    ):
+        return "decoder_key: %d hex digits for %s" % (n, ea)
+    return ""
 
 
 class Meter:
@@ -59,6 +112,12 @@ class Meter:
         self.kct = KeyChange(kct_window)
         self.balance = [0, 0, 0, 0]
         self.last = 0  # code of the last result, for the short code
+        self.last_what = 255  # class << 4 | subclass of the token it was about; 255: none
+        self.last_value = -1  # its amount (tenths) or register; -1: none
+        self.fails = 0  # the guess count (see LOCK_AFTER)
+        self.drain_ms = 0  # powered time towards taking one off the count
+        self._lock_saved = 0  # lock_ms as last written
+        self._what = 255
         self.fault = ""
         # A blank or faulted meter has no registers; these keep its supply off and still.
         self.max_power = self.tripped = 0
@@ -104,7 +163,10 @@ class Meter:
         self.balance = [0, 0, 0, 0]
         self.max_power = self.tariff = self.unbalance = self.water_factor = 0
         self.tamper = self.tripped = self.trip_ms = 0
-        self.fails = self.lock_ms = 0
+        self.fails = self.lock_ms = self.drain_ms = 0
+        self.last = 0
+        self.last_what = 255
+        self.last_value = -1
         self.kct.drop()
         self.tids.fill(manufacture_tid)
         self.fault = ""
@@ -115,10 +177,16 @@ class Meter:
 
     def provision(self, data):
         """Personalise from provisioning data (a board's /meter.json, the simulator's): the
-        decoder key as hex, never a vending key, and the manufacture TID."""
+        decoder key as hex, never a vending key, and the manufacture TID. Bad data raises
+        ValueError (see provision_error) and changes nothing."""
         from binascii import unhexlify
 
+        why = provision_error(data)
+        if why:
+            raise ValueError(why)
         p = dict(data)
+        for name in ("sgc", "ti", "kt", "krn", "ken", "manufacture_tid"):
+            p[name] = int(p[name])
         p["decoder_key"] = unhexlify(p["decoder_key"])
         self.personalise(p, p["manufacture_tid"])
 
@@ -126,7 +194,14 @@ class Meter:
     def tick(self, now):
         """Let the time since the last reading pass (`now`: ms, see the module header). A
         clock that went back lets no time pass, and drops a held key change set: its first
-        section would be from the clock's future."""
+        section would be from the clock's future. The loop calls this once a pass; every
+        query reads what it left.
+
+        Written as time passes: the end of a lock (else the lock written at the guess
+        comes back whole at every power-up), what is left of it each time that has halved
+        since it was written (a lock cut short by a power cut resumes with at most twice
+        what was left, or 5 s, never less), and the drain of the guess count (each quarter
+        hour, and whenever it takes one off)."""
         last = self.now
         self.now = now
         if last is None or self.fault or not self.personalised:
@@ -138,18 +213,38 @@ class Meter:
                 kc.drop()
                 self._commit()
             return
+        save = False
         if self.lock_ms:
-            self.lock_ms = max(0, self.lock_ms - dt)
+            left = self.lock_ms - dt
+            self.lock_ms = left = left if left > 0 else 0
+            # (the halvings stop at 5 s: a lock writes at most 9 times, 1,280 s down to 0)
+            save = not left or (left <= self._lock_saved // 2 and left >= 5000)
+        if self.fails:
+            d = self.drain_ms + dt
+            if d >= DRAIN_MS:
+                k = d // DRAIN_MS
+                self.fails = self.fails - k if self.fails > k else 0
+                d -= k * DRAIN_MS
+                save = True
+            elif d // _DRAIN_SAVE != self.drain_ms // _DRAIN_SAVE:
+                save = True
+            self.drain_ms = d if self.fails else 0
         if self.trip_ms:
             self.trip_ms = max(0, self.trip_ms - dt)
         if kc.held:  # stops just past the window: no int grows without end
             kc.age = min(kc.age + dt, kc.window * 1000 + 1000)
+        if save:
+            self._commit()
 
     def lock_left(self, now=None):
-        """Whole seconds (rounded up) the keypad stays locked, at `now` if given."""
-        if now is not None:
-            self.tick(now)
-        return (self.lock_ms + 999) // 1000
+        """Whole seconds (rounded up) the keypad stays locked, at `now` if given: a read,
+        the meter's time moves only in tick()."""
+        left = self.lock_ms
+        if now is not None and self.now is not None and left:
+            dt = diff(now, self.now)
+            if dt > 0:
+                left = left - dt if left > dt else 0
+        return (left + 999) // 1000
 
     def clear_lock(self):
         """No refused tokens counted and no keypad lock, saved: the classroom page's teacher's
@@ -160,12 +255,30 @@ class Meter:
         return self._commit()
 
     # -- the entry point ---------------------------------------------------------------
-    def apply(self, digits, now):
-        """Decide on a typed token at `now` (ms); persist what changes."""
-        self.tick(now)
+    def apply(self, digits, now=None):
+        """Decide on a typed token, at `now` (ms) if given (else at the last tick); persist
+        what changes, the result's code with it."""
+        if now is not None:
+            self.tick(now)
+        self._what = 255
         r = self._apply(digits)
-        self.last = r.code
+        if self.fault or r.code == R.LOCKED:
+            # (RAM holds what the store holds: see _commit.) While locked nothing is decoded
+            # and nothing written: the last result stays the last token's.
+            return r
+        if r.code != self.last or self._what != self.last_what:
+            # A refusal that changed nothing else: written all the same, so that the short
+            # code says it after a restart (the same refusal again writes nothing).
+            self._last(r)
+            if self.personalised:
+                self._commit()
         return r
+
+    def _last(self, r):
+        self.last = r.code
+        self.last_what = self._what
+        v = r.amount if r.amount is not None else r.register
+        self.last_value = -1 if v is None else v
 
     def _apply(self, digits):
         if self.fault or not self.personalised:
@@ -182,7 +295,8 @@ class Meter:
         cls = dec.cls
         sub = dec.subclass
         b = dec.block
-        what = WHAT[cls << 4 | sub]
+        self._what = cls << 4 | sub
+        what = WHAT[self._what]
         if cls == 1:
             mfr = field(b, K.MFR1 if sub == 0 else K.MFR2)
             if mfr and mfr != self.mfr():
@@ -285,11 +399,8 @@ class Meter:
         return self._done(R.Result(R.KEY_CHANGED, what, n=m, m=m))
 
     def _done(self, r):
-        """Persist what `r` changed. Only what needs the key to make ends a streak of
-        guesses: an accepted credit or management token (a test token, which anyone can
-        make, never comes here) or a whole key change."""
-        if r.code == R.ACCEPT or r.code == R.KEY_CHANGED:
-            self.fails = 0
+        """Persist what `r` changed, and the result (for the short code)."""
+        self._last(r)
         if not self._commit():
             return R.Result(R.STORAGE, self.fault)
         return r
@@ -319,11 +430,13 @@ class Meter:
             self._commit()
         return left
 
-    def load(self, watts, now):
-        """Report the load at `now` (ms). Above the max power limit the relay trips and
-        stays open for TRIP_SECONDS, whatever is reported meanwhile (behind an open relay a
-        board measures nothing); then it closes and the load is measured again."""
-        self.tick(now)
+    def load(self, watts, now=None):
+        """Report the load, at `now` (ms) if given (else at the last tick). Above the max
+        power limit the relay trips and stays open for TRIP_SECONDS, whatever is reported
+        meanwhile (behind an open relay a board measures nothing); then it closes and the
+        load is measured again."""
+        if now is not None:
+            self.tick(now)
         if self.fault or not self.personalised:
             return False
         changed = False
@@ -393,6 +506,7 @@ class Meter:
         does not."""
         try:
             self.store.save(self._pack())
+            self._lock_saved = self.lock_ms
             return True
         except OSError as e:
             self.fault = "state write failed: %r" % (e,)
@@ -411,7 +525,7 @@ class Meter:
         self._key16 = key + bytes(16 - len(key))  # as packed
 
     def _pack(self):
-        """The state record (format 2), packed into the buffer made at start-up and
+        """The state record (format 3), packed into the buffer made at start-up and
         returned whole: a board's heap soon has no free run as long as a record, so none is
         allocated per write."""
         kc = self.kct
@@ -452,6 +566,10 @@ class Meter:
             t.capacity,
             t.count,
             self.trip_ms,
+            self.drain_ms,
+            self.last,
+            self.last_what,
+            self.last_value,
         )
         for i in range(12):
             struct.pack_into("<I", p, n + 4 * i, kc.blocks[i])
@@ -460,7 +578,17 @@ class Meter:
         return p
 
     def _unpack(self, p):
-        """Read a record of format 1 or 2 (see _FMT)."""
+        """Read a record of format 1, 2 or 3 (see _FMT)."""
+        if self.store.format >= 3:
+            n = _HEAD
+            (self.drain_ms, self.last, self.last_what, self.last_value) = struct.unpack_from(
+                "<IHBi", p, _HEAD2
+            )
+        else:  # no drain yet, no last result: none
+            n = _HEAD2
+            self.drain_ms = self.last = 0
+            self.last_what = 255
+            self.last_value = -1
         (
             ea,
             self.kt,
@@ -489,7 +617,7 @@ class Meter:
             cap,
             count,
             trip,
-        ) = struct.unpack_from(_FMT, p)
+        ) = struct.unpack_from(_FMT2, p)
         self.ea = _EA_NAME[ea]
         self._pan = bytes(pan)
         self.pan = pan.decode()
@@ -497,9 +625,12 @@ class Meter:
         self.balance = [b0, b1, b2, b3]
         # What was left of each wait when it was written, counted again from power-up (how
         # long the power was off, no clock here can tell), and never more than its limit.
-        self.lock_ms = min(lock, LOCK_MAX * 1000) if self.fails >= LOCK_AFTER else 0
+        # (A lock may outlast the count that set it: the count drains while it runs.)
+        self.lock_ms = self._lock_saved = min(lock, LOCK_MAX * 1000)
         self.trip_ms = min(trip, TRIP_SECONDS * 1000) if self.tripped else 0
-        n = _HEAD
+        if not self.fails:
+            self.drain_ms = 0
+        self.drain_ms = min(self.drain_ms, DRAIN_MS - 1)
         kc = self.kct
         kc.held = held & ~DONE
         kc.done = held & DONE

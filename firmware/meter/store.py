@@ -11,7 +11,7 @@ import os
 import struct
 from binascii import crc32
 
-FORMAT = 2  # what save() writes; load() reads this one and every older one
+FORMAT = 3  # what save() writes; load() reads this one and every older one
 _HEAD = "<4sIH"  # magic, sequence number, payload length
 _HEAD_LEN = 10
 

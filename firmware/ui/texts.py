@@ -85,5 +85,11 @@ LOW_CREDIT = "LOW CREDIT"
 NO_CREDIT = "NO CREDIT: OFF"
 TRIPPED = "OVERLOAD: OFF"
 SUPPLY_ON = "SUPPLY ON"
+# While the keypad is locked: the supply's state (SUPPLY_WORD[relay closed]) and the time left.
+LOCKED_IDLE = "{supply} LOCKED {seconds}s"
+SUPPLY_WORD = {False: "OFF", True: "ON"}
+KCT_HELD = "KEY CHG {n}/{m} {seconds}s"  # a held key change section, and its window's time left
+LAST = "LAST "  # heads the last result's screen (short code 1) where it fits
+NO_LAST = ("LAST RESULT", "NONE")
 ENTER = "TOKEN:"
 UNKNOWN_CODE = ("CODE {code}", "UNKNOWN")

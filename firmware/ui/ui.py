@@ -2,11 +2,13 @@
 # States: idle (balance and supply), entry (digits in groups of four), result (about 3 s,
 # then the balance), info (a short code's answer). Time is milliseconds of a clock that may
 # wrap (a board's time.ticks_ms()): only the time between readings counts, as for the meter.
+# The ui reads the meter and never moves its time: the loop ticks the meter once a pass.
 from meter import diff
 from meter.key_change import sections_for
-from meter.results import ACCEPT, KCT_STAGED, LOCKED, NAMES, STORAGE
+from meter.results import ACCEPT, LOCKED, STORAGE, Result
 from sts import amount
 from sts.digits import grouped
+from sts.kinds import WHAT
 from ui import texts as T
 
 IDLE = 0
@@ -61,6 +63,12 @@ class Ui:
         if self.state in (RESULT, INFO):
             self.state = IDLE
         self.since = now
+        m = self.meter
+        left = m.lock_left(now) if m.personalised and not m.fault else 0
+        if left and self.state == IDLE:  # no entry while locked: the lock and its time
+            self.result = self._result_lines(Result(LOCKED, seconds=left))
+            self.state = RESULT
+            return
         if "0" <= k <= "9":
             if len(self.digits) < 20:
                 self.digits.append(ord(k))
@@ -101,7 +109,7 @@ class Ui:
             self.info = [s.format(code=typed.decode()) for s in self.t.UNKNOWN_CODE]
             self.state = INFO
             return
-        r = self.meter.apply(typed, now)
+        r = self.meter.apply(typed)
         self.result = self._result_lines(r)
         if r.code == ACCEPT:
             self.last.insert(0, (typed.decode(), self.result[1]))
@@ -137,7 +145,7 @@ class Ui:
     def _idle_lines(self, now):
         # Drawn every pass of a board's loop: read from the meter, not from a status() dict.
         m = self.meter
-        left = m.lock_left(now)  # (the time passes first)
+        left = m.lock_left(now)  # (read at `now`: the loop has ticked the meter to it)
         if m.fault:
             return self.t.RESULT[STORAGE]
         if not m.personalised:  # a board never provisioned: nothing is wrong with it
@@ -147,11 +155,14 @@ class Ui:
         first = "%s %s %s" % (self.t.IDLE_TITLE, tenths(balance), unit)
         if len(first) > self.cols:  # a large balance: the number matters, not the title
             first = "%s %s" % (tenths(balance), unit)
-        if left:
-            second = self.t.RESULT[LOCKED][1].format(seconds=left)
-        elif m.kct.held and m.kct.age <= m.kct.window * 1000:  # gone once the window passed
-            second = self.t.RESULT[KCT_STAGED][0].format(
-                n=m.kct.count(), m=len(sections_for(m.ea))
+        kc = m.kct
+        if left:  # the supply's state stays in sight
+            second = self.t.LOCKED_IDLE.format(
+                supply=self.t.SUPPLY_WORD[m.relay_closed()], seconds=left
+            )
+        elif kc.held and kc.age <= kc.window * 1000:  # gone once the window passed
+            second = self.t.KCT_HELD.format(
+                n=kc.count(), m=len(sections_for(m.ea)), seconds=kc.window - kc.age // 1000
             )
         elif m.tripped:
             second = self.t.TRIPPED
@@ -164,6 +175,8 @@ class Ui:
         return [first, second]
 
     def _result_lines(self, r):
+        if r.seconds and r.code != LOCKED:  # the refusal that locks the keypad says so
+            r = Result(LOCKED, seconds=r.seconds)
         # What a text may name ({amount} {unit} {balance} {what} {n} {m} {seconds} {register}
         # {control}); the balance is the meter's after the token, refused or not.
         v = {
@@ -181,7 +194,11 @@ class Ui:
             top, bottom = self.t.ACCEPT_CREDIT
             return [top.format(**v), bottom.format(**v)]
         top, bottom = self.t.RESULT.get(r.code, ("RESULT %d" % r.code, ""))
-        if r.code == ACCEPT and r.kind in self.t.ACCEPT_TOKEN:
+        if (
+            r.code == ACCEPT
+            and r.kind in self.t.ACCEPT_TOKEN
+            and (r.register, r.control) != (None, None)
+        ):
             bottom = self.t.ACCEPT_TOKEN[r.kind]
             if r.register == 0:
                 bottom = self.t.ACCEPT_ZERO.get(r.kind, bottom)
@@ -202,12 +219,7 @@ class Ui:
         if name == "balance":
             return ["BALANCE", "%s %s" % (tenths(s["balance"]), self.t.UNITS[0])]
         if name == "last_result":
-            # The number of the standard's table and the result's name; the meter's own
-            # outcomes have no number there: their name alone. No token yet: no number.
-            last = s["last"]
-            if not last:
-                return ["LAST RESULT", "NONE"]
-            return ["LAST RESULT", NAMES[last] if last > LOCKED else "%d %s" % (last, NAMES[last])]
+            return self._last_result()
         if name == "last_tokens":
             if not self.last:
                 return ["LAST TOKENS", "NONE"]
@@ -216,7 +228,36 @@ class Ui:
         if name == "tid_memory":
             return ["TID MEMORY", "%d/%d" % (s["tids_used"], s["tids_capacity"])]
         if name == "pan":
-            return ["PAN " + s["pan"][:12], s["pan"][12:]]
+            # Read out over the phone: the IIN, then the meter number in groups of four
+            # (all of it on one line, without spaces where the groups do not fit).
+            pan = s["pan"]
+            iin = 6 if pan[:6] == "600727" else 4
+            num = pan[iin:]
+            grouped = " ".join([num[i : i + 4] for i in range(0, len(num), 4)])
+            return ["PAN " + pan[:iin], grouped if len(grouped) <= self.cols else num]
         if name == "ea":
             return [s["ea"], "BASE %d" % s["base_date"]]
         return [name.upper(), str(s[name])]
+
+    def _last_result(self):
+        """The last result's screen again, in the result screen's words (from what the meter
+        stored, so that it reads the same after a restart), headed LAST where it fits."""
+        m = self.meter
+        if not m.last:
+            return list(self.t.NO_LAST)
+        what = WHAT.get(m.last_what, "")
+        v = m.last_value if m.last_value >= 0 else None
+        credit = m.last == ACCEPT and m.last_what >> 4 == 0 and v is not None
+        r = Result(
+            m.last,
+            what,
+            amount=v if credit else None,
+            sub=m.last_what & 15,
+            register=None if credit else v,
+            kind=None if credit or m.last_what == 255 else m.last_what,
+            n=m.kct.count(),
+            m=len(sections_for(m.ea)),
+        )
+        top, bottom = self._result_lines(r)
+        head = self.t.LAST + top
+        return [head if len(head) <= self.cols else top, bottom]

@@ -74,19 +74,23 @@ def test_bench_reports_every_variant_with_ratios_to_the_baseline():
         re.M,
     )
     assert "micropython kernels: viper" in r.stderr, "the bench ran the viper kernels"
-    # The forging cost, from the lock schedule measured on the meter in the same run.
+    # The forging cost, from the lock schedule measured on the meter in the same run: an
+    # attacker with no tokens and one who buys the cheapest token as often as it helps.
     for strategy in (
         "plain guesses",
         "kct section after every 2",
         "test token after every 2",
         "power cut after every guess",
+        "0.1 kWh token after every guess",
+        "0.1 kWh token after every 2",
     ):
-        assert re.search(r"^%s\s+\d+\s+\d+\s+\d+\s+\d+\s+[\d.]+$" % strategy, r.stdout, re.M), (
-            strategy
-        )
-    assert re.search(
-        r"expected keypad time \d+ s = [\d.]+ years \(goal >= 5 years\): PASS", r.stdout
-    )
+        assert re.search(
+            r"^%s\s+\d+\s+\d+\s+\d+\s+\d+\s+[\d.]+\s+\d+$" % re.escape(strategy), r.stdout, re.M
+        ), strategy
+    for who in ("no tokens", "buys 0.1 kWh tokens"):
+        m = re.search(r"^%s\s+.+\s+\d+ s\s+([\d.]+) y\s+\d+ \([\d.]+ kWh\)$" % who, r.stdout, re.M)
+        assert m and float(m.group(1)) >= 5, (who, m and m.group(0))
+    assert "both at least 5 years: PASS" in r.stdout
     # The heap per apply, the whole meter's smallest heap, and a fleet's codes a second.
     assert re.search(r"heap per accepted credit apply: median \d+ B .*max \d+ B", r.stdout)
     assert re.search(r"the whole meter .* (\d+K is the smallest|no heap)", r.stdout)

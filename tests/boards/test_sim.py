@@ -129,7 +129,7 @@ def test_edition_2_migration_typed_on_the_keypad(tmp_path):
             ["ACCEPT", "+25.0 kWh"],
             ["CREDIT 25.0 kWh", "SUPPLY ON"],
             ["KEY CHANGE 1/2", "ENTER NEXT TOKEN"],
-            ["CREDIT 25.0 kWh", "KEY CHANGE 1/2"],
+            ["CREDIT 25.0 kWh", "KEY CHG 1/2 117s"],
             ["KEY CHANGED", "ACCEPT"],
             ["ACCEPT", "+10.0 kWh"],
             ["CREDIT 35.0 kWh", "SUPPLY ON"],
@@ -346,7 +346,7 @@ def test_frames_are_json_lines_of_t_lines_relay(tmp_path):
                 ["TOKEN:", "123"],
                 IDLE_0,
                 ["STS EDITION 1", "KRN 1 BASE 1993"],
-                ["PAN 600727000000", "000009"],
+                ["PAN 600727", "0000 0000 0009"],
                 ["ACCEPT", "+25.0 kWh"],
                 ["CREDIT 25.0 kWh", "SUPPLY ON"],
             ],
@@ -632,3 +632,48 @@ def test_keeping_the_completed_set_costs_the_heap_no_cipher_table(tmp_path):
     before, after = [o["mem_alloc"] for o in out if "mem_alloc" in o]
     assert ["KEY CHANGE", "DONE ALREADY"] in screens(out)
     assert after - before < 1024, (before, after)
+
+
+def test_a_bad_personalise_line_answers_an_error_and_leaves_every_file_as_it_was(tmp_path):
+    # It used to delete meter.0, meter.1 and meter.json, then crash on the missing field:
+    # the credit and the provisioning data gone.
+    state, tokens = prep(tmp_path)
+    sim(state, ["type " + tok(tokens, "credit 25 kWh bought before"), "wait 3000"])
+    names = sorted(os.listdir(state))
+    assert "meter.0" in names and "meter.1" in names and "meter.json" in names
+    before = {n: (state / n).read_bytes() for n in names}
+    with open(state / "meter.json") as f:
+        good = json.load(f)
+    bad = [
+        {k: v for k, v in good.items() if k != "decoder_key"},  # incomplete
+        dict(good, pan="60072700000000000"),  # 17 digits
+        dict(good, ken=256),
+        dict(good, decoder_key="zz" * 8),
+        dict(good, ea="des"),
+        dict(good, manufacture_tid="1e3"),
+        [1, 2],
+    ]
+    lines = ["personalise " + json.dumps(b) for b in bad] + ["personalise {not json", "status"]
+    out = sim(state, lines)
+    errors = [o["error"] for o in out if "error" in o]
+    assert len(errors) == len(bad) + 1, errors
+    for why, name in zip(
+        errors, ("decoder_key", "pan", "ken", "decoder_key", "ea", "manufacture")
+    ):
+        assert why.startswith(name), (name, why)
+    assert statuses(out)[0]["balance"] == 250  # the meter as it was
+    assert {n: (state / n).read_bytes() for n in sorted(os.listdir(state))} == before
+    out = sim(state, ["personalise " + json.dumps(good), "status"])  # good data: a new meter
+    assert statuses(out)[0]["balance"] == 0 and not [o for o in out if "error" in o]
+
+
+def test_short_code_1_after_a_restart_shows_the_last_result_in_the_result_screens_words(tmp_path):
+    # It said NONE after `make sim-resume`, and `13 CRC` where the result screen said
+    # WRONG TOKEN.
+    state, tokens = prep(tmp_path)
+    old = tok(tokens, "credit 25 kWh bought before")
+    out = sim(state, ["type " + old, "wait 3000", "reboot", "type 1"])
+    assert last_screen(out) == ["LAST ACCEPT", "+25.0 kWh"], last_screen(out)
+    out = sim(state, ["type " + "1" * 20, "wait 3000", "quit"])
+    out = sim(state, ["type 1"])  # another process on the same state: a power-up
+    assert last_screen(out) == ["LAST REJECT 13", "WRONG TOKEN"], last_screen(out)

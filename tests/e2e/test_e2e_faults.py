@@ -238,6 +238,11 @@ def _check_reference(name, which, out, shows):
         else:
             assert st0["krn"] == 2 and st0["kct_held"] == 0
             assert again[0] == again2[0] == ["KEY CHANGE", "DONE ALREADY"]
+    elif name == "refused-guess":
+        # The new key's credit is a guess too (CRC under the old key); no token between ends
+        # the count: the third guess locks and says so, and the one after meets the lock.
+        lock = ["LOCKED", "WAIT 10s"]
+        assert [again[0], again2[0]] == ([shows, lock] if which == "before" else [lock, lock])
     else:
         assert again[0] == again2[0] == shows
     assert not [o for o in frames(out) if screen(o) == FAULT]
@@ -252,7 +257,7 @@ def _slots(state):
     for slot in (0, 1):
         with open(os.path.join(state, "meter.%d" % slot), "rb") as f:
             magic, seq, _ = struct.unpack_from("<4sIH", f.read())
-        assert magic == b"STM2"  # format 2 (CHANGELOG.md)
+        assert magic == b"STM3"  # format 3 (CHANGELOG.md)
         seqs[slot] = seq
     return seqs
 
@@ -375,22 +380,38 @@ def expected_code(typed_digits):
 
 
 class Lockout:
-    """The README's rule: 3 refused guesses in a row lock entry for 10 s, doubling with each
-    further guess up to 1,280 s; an accepted credit, management or key change token resets.
-    Times are the simulator's clock in ms."""
+    """The README's rule: refused guesses are counted, no token clears the count, and each
+    hour of powered time takes one off; from the third counted, entry locks for 10 s,
+    doubling with each further guess up to 1,280 s. Times are the simulator's clock in ms
+    (no power cut here: all of it powered)."""
 
     def __init__(self):
         self.fails = 0
         self.until = 0
+        self.drain = 0
+        self.last = None
+
+    def at(self, now):
+        """Let the time up to `now` pass."""
+        if self.last is not None and now > self.last and self.fails:
+            d = self.drain + now - self.last
+            k = d // 3600000
+            self.fails = max(0, self.fails - k)
+            self.drain = d - k * 3600000 if self.fails else 0
+        self.last = now
 
     def refused(self, code, now):
+        """Count a refusal at `now`; True if it locked the keypad."""
+        self.at(now)
         if code in (R.FORMAT, R.CRC, R.FUNCTION, R.MFR, R.RANGE):
             self.fails = min(self.fails + 1, 255)
             if self.fails >= 3:
                 self.until = now + 1000 * min(10 << min(self.fails - 3, 8), 1280)
+                return True
+        return False
 
     def accepted(self):
-        self.fails = 0
+        pass  # a bought token buys no guesses
 
     def left(self, now):
         """Whole seconds, rounded up, the keypad stays locked at `now`."""
@@ -475,12 +496,12 @@ def test_fuzz_random_digits_are_refused_and_change_nothing(items):
             if want is None:  # a real token by chance: nothing to predict
                 base, last = st_, st_["last"]
                 continue
-            if now < lock.until:
-                want = R.LOCKED
+            if now < lock.until:  # keys typed while locked reach no meter
+                assert st_["last"] == last and shown[0] == "LOCKED", where
             else:
-                lock.refused(want, now)
-            assert st_["last"] == want, where
-            assert shown[0] == ("LOCKED" if want == R.LOCKED else "REJECT %d" % want), where
+                locks = lock.refused(want, now)
+                assert st_["last"] == want, where
+                assert shown[0] == ("LOCKED" if locks else "REJECT %d" % want), where
         assert core(st_) == core(base), "a refused entry changed the state: " + where
         assert st_["lock_left"] == lock.left(now), where
         last = st_["last"]
@@ -594,10 +615,14 @@ def test_fuzz_valid_and_invalid_tokens_and_clock_jumps(steps):
     seen = set()  # TIDs accepted
     amounts = []  # from the ACCEPT screens
     accepts = {}
+    last = res[0][1]["last"]
     for (tok, digits, now), (shown, st_) in zip(plan, res[1:]):
         where = "%s at %d: %r" % (digits, now, shown)
-        if now < lock.until:
-            want = R.LOCKED
+        lock.at(now)
+        locked = now < lock.until
+        if locked:  # keys typed while locked reach no meter: the last result stays
+            want = last
+            assert shown[0] == "LOCKED", where
         elif tok is not None and tok.cls == 1:
             want = R.ACCEPT
         elif tok is not None:
@@ -611,7 +636,8 @@ def test_fuzz_valid_and_invalid_tokens_and_clock_jumps(steps):
             lock.refused(want, now)
         assert st_["last"] == want, where
         assert st_["lock_left"] == lock.left(now), where
-        if want == R.ACCEPT and tok.cls != 1:  # test/display tokens: any number of times
+        last = want
+        if not locked and want == R.ACCEPT and tok.cls != 1:  # test/display: any number
             accepts[digits] = accepts.get(digits, 0) + 1
             if tok.cls == 0:
                 assert shown[0] == "ACCEPT" and shown[1].startswith("+"), where
@@ -659,28 +685,40 @@ def test_soak_tokens_on_the_keypad_in_a_small_heap(tmp_path, board_root):
     want = {R.ACCEPT: 0, R.USED: 0, R.LOCKED: 0, R.FORMAT: 0, R.CRC: 0}
     total = 0
     last = None
+    lock = Lockout()  # the guess count: no token clears it, an hour drains one
+    t = [START * 1000]
 
-    def garbage():
+    def wait(f, ms):
+        f.write("wait %d\n" % ms)
+        t[0] += ms
+
+    def garbage(f):
         digits = "%020d" % rng.randrange(10**20)
-        want[expected_code(digits)] += 1  # CRC, or FORMAT (>= 2**66, class 3)
-        return digits
+        code = expected_code(digits)  # CRC, or FORMAT (>= 2**66, class 3)
+        want[R.LOCKED if lock.refused(code, t[0]) else code] += 1  # the one that locks says so
+        f.write("type %s\n" % digits)
 
     with open(script, "w") as f:
         for i in range(n):
             if i == min(50, n // 2):
                 f.write("mem\n")
             r = i % 100
-            if r == 47:  # three guesses in a row: the keypad locks for 10 s
-                for _ in range(3):
-                    f.write("type %s\nwait 100\n" % garbage())
-                f.write("type %s\nwait 3000\n" % last.digits)  # refused while locked
+            lock.at(t[0])
+            if i % 500 == 47:  # guesses until the keypad locks
+                while t[0] >= lock.until:
+                    garbage(f)
+                    wait(f, 3000)
+                f.write("type %s\n" % last.digits)  # shows the lock, reaches no meter
                 want[R.LOCKED] += 1
-                f.write("wait 8000\n")
+                wait(f, 3000)
+                wait(f, lock.until - t[0] + 1000)
             elif r % 10 == 5:
-                f.write("type %s\nwait 3000\n" % last.digits)  # typed again
+                f.write("type %s\n" % last.digits)  # typed again
                 want[R.USED] += 1
-            elif r % 25 == 11:
-                f.write("type %s\nwait 3000\n" % garbage())
+                wait(f, 3000)
+            elif r % 25 == 11 and lock.fails < 2:  # a guess that does not lock
+                garbage(f)
+                wait(f, 3000)
             else:
                 last = vend.credit(
                     DEMO,
@@ -690,8 +728,9 @@ def test_soak_tokens_on_the_keypad_in_a_small_heap(tmp_path, board_root):
                     None,
                     rng,
                 )
-                f.write("type %s\nwait 3000\n" % last.digits)
+                f.write("type %s\n" % last.digits)
                 want[R.ACCEPT] += 1
+                wait(f, 3000)
                 total += last.extra["encoded_tenths"]
         f.write("mem\nstatus\nquit\n")
     cmd = [

@@ -111,7 +111,8 @@ def test_migration_typed_on_the_keypad(tmp_path):
             ["STS EDITION 1", "KRN 1 BASE 1993"],
             IDLE_0,
             ["KEY CHANGE 1/2", "ENTER NEXT TOKEN"],
-            ["CREDIT 0.0 kWh", "KEY CHANGE 1/2"],
+            ["CREDIT 0.0 kWh", "KEY CHG 1/2 117s"],  # the time left in its window
+            ["CREDIT 0.0 kWh", "KEY CHG 1/2 60s"],
             ["KEY CHANGED", "ACCEPT"],
             IDLE_0,
             ["ACCEPT", "+10.0 kWh"],
@@ -158,7 +159,7 @@ def test_second_section_after_two_minutes_times_out_and_the_old_key_stays(tmp_pa
         [
             ["KEY CHANGE 1/2", "ENTER NEXT TOKEN"],
             ["KEY CHANGE 1/2", "TIMED OUT: AGAIN"],
-            ["CREDIT 0.0 kWh", "KEY CHANGE 1/2"],  # the late section is held
+            ["CREDIT 0.0 kWh", "KEY CHG 1/2 117s"],  # the late section is held
             ["ACCEPT", "+25.0 kWh"],
             ["STS EDITION 1", "KRN 1 BASE 1993"],
             ["REJECT 13", "WRONG TOKEN"],
@@ -194,7 +195,7 @@ def test_sections_in_the_wrong_order_complete(tmp_path):
         out,
         [
             ["KEY CHANGE 1/2", "ENTER NEXT TOKEN"],
-            ["CREDIT 0.0 kWh", "KEY CHANGE 1/2"],
+            ["CREDIT 0.0 kWh", "KEY CHG 1/2 117s"],
             ["KEY CHANGED", "ACCEPT"],
             ["ACCEPT", "+10.0 kWh"],
             ["STS EDITION 2", "KRN 2 BASE 2014"],
@@ -273,7 +274,7 @@ def test_a_token_typed_twice_is_used(tmp_path):
             ["ACCEPT", "+10.0 kWh"],
             ["REJECT 10", "USED TOKEN"],
             ["CREDIT 16.0 kWh", "SUPPLY ON"],
-            ["LAST RESULT", "10 USED"],
+            ["LAST REJECT 10", "USED TOKEN"],  # the result screen's words
         ],
     )
     first, second = statuses(out)

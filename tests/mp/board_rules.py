@@ -418,8 +418,8 @@ def test_a_clock_restart_keeps_credit_and_caps_the_lock():
     dev["display"] = Display()
     _run(dev)
     frames = dev["display"].frames
-    assert frames[0][1].startswith("WAIT 10s"), frames[0]  # what was left: no more
-    assert frames[-2][1].startswith("WAIT 6s"), frames[-2]  # 4.98 s on
+    assert frames[0][1].startswith("ON LOCKED 10s"), frames[0]  # what was left: no more
+    assert frames[-2][1].startswith("ON LOCKED 6s"), frames[-2]  # 4.98 s on
     m = Meter(RecordStore(dev["state"]))
     assert m.balance[0] == 100
 
@@ -471,9 +471,10 @@ def test_the_board_wiring_under_a_fake_machine():
         True,
         "LED",
         d + "/state",
-        ("s0", 14, 3200),
+        ("s0", 14, 3200, 9000),
     )["energy"]
     assert fake_machine.Pin.made[-1].id == 14 and s0.imp_per_kwh == 3200
+    assert s0._min_ms == 1125000 // 9000, "the board's maximum power"
     assert fake_machine.Pin.made[-1].handler is not None, "S0 counts in the pin's interrupt"
 
 
@@ -523,18 +524,24 @@ def test_time_across_the_wrap_of_ticks_ms():
 
     m = _meter()
     ui = Ui(m)
+
+    def frame(now):  # a pass of the loop: the meter's time first
+        m.tick(now)
+        return ui.frame(now)
+
     guess = encode(0, 0, {"amount": 10, "tid": 2000, "rnd": 5}, cipher(b"\x01" * 8))
+    m.tick(start)
     for _ in range(3):
         for k in guess + "#":
             ui.key(k, start)
     assert m.lock_left() == 10
-    assert ui.frame(at(9000))[1].startswith("WAIT 1s")
-    assert ui.frame(at(9999))[1].startswith("WAIT 1s")
-    assert ui.frame(at(10000))[1].startswith("NO CREDIT")
+    assert frame(at(9000))[1].startswith("OFF LOCKED 1s")
+    assert frame(at(9999))[1].startswith("OFF LOCKED 1s")
+    assert frame(at(10000))[1].startswith("NO CREDIT")
     for k in "1234":  # an entry typed before the wrap times out 20 s later, after it
         ui.key(k, at(12000))
-    assert at(31999) < start and ui.frame(at(31999))[1].startswith("1234")
-    assert ui.frame(at(32000))[0].startswith("CREDIT")
+    assert at(31999) < start and frame(at(31999))[1].startswith("1234")
+    assert frame(at(32000))[0].startswith("CREDIT")
     new = b"\x01\x23\x45\x67\x89\xab\xcd\xef"
     k3, k4 = _kct(new)
     m = _meter()  # a key change window across the wrap: 120 s is 120 s
@@ -543,3 +550,81 @@ def test_time_across_the_wrap_of_ticks_ms():
     m = _meter()
     assert m.apply(k3, start).code == R.KCT_STAGED
     assert m.apply(k4, at(120001)).code == R.KCT_TIMEOUT and m.key == KEY
+
+
+def test_time_enters_the_meter_once_a_pass():
+    # The loop ticks the meter; the keypad's token, the energy source, the frame and every
+    # query only read its time (a query that moved the clock made two readings disagree).
+    g = encode(0, 0, {"amount": 100, "tid": 5000, "rnd": 5}, cipher(b"\x00\x11\x22\x33" * 2))
+    keys = list(g + "#") * 3 + ["1", None, None]
+    dev = _dev(keys)
+    loop = app.Loop(dev)
+    m = loop.m
+    ticks = []
+    tick = m.tick
+
+    def counted(now):
+        ticks.append(now)
+        tick(now)
+
+    m.tick = counted
+    passes = 0
+    try:
+        while True:
+            loop.step()
+            passes += 1
+    except Stop:
+        pass
+    assert m.fails == 3 and m.lock_ms, (m.fails, m.lock_ms)
+    passes += 1  # (the pass the keypad ended had ticked)
+    assert len(ticks) == passes, "%d ticks in %d passes" % (len(ticks), passes)
+    left = m.lock_left()
+    m.status()
+    m.relay_closed()
+    loop.ui.frame(time.ticks_add(ticks[-1], 5000))
+    assert len(ticks) == passes and m.lock_left() == left, "a query moved the meter's time"
+
+
+def test_s0_noise_is_never_charged_and_sustained_noise_turns_the_supply_off():
+    # Noise on the S0 wire, an edge every 40 ms (past the debounce): 90 kW at 1000 imp/kWh.
+    # Not charged; counted and logged; after 10 s of it, the supply is off (METER FAULT)
+    # until it stops.
+    import hal_sim
+    from hal.s0 import S0
+
+    tok = _credit(2000, 100)
+    clock = StepClock()
+    pin = hal_sim.SimS0Pin(clock)
+    s0 = S0(pin, 1000, ticks=lambda: clock.ms)
+
+    def edge():
+        pin.handler(pin)
+
+    noise = [None, edge] * 400  # 16 s
+    keys = _typed(tok) + [None] * 50 + noise + [None] * 200
+    dev = _dev(keys, energy=s0, clock=clock)
+    _run(dev)
+    s = dev["relay"].states[1:]
+    at = len(tok) + 1 + 50
+    assert s[at - 1] is True and s[at + 400] is True, "a burst of noise is no fault"
+    assert s[at + 600] is False and s[at + 799] is False, [
+        (i, s[i]) for i in range(len(s)) if i == 0 or s[i] != s[i - 1]
+    ]
+    assert s[-2] is True, "the noise stopped: supply as the meter says"
+    assert ["METER FAULT     ", "NO MEASUREMENT  "] in dev["display"].frames
+    assert Meter(RecordStore(dev["state"])).balance[0] == 100, "noise was charged"
+    assert s0.noise >= 399, s0.noise
+    text = _read(dev["log"])
+    assert "too fast to be energy (noise)" in text and "noise for 10 s: supply off" in text, text
+
+
+def test_bad_provisioning_data_leaves_a_blank_meter_and_says_why_in_the_log():
+    # A /meter.json that is not JSON, or lacks a field, used to stop the board at every boot.
+    for text in ("{not json", json.dumps(dict(PROFILE, decoder_key="12"))):
+        dev = _dev([None] * 3)
+        with open(dev["profile"], "w") as f:
+            f.write(text)
+        _run(dev)
+        assert ["NOT PROVISIONED ", "MAKE PROVISION  "] in dev["display"].frames, text
+        assert _exists(dev["profile"]) and not _exists(dev["state"] + ".0"), text
+        assert "provisioning" in _read(dev["log"]), text

@@ -522,7 +522,7 @@ def test_s0_counts_every_impulse_at_the_fastest_rate():
 
 
 def test_s0_debounce_window():
-    clock, pin, s0 = _s0(debounce_ms=40)
+    clock, pin, s0 = _s0(debounce_ms=40, max_watts=1000000)  # (no edge here is noise)
     s0.read(0)
     s0._handler(pin)
     clock.advance(39)
@@ -535,8 +535,9 @@ def test_s0_debounce_window():
 def _joules(imp, pulses, per_read):
     clock, pin, s0 = _s0(imp)
     total = s0.read(clock.ms)
+    gap = max(100, s0._min_ms)  # at most the board's maximum power (26 kW)
     for i in range(pulses):
-        pin.pulse(on_ms=30, off_ms=100, bounce=0)
+        pin.pulse(on_ms=30, off_ms=gap, bounce=0)
         if i % per_read == per_read - 1:
             total += s0.read(clock.ms)
     return total + s0.read(clock.ms)
@@ -650,7 +651,7 @@ def test_s0_count_wraps_without_loss():
     clock, pin, s0 = _s0()
     s0._count = s0._taken = 0x1FFFFFFE  # two impulses short of the count's wrap (2**29)
     for _ in range(5):
-        pin.pulse(on_ms=30, off_ms=100, bounce=0)
+        pin.pulse(on_ms=30, off_ms=200, bounce=0)
     _eq(s0.read(clock.ms), 18000)
     assert s0._count < 5, "the count grew past 2**29"
 
@@ -659,7 +660,7 @@ def test_s0_handler_allocates_nothing():
     clock, pin, s0 = _s0()
     handler = s0._handler
     handler(pin)
-    clock.advance(100)
+    clock.advance(300)
     n = 0
     gc.collect()
     before = gc.mem_alloc()
@@ -667,7 +668,9 @@ def test_s0_handler_allocates_nothing():
         handler(pin)  # counted
         clock.ms += 1
         handler(pin)  # bounce
-        clock.ms += 99
+        clock.ms += 49
+        handler(pin)  # noise: 50 ms after the last impulse is 72 kW
+        clock.ms += 250
         n += 1
     _eq(gc.mem_alloc() - before, 0)
     micropython.heap_lock()
@@ -678,6 +681,37 @@ def test_s0_handler_allocates_nothing():
     finally:
         micropython.heap_unlock()
     _eq(s0.read(clock.ms), 1002 * 3600)
+    _eq(s0.noise, 1000)
+
+
+def test_s0_impulses_faster_than_the_boards_maximum_power_are_noise_never_energy():
+    # An edge every 41 ms (just past the debounce) at 1000 imp/kWh was charged as 87.8 kW.
+    clock, pin, s0 = _s0()  # 26 kW unless the board says otherwise
+    s0.read(clock.ms)
+    j = 0
+    said = set()
+    for i in range(1000):  # 41 s of noise, read as the loop reads
+        pin.pulse(on_ms=5, off_ms=36, bounce=0)
+        if i % 5 == 4:
+            j += s0.read(clock.ms)
+            said.add(s0.error)
+    j += s0.read(clock.ms)
+    _eq(j, 3600)  # the first edge could be an impulse; the rest are noise
+    _eq((s0.noise, said), (999, {"noise"}))
+    clock.advance(2000)  # quiet for 2 s: no longer an error
+    _eq((s0.read(clock.ms), s0.error), (0, ""))
+    for _ in range(100):  # just inside 26 kW: every impulse is energy
+        pin.pulse(on_ms=30, off_ms=109, bounce=0)
+    _eq((s0.read(clock.ms), s0.noise, s0.error), (360000, 999, ""))
+
+
+def test_s0_rejects_a_max_power_out_of_range():
+    for w in (0, 99, 1000001):
+        try:
+            _s0(max_watts=w)
+            raise AssertionError("max_watts %d accepted" % w)
+        except ValueError:
+            pass
 
 
 def test_s0_handler_allocates_nothing_on_the_board_clock():
@@ -944,17 +978,40 @@ def test_pzem_exception_reply_with_a_bad_crc():
     _eq(pzem.error, "bad CRC")
 
 
-def test_pzem_reply_from_another_address():
+def test_pzem_a_garbled_address_byte_is_a_bad_reading():
     sim = _pzem()[0]
     sim.addr = 0x07
     pzem = Pzem(sim, addr=0x07)
     pzem.read(0)
-    sim.out[0] = 0x08  # another module answered
+    sim.out[0] = 0x08  # a byte garbled on the line: the CRC tells
     pzem.read(40)
-    _eq((pzem.error, pzem.errors), ("bad reply", 1))
-    pzem.read(1000)  # the rest of that answer is flushed before the next request
+    _eq((pzem.error, pzem.errors, pzem.fault), ("bad CRC", 1, ""))
+    pzem.read(1000)  # the next request
     pzem.read(1040)
     _eq((pzem.error, pzem.errors, pzem.wh), ("", 1, 5000))
+
+
+def test_pzem_a_good_reply_from_another_address_is_a_fault():
+    # A second module on the line (its own address in a whole, good reply): whose energy is
+    # it? Never charged nor guessed at: the readings stop until a restart.
+    sim = _pzem()[0]
+    sim.addr = 0x07
+    pzem = Pzem(sim, addr=0x07)
+    pzem.read(0)
+    _eq(pzem.read(40), 0)
+    sim.wh += 7
+    pzem.read(1000)
+    sim.out[0] = 0x08
+    sim.out[23] ^= 0xFF  # (the answer made whole for its address: its CRC made good)
+    c = modbus_crc(sim.out, 23)
+    sim.out[23] = c & 0xFF
+    sim.out[24] = c >> 8
+    _eq(pzem.read(1040), 0)
+    _eq((pzem.error, pzem.fault), ("reply from another address", "reply from another address"))
+    sim.wh += 7
+    for t in (2000, 2040, 3000, 3040):
+        _eq(pzem.read(t), 0)
+    _eq(pzem.fault, "reply from another address")
 
 
 def test_pzem_partial_reply_over_two_polls():
@@ -989,14 +1046,46 @@ def test_pzem_short_reply_times_out_and_late_bytes_are_flushed():
     _eq((pzem.error, pzem.wh), ("", 5000))
 
 
-def test_pzem_register_reset_rebaselines():
+def test_pzem_an_energy_register_that_goes_back_is_a_fault():
+    # A reset command on the line, or another module's register: what was used meanwhile is
+    # unknown, and a register that can be set back is free energy. The readings stop.
     sim, pzem = _pzem()
     got = []
-    for i, wh in enumerate((5000, 5002, 0, 3, 2, 2)):
+    for i, wh in enumerate((5000, 5002, 0, 3, 5005, 5010)):
         sim.wh = wh
         pzem.read(i * 1000)
         got.append(pzem.read(i * 1000 + 40))
-    _eq(got, [0, 7200, 0, 10800, 0, 0])
+    _eq(got, [0, 7200, 0, 0, 0, 0])
+    _eq((pzem.fault, pzem.error), ("energy went back", "energy went back"))
+
+
+def test_pzem_power_while_the_energy_register_stands_still_is_a_fault():
+    # 1 kW measured for a minute and not one Wh counted: a module that counts no energy.
+    sim, pzem = _pzem()
+    sim.power_x10 = 10000
+    got = 0
+    t = 0
+    while t < 60000 and not pzem.fault:
+        pzem.read(t)
+        got += pzem.read(t + 40)
+        t += 1000
+    _eq((got, pzem.fault), (0, "energy stuck"))
+    assert 11000 <= t <= 13000, t  # past 3 Wh of measured power (10.8 s at 1 kW)
+    # 3 W (standby) does not move a 1 Wh register for 20 minutes: no fault.
+    sim, pzem = _pzem()
+    sim.power_x10 = 30
+    for i in range(1200):
+        pzem.read(i * 1000)
+        pzem.read(i * 1000 + 40)
+    _eq(pzem.fault, "")
+    # 100 W that moves the register as it should: no fault.
+    sim, pzem = _pzem()
+    sim.power_x10 = 1000
+    for i in range(600):
+        sim.wh = 5000 + i // 36
+        pzem.read(i * 1000)
+        pzem.read(i * 1000 + 40)
+    _eq((pzem.fault, pzem.wh), ("", 5016))
 
 
 def test_pzem_an_energy_jump_beyond_what_it_can_measure_is_never_charged():

@@ -21,8 +21,8 @@ from binascii import unhexlify
 from demo_meter import KEY, PAN, profile
 
 from meter import results as R
-from meter.meter import LOCK_MAX, MAX_BALANCE, TRIP_SECONDS, Meter
-from meter.store import RecordStore
+from meter.meter import _HEAD2, DRAIN_MS, LOCK_MAX, MAX_BALANCE, TRIP_SECONDS, Meter
+from meter.store import FORMAT, RecordStore
 from scratch import FailingStore, cipher, fresh_dir
 from sts import amount, digits, vending
 from sts.blocks import encode
@@ -140,8 +140,11 @@ def play(m, script, key=KEY, sets=None, now=T0):
 
 
 def record(m):
-    """A copy of the state record m would write now."""
-    return bytes(m._pack())
+    """A copy of the state record m would write now, but for the last result's code (what
+    the short code shows, written with every result that changes it)."""
+    p = bytearray(m._pack())
+    p[_HEAD2 + 4 : _HEAD2 + 11] = bytes(7)
+    return bytes(p)
 
 
 def tids_of(m):
@@ -930,7 +933,7 @@ def test_lockout_after_three_guesses():
     @12 c 2000 10 -> ACCEPT             # the lock is over
     """,
     )
-    assert m.fails == 0
+    assert m.fails == 3  # an accepted token does not clear the count: only time does
 
 
 def test_lockout_doubles_and_caps_at_1280():
@@ -947,9 +950,7 @@ def test_lockout_doubles_and_caps_at_1280():
         m,
         """
     @%d c 2000 10 -> ACCEPT
-    g -> CRC seconds=None    # the count starts again
-    g -> CRC seconds=None
-    g -> CRC seconds=10
+    g -> CRC seconds=1280    # a bought token buys no guesses
     """
         % now,
     )
@@ -972,7 +973,9 @@ def test_lockout_capped_however_many_guesses():
     assert r.seconds == 1280, "after a reboot: %r, fails %d" % (r, m.fails)
 
 
-def test_only_what_needs_the_key_ends_a_guess_streak():
+def test_no_token_ends_a_guess_streak():
+    # The attacker may be the customer, holding real tokens: a credit, a management token
+    # or a whole key change between guesses buys none.
     m = new_meter()
     play(
         m,
@@ -980,19 +983,134 @@ def test_only_what_needs_the_key_ends_a_guess_streak():
     g -> CRC
     g -> CRC
     c 2000 10 -> ACCEPT       # credit
-    g -> CRC
-    g -> CRC seconds=None
-    m 2 5 2001 -> ACCEPT      # a management token
-    g -> CRC
-    g -> CRC
-    s a3 -> KCT_STAGED
-    s a4 -> KEY_CHANGED       # a whole key change
-    g -> CRC
-    g -> CRC
     g -> CRC seconds=10
+    @10 m 2 5 2001 -> ACCEPT  # a management token
+    g -> CRC seconds=20
+    @30 s a3 -> KCT_STAGED
+    s a4 -> KEY_CHANGED       # a whole key change
+    g -> CRC seconds=40
     """,
         sets={"a": kct("key", "new")},
     )
+
+
+def test_a_customer_buying_the_cheapest_token_after_every_two_guesses_meets_the_lock():
+    # Two guesses before each bought 0.1 kWh token used to meet no lock at all: 2**18
+    # guesses for 131,072 tokens and no waiting. The lock follows the guesses.
+    m = new_meter()
+    now = T0
+    waited = 0
+    for i in range(30):
+        for _ in range(2):
+            r = m.apply(token(["g"], KEY, None), ms(now))
+            assert r.code == R.CRC, r
+            waited += r.seconds or 0
+            now += r.seconds or 0
+        assert m.apply(token(["c", str(2000 + i), "1"], KEY, None), ms(now)).code == R.ACCEPT
+    assert m.balance[0] == 30 and waited >= 19 * LOCK_MAX, waited  # at the cap from guess 11
+
+
+def test_the_guess_count_drains_one_an_hour_of_powered_time():
+    m = new_meter()
+    play(m, "@0 g -> CRC\n g -> CRC")
+    m.tick(ms(T0 + 3599))
+    play(m, "@3599 g -> CRC seconds=10")  # not an hour yet: the third guess locks
+    m.tick(ms(T0 + 3600))
+    assert m.fails == 2  # an hour after the first guess: one off
+    play(m, "@3610 g -> CRC seconds=10")  # the lock it meets is the third's again
+    play(m, "@%d g -> CRC seconds=None" % (3610 + 2 * 3600))  # two hours more: two off
+    assert m.fails == 2 and DRAIN_MS == 3600000
+
+
+def test_the_drain_counts_powered_time_only_and_survives_a_power_cut():
+    m = new_meter()
+    play(m, "@0 g -> CRC\n g -> CRC")
+    m.tick(ms(T0 + 50 * 60))  # 50 minutes powered
+    m = reboot(m)  # however long the power was off: no time passes
+    m.tick(ms(1))  # the clock starts again at power-up
+    m.tick(ms(1 + 9 * 60))  # the 50 minutes were written, and 9 more: 59
+    assert m.fails == 2
+    m.tick(ms(1 + 15 * 60))  # 65: one off
+    assert m.fails == 1
+    play(m, "g -> CRC seconds=None\n g -> CRC seconds=10", now=20 * 60)
+
+
+def test_a_customer_who_mistypes_now_and_then_never_waits_more_than_10_s():
+    # A month of a careful customer's life at its worst: a token every 4 hours of the day,
+    # each after one typo, and once a day three typos in a row.
+    m = new_meter()
+    now = T0
+    tid = 2000
+    worst = 0
+    for day in range(30):
+        for hour in (7, 11, 15, 19, 23):
+            now = T0 + day * 86400 + hour * 3600
+            m.tick(ms(now))
+            typos = 3 if hour == 19 else 1
+            for _ in range(typos):
+                r = m.apply(token(["g"], KEY, None), ms(now))
+                assert r.code == R.CRC, "day %d %d h: %r" % (day, hour, r)
+                worst = max(worst, r.seconds or 0)
+                now += r.seconds or 0
+            r = m.apply(token(["c", str(tid), "10"], KEY, None), ms(now + 30))
+            assert r.code == R.ACCEPT, "day %d %d h: %r" % (day, hour, r)
+            tid += 1
+    assert worst <= 10, worst
+
+
+def test_an_ended_lock_stays_ended_after_a_power_cut():
+    # At zero credit nothing else writes: the lock written at the guess came back whole at
+    # every power-up, and the token just bought waited up to 1,280 s.
+    m = new_meter()
+    play(m, "@0 g -> CRC\n g -> CRC\n g -> CRC seconds=10")
+    for s in range(1, 12):
+        m.tick(ms(T0 + s))  # the loop's passes
+    m = reboot(m)
+    assert m.lock_left() == 0
+    play(m, "c 2000 10 -> ACCEPT", now=3)  # the clock at power-up reads 3 s
+
+
+def test_a_running_lock_resumes_after_a_power_cut_with_what_was_left():
+    m = new_meter()
+    g = token(["g"], KEY, None)
+    now = T0
+    for _ in range(10):
+        r = m.apply(g, ms(now))
+        now += r.seconds or 0
+    assert r.seconds == 1280
+    now -= 1280
+    for s in range(1, 1001):
+        m.tick(ms(now + s))  # 1,000 s of the loop's passes: 280 s left
+    m = reboot(m)
+    left = m.lock_left()
+    assert 280 <= left <= 560, left  # never less than was left, at most twice that
+    play(m, "g -> LOCKED seconds=%d" % left, now=7)
+
+
+def test_a_lock_running_down_writes_a_few_times_not_every_second():
+    # Flash wears: the longest lock, ticked every second to its end, writes its halvings
+    # down to 5 s and its end (9), and the drain's quarter hour; then it stays ended.
+    m = new_meter()
+    g = token(["g"], KEY, None)
+    now = T0
+    for _ in range(11):
+        r = m.apply(g, ms(now))
+        now += r.seconds or 0
+    now -= 1280
+    seq = m.store.seq
+    for s in range(1, 1281):
+        m.tick(ms(now + s))
+    assert m.lock_left() == 0 and m.store.seq - seq <= 10, m.store.seq - seq
+    assert reboot(m).lock_left() == 0
+
+
+def test_a_query_does_not_move_the_meters_time():
+    m = new_meter()
+    play(m, "@0 g -> CRC\n g -> CRC\n g -> CRC seconds=10")
+    assert m.lock_left(ms(T0 + 4)) == 6  # what it will be then, read
+    assert m.lock_left() == 10 and m.status()["lock_left"] == 10 and not m.relay_closed()
+    m.tick(ms(T0 + 4))  # the loop moves it
+    assert m.lock_left() == 6
 
 
 def test_nothing_typed_without_the_key_ends_a_guess_streak():
@@ -1197,7 +1315,9 @@ def test_nothing_changes_on_a_refused_token():
         before = record(m)
         seq = m.store.seq
         play(m, line)
-        assert record(m) == before and m.store.seq == seq, line  # nothing written
+        assert record(m) == before, line  # nothing changed but the last result
+        play(m, line)
+        assert m.store.seq == seq + 1, line  # and that is written once, not again
     m2 = new_meter(kt=1)
     before = record(m2)
     play(m2, "c 2000 10 -> DDTK")
@@ -1493,12 +1613,13 @@ def _load_fixture(fixture):
     _copy_fixture(d, fixture)
     m = Meter(RecordStore(d + "/state"))
     assert m.personalised and m.fault == "", m.fault
-    # Both slots rewritten in format 2 at once (firmware of format 1, put back, must not find
-    # the older slot: credit spent since would come back), with nothing else changed.
-    assert m.store.format == 2 and m.store.seq == want.pop("seq") + 2
+    # Both slots rewritten in today's format at once (firmware of an older format, put back,
+    # must not find the older slot: credit spent since would come back), with nothing else
+    # changed.
+    assert m.store.format == FORMAT and m.store.seq == want.pop("seq") + 2
     for slot in (0, 1):
         with open("%s/state.%d" % (d, slot), "rb") as f:
-            assert f.read(4) == b"STM2", slot
+            assert f.read(4) == b"STM%d" % FORMAT, slot
     got = {
         "balances": m.balance,
         "tids": tids_of(m),
@@ -1515,6 +1636,7 @@ def _load_fixture(fixture):
         "max_power": m.max_power,
         "tariff": m.tariff,
         "fails": m.fails,
+        "lock_ms": m.lock_ms,
         "kct_held": m.kct.held,
         "kct_age_ms": m.kct.age,
         "kct_blocks": list(m.kct.blocks),
@@ -1536,8 +1658,8 @@ def test_a_record_of_format_1_loads_with_nothing_lost():
     """,
         now=0,
     )
-    m = reboot(m)  # written in format 2 by now, and read back alike
-    assert m.store.format == 2 and m.balance == want["balances"] and m.fails == 2
+    m = reboot(m)  # written in today's format by now, and read back alike
+    assert m.store.format == FORMAT and m.balance == want["balances"] and m.fails == 2
     # The held first section completes with its partner within the window it has left.
     assert m.apply(kct("key", "new", ro=1)[4], ms(20)).code == R.KEY_CHANGED, m.kct.held
     assert m.key == KEYS["new"] and m.base_date == 2014 and m.krn == 2
@@ -1559,6 +1681,26 @@ def test_a_record_of_format_1_with_a_part_filled_tid_memory_loads_with_nothing_l
     )
     m = reboot(m)
     assert tids_of(m) == [10, 11, 12] and m.balance[0] == want["balances"][0] + 10
+
+
+def test_a_record_of_format_2_loads_with_nothing_lost():
+    # Format 2 wrote a lock at the guess and never as it ran down: the 10 s written is all
+    # that is known of it (the time since is the power-off's), so it resumes whole, once.
+    m, want = _load_fixture(FIXTURE[:-1] + "2")
+    assert m.fails == 3 and m.lock_left() == 10 and m.last == 0
+    m.tick(ms(1))  # power-up
+    play(m, "c 2002 77 -> LOCKED seconds=10", now=1)
+    m.tick(ms(12))
+    m = reboot(m)  # the lock ran out and that was written: it stays out
+    play(m, "c 2002 77 -> USED\n c 999 10 -> OLD\n g -> CRC seconds=20", now=0)
+    assert m.store.format == FORMAT and m.balance == want["balances"]
+    m = reboot(m)
+    assert m.last == R.CRC and m.fails == 4 and m.lock_left() == 20
+    m.tick(ms(1))
+    m.tick(ms(21))
+    # The held first section completes with its partner within the window it has left.
+    assert m.apply(kct("key", "new", ro=1)[4]).code == R.KEY_CHANGED, m.kct.held
+    assert m.key == KEYS["new"] and m.base_date == 2014 and m.balance == want["balances"]
 
 
 def _restamp(path, magic):
@@ -1591,7 +1733,7 @@ def test_status_counts_down_the_trip_and_the_key_change_window():
 def test_a_record_of_a_newer_format_is_a_fault_never_a_blank_meter():
     m = new_meter()  # personalised: slot 0 written, slot 1 never
     p = m.store.prefix
-    _restamp(p + ".0", b"STM3")
+    _restamp(p + ".0", b"STM4")
     m2 = reboot(m)
     assert not m2.personalised and "newer" in m2.fault, m2.fault
     assert m2.status()["fault"] == m2.fault
@@ -1601,7 +1743,7 @@ def test_a_record_of_a_newer_format_is_a_fault_never_a_blank_meter():
     play(m, "c 2000 10 -> ACCEPT")  # both slots written; the newest of a newer format
     _restamp(p + ".%d" % m.store.slot, b"STM9")
     assert "newer" in reboot(m).fault
-    _restamp(p + ".%d" % m.store.slot, b"STM2")  # the same record as format 2 reads again
+    _restamp(p + ".%d" % m.store.slot, b"STM3")  # the same record as format 3 reads again
     assert reboot(m).balance[0] == 10
 
 

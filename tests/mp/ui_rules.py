@@ -60,7 +60,10 @@ def kct(old="key", new="new", kt=2, krn=2, ro=0):
 
 
 def press(ui, keys, now):
+    """Keys at `now`, each in a pass of the loop: the meter's time moves first (the loop
+    ticks the meter; the ui only reads it)."""
     for k in keys:
+        ui.meter.tick(now)
         ui.key(k, now)
 
 
@@ -71,7 +74,9 @@ def enter(ui, digits, now):
 
 
 def show(ui, now):
-    """The frame at `now`, checked for size, with each line's padding stripped."""
+    """The frame at `now` (a pass of the loop), checked for size, with each line's padding
+    stripped."""
+    ui.meter.tick(now)
     f = ui.frame(now)
     frames_fit(ui, f)
     return [s.rstrip() for s in f]
@@ -132,7 +137,7 @@ def test_layout_20x4():
     ui.key("C", 35)
     eq(enter(ui, credit(2000, 125), 40), ["ACCEPT", "+12.5 kWh", "", ""])
     eq(show(ui, 3040), ["CREDIT 12.5 kWh", "SUPPLY ON", "", ""])
-    eq(enter(ui, "8", 4000), ["PAN 600727000000", "000009", "", ""])
+    eq(enter(ui, "8", 4000), ["PAN 600727", "0000 0000 0009", "", ""])
 
 
 def test_backspace_removes_the_last_digit_and_cancels_when_empty():
@@ -265,11 +270,13 @@ def test_result_screens_from_the_meter():
     eq(enter(ui, credit(5, 10, key="new"), 30000), ["ACCEPT", "+1.0 kWh"])
     bad = credit(2002, 50)  # the old key now: CRC, a guess
     eq(enter(ui, bad, 40000), ["REJECT 13", "WRONG TOKEN"])
-    eq(enter(ui, bad, 41000), ["REJECT 13", "WRONG TOKEN"])
-    eq(enter(ui, bad, 42000), ["REJECT 13", "WRONG TOKEN"])  # the third: locked for 10 s
-    eq(enter(ui, credit(6, 10, key="new"), 43500), ["LOCKED", "WAIT 9s"])
-    eq(enter(ui, credit(6, 10, key="new"), 51000), ["LOCKED", "WAIT 1s"])
-    eq(enter(ui, credit(6, 10, key="new"), 52000), ["ACCEPT", "+1.0 kWh"])
+    # The third guess (the first was at 15 s: the tokens between end no run of guesses)
+    # locks for 10 s, and says so.
+    eq(enter(ui, bad, 41000), ["LOCKED", "WAIT 10s"])
+    eq(enter(ui, bad, 42000), ["LOCKED", "WAIT 9s"])
+    eq(enter(ui, credit(6, 10, key="new"), 43500), ["LOCKED", "WAIT 8s"])
+    eq(enter(ui, credit(6, 10, key="new"), 50000), ["LOCKED", "WAIT 1s"])
+    eq(enter(ui, credit(6, 10, key="new"), 51000), ["ACCEPT", "+1.0 kWh"])
 
 
 def test_every_result_code_has_its_screen():
@@ -290,7 +297,8 @@ def test_every_result_code_has_its_screen():
     )
     check(ui, "99999999999999999999", 10000, R.FORMAT)  # >= 2**66
     check(ui, mgmt(1, 8, 2001), 15000, R.RANGE)  # clear credit of register 8: none
-    check(ui, credit(2002, 10), 20000, R.ACCEPT, ["ACCEPT", "+1.0 kWh"])  # guesses back to 0
+    check(ui, credit(2002, 10), 20000, R.ACCEPT, ["ACCEPT", "+1.0 kWh"])
+    ui = Ui(new_meter())  # (a bought token does not end a run of guesses: another meter)
     check(ui, encode(2, 8, {"nkmo2": 1, "sgclo": 2}, cipher(KEY)), 25000, R.FUNCTION)
     check(ui, encode(1, 0, {"mfr": 5, "control": 1}, None), 30000, R.MFR)
     check(ui, credit(2003, 10), 35000, R.ACCEPT, ["ACCEPT", "+1.0 kWh"])
@@ -306,9 +314,14 @@ def test_every_result_code_has_its_screen():
     bad = kct(new="wrong", kt=0)  # (a 4th section of another set beside the held one: mixed again)
     check(ui, bad[4], 205000, R.KCT_MIXED, n=1, m=2)
     check(ui, bad[3], 210000, R.KEY_TYPE)
-    for i in range(3):
-        check(ui, credit(2030 + i, 10, key="wrong"), 215000 + 1000 * i, R.CRC)
-    check(ui, credit(2030, 10), 218000, R.LOCKED, seconds=9)
+    ui = Ui(new_meter())  # (two guesses on that one already)
+    for i in range(3):  # the third locks, and says so
+        lock = ["LOCKED", "WAIT 10s"] if i == 2 else None
+        check(ui, credit(2030 + i, 10, key="wrong"), 215000 + 1000 * i, R.CRC, lock)
+    # Digits typed while locked show the lock, and reach no meter; one that does says LOCKED.
+    seen[R.LOCKED] = enter(ui, credit(2030, 10), 218000)
+    eq(seen[R.LOCKED], ["LOCKED", "WAIT 9s"])
+    eq(ui.meter.apply(credit(2030, 10)).code, R.LOCKED)
     ui = Ui(new_meter(kt=1))
     check(ui, credit(2000, 10), 0, R.DDTK)
     ui = Ui(new_meter(ken=0))
@@ -369,17 +382,17 @@ def test_short_codes_0_to_9():
     tok = credit(2000, 125)
     enter(ui, tok, 1000)
     eq(enter(ui, "0", 5000), ["BALANCE", "12.5 kWh"])
-    eq(enter(ui, "1", 6000), ["LAST RESULT", "1 ACCEPT"])
+    eq(enter(ui, "1", 6000), ["LAST ACCEPT", "+12.5 kWh"])
     eq(enter(ui, "2", 7000), [tok[:4] + ".." + tok[-4:], "+12.5 kWh"])
     eq(enter(ui, "3", 8000), ["TID MEMORY", "50/50"])  # filled at manufacture
     eq(enter(ui, "4", 9000), ["KRN", "1"])
     eq(enter(ui, "5", 10000), ["KT", "2"])
     eq(enter(ui, "6", 11000), ["SGC", "123456"])
     eq(enter(ui, "7", 12000), ["TI", "01"])
-    eq(enter(ui, "8", 13000), ["PAN 600727000000", "000009"])
+    eq(enter(ui, "8", 13000), ["PAN 600727", "0000 0000 0009"])  # to read out in fours
     eq(enter(ui, "9", 14000), ["EA07", "BASE 1993"])
     enter(ui, tok, 15000)
-    eq(enter(ui, "1", 20000), ["LAST RESULT", "10 USED"])
+    eq(enter(ui, "1", 20000), ["LAST REJECT 10", "USED TOKEN"])
     eq(enter(ui, "2", 21000), [tok[:4] + ".." + tok[-4:], "+12.5 kWh"], "USED not listed:")
     s = kct(ro=1)
     enter(ui, s[3], 22000)
@@ -389,19 +402,29 @@ def test_short_codes_0_to_9():
     eq(enter(ui, "0", 29000), ["BALANCE", "13.5 kWh"])
 
 
-def test_the_meters_own_outcomes_show_a_name_never_a_number():
-    # Meter manuals number results 1..15; 16 is "token status not ready", 17..255 reserved.
+def test_short_code_1_shows_the_result_screens_words_and_survives_a_restart():
+    # Meter manuals number results 1..15; the meter's own outcomes (256 up) have a name only.
     m = new_meter()
     ui = Ui(m)
     a = kct()
     enter(ui, a[3], 0)
     eq(enter(ui, a[4], 130000), ["KEY CHANGE 1/2", "TIMED OUT: AGAIN"])
-    eq(enter(ui, "1", 135000), ["LAST RESULT", "KCT TIMEOUT"])
+    eq(enter(ui, "1", 135000), ["KEY CHANGE 1/2", "TIMED OUT: AGAIN"])
     eq(enter(ui, kct(new="wrong")[4], 140000), ["KEY CHANGE 1/2", "MIXED: RESTART"])
-    eq(enter(ui, "1", 145000), ["LAST RESULT", "KCT MIXED"])
-    enter(ui, credit(2000, 10), 150000)
-    eq(enter(ui, credit(2000, 10), 155000)[0], "REJECT 10")
-    eq(enter(ui, "1", 160000), ["LAST RESULT", "10 USED"])  # the standard's: number, name
+    eq(enter(ui, "1", 145000), ["KEY CHANGE 1/2", "MIXED: RESTART"])
+    for tok, now, screen in (
+        (credit(2000, 10), 150000, ["ACCEPT", "+1.0 kWh"]),
+        (credit(2000, 10), 155000, ["REJECT 10", "USED TOKEN"]),
+        (credit(2001, 10, key="wrong"), 160000, ["REJECT 13", "WRONG TOKEN"]),
+        (mgmt(0, 1000, 2002), 165000, ["ACCEPT", "LIMIT 1000 W"]),
+        (credit(2003, 125, sub=1), 170000, ["ACCEPT", "+12.5 m3"]),
+    ):
+        eq(enter(ui, tok, now), screen)
+        last = ["LAST " + screen[0], screen[1]]
+        eq(enter(ui, "1", now + 1000), last)
+        m = Meter(RecordStore(m.store.prefix))  # a power cut
+        ui = Ui(m)
+        eq(enter(ui, "1", now + 2000), last, "after a restart:")
 
 
 def test_unknown_short_code_does_not_reach_the_meter():
@@ -419,7 +442,7 @@ def test_unknown_short_code_does_not_reach_the_meter():
     eq(m.fails, 0, "lockout count:")
     eq(m.lock_left(), 0)
     eq(m.balance[0], 10)
-    eq(enter(ui, "1", now), ["LAST RESULT", "10 USED"])
+    eq(enter(ui, "1", now), ["LAST REJECT 10", "USED TOKEN"])
 
 
 def test_info_screens_time_out_after_5000_ms():
@@ -475,24 +498,43 @@ def test_idle_key_change_held():
     enter(ui, credit(2000, 125), 0)
     s = kct()
     eq(enter(ui, s[3], 5000), ["KEY CHANGE 1/2", "ENTER NEXT TOKEN"])
-    eq(idle(ui, 8000), ["CREDIT 12.5 kWh", "KEY CHANGE 1/2"])
-    enter(ui, s[4], 10000)
-    eq(idle(ui, 13000), ["CREDIT 12.5 kWh", "SUPPLY ON"])
+    eq(idle(ui, 8000), ["CREDIT 12.5 kWh", "KEY CHG 1/2 117s"])  # and its window's time left
+    eq(idle(ui, 100000), ["CREDIT 12.5 kWh", "KEY CHG 1/2 25s"])
+    enter(ui, s[4], 101000)
+    eq(idle(ui, 104000), ["CREDIT 12.5 kWh", "SUPPLY ON"])
 
 
-def test_idle_wait_countdown_while_locked():
+def test_the_guess_that_locks_says_so_and_the_home_screen_keeps_the_supply_in_sight():
     m = new_meter()
     ui = Ui(m)
-    for i in range(3):
+    for i in range(2):
         eq(
             enter(ui, credit(2000 + i, 10, key="wrong"), 100000 + 1000 * i),
             ["REJECT 13", "WRONG TOKEN"],
         )
+    eq(enter(ui, credit(2002, 10, key="wrong"), 102000), ["LOCKED", "WAIT 10s"])  # at once
     eq(m.lock_left(), 10)
-    eq(idle(ui, 105000), ["CREDIT 0.0 kWh", "WAIT 7s"])
-    eq(idle(ui, 108000), ["CREDIT 0.0 kWh", "WAIT 4s"])
-    eq(idle(ui, 111999), ["CREDIT 0.0 kWh", "WAIT 1s"])
+    eq(idle(ui, 105000), ["CREDIT 0.0 kWh", "OFF LOCKED 7s"])
+    eq(idle(ui, 108000), ["CREDIT 0.0 kWh", "OFF LOCKED 4s"])
+    eq(idle(ui, 111999), ["CREDIT 0.0 kWh", "OFF LOCKED 1s"])
     eq(idle(ui, 112000), ["CREDIT 0.0 kWh", "NO CREDIT: OFF"])
+    m.balance[0] = 125  # (credit bought earlier)
+    enter(ui, credit(2003, 10, key="wrong"), 113000)
+    eq(idle(ui, 117000), ["CREDIT 12.5 kWh", "ON LOCKED 16s"])
+
+
+def test_keys_pressed_while_locked_do_not_open_token_entry():
+    m = new_meter()
+    ui = Ui(m)
+    for i in range(3):
+        enter(ui, credit(2000 + i, 10, key="wrong"), 1000 * i)
+    press(ui, "12", 5000)
+    eq(show(ui, 5000), ["LOCKED", "WAIT 7s"])
+    assert ui.state == U.RESULT and not ui.digits, (ui.state, ui.digits)
+    press(ui, "#", 5500)  # nothing to enter
+    eq(m.last, R.CRC)
+    press(ui, "1234", 12000)  # the lock is over: entry as usual
+    eq(show(ui, 12000), ["TOKEN:", "1234"])
 
 
 # -- frames and flow -----------------------------------------------------------------------------
@@ -531,7 +573,8 @@ def test_frames_always_cols_wide_and_rows_long():
 
 
 def _whole(ui, now, what):
-    """Every line of the screen at `now` fits the display uncut."""
+    """Every line of the screen at `now` (a pass of the loop) fits the display uncut."""
+    ui.meter.tick(now)
     lines = ui.lines(now)
     assert len(lines) <= ui.rows, "%s: %r" % (what, lines)
     for s in lines:
@@ -584,17 +627,17 @@ def test_every_screen_fits_16x2_whole_for_every_value():
     a = kct(krn=3)
     typed(a[3], "key change 1/2")
     now += 5000
-    eq(_whole(ui, now, "idle, section held"), ["9999999.9 kWh", "KEY CHANGE 1/2"])
+    eq(_whole(ui, now, "idle, section held"), ["9999999.9 kWh", "KEY CHG 1/2 115s"])
     now += 200000  # past the window: the home screen no longer says a section is held
     eq(_whole(ui, now, "idle, window passed"), ["9999999.9 kWh", "SUPPLY ON"])
     typed(a[4], "timed out")
     typed(kct(new="wrong")[3], "mixed")
     typed(credit(fresh(), 10, key="wrong"), "CRC")
-    for _ in range(12):  # to the longest lock
+    for _ in range(20):  # to the longest lock (the count drains one an hour meanwhile)
         now += 1300000
         typed(credit(fresh(), 10, key="wrong"), "guess")
     eq(m.lock_left(), 1280)
-    eq(_whole(ui, now + 4000, "idle, locked"), ["9999999.9 kWh", "WAIT 1276s"])
+    eq(_whole(ui, now + 4000, "idle, locked"), ["9999999.9 kWh", "ON LOCKED 1276s"])
     assert len(seen) > 60
 
 
@@ -632,6 +675,7 @@ def test_texts_table_can_be_swapped():
     nl.SUPPLY_ON = "STROOM AAN"
     nl.ENTER = "CODE:"
     nl.UNKNOWN_CODE = ("CODE {code}", "ONBEKEND")
+    nl.KCT_HELD = "SLEUTEL {n}/{m} {seconds}s"
     m = new_meter()
     ui = Ui(m, texts=nl)
     press(ui, "12", 0)
@@ -642,7 +686,7 @@ def test_texts_table_can_be_swapped():
     eq(enter(ui, tok, 5000), ["WEIGERING 10", "AL GEBRUIKT"])
     eq(idle(ui, 8000), ["TEGOED 12.5 kWh", "STROOM AAN"])
     eq(enter(ui, kct()[3], 9000), ["SLEUTEL 1 VAN 2", "VOLGENDE CODE"])
-    eq(idle(ui, 12000), ["TEGOED 12.5 kWh", "SLEUTEL 1 VAN 2"])
+    eq(idle(ui, 12000), ["TEGOED 12.5 kWh", "SLEUTEL 1/2 117s"])
     eq(enter(ui, "55", 13000), ["CODE 55", "ONBEKEND"])
     eq(T.RESULT[10], ("REJECT 10", "USED TOKEN"), "the default table is untouched:")
     ui = Ui(m)  # the default table still the default
