@@ -207,8 +207,16 @@ function setBusy(on) {
 const KEYBOARD = { Enter: "#", NumpadEnter: "#", Backspace: "*", Escape: "C", "#": "#",
   "*": "*", c: "C", C: "C" };
 
+// A presenter's clicker sends Page Down and Page Up (or the arrows): Next and Back.
+const LESSON_KEYS = { PageDown: 1, ArrowRight: 1, PageUp: -1, ArrowLeft: -1 };
+
 function onKeydown(e) {
   const t = e.target.closest ? e.target : document.body;
+  if (lesson && LESSON_KEYS[e.key] && !t.closest("input, textarea, select")) {
+    e.preventDefault();
+    showStage(lessonAt + LESSON_KEYS[e.key]);
+    return;
+  }
   // A field, or a button of the panels, keeps its own keys (Enter presses it).
   if (t.closest("input, textarea, select, a, button") && !t.closest("#keypad")) return;
   if (e.ctrlKey || e.metaKey || e.altKey) return;
@@ -317,12 +325,21 @@ function bitsValue(value) {
     m.title = title;
     return m;
   };
-  div.append(
-    mark(value.slice(0, 2), "moved", "bits 65,64: block bits 28,27, moved out for the class"),
-    value.slice(2, at(28)),
-    mark(value.slice(at(28), at(27) + 1), "cls", "bits 28,27: the class"),
-    value.slice(at(27) + 1),
-  );
+  // In groups of four from the right (two, then sixteen fours): a line breaks only
+  // between groups, never inside one.
+  let group = null;
+  for (let i = 0; i < 66; i++) {
+    const bit = 65 - i;
+    if (!group || (bit + 1) % 4 === 0) {
+      if (group) div.append(" ");
+      group = el("span", "grp");
+      div.append(group);
+    }
+    if (bit >= 64) group.append(mark(value[i], "moved", `bit ${bit}: block bit ${bit - 37}, ` +
+      "moved out for the class"));
+    else if (bit === 28 || bit === 27) group.append(mark(value[i], "cls", `bit ${bit}: the class`));
+    else group.append(value[i]);
+  }
   const legend = el("p", "legend");
   legend.append(el("span", "moved", value.slice(0, 2)),
     " bits 65 and 64: block bits 28 and 27, moved up to make room for the class; ",

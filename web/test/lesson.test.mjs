@@ -54,8 +54,9 @@ async function typeIt(page, n) {
   await page.waitForSelector("#keypad:not(.busy)");
 }
 
-// Next until the lesson shows `stage` (at most once round the token's stages).
+// Back to the first stage, then Next until the lesson shows `stage`.
 async function lessonTo(page, stage) {
+  while (await page.isEnabled("#lesson-back")) await page.click("#lesson-back");
   for (let i = 0; i < 40; i++) {
     const at = await page.getAttribute("#explain li.current", "data-stage");
     if (at === stage) return;
@@ -88,6 +89,17 @@ function covered(page) {
     }
     return bad;
   });
+}
+
+// Numbers and dates drawn across two lines (a group of bits, a date, a history entry's
+// digits): each should sit on one line.
+function broken(page) {
+  return page.evaluate(() => [...document.querySelectorAll(
+    "#explain .grp, #explain .date, #history code")].filter((e) => {
+    if (!e.checkVisibility()) return false;
+    const r = [...e.getClientRects()]; // (a box per piece of text, on one line or more)
+    return Math.max(...r.map((b) => b.top)) - Math.min(...r.map((b) => b.top)) > 4;
+  }).map((e) => e.textContent));
 }
 
 // The TID stage as the class sees it: the font size of its date, and for each line box of
@@ -172,13 +184,19 @@ test("the lesson at 1024x768: the TID stage with its date beside the keypad, in 
     // Back and Next: the stage before, then the TID again.
     await page.click("#lesson-back");
     assert.notEqual(await page.getAttribute("#explain li.current", "data-stage"), "field tid");
-    await page.click("#lesson-next");
+    await page.keyboard.press("PageDown"); // a presenter's clicker
     assert.equal(await page.getAttribute("#explain li.current", "data-stage"), "field tid");
     if (SHOTS) {
       mkdirSync(SHOTS, { recursive: true });
       await page.screenshot({ path: path.join(SHOTS, "lesson-tid-1024x768.png") });
     }
     assert.deepEqual(await covered(page), []);
+    await page.click("#lesson"); // every stage at once: nothing broken inside either
+    assert.deepEqual(await broken(page), []);
+    await page.click("#lesson");
+    await lessonTo(page, "66 bits");
+    assert.deepEqual(await broken(page), []);
+    assert.equal(await page.$$eval("#explain li.current .grp", (els) => els.length), 17);
 
     // The migration set: the key change sections tell the story and the customer's steps.
     await page.click("#lesson"); // every stage again, to vend with the panel
@@ -196,6 +214,7 @@ test("the lesson at 1024x768: the TID stage with its date beside the keypad, in 
     assert.match(story, /ENEO.*SMS.*no purchase.*CEET.*codes 1 and 2.*two minutes.*code 3/);
     assert.equal(await page.$$eval("#explain li.current .bitsview .on", (els) =>
       els.map((e) => e.textContent).join("")), "0100"); // subclass 4, bits 63..60
+    assert.deepEqual(await broken(page), []);
     if (SHOTS) await page.screenshot({ path: path.join(SHOTS, "lesson-kct-1024x768.png") });
     await typeIt(page, 3);
     await waitLcd(page, ["ACCEPT"]);
@@ -217,6 +236,7 @@ test("the lesson at 1024x768: the TID stage with its date beside the keypad, in 
       assert.ok(d.seen, `at 1920x1080 the ${d.where}'s date is not seen`);
       assert.ok(d.px > seen.dates[0].px, "no larger type at 1920x1080");
     }
+    assert.deepEqual(await broken(page), []);
     if (SHOTS) await page.screenshot({ path: path.join(SHOTS, "lesson-tid-1920x1080.png") });
     assert.deepEqual(await covered(page), []);
     assert.deepEqual(errors, []);
