@@ -207,8 +207,16 @@ function setBusy(on) {
 const KEYBOARD = { Enter: "#", NumpadEnter: "#", Backspace: "*", Escape: "C", "#": "#",
   "*": "*", c: "C", C: "C" };
 
+// A presenter's clicker sends Page Down and Page Up (or the arrows): Next and Back.
+const LESSON_KEYS = { PageDown: 1, ArrowRight: 1, PageUp: -1, ArrowLeft: -1 };
+
 function onKeydown(e) {
   const t = e.target.closest ? e.target : document.body;
+  if (lesson && LESSON_KEYS[e.key] && !t.closest("input, textarea, select")) {
+    e.preventDefault();
+    showStage(lessonAt + LESSON_KEYS[e.key]);
+    return;
+  }
   // A field, or a button of the panels, keeps its own keys (Enter presses it).
   if (t.closest("input, textarea, select, a, button") && !t.closest("#keypad")) return;
   if (e.ctrlKey || e.metaKey || e.altKey) return;
@@ -317,12 +325,21 @@ function bitsValue(value) {
     m.title = title;
     return m;
   };
-  div.append(
-    mark(value.slice(0, 2), "moved", "bits 65,64: block bits 28,27, moved out for the class"),
-    value.slice(2, at(28)),
-    mark(value.slice(at(28), at(27) + 1), "cls", "bits 28,27: the class"),
-    value.slice(at(27) + 1),
-  );
+  // In groups of four from the right (two, then sixteen fours): a line breaks only
+  // between groups, never inside one.
+  let group = null;
+  for (let i = 0; i < 66; i++) {
+    const bit = 65 - i;
+    if (!group || (bit + 1) % 4 === 0) {
+      if (group) div.append(" ");
+      group = el("span", "grp");
+      div.append(group);
+    }
+    if (bit >= 64) group.append(mark(value[i], "moved", `bit ${bit}: block bit ${bit - 37}, ` +
+      "moved out for the class"));
+    else if (bit === 28 || bit === 27) group.append(mark(value[i], "cls", `bit ${bit}: the class`));
+    else group.append(value[i]);
+  }
   const legend = el("p", "legend");
   legend.append(el("span", "moved", value.slice(0, 2)),
     " bits 65 and 64: block bits 28 and 27, moved up to make room for the class; ",
@@ -331,19 +348,69 @@ function bitsValue(value) {
   return [div, legend];
 }
 
-// rows: [{stage, name, say, value}]; which: the history entry shown, or null for the last.
+// The bits of a stage, marked in the 66-bit token or the 64-bit block they sit in: groups
+// of four from the right (the 66 bits: two, then sixteen fours), so a line breaks only
+// between groups.
+function bitsOf(rows, where) {
+  const token = rows.find((r) => r.stage === "66 bits")?.value || "";
+  if (where === "token") return /^[01]{66}$/.test(token) ? token : "";
+  const block = rows.find((r) => r.stage === "plaintext")?.value || "";
+  if (!/^[0-9a-f]{16}$/.test(block)) return "";
+  return [...block].map((h) => parseInt(h, 16).toString(2).padStart(4, "0")).join("");
+}
+
+function bitsView(rows, [lo, width, where]) {
+  const bits = bitsOf(rows, where);
+  if (!bits || width >= 64) return [];
+  const top = bits.length - 1; // the bit number of the first character
+  const box = el("div", "bits");
+  const div = el("div", "bitsview");
+  div.title = `bits ${lo + width - 1}..${lo} of the ${where === "token" ? "66-bit token" :
+    "64-bit data block"}`;
+  let group = null;
+  for (let i = 0; i < bits.length; i++) {
+    const bit = top - i;
+    if (!group || (bit + 1) % 4 === 0) {
+      group = el("span", "grp");
+      div.append(group, " ");
+    }
+    group.append(el("span", bit >= lo && bit < lo + width ? "on" : "", bits[i]));
+  }
+  const cap = el("p", "legend", `${where === "token" ? "The 66-bit token" :
+    "The data block"}, bit ${top} on the left, bit 0 on the right: this stage's bits ` +
+    `(${width === 1 ? `bit ${lo}` : `bits ${lo + width - 1} to ${lo}`}) are marked.`);
+  box.append(div, cap);
+  return [box];
+}
+
+// Text whose dates ("2024-11-24 20:15 UTC") never break across lines: each in a span.
+function whole(tag, cls, text) {
+  const e = el(tag, cls);
+  for (const [i, part] of String(text).split(/(\d{4}-\d\d-\d\d \d\d:\d\d UTC)/).entries()) {
+    if (part) e.append(i % 2 ? el("span", "date", part) : part);
+  }
+  return e;
+}
+
+// rows: [{stage, name, say, value, story, bits}]; which: the history entry shown, or null
+// for the last.
 let explained = -1; // the history entry in the explainer
+let lesson = false; // the lesson mode: one stage at a time, in large type
+let lessonAt = 0; // the stage the lesson shows
 
 function drawExplain(rows, which) {
   const list = $("#explain");
+  const was = list.children[lessonAt]?.dataset.stage;
   list.replaceChildren();
-  for (const { stage, name, say, value } of rows) {
+  for (const { stage, name, say, value, story, bits } of rows) {
     const li = el("li");
     li.dataset.stage = stage;
     if (stage.startsWith("TID memory") || stage === "result") li.className = "meter-stage";
     const head = el("div", "head");
     head.append(el("h3", "", name), el("p", "say", say));
-    li.append(head, ...(stage === "66 bits" ? bitsValue(value) : [el("div", "value", value)]));
+    li.append(head, ...(stage === "66 bits" ? bitsValue(value) : [whole("div", "value", value)]));
+    if (story) li.append(whole("p", "story", story));
+    if (bits) li.append(...bitsView(rows, bits));
     list.append(li);
   }
   list.hidden = rows.length === 0;
@@ -352,10 +419,32 @@ function drawExplain(rows, which) {
   $("#explain-which").textContent = which === null || which < 0
     ? "the last token typed, stage by stage"
     : `entry ${which + 1} of the history, as it was typed`;
+  // The lesson stays at the stage it showed when the token has one by that name.
+  const again = rows.findIndex((r) => r.stage === was);
+  showStage(again >= 0 ? again : 0);
   markCurrent();
 }
 
-let historyLen = 0;
+// The lesson's one stage: shown, its place said, Back and Next where they lead somewhere.
+function showStage(i) {
+  const items = $("#explain").children;
+  lessonAt = Math.max(0, Math.min(i, items.length - 1));
+  [...items].forEach((li, n) => li.classList.toggle("current", n === lessonAt));
+  $("#lesson-at").textContent = items.length
+    ? `stage ${lessonAt + 1} of ${items.length}` : "no token yet";
+  $("#lesson-back").disabled = lessonAt <= 0;
+  $("#lesson-next").disabled = lessonAt >= items.length - 1;
+  if (lesson) $("#explain").parentElement.scrollTop = 0;
+}
+
+function setLesson(on) {
+  lesson = on;
+  document.body.classList.toggle("lesson", on);
+  $("#lesson").setAttribute("aria-pressed", String(on));
+  $("#lesson").textContent = on ? "Every stage at once" : "Lesson: one stage at a time";
+  $("#lesson-nav").hidden = !on;
+  showStage(lessonAt);
+}
 
 function drawHistory() {
   let items;
@@ -368,10 +457,10 @@ function drawHistory() {
   const list = $("#history");
   list.replaceChildren();
   items.forEach((h, i) => {
-    const li = el("li");
+    const li = el("li", h.code ? "code" : "");
     const b = el("button");
-    b.append(el("code", "", h.token.replace(/(\d{4})(?=\d)/g, "$1 ")), el("span", "shown",
-      h.shown));
+    b.append(el("code", "", h.token.replace(/(\d{4})(?=\d)/g, "$1 ")), " ",
+      el("span", "shown", h.shown));
     b.title = "explain this entry again";
     b.addEventListener("click", () => {
       try {
@@ -385,14 +474,16 @@ function drawHistory() {
     li.append(b);
     list.append(li);
   });
-  historyLen = items.length;
+  lastToken = items.findLastIndex((h) => !h.code);
   $("#history-empty").hidden = items.length !== 0;
   markCurrent();
   list.lastElementChild?.scrollIntoView({ block: "nearest" });
 }
 
+let lastToken = -1; // the last history entry that is a token (a short code is not explained)
+
 function markCurrent() {
-  const at = explained === null ? historyLen - 1 : explained;
+  const at = explained === null ? lastToken : explained;
   document.querySelectorAll("#history li").forEach((li, i) =>
     li.classList.toggle("current", i === at));
 }
@@ -537,6 +628,9 @@ function wire() {
     b.addEventListener("click", () => vend(b.dataset.kind, ""));
   }
   $("#type-all").addEventListener("click", typeAll);
+  $("#lesson").addEventListener("click", () => setLesson(!lesson));
+  $("#lesson-back").addEventListener("click", () => showStage(lessonAt - 1));
+  $("#lesson-next").addEventListener("click", () => showStage(lessonAt + 1));
   $("#load-form").addEventListener("submit", (e) => {
     e.preventDefault();
     setLoad($("#load").value.trim());

@@ -139,6 +139,8 @@ def stages_of(e, demo):
     TID memory, the result; or, for an entry the meter refused unread, why."""
     d = e["digits"]
     if "why" in e:
+        if e.get("code"):  # a short code: the meter answers on its display, decodes nothing
+            return [Stage("short code", words=d), Stage("result", words=e.get("result", ""))]
         return [
             Stage("digits", len(d), words="%s (%d digits)" % (d, len(d))),
             Stage("not decoded", words=e["why"]),
@@ -201,6 +203,10 @@ _STAGES = {
         "The decoder stopped here: nothing after this point was read.",
     ),
     "not decoded": ("Not decoded", "The meter refused this entry before decoding it."),
+    "short code": (
+        "A short code",
+        "A few digits and #: the meter answers on its display and decodes nothing.",
+    ),
     "TID memory before": (
         "TID memory, before",
         "The meter remembers the TIDs it has accepted, so that each token works only once.",
@@ -213,9 +219,90 @@ _STAGES = {
 }
 
 
+# The story of 2024, told where it happens: at the TID and at each key change section.
+_CUSTOMER = (
+    "What the customers were told to do: ENEO (Cameroon) sent each customer the codes by SMS "
+    "or WhatsApp, with no purchase; CEET (Togo) gave three codes with a purchase of at least "
+    "150 FCFA: codes 1 and 2 typed within two minutes, then code 3, the kWh bought."
+)
+
+
+def _next_base(base):
+    later = [b for b in dates.BASE_DATES if b > base]
+    return min(later) if later else None
+
+
+def tid_story(base):
+    """Why the 2024 rollover happened, at the TID stage."""
+    last = dates.TID_LIMIT - 1
+    new = _next_base(base)
+    text = (
+        "The TID has 24 bits: it counts minutes from the base date %d-01-01 and %s at "
+        "%s, its last minute (TID %d). A token made later cannot say its minute."
+        % (
+            base,
+            "ran out" if base == 1993 else "runs out",
+            dates.text(base, last),
+            last,
+        )
+    )
+    if new and base == 1993:
+        text += (
+            " So every meter was moved to base date %d by a key change with RO = 1 before "
+            "then." % new
+        )
+    return text
+
+
+def _kct_story(sub, base):
+    """What a key change section does, and what the customer typed, at the token stage."""
+    n = {3: 1, 4: 2, 8: 3, 9: 4}[sub]
+    new = _next_base(base) or base
+    return (
+        "Key change section %d (an STA meter takes 2 sections, a MISTY1 meter 4): the meter "
+        "holds each section and waits, two minutes at most, for the rest of the set. The set "
+        "complete, the new key is in use; with RO = 1 the meter moves to base date %d and "
+        "the set's KRN (2 in the 2024 migration) and empties its TID memory. %s"
+        % (n, new, _CUSTOMER)
+    )
+
+
+def _ro_story(n, base):
+    if not n:
+        return "RO = 0: the meter keeps its base date and its TID memory."
+    new = _next_base(base) or base
+    return (
+        "RO = 1: the key change moves the meter from base date %d to %d and empties its TID "
+        "memory, so the TIDs counted from %d-01-01 start afresh (the 2024 migration)."
+        % (base, new, new)
+    )
+
+
+def _story(k, s, got, base):
+    """The story's words for this stage, or "" where it has none."""
+    if k == "field tid":
+        return tid_story(base)
+    if k == "field ro":
+        return _ro_story(s.value, base)
+    tok = got.get("token")
+    if k == "token" and tok in (0x23, 0x24, 0x28, 0x29):  # class 2: the KCT sections
+        return _kct_story(tok & 15, base)
+    return ""
+
+
 def dress(s, got, base, ea):
-    """One stage for the page: {stage, name, say, value}; `got` is {stage: value} of the
-    token's stages (its class and kind)."""
+    """One stage for the page: {stage, name, say, value, story, bits}; `got` is {stage:
+    value} of the token's stages (its class and kind); bits is [first bit, width, "token"
+    (the 66 bits) or "block" (the 64-bit block)] where the stage is one place."""
+    row = _dress(s, got, base, ea)
+    row["story"] = _story(s.name, s, got, base)
+    if s.lo is not None and s.width:
+        where = "token" if s.name in ("66 bits", "class bits", "transposition") else "block"
+        row["bits"] = [s.lo, s.width, where]
+    return row
+
+
+def _dress(s, got, base, ea):
     k = s.name
     name, say = _STAGES.get(k, (k, ""))
     v = s.words

@@ -15,7 +15,7 @@ import teacher
 from app import Loop
 
 from hal.virtual import Keys, Screen, SimLoad, Switch, Ticks
-from ui.ui import ENTRY, RESULT
+from ui.ui import ENTRY, INFO, INFO_TIME, RESULT
 
 STATE = "/state"
 _HISTORY = "history.json"  # every entry typed on this page, with the state: a reload keeps it
@@ -154,7 +154,8 @@ def boot(demo_json, now_ms):
         }
     )
     h = _history()
-    _s["shown"] = h[-1] if h else None  # a reload shows the last token typed again
+    tokens = [e for e in h if not e.get("code")]  # a short code is listed, not explained
+    _s["shown"] = tokens[-1] if tokens else None  # a reload shows the last token typed again
     return _frame(now_ms)
 
 
@@ -211,8 +212,22 @@ def key(k, now_ms):
         }
     _step(now_ms, k)
     m = loop.m
+    if ui.state == INFO and typed:  # a short code: in the history, the explainer unchanged
+        shown = " ".join(line.strip() for line in ui.info if line.strip())
+        h = _history()
+        h.append(
+            {
+                "digits": typed,
+                "code": 1,
+                "why": "a short code",
+                "shown": shown,
+                "result": "The display shows %s for %d s." % (shown, INFO_TIME // 1000),
+            }
+        )
+        _save_history(h[-_HISTORY_MAX:])
+        return _json()
     if ui.state != RESULT or not typed:
-        return _json()  # a digit, a short code: the explainer keeps the last token
+        return _json()  # a digit: the explainer keeps the last token
     if entry is None:  # refused before any decoding: too short, locked, a faulted meter
         entry = {"digits": typed, "why": explainer.why_not(m, typed)}
     else:
@@ -245,7 +260,12 @@ def _save_history(h):
 @_answer
 def history():
     """The entries typed on this page, oldest first: the digits and what the display said."""
-    return json.dumps([{"token": e["digits"], "shown": e.get("shown", "")} for e in _history()])
+    return json.dumps(
+        [
+            {"token": e["digits"], "shown": e.get("shown", ""), "code": bool(e.get("code"))}
+            for e in _history()
+        ]
+    )
 
 
 @_answer

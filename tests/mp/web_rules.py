@@ -287,12 +287,14 @@ def test_every_entry_stays_in_the_history_and_is_explained_again_as_typed():
     type_token(k1, NOW)
     type_token(k2, NOW + 1000)
     type_token(credit, NOW + 2000)
-    type_token("1234", NOW + 3000)  # a short code: not a token, not in the history
+    type_token("873", NOW + 3000)  # a short code: listed with the display's answer
     type_token("1234 5678 9012 3456 789", NOW + 4000)  # refused unread: listed all the same
     h = json.loads(W.history())
     assert [e["token"] for e in h] == [t.replace(" ", "") for t in (k1, k2, credit)] + [
-        "1234567890123456789"
+        "873",
+        "1234567890123456789",
     ]
+    assert h[3]["code"] and h[3]["shown"].startswith("STS EDITION 2") and not h[0]["code"]
     assert h[0]["shown"].startswith("KEY CHANGE 1/2") and h[2]["shown"] == "ACCEPT +10.0 kWh"
     # The first section again, under the key it was typed with (the meter has another now).
     st = {s["stage"]: s for s in json.loads(W.explain_again(0))}
@@ -307,10 +309,50 @@ def test_every_entry_stays_in_the_history_and_is_explained_again_as_typed():
     W.STATE = fresh_dir("web_rules")
     W.restore(saved)
     W.boot(DEMO, NOW + 5000)
-    assert len(json.loads(W.history())) == 4 and "not decoded" in _dressed()
+    assert len(json.loads(W.history())) == 5 and "not decoded" in _dressed()
     W.reset()
     W.boot(DEMO, NOW + 6000)
     assert json.loads(W.history()) == [] and json.loads(W.explain()) == []
+
+
+def test_a_short_code_is_listed_and_explained_as_one_but_the_explainer_keeps_the_token():
+    boot()
+    credit = vend("credit", "1")[0]
+    type_token(credit, NOW)
+    type_token("873", NOW + 1000)
+    assert _stages()["digits"] == credit.replace(" ", "")  # the explainer keeps the token
+    st = {s["stage"]: s for s in json.loads(W.explain_again(1))}
+    assert list(st) == ["short code", "result"] and st["short code"]["value"] == "873"
+    assert st["result"]["value"].startswith("The display shows STS EDITION 1 KRN 1 BASE 1993")
+    saved = W.state_files()  # a reload explains the last token, not the short code
+    W.STATE = fresh_dir("web_rules")
+    W.restore(saved)
+    W.boot(DEMO, NOW + 2000)
+    assert _stages()["digits"] == credit.replace(" ", "")
+
+
+def test_the_2024_story_is_told_at_the_tid_and_at_each_key_change_section():
+    boot()
+    type_token(vend("credit", "1")[0], NOW)  # base date 1993
+    tid = _dressed()["field tid"]
+    assert "24 bits" in tid["story"] and "1993-01-01" in tid["story"]
+    assert "ran out at 2024-11-24 20:15 UTC" in tid["story"] and "base date 2014" in tid["story"]
+    assert tid["bits"] == [32, 24, "block"] and _dressed()["class bits"]["bits"][2] == "token"
+    assert _dressed()["CRC"]["story"] == ""  # the story only where it happens
+    k1, k2, credit = vend("migration")
+    for i, t in enumerate((k1, k2)):
+        type_token(t, NOW + 1000 + i * 1000)
+        st = _dressed()
+        story = st["token"]["story"]
+        assert ("Key change section %d" % (i + 1)) in story, story
+        assert "base date 2014" in story and "KRN" in story and "empties its TID memory" in story
+        assert "ENEO" in story and "no purchase" in story and "within two minutes" in story
+        assert "CEET" in story and "code 3" in story
+    st = {s["stage"]: s for s in json.loads(W.explain_again(1))}
+    assert "from base date 1993 to 2014" in st["field ro"]["story"]
+    type_token(credit, NOW + 3000)  # base date 2014: its window is told, not a past rollover
+    story = _dressed()["field tid"]["story"]
+    assert "runs out at 2045-11-24 20:15 UTC" in story and "moved" not in story
 
 
 def test_a_fresh_meters_tid_memory_is_pre_filled_with_the_manufacture_tid():
