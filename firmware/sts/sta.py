@@ -2,7 +2,9 @@
 # A block travels as three limbs (bits 0..23, 24..47, 48..63) so that no int exceeds 2**24
 # and a decrypt allocates nothing, on 32-bit boards too. One round is a key-selected nibble
 # substitution and a bit permutation; both are folded into one table per nibble position:
-# entry (position, table, value) holds, as three limbs, where that nibble's bits land.
+# entry (position, table, value) holds where that nibble's bits land: as three limbs for the
+# portable path, as two 32-bit words for the viper kernel (4 KB, not 6). Each table is made
+# on first use: a MISTY1 meter builds none of them, a meter with viper only its own.
 from array import array
 
 from sts.kernels import VIPER
@@ -53,19 +55,39 @@ _TABLES = {}
 
 
 def _table(name):
-    # The decryption table is built at import, while the heap is still unfragmented (6 KB
-    # in one piece); the encryption table on first use: a meter never pays for it.
+    # Made on first use, not at import: a MISTY1 meter never builds STA's tables, and a
+    # meter with viper never the portable path's 6 KB. Made while the heap is still
+    # unfragmented (the meter's decoder() collects first), each in one piece.
     t = _TABLES.get(name)
     if t is None:
         if name == "enc":
             t = _spread(_T1, _T2, _P)
-        else:
+        elif name == "dec":
             t = _spread(_INV[:16], _INV[16:], _inverse(_P))
+        else:
+            t = _words(_INV[:16], _INV[16:], _inverse(_P))
         _TABLES[name] = t
     return t
 
 
-_table("dec")
+def _words(sub1, sub2, perm):
+    """The viper kernel's table: entry ((pos * 2 + slot) * 16 + value) as 8 bytes, two
+    little-endian 32-bit words (block bits 0..31, 32..63); 4 KB. Built a byte at a time,
+    so that no int passes 2**30 on a 32-bit board."""
+    out = bytearray(16 * 2 * 16 * 8)
+    for pos in range(16):
+        for slot in range(2):
+            for v in range(16):
+                s = (sub1[v], sub2[v])[slot]
+                i = ((pos * 2 + slot) * 16 + v) * 8
+                for bit in range(4):
+                    if (s >> bit) & 1:
+                        d = perm[4 * pos + bit]
+                        out[i + (d >> 3)] |= 1 << (d & 7)
+    return out
+
+
+_SB = _T1 + _INV  # the viper kernel's nibble tables: T1, T1 inverse, T2 inverse
 
 
 def _choices(key):
@@ -77,6 +99,19 @@ def _choices(key):
             j = (4 * n + 3 + 12 - r) % 64
             ch[r * 16 + n] = 1 - ((key[7 - (j >> 3)] >> (j & 7)) & 1)
     return ch
+
+
+def _offsets(ch):
+    """The viper kernel's offsets, in bytes: the table rows of round 15 (T1 inverse, after
+    the kernel put every nibble through T1), of rounds 14..1, then where in _SB round 0's
+    inverse substitution of each nibble is."""
+    ks = array("H", range(272))
+    for n in range(16):
+        ks[n] = n * 2 * 128
+        for r in range(1, 16):
+            ks[(16 - r) * 16 + n] = (n * 2 + ch[r * 16 + n]) * 128
+        ks[256 + n] = 16 + 16 * ch[n]
+    return ks
 
 
 class Sta:
@@ -91,22 +126,27 @@ class Sta:
             raise ValueError("STA key is 8 bytes")
         self._key = bytes(key)
         ch = _choices(key)
-        # Table offsets in the order the rounds read them, premultiplied. Encryption reads
-        # rounds 0..15 (`_enc`, made on the first encrypt: a meter only decrypts).
-        # Decryption folds each round's inverse substitution with the previous round's
-        # inverse permutation: it first puts every nibble through T1, so that a round of
-        # T1-inverse gives the bare inverse permutation of round 15; then rounds 15..1; then
-        # round 0's inverse substitution alone (`_uk`). Arrays are sized from a range, which
-        # makes no 512-byte temporary; every entry is written.
+        # Table offsets in the order the rounds read them, premultiplied, for the viper
+        # kernel or the portable path (only the one that runs). Encryption reads rounds
+        # 0..15 (`_enc`, made on the first encrypt: a meter only decrypts). Decryption folds
+        # each round's inverse substitution with the previous round's inverse permutation:
+        # it first puts every nibble through T1, so that a round of T1-inverse gives the bare
+        # inverse permutation of round 15; then rounds 15..1; then round 0's inverse
+        # substitution alone (`_uk`). Arrays are sized from a range, which makes no 512-byte
+        # temporary; every entry is written.
+        self._v = v = None if portable else VIPER
+        self._enc = None
+        if v:
+            self._ks = _offsets(ch)
+            _table("viper")
+            return
         dec = array("H", range(256))
         for n in range(16):
             dec[n] = n * 2 * 48
             for r in range(1, 16):
                 dec[(16 - r) * 16 + n] = (n * 2 + ch[r * 16 + n]) * 48
-        self._enc = None
         self._dec = dec
         self._uk = bytes(16 * c for c in ch[:16])
-        self._v = None if portable else VIPER
 
     def encrypt(self, b):
         """Encrypt limbs b in place."""
@@ -116,25 +156,20 @@ class Sta:
             for i in range(256):
                 enc[i] = ((i & 15) * 2 + ch[i]) * 48
             self._enc = enc
-        _rounds(self._v, _table("enc"), self._enc, b)
+        _rounds(_table("enc"), self._enc, b)  # the vending side's: no viper twin
 
     def decrypt(self, b):
         """Decrypt limbs b in place."""
         v = self._v
         if v:
-            v.sta_sub(_FWD, _ZERO, b)
-            v.sta_rounds(_table("dec"), self._dec, b)
-            v.sta_sub(_INV, self._uk, b)
+            v.sta_decrypt(_TABLES["viper"], self._ks, _SB, b)
             return
         _sub(_FWD, _ZERO, b)
-        _rounds(None, _table("dec"), self._dec, b)
+        _rounds(_table("dec"), self._dec, b)
         _sub(_INV, self._uk, b)
 
 
-def _rounds(v, t, ks, b):
-    if v:
-        v.sta_rounds(t, ks, b)
-        return
+def _rounds(t, ks, b):
     k = 0
     for _ in range(16):
         p = q = s = 0
