@@ -65,16 +65,17 @@ def crc_field(t: ptr16, cls: int, b: ptr32) -> int:
 
 
 @micropython.viper
-def sta_decrypt(t: ptr32, ks: ptr16, sb: ptr8, b: ptr32):
+def sta_decrypt(tl: ptr32, th: ptr32, ks: ptr16, b: ptr32):
     """EA07 decryption of the limbs b, all in one call (sta.py's Sta.decrypt is its twin).
 
-    t: the 4 KB table of sta.py's _viper_table() (entry (position, slot, value) as two
-    32-bit words, low and high half of the block); ks: the key's 256 byte offsets of the
-    rows the rounds read, in order, then the final substitution's 16 offsets into sb;
-    sb: T1, then T1 and T2 inverted (16 bytes each).
+    tl, th: sta.py's viper tables, entry (position, slot, value) the low and the high 32-bit
+    word of the block (2 KB each: two halves find room where one 4 KB block may not);
+    ks: the key's 256 word offsets of the rows the rounds read, in order, then the final
+    substitution's 16 offsets into sb, which follows at byte 544: T1, then T1 and T2
+    inverted (16 bytes each).
 
     Inside, the block is two 32-bit words: on a board bit 31 makes them negative, so
-    every shift right is followed by a mask below bit 28 and only bitwise operations
+    every shift right is followed by a mask below bit 4 and only bitwise operations
     (|, &, <<, >>) touch them; what reaches b is masked to its limb. The same words on
     the 64-bit unix port, with the bits above 31 zero (loads are zero-extended there).
     Fully unrolled over the nibbles: on a Cortex-M0 a loop's counters and the int
@@ -82,59 +83,59 @@ def sta_decrypt(t: ptr32, ks: ptr16, sb: ptr8, b: ptr32):
     l1 = b[1]
     lo = b[0] | ((l1 & 0xFF) << 24)
     hi = (l1 >> 8) | (b[2] << 16)
-    a = uint(t)
     k = uint(ks)
+    sb = ptr8(k + 544)
     # round 15: every nibble through T1 first, so that the T1-inverse row gives P^-1 alone
     p = 0
     q = 0
-    t = ptr32(a + ks[0] + (sb[lo & 15] << 3))
-    p |= t[0]
-    q |= t[1]
-    t = ptr32(a + ks[1] + (sb[(lo >> 4) & 15] << 3))
-    p |= t[0]
-    q |= t[1]
-    t = ptr32(a + ks[2] + (sb[(lo >> 8) & 15] << 3))
-    p |= t[0]
-    q |= t[1]
-    t = ptr32(a + ks[3] + (sb[(lo >> 12) & 15] << 3))
-    p |= t[0]
-    q |= t[1]
-    t = ptr32(a + ks[4] + (sb[(lo >> 16) & 15] << 3))
-    p |= t[0]
-    q |= t[1]
-    t = ptr32(a + ks[5] + (sb[(lo >> 20) & 15] << 3))
-    p |= t[0]
-    q |= t[1]
-    t = ptr32(a + ks[6] + (sb[(lo >> 24) & 15] << 3))
-    p |= t[0]
-    q |= t[1]
-    t = ptr32(a + ks[7] + (sb[(lo >> 28) & 15] << 3))
-    p |= t[0]
-    q |= t[1]
-    t = ptr32(a + ks[8] + (sb[hi & 15] << 3))
-    p |= t[0]
-    q |= t[1]
-    t = ptr32(a + ks[9] + (sb[(hi >> 4) & 15] << 3))
-    p |= t[0]
-    q |= t[1]
-    t = ptr32(a + ks[10] + (sb[(hi >> 8) & 15] << 3))
-    p |= t[0]
-    q |= t[1]
-    t = ptr32(a + ks[11] + (sb[(hi >> 12) & 15] << 3))
-    p |= t[0]
-    q |= t[1]
-    t = ptr32(a + ks[12] + (sb[(hi >> 16) & 15] << 3))
-    p |= t[0]
-    q |= t[1]
-    t = ptr32(a + ks[13] + (sb[(hi >> 20) & 15] << 3))
-    p |= t[0]
-    q |= t[1]
-    t = ptr32(a + ks[14] + (sb[(hi >> 24) & 15] << 3))
-    p |= t[0]
-    q |= t[1]
-    t = ptr32(a + ks[15] + (sb[(hi >> 28) & 15] << 3))
-    p |= t[0]
-    q |= t[1]
+    o = ks[0] + sb[lo & 15]
+    p |= tl[o]
+    q |= th[o]
+    o = ks[1] + sb[(lo >> 4) & 15]
+    p |= tl[o]
+    q |= th[o]
+    o = ks[2] + sb[(lo >> 8) & 15]
+    p |= tl[o]
+    q |= th[o]
+    o = ks[3] + sb[(lo >> 12) & 15]
+    p |= tl[o]
+    q |= th[o]
+    o = ks[4] + sb[(lo >> 16) & 15]
+    p |= tl[o]
+    q |= th[o]
+    o = ks[5] + sb[(lo >> 20) & 15]
+    p |= tl[o]
+    q |= th[o]
+    o = ks[6] + sb[(lo >> 24) & 15]
+    p |= tl[o]
+    q |= th[o]
+    o = ks[7] + sb[(lo >> 28) & 15]
+    p |= tl[o]
+    q |= th[o]
+    o = ks[8] + sb[hi & 15]
+    p |= tl[o]
+    q |= th[o]
+    o = ks[9] + sb[(hi >> 4) & 15]
+    p |= tl[o]
+    q |= th[o]
+    o = ks[10] + sb[(hi >> 8) & 15]
+    p |= tl[o]
+    q |= th[o]
+    o = ks[11] + sb[(hi >> 12) & 15]
+    p |= tl[o]
+    q |= th[o]
+    o = ks[12] + sb[(hi >> 16) & 15]
+    p |= tl[o]
+    q |= th[o]
+    o = ks[13] + sb[(hi >> 20) & 15]
+    p |= tl[o]
+    q |= th[o]
+    o = ks[14] + sb[(hi >> 24) & 15]
+    p |= tl[o]
+    q |= th[o]
+    o = ks[15] + sb[(hi >> 28) & 15]
+    p |= tl[o]
+    q |= th[o]
     lo = p
     hi = q
     r = 1
@@ -142,54 +143,54 @@ def sta_decrypt(t: ptr32, ks: ptr16, sb: ptr8, b: ptr32):
         ks = ptr16(k + (r << 5))
         p = 0
         q = 0
-        t = ptr32(a + ks[0] + ((lo << 3) & 0x78))
-        p |= t[0]
-        q |= t[1]
-        t = ptr32(a + ks[1] + ((lo >> 1) & 0x78))
-        p |= t[0]
-        q |= t[1]
-        t = ptr32(a + ks[2] + ((lo >> 5) & 0x78))
-        p |= t[0]
-        q |= t[1]
-        t = ptr32(a + ks[3] + ((lo >> 9) & 0x78))
-        p |= t[0]
-        q |= t[1]
-        t = ptr32(a + ks[4] + ((lo >> 13) & 0x78))
-        p |= t[0]
-        q |= t[1]
-        t = ptr32(a + ks[5] + ((lo >> 17) & 0x78))
-        p |= t[0]
-        q |= t[1]
-        t = ptr32(a + ks[6] + ((lo >> 21) & 0x78))
-        p |= t[0]
-        q |= t[1]
-        t = ptr32(a + ks[7] + ((lo >> 25) & 0x78))
-        p |= t[0]
-        q |= t[1]
-        t = ptr32(a + ks[8] + ((hi << 3) & 0x78))
-        p |= t[0]
-        q |= t[1]
-        t = ptr32(a + ks[9] + ((hi >> 1) & 0x78))
-        p |= t[0]
-        q |= t[1]
-        t = ptr32(a + ks[10] + ((hi >> 5) & 0x78))
-        p |= t[0]
-        q |= t[1]
-        t = ptr32(a + ks[11] + ((hi >> 9) & 0x78))
-        p |= t[0]
-        q |= t[1]
-        t = ptr32(a + ks[12] + ((hi >> 13) & 0x78))
-        p |= t[0]
-        q |= t[1]
-        t = ptr32(a + ks[13] + ((hi >> 17) & 0x78))
-        p |= t[0]
-        q |= t[1]
-        t = ptr32(a + ks[14] + ((hi >> 21) & 0x78))
-        p |= t[0]
-        q |= t[1]
-        t = ptr32(a + ks[15] + ((hi >> 25) & 0x78))
-        p |= t[0]
-        q |= t[1]
+        o = ks[0] + (lo & 15)
+        p |= tl[o]
+        q |= th[o]
+        o = ks[1] + ((lo >> 4) & 15)
+        p |= tl[o]
+        q |= th[o]
+        o = ks[2] + ((lo >> 8) & 15)
+        p |= tl[o]
+        q |= th[o]
+        o = ks[3] + ((lo >> 12) & 15)
+        p |= tl[o]
+        q |= th[o]
+        o = ks[4] + ((lo >> 16) & 15)
+        p |= tl[o]
+        q |= th[o]
+        o = ks[5] + ((lo >> 20) & 15)
+        p |= tl[o]
+        q |= th[o]
+        o = ks[6] + ((lo >> 24) & 15)
+        p |= tl[o]
+        q |= th[o]
+        o = ks[7] + ((lo >> 28) & 15)
+        p |= tl[o]
+        q |= th[o]
+        o = ks[8] + (hi & 15)
+        p |= tl[o]
+        q |= th[o]
+        o = ks[9] + ((hi >> 4) & 15)
+        p |= tl[o]
+        q |= th[o]
+        o = ks[10] + ((hi >> 8) & 15)
+        p |= tl[o]
+        q |= th[o]
+        o = ks[11] + ((hi >> 12) & 15)
+        p |= tl[o]
+        q |= th[o]
+        o = ks[12] + ((hi >> 16) & 15)
+        p |= tl[o]
+        q |= th[o]
+        o = ks[13] + ((hi >> 20) & 15)
+        p |= tl[o]
+        q |= th[o]
+        o = ks[14] + ((hi >> 24) & 15)
+        p |= tl[o]
+        q |= th[o]
+        o = ks[15] + ((hi >> 28) & 15)
+        p |= tl[o]
+        q |= th[o]
         lo = p
         hi = q
         r += 1

@@ -3,8 +3,9 @@
 # and a decrypt allocates nothing, on 32-bit boards too. One round is a key-selected nibble
 # substitution and a bit permutation; both are folded into one table per nibble position:
 # entry (position, table, value) holds where that nibble's bits land: as three limbs for the
-# portable path, as two 32-bit words for the viper kernel (4 KB, not 6). Each table is made
-# on first use: a MISTY1 meter builds none of them, a meter with viper only its own.
+# portable path, as two 32-bit words for the viper kernel (two tables of 2 KB, not one of
+# 6 KB: two halves find room where one block may not). A meter with viper builds only those,
+# at import; the portable path's on first use.
 from array import array
 
 from sts.kernels import VIPER
@@ -55,39 +56,44 @@ _TABLES = {}
 
 
 def _table(name):
-    # Made on first use, not at import: a MISTY1 meter never builds STA's tables, and a
-    # meter with viper never the portable path's 6 KB. Made while the heap is still
-    # unfragmented (the meter's decoder() collects first), each in one piece.
+    # The viper kernel's two halves are made at import (below), while a board's heap is
+    # still unfragmented: made at personalisation, after a provisioning file was parsed,
+    # even 2 KB found no room in the soak's heap. The rest on first use: a meter with viper
+    # never builds the portable path's 6 KB, nor encryption's.
     t = _TABLES.get(name)
     if t is None:
         if name == "enc":
             t = _spread(_T1, _T2, _P)
         elif name == "dec":
             t = _spread(_INV[:16], _INV[16:], _inverse(_P))
-        else:
-            t = _words(_INV[:16], _INV[16:], _inverse(_P))
+        else:  # "lo", "hi": the viper kernel's
+            t = _half(_INV[:16], _INV[16:], _inverse(_P), 32 if name == "hi" else 0)
         _TABLES[name] = t
     return t
 
 
-def _words(sub1, sub2, perm):
-    """The viper kernel's table: entry ((pos * 2 + slot) * 16 + value) as 8 bytes, two
-    little-endian 32-bit words (block bits 0..31, 32..63); 4 KB. Built a byte at a time,
-    so that no int passes 2**30 on a 32-bit board."""
-    out = bytearray(16 * 2 * 16 * 8)
+def _half(sub1, sub2, perm, first):
+    """Half the viper kernel's table: entry ((pos * 2 + slot) * 16 + value) as 4 bytes, a
+    little-endian 32-bit word of block bits first..first + 31; 2 KB. Built a byte at a
+    time, so that no int passes 2**30 on a 32-bit board."""
+    out = bytearray(16 * 2 * 16 * 4)
     for pos in range(16):
         for slot in range(2):
             for v in range(16):
                 s = (sub1[v], sub2[v])[slot]
-                i = ((pos * 2 + slot) * 16 + v) * 8
+                i = ((pos * 2 + slot) * 16 + v) * 4
                 for bit in range(4):
                     if (s >> bit) & 1:
-                        d = perm[4 * pos + bit]
-                        out[i + (d >> 3)] |= 1 << (d & 7)
+                        d = perm[4 * pos + bit] - first
+                        if 0 <= d < 32:
+                            out[i + (d >> 3)] |= 1 << (d & 7)
     return out
 
 
 _SB = _T1 + _INV  # the viper kernel's nibble tables: T1, T1 inverse, T2 inverse
+if VIPER:
+    _table("lo")
+    _table("hi")
 
 
 def _choices(key):
@@ -102,15 +108,17 @@ def _choices(key):
 
 
 def _offsets(ch):
-    """The viper kernel's offsets, in bytes: the table rows of round 15 (T1 inverse, after
+    """The viper kernel's offsets, in words: the table rows of round 15 (T1 inverse, after
     the kernel put every nibble through T1), of rounds 14..1, then where in _SB round 0's
-    inverse substitution of each nibble is."""
-    ks = array("H", range(272))
+    inverse substitution of each nibble is; _SB itself follows (at byte 544)."""
+    ks = array("H", range(296))
     for n in range(16):
-        ks[n] = n * 2 * 128
+        ks[n] = n * 2 * 16
         for r in range(1, 16):
-            ks[(16 - r) * 16 + n] = (n * 2 + ch[r * 16 + n]) * 128
+            ks[(16 - r) * 16 + n] = (n * 2 + ch[r * 16 + n]) * 16
         ks[256 + n] = 16 + 16 * ch[n]
+    for i in range(24):  # _SB's 48 bytes, two to an entry (little-endian, as every board)
+        ks[272 + i] = _SB[2 * i] | _SB[2 * i + 1] << 8
     return ks
 
 
@@ -138,7 +146,8 @@ class Sta:
         self._enc = None
         if v:
             self._ks = _offsets(ch)
-            _table("viper")
+            _table("lo")
+            _table("hi")
             return
         dec = array("H", range(256))
         for n in range(16):
@@ -162,7 +171,7 @@ class Sta:
         """Decrypt limbs b in place."""
         v = self._v
         if v:
-            v.sta_decrypt(_TABLES["viper"], self._ks, _SB, b)
+            v.sta_decrypt(_TABLES["lo"], _TABLES["hi"], self._ks, b)
             return
         _sub(_FWD, _ZERO, b)
         _rounds(_table("dec"), self._dec, b)
