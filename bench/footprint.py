@@ -66,7 +66,7 @@ def main():
         )
 
 
-HEAPS = ("64K", "72K", "80K", "88K", "96K", "100K", "104K", "112K", "128K")
+HEAPS = ("64K", "68K", "72K", "80K", "88K", "96K", "104K", "112K", "128K")
 KINDS = ("sta", "misty1")  # each meter kind's soak: STA (DKGA02), MISTY1 (DKGA04)
 
 

@@ -653,12 +653,9 @@ def _misty1():
     return Profile(MISTY1)
 
 
-# Each meter kind (its cipher: STA under DKGA02, MISTY1 under DKGA04). SOAK_KIND
-# (environment) runs one of them. A MISTY1 meter still imports STA (meter.py does, and STA's
-# viper tables are made at import, while the heap is unfragmented): on this 64-bit binary it
-# needs 100K, where STA's soak runs in 96K (SOAK_HEAP, if set, is both kinds' heap).
+# Each meter kind (its cipher: STA under DKGA02, MISTY1 under DKGA04) in the same heap.
+# SOAK_KIND (environment) runs one of them.
 SOAK_KINDS = {"sta": demo, "misty1": _misty1}
-SOAK_HEAPS = {"sta": SOAK_HEAP, "misty1": os.environ.get("SOAK_HEAP", "100K")}
 
 
 @pytest.mark.soak
@@ -716,7 +713,7 @@ def test_soak_tokens_on_the_keypad_in_a_small_heap(tmp_path, board_root, kind):
     cmd = [
         micropython_binary(),
         "-X",
-        "heapsize=" + SOAK_HEAPS[kind],
+        "heapsize=" + SOAK_HEAP,
         "-m",
         "sim",
         "--firmware",
@@ -766,7 +763,7 @@ def test_soak_tokens_on_the_keypad_in_a_small_heap(tmp_path, board_root, kind):
     start, end = mem
     print(
         "\nsoak: %s meter: %d tokens typed (%d entries) in micropython -X heapsize=%s (.mpy), "
-        "%d frames" % (kind, n, sum(want.values()), SOAK_HEAPS[kind], shown)
+        "%d frames" % (kind, n, sum(want.values()), SOAK_HEAP, shown)
     )
     print(
         "soak: heap after %d tokens: %d B in use, %d B free; at the end: %d B in use, "

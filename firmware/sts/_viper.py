@@ -65,14 +65,14 @@ def crc_field(t: ptr16, cls: int, b: ptr32) -> int:
 
 
 @micropython.viper
-def sta_decrypt(tl: ptr32, th: ptr32, ks: ptr16, b: ptr32):
+def sta_decrypt(tl: ptr32, th: ptr32, ks: ptr8, b: ptr32):
     """EA07 decryption of the limbs b, all in one call (sta.py's Sta.decrypt is its twin).
 
     tl, th: sta.py's viper tables, entry (position, slot, value) the low and the high 32-bit
     word of the block (2 KB each: two halves find room where one 4 KB block may not);
-    ks: the key's 256 word offsets of the rows the rounds read, in order, then the final
-    substitution's 16 offsets into sb, which follows at byte 544: T1, then T1 and T2
-    inverted (16 bytes each).
+    ks: the key's 256 rows the rounds read, in order, as half their word offsets (bytes),
+    then the final substitution's 16 offsets into sb, which follows tl's 2 KB: T1, then
+    T1 and T2 inverted (16 bytes each).
 
     Inside, the block is two 32-bit words: on a board bit 31 makes them negative, so
     every shift right is followed by a mask below bit 4 and only bitwise operations
@@ -84,117 +84,117 @@ def sta_decrypt(tl: ptr32, th: ptr32, ks: ptr16, b: ptr32):
     lo = b[0] | ((l1 & 0xFF) << 24)
     hi = (l1 >> 8) | (b[2] << 16)
     k = uint(ks)
-    sb = ptr8(k + 544)
+    sb = ptr8(uint(tl) + 2048)
     # round 15: every nibble through T1 first, so that the T1-inverse row gives P^-1 alone
     p = 0
     q = 0
-    o = ks[0] + sb[lo & 15]
+    o = (ks[0] << 1) + sb[lo & 15]
     p |= tl[o]
     q |= th[o]
-    o = ks[1] + sb[(lo >> 4) & 15]
+    o = (ks[1] << 1) + sb[(lo >> 4) & 15]
     p |= tl[o]
     q |= th[o]
-    o = ks[2] + sb[(lo >> 8) & 15]
+    o = (ks[2] << 1) + sb[(lo >> 8) & 15]
     p |= tl[o]
     q |= th[o]
-    o = ks[3] + sb[(lo >> 12) & 15]
+    o = (ks[3] << 1) + sb[(lo >> 12) & 15]
     p |= tl[o]
     q |= th[o]
-    o = ks[4] + sb[(lo >> 16) & 15]
+    o = (ks[4] << 1) + sb[(lo >> 16) & 15]
     p |= tl[o]
     q |= th[o]
-    o = ks[5] + sb[(lo >> 20) & 15]
+    o = (ks[5] << 1) + sb[(lo >> 20) & 15]
     p |= tl[o]
     q |= th[o]
-    o = ks[6] + sb[(lo >> 24) & 15]
+    o = (ks[6] << 1) + sb[(lo >> 24) & 15]
     p |= tl[o]
     q |= th[o]
-    o = ks[7] + sb[(lo >> 28) & 15]
+    o = (ks[7] << 1) + sb[(lo >> 28) & 15]
     p |= tl[o]
     q |= th[o]
-    o = ks[8] + sb[hi & 15]
+    o = (ks[8] << 1) + sb[hi & 15]
     p |= tl[o]
     q |= th[o]
-    o = ks[9] + sb[(hi >> 4) & 15]
+    o = (ks[9] << 1) + sb[(hi >> 4) & 15]
     p |= tl[o]
     q |= th[o]
-    o = ks[10] + sb[(hi >> 8) & 15]
+    o = (ks[10] << 1) + sb[(hi >> 8) & 15]
     p |= tl[o]
     q |= th[o]
-    o = ks[11] + sb[(hi >> 12) & 15]
+    o = (ks[11] << 1) + sb[(hi >> 12) & 15]
     p |= tl[o]
     q |= th[o]
-    o = ks[12] + sb[(hi >> 16) & 15]
+    o = (ks[12] << 1) + sb[(hi >> 16) & 15]
     p |= tl[o]
     q |= th[o]
-    o = ks[13] + sb[(hi >> 20) & 15]
+    o = (ks[13] << 1) + sb[(hi >> 20) & 15]
     p |= tl[o]
     q |= th[o]
-    o = ks[14] + sb[(hi >> 24) & 15]
+    o = (ks[14] << 1) + sb[(hi >> 24) & 15]
     p |= tl[o]
     q |= th[o]
-    o = ks[15] + sb[(hi >> 28) & 15]
+    o = (ks[15] << 1) + sb[(hi >> 28) & 15]
     p |= tl[o]
     q |= th[o]
     lo = p
     hi = q
     r = 1
     while r < 16:  # rounds 14..0: inverse substitution, then inverse permutation
-        ks = ptr16(k + (r << 5))
+        ks = ptr8(k + (r << 4))
         p = 0
         q = 0
-        o = ks[0] + (lo & 15)
+        o = (ks[0] << 1) + (lo & 15)
         p |= tl[o]
         q |= th[o]
-        o = ks[1] + ((lo >> 4) & 15)
+        o = (ks[1] << 1) + ((lo >> 4) & 15)
         p |= tl[o]
         q |= th[o]
-        o = ks[2] + ((lo >> 8) & 15)
+        o = (ks[2] << 1) + ((lo >> 8) & 15)
         p |= tl[o]
         q |= th[o]
-        o = ks[3] + ((lo >> 12) & 15)
+        o = (ks[3] << 1) + ((lo >> 12) & 15)
         p |= tl[o]
         q |= th[o]
-        o = ks[4] + ((lo >> 16) & 15)
+        o = (ks[4] << 1) + ((lo >> 16) & 15)
         p |= tl[o]
         q |= th[o]
-        o = ks[5] + ((lo >> 20) & 15)
+        o = (ks[5] << 1) + ((lo >> 20) & 15)
         p |= tl[o]
         q |= th[o]
-        o = ks[6] + ((lo >> 24) & 15)
+        o = (ks[6] << 1) + ((lo >> 24) & 15)
         p |= tl[o]
         q |= th[o]
-        o = ks[7] + ((lo >> 28) & 15)
+        o = (ks[7] << 1) + ((lo >> 28) & 15)
         p |= tl[o]
         q |= th[o]
-        o = ks[8] + (hi & 15)
+        o = (ks[8] << 1) + (hi & 15)
         p |= tl[o]
         q |= th[o]
-        o = ks[9] + ((hi >> 4) & 15)
+        o = (ks[9] << 1) + ((hi >> 4) & 15)
         p |= tl[o]
         q |= th[o]
-        o = ks[10] + ((hi >> 8) & 15)
+        o = (ks[10] << 1) + ((hi >> 8) & 15)
         p |= tl[o]
         q |= th[o]
-        o = ks[11] + ((hi >> 12) & 15)
+        o = (ks[11] << 1) + ((hi >> 12) & 15)
         p |= tl[o]
         q |= th[o]
-        o = ks[12] + ((hi >> 16) & 15)
+        o = (ks[12] << 1) + ((hi >> 16) & 15)
         p |= tl[o]
         q |= th[o]
-        o = ks[13] + ((hi >> 20) & 15)
+        o = (ks[13] << 1) + ((hi >> 20) & 15)
         p |= tl[o]
         q |= th[o]
-        o = ks[14] + ((hi >> 24) & 15)
+        o = (ks[14] << 1) + ((hi >> 24) & 15)
         p |= tl[o]
         q |= th[o]
-        o = ks[15] + ((hi >> 28) & 15)
+        o = (ks[15] << 1) + ((hi >> 28) & 15)
         p |= tl[o]
         q |= th[o]
         lo = p
         hi = q
         r += 1
-    ks = ptr16(k + 512)
+    ks = ptr8(k + 256)
     p = 0
     q = 0
     p |= sb[ks[0] + (lo & 15)]

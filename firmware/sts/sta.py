@@ -74,9 +74,10 @@ def _table(name):
 
 def _half(sub1, sub2, perm, first):
     """Half the viper kernel's table: entry ((pos * 2 + slot) * 16 + value) as 4 bytes, a
-    little-endian 32-bit word of block bits first..first + 31; 2 KB. Built a byte at a
-    time, so that no int passes 2**30 on a 32-bit board."""
-    out = bytearray(16 * 2 * 16 * 4)
+    little-endian 32-bit word of block bits first..first + 31; 2 KB, the low half followed
+    by _SB. Built a byte at a time, so that no int passes 2**30 on a 32-bit board."""
+    out = bytearray(16 * 2 * 16 * 4 + (48 if first == 0 else 0))
+    out[2048:] = _SB
     for pos in range(16):
         for slot in range(2):
             for v in range(16):
@@ -108,17 +109,16 @@ def _choices(key):
 
 
 def _offsets(ch):
-    """The viper kernel's offsets, in words: the table rows of round 15 (T1 inverse, after
-    the kernel put every nibble through T1), of rounds 14..1, then where in _SB round 0's
-    inverse substitution of each nibble is; _SB itself follows (at byte 544)."""
-    ks = array("H", range(296))
+    """The viper kernel's offsets, as bytes (272: the key's only allocation): half the word
+    offset of each table row that round 15 (T1 inverse, after the kernel put every nibble
+    through T1), rounds 14..1 read, then where in _SB round 0's inverse substitution of
+    each nibble is."""
+    ks = bytearray(272)
     for n in range(16):
-        ks[n] = n * 2 * 16
+        ks[n] = n * 2 * 8
         for r in range(1, 16):
-            ks[(16 - r) * 16 + n] = (n * 2 + ch[r * 16 + n]) * 16
+            ks[(16 - r) * 16 + n] = (n * 2 + ch[r * 16 + n]) * 8
         ks[256 + n] = 16 + 16 * ch[n]
-    for i in range(24):  # _SB's 48 bytes, two to an entry (little-endian, as every board)
-        ks[272 + i] = _SB[2 * i] | _SB[2 * i + 1] << 8
     return ks
 
 
