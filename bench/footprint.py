@@ -55,9 +55,11 @@ def main():
         % (free, used)
     )
     tokens = int(os.environ.get("SOAK_TOKENS", "10000"))
-    soak(tokens)
+    for kind in KINDS:
+        soak(tokens, kind=kind)
     if os.environ.get("MICROPYTHON32"):  # a 32-bit unix build (bench/micropython32.sh)
-        soak(tokens, os.environ["MICROPYTHON32"], "x86")
+        for kind in KINDS:
+            soak(tokens, os.environ["MICROPYTHON32"], "x86", kind)
     else:
         print(
             "(a 32-bit build, a board's word size: bench/micropython32.sh makes one; "
@@ -65,12 +67,13 @@ def main():
         )
 
 
-HEAPS = ("64K", "72K", "80K", "88K", "96K", "104K", "112K", "128K")
+HEAPS = ("64K", "68K", "72K", "80K", "88K", "96K", "104K", "112K", "128K")
+KINDS = ("sta", "misty1")  # each meter kind's soak: STA (DKGA02), MISTY1 (DKGA04)
 
 
-def soak(tokens, interp=None, march="x64"):
-    """The whole meter: the smallest heap in HEAPS that boots the simulator and types 50
-    tokens, then `tokens` tokens in that heap (tests/e2e/test_e2e_faults.py's soak)."""
+def soak(tokens, interp=None, march="x64", kind="sta"):
+    """The whole meter of one kind: the smallest heap in HEAPS that boots the simulator and
+    types 50 tokens, then `tokens` tokens in that heap (tests/e2e/test_e2e_faults.py's soak)."""
     root = os.path.dirname(HERE)
     env = dict(os.environ)
     label = "unix, 64-bit"
@@ -79,6 +82,7 @@ def soak(tokens, interp=None, march="x64"):
         os.symlink(interp, os.path.join(d, "micropython"))
         env["PATH"] = d + os.pathsep + env["PATH"]
         label = interp + " (.mpy for %s)" % march
+    label = "%s meter, %s" % (kind, label)
     cmd = [
         sys.executable,
         "-m",
@@ -93,13 +97,19 @@ def soak(tokens, interp=None, march="x64"):
     ]
     for heap in HEAPS:
         for n in (50, tokens):
-            print("  soak: %d tokens in %s ..." % (n, heap), file=sys.stderr, flush=True)
+            print(
+                "  soak: %s meter, %d tokens in %s ..." % (kind, n, heap),
+                file=sys.stderr,
+                flush=True,
+            )
             r = subprocess.run(
                 cmd,
                 cwd=root,
                 capture_output=True,
                 text=True,
-                env=dict(env, SOAK_HEAP=heap, SOAK_TOKENS=str(n), SOAK_MARCH=march),
+                env=dict(
+                    env, SOAK_HEAP=heap, SOAK_TOKENS=str(n), SOAK_MARCH=march, SOAK_KIND=kind
+                ),
             )
             if r.returncode:
                 break

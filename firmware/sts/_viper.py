@@ -3,7 +3,10 @@
 # kernel has a portable twin in digits.py / crc.py / sta.py / misty1.py, and tests check the
 # two agree. Viper works on machine words: 64 bits on the unix port, 32 on a board. So every
 # kernel keeps every value below 2**31 (limbs of 24 bits or less, bounds in the comments):
-# what passes on the PC is then what runs on a Pico, with no wrap-around on either.
+# what passes on the PC is then what runs on a Pico, with no wrap-around on either. The one
+# exception, sta_decrypt, holds the block as two 32-bit words and touches them with bitwise
+# operations only, each shift right masked: bit 31 and above never reach a result (tested
+# with a board's wrapping words and the PC's wide ones alike).
 import micropython
 from micropython import const
 
@@ -62,48 +65,157 @@ def crc_field(t: ptr16, cls: int, b: ptr32) -> int:
 
 
 @micropython.viper
-def sta_rounds(t: ptr32, ks: ptr16, b: ptr32):
-    """16 STA rounds over the limbs b, reading the 256 table offsets ks in order."""
-    k = 0
-    while k < 256:
+def sta_decrypt(tl: ptr32, th: ptr32, ks: ptr8, b: ptr32):
+    """EA07 decryption of the limbs b, all in one call (sta.py's Sta.decrypt is its twin).
+
+    tl, th: sta.py's viper tables, entry (position, slot, value) the low and the high 32-bit
+    word of the block (2 KB each: two halves find room where one 4 KB block may not);
+    ks: the key's 256 rows the rounds read, in order, as half their word offsets (bytes),
+    then the final substitution's 16 offsets into sb, which follows tl's 2 KB: T1, then
+    T1 and T2 inverted (16 bytes each).
+
+    Inside, the block is two 32-bit words: on a board bit 31 makes them negative, so
+    every shift right is followed by a mask below bit 4 and only bitwise operations
+    (|, &, <<, >>) touch them; what reaches b is masked to its limb. The same words on
+    the 64-bit unix port, with the bits above 31 zero (loads are zero-extended there).
+    Fully unrolled over the nibbles: on a Cortex-M0 a loop's counters and the int
+    arithmetic of table indices cost more than the lookups themselves."""
+    l1 = b[1]
+    lo = b[0] | ((l1 & 0xFF) << 24)
+    hi = (l1 >> 8) | (b[2] << 16)
+    k = uint(ks)
+    sb = ptr8(uint(tl) + 2048)
+    # round 15: every nibble through T1 first, so that the T1-inverse row gives P^-1 alone
+    p = 0
+    q = 0
+    o = (ks[0] << 1) + sb[lo & 15]
+    p |= tl[o]
+    q |= th[o]
+    o = (ks[1] << 1) + sb[(lo >> 4) & 15]
+    p |= tl[o]
+    q |= th[o]
+    o = (ks[2] << 1) + sb[(lo >> 8) & 15]
+    p |= tl[o]
+    q |= th[o]
+    o = (ks[3] << 1) + sb[(lo >> 12) & 15]
+    p |= tl[o]
+    q |= th[o]
+    o = (ks[4] << 1) + sb[(lo >> 16) & 15]
+    p |= tl[o]
+    q |= th[o]
+    o = (ks[5] << 1) + sb[(lo >> 20) & 15]
+    p |= tl[o]
+    q |= th[o]
+    o = (ks[6] << 1) + sb[(lo >> 24) & 15]
+    p |= tl[o]
+    q |= th[o]
+    o = (ks[7] << 1) + sb[(lo >> 28) & 15]
+    p |= tl[o]
+    q |= th[o]
+    o = (ks[8] << 1) + sb[hi & 15]
+    p |= tl[o]
+    q |= th[o]
+    o = (ks[9] << 1) + sb[(hi >> 4) & 15]
+    p |= tl[o]
+    q |= th[o]
+    o = (ks[10] << 1) + sb[(hi >> 8) & 15]
+    p |= tl[o]
+    q |= th[o]
+    o = (ks[11] << 1) + sb[(hi >> 12) & 15]
+    p |= tl[o]
+    q |= th[o]
+    o = (ks[12] << 1) + sb[(hi >> 16) & 15]
+    p |= tl[o]
+    q |= th[o]
+    o = (ks[13] << 1) + sb[(hi >> 20) & 15]
+    p |= tl[o]
+    q |= th[o]
+    o = (ks[14] << 1) + sb[(hi >> 24) & 15]
+    p |= tl[o]
+    q |= th[o]
+    o = (ks[15] << 1) + sb[(hi >> 28) & 15]
+    p |= tl[o]
+    q |= th[o]
+    lo = p
+    hi = q
+    r = 1
+    while r < 16:  # rounds 14..0: inverse substitution, then inverse permutation
+        ks = ptr8(k + (r << 4))
         p = 0
         q = 0
-        s = 0
-        limb = 0
-        while limb < 3:
-            x = b[limb]
-            n = 4 if limb == 2 else 6
-            while n > 0:
-                i = ks[k] + (x & 15) * 3
-                p |= t[i]
-                q |= t[i + 1]
-                s |= t[i + 2]
-                x >>= 4
-                k += 1
-                n -= 1
-            limb += 1
-        b[0] = p
-        b[1] = q
-        b[2] = s
-
-
-@micropython.viper
-def sta_sub(table: ptr8, uk: ptr8, b: ptr32):
-    """Nibble n of the limbs b through table[uk[n]:uk[n] + 16]."""
-    k = 0
-    limb = 0
-    while limb < 3:
-        x = b[limb]
-        out = 0
-        sh = 0
-        n = 4 if limb == 2 else 6
-        while n > 0:
-            out |= table[uk[k] + ((x >> sh) & 15)] << sh
-            sh += 4
-            k += 1
-            n -= 1
-        b[limb] = out
-        limb += 1
+        o = (ks[0] << 1) + (lo & 15)
+        p |= tl[o]
+        q |= th[o]
+        o = (ks[1] << 1) + ((lo >> 4) & 15)
+        p |= tl[o]
+        q |= th[o]
+        o = (ks[2] << 1) + ((lo >> 8) & 15)
+        p |= tl[o]
+        q |= th[o]
+        o = (ks[3] << 1) + ((lo >> 12) & 15)
+        p |= tl[o]
+        q |= th[o]
+        o = (ks[4] << 1) + ((lo >> 16) & 15)
+        p |= tl[o]
+        q |= th[o]
+        o = (ks[5] << 1) + ((lo >> 20) & 15)
+        p |= tl[o]
+        q |= th[o]
+        o = (ks[6] << 1) + ((lo >> 24) & 15)
+        p |= tl[o]
+        q |= th[o]
+        o = (ks[7] << 1) + ((lo >> 28) & 15)
+        p |= tl[o]
+        q |= th[o]
+        o = (ks[8] << 1) + (hi & 15)
+        p |= tl[o]
+        q |= th[o]
+        o = (ks[9] << 1) + ((hi >> 4) & 15)
+        p |= tl[o]
+        q |= th[o]
+        o = (ks[10] << 1) + ((hi >> 8) & 15)
+        p |= tl[o]
+        q |= th[o]
+        o = (ks[11] << 1) + ((hi >> 12) & 15)
+        p |= tl[o]
+        q |= th[o]
+        o = (ks[12] << 1) + ((hi >> 16) & 15)
+        p |= tl[o]
+        q |= th[o]
+        o = (ks[13] << 1) + ((hi >> 20) & 15)
+        p |= tl[o]
+        q |= th[o]
+        o = (ks[14] << 1) + ((hi >> 24) & 15)
+        p |= tl[o]
+        q |= th[o]
+        o = (ks[15] << 1) + ((hi >> 28) & 15)
+        p |= tl[o]
+        q |= th[o]
+        lo = p
+        hi = q
+        r += 1
+    ks = ptr8(k + 256)
+    p = 0
+    q = 0
+    p |= sb[ks[0] + (lo & 15)]
+    p |= sb[ks[1] + ((lo >> 4) & 15)] << 4
+    p |= sb[ks[2] + ((lo >> 8) & 15)] << 8
+    p |= sb[ks[3] + ((lo >> 12) & 15)] << 12
+    p |= sb[ks[4] + ((lo >> 16) & 15)] << 16
+    p |= sb[ks[5] + ((lo >> 20) & 15)] << 20
+    p |= sb[ks[6] + ((lo >> 24) & 15)] << 24
+    p |= sb[ks[7] + ((lo >> 28) & 15)] << 28
+    q |= sb[ks[8] + (hi & 15)]
+    q |= sb[ks[9] + ((hi >> 4) & 15)] << 4
+    q |= sb[ks[10] + ((hi >> 8) & 15)] << 8
+    q |= sb[ks[11] + ((hi >> 12) & 15)] << 12
+    q |= sb[ks[12] + ((hi >> 16) & 15)] << 16
+    q |= sb[ks[13] + ((hi >> 20) & 15)] << 20
+    q |= sb[ks[14] + ((hi >> 24) & 15)] << 24
+    q |= sb[ks[15] + ((hi >> 28) & 15)] << 28
+    b[0] = p & 0xFFFFFF
+    b[1] = ((p >> 24) & 0xFF) | ((q & 0xFFFF) << 8)
+    b[2] = (q >> 16) & 0xFFFF
 
 
 @micropython.viper

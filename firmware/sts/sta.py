@@ -2,7 +2,10 @@
 # A block travels as three limbs (bits 0..23, 24..47, 48..63) so that no int exceeds 2**24
 # and a decrypt allocates nothing, on 32-bit boards too. One round is a key-selected nibble
 # substitution and a bit permutation; both are folded into one table per nibble position:
-# entry (position, table, value) holds, as three limbs, where that nibble's bits land.
+# entry (position, table, value) holds where that nibble's bits land: as three limbs for the
+# portable path, as two 32-bit words for the viper kernel (two tables of 2 KB, not one of
+# 6 KB: two halves find room where one block may not). A meter with viper builds only those,
+# at import; the portable path's on first use.
 from array import array
 
 from sts.kernels import VIPER
@@ -53,19 +56,45 @@ _TABLES = {}
 
 
 def _table(name):
-    # The decryption table is built at import, while the heap is still unfragmented (6 KB
-    # in one piece); the encryption table on first use: a meter never pays for it.
+    # The viper kernel's two halves are made at import (below), while a board's heap is
+    # still unfragmented: made at personalisation, after a provisioning file was parsed,
+    # even 2 KB found no room in the soak's heap. The rest on first use: a meter with viper
+    # never builds the portable path's 6 KB, nor encryption's.
     t = _TABLES.get(name)
     if t is None:
         if name == "enc":
             t = _spread(_T1, _T2, _P)
-        else:
+        elif name == "dec":
             t = _spread(_INV[:16], _INV[16:], _inverse(_P))
+        else:  # "lo", "hi": the viper kernel's
+            t = _half(_INV[:16], _INV[16:], _inverse(_P), 32 if name == "hi" else 0)
         _TABLES[name] = t
     return t
 
 
-_table("dec")
+def _half(sub1, sub2, perm, first):
+    """Half the viper kernel's table: entry ((pos * 2 + slot) * 16 + value) as 4 bytes, a
+    little-endian 32-bit word of block bits first..first + 31; 2 KB, the low half followed
+    by _SB. Built a byte at a time, so that no int passes 2**30 on a 32-bit board."""
+    out = bytearray(16 * 2 * 16 * 4 + (48 if first == 0 else 0))
+    out[2048:] = _SB
+    for pos in range(16):
+        for slot in range(2):
+            for v in range(16):
+                s = (sub1[v], sub2[v])[slot]
+                i = ((pos * 2 + slot) * 16 + v) * 4
+                for bit in range(4):
+                    if (s >> bit) & 1:
+                        d = perm[4 * pos + bit] - first
+                        if 0 <= d < 32:
+                            out[i + (d >> 3)] |= 1 << (d & 7)
+    return out
+
+
+_SB = _T1 + _INV  # the viper kernel's nibble tables: T1, T1 inverse, T2 inverse
+if VIPER:
+    _table("lo")
+    _table("hi")
 
 
 def _choices(key):
@@ -77,6 +106,20 @@ def _choices(key):
             j = (4 * n + 3 + 12 - r) % 64
             ch[r * 16 + n] = 1 - ((key[7 - (j >> 3)] >> (j & 7)) & 1)
     return ch
+
+
+def _offsets(ch):
+    """The viper kernel's offsets, as bytes (272: the key's only allocation): half the word
+    offset of each table row that round 15 (T1 inverse, after the kernel put every nibble
+    through T1), rounds 14..1 read, then where in _SB round 0's inverse substitution of
+    each nibble is."""
+    ks = bytearray(272)
+    for n in range(16):
+        ks[n] = n * 2 * 8
+        for r in range(1, 16):
+            ks[(16 - r) * 16 + n] = (n * 2 + ch[r * 16 + n]) * 8
+        ks[256 + n] = 16 + 16 * ch[n]
+    return ks
 
 
 class Sta:
@@ -91,22 +134,28 @@ class Sta:
             raise ValueError("STA key is 8 bytes")
         self._key = bytes(key)
         ch = _choices(key)
-        # Table offsets in the order the rounds read them, premultiplied. Encryption reads
-        # rounds 0..15 (`_enc`, made on the first encrypt: a meter only decrypts).
-        # Decryption folds each round's inverse substitution with the previous round's
-        # inverse permutation: it first puts every nibble through T1, so that a round of
-        # T1-inverse gives the bare inverse permutation of round 15; then rounds 15..1; then
-        # round 0's inverse substitution alone (`_uk`). Arrays are sized from a range, which
-        # makes no 512-byte temporary; every entry is written.
+        # Table offsets in the order the rounds read them, premultiplied, for the viper
+        # kernel or the portable path (only the one that runs). Encryption reads rounds
+        # 0..15 (`_enc`, made on the first encrypt: a meter only decrypts). Decryption folds
+        # each round's inverse substitution with the previous round's inverse permutation:
+        # it first puts every nibble through T1, so that a round of T1-inverse gives the bare
+        # inverse permutation of round 15; then rounds 15..1; then round 0's inverse
+        # substitution alone (`_uk`). Arrays are sized from a range, which makes no 512-byte
+        # temporary; every entry is written.
+        self._v = v = None if portable else VIPER
+        self._enc = None
+        if v:
+            self._ks = _offsets(ch)
+            _table("lo")
+            _table("hi")
+            return
         dec = array("H", range(256))
         for n in range(16):
             dec[n] = n * 2 * 48
             for r in range(1, 16):
                 dec[(16 - r) * 16 + n] = (n * 2 + ch[r * 16 + n]) * 48
-        self._enc = None
         self._dec = dec
         self._uk = bytes(16 * c for c in ch[:16])
-        self._v = None if portable else VIPER
 
     def encrypt(self, b):
         """Encrypt limbs b in place."""
@@ -116,25 +165,20 @@ class Sta:
             for i in range(256):
                 enc[i] = ((i & 15) * 2 + ch[i]) * 48
             self._enc = enc
-        _rounds(self._v, _table("enc"), self._enc, b)
+        _rounds(_table("enc"), self._enc, b)  # the vending side's: no viper twin
 
     def decrypt(self, b):
         """Decrypt limbs b in place."""
         v = self._v
         if v:
-            v.sta_sub(_FWD, _ZERO, b)
-            v.sta_rounds(_table("dec"), self._dec, b)
-            v.sta_sub(_INV, self._uk, b)
+            v.sta_decrypt(_TABLES["lo"], _TABLES["hi"], self._ks, b)
             return
         _sub(_FWD, _ZERO, b)
-        _rounds(None, _table("dec"), self._dec, b)
+        _rounds(_table("dec"), self._dec, b)
         _sub(_INV, self._uk, b)
 
 
-def _rounds(v, t, ks, b):
-    if v:
-        v.sta_rounds(t, ks, b)
-        return
+def _rounds(t, ks, b):
     k = 0
     for _ in range(16):
         p = q = s = 0

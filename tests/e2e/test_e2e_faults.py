@@ -672,13 +672,29 @@ RESULT_TOPS = {
 }
 
 
+def _misty1():
+    from conftest import MISTY1
+    from stsvend.profile import Profile
+
+    return Profile(MISTY1)
+
+
+# Each meter kind (its cipher: STA under DKGA02, MISTY1 under DKGA04) in the same heap.
+# SOAK_KIND (environment) runs one of them.
+SOAK_KINDS = {"sta": demo, "misty1": _misty1}
+
+
 @pytest.mark.soak
-def test_soak_tokens_on_the_keypad_in_a_small_heap(tmp_path, board_root):
+@pytest.mark.parametrize("kind", sorted(SOAK_KINDS))
+def test_soak_tokens_on_the_keypad_in_a_small_heap(tmp_path, board_root, kind):
+    if os.environ.get("SOAK_KIND", kind) != kind:
+        pytest.skip("SOAK_KIND=%s" % os.environ["SOAK_KIND"])
+    prof = SOAK_KINDS[kind]()
     n = int(os.environ.get("SOAK_TOKENS", "1000"))
     mpy = os.path.join(board_root, "fw")
     build_mpy.build(mpy, SOAK_MARCH)
     build_mpy._compile(SIM, os.path.join(mpy, "sim.mpy"), SOAK_MARCH, "sim.py")  # as the rest
-    state = new_state(tmp_path / "s")
+    state = new_state(tmp_path / "s", prof)
     rng = random.Random(int(os.environ.get("SOAK_SEED", "2026")))
     t0 = dt.datetime(2024, 1, 2, tzinfo=UTC)
     script = tmp_path / "script.txt"
@@ -721,7 +737,7 @@ def test_soak_tokens_on_the_keypad_in_a_small_heap(tmp_path, board_root):
                 wait(f, 3000)
             else:
                 last = vend.credit(
-                    DEMO,
+                    prof,
                     "electricity",
                     rng.randrange(1, 400),
                     t0 + dt.timedelta(minutes=i),
@@ -789,8 +805,8 @@ def test_soak_tokens_on_the_keypad_in_a_small_heap(tmp_path, board_root):
     assert rc == 0 and not err, "exit %d\n%s\n%s" % (rc, "".join(tail), err[-3000:])
     start, end = mem
     print(
-        "\nsoak: %d tokens typed (%d entries) in micropython -X heapsize=%s (.mpy), %d frames"
-        % (n, sum(want.values()), SOAK_HEAP, shown)
+        "\nsoak: %s meter: %d tokens typed (%d entries) in micropython -X heapsize=%s (.mpy), "
+        "%d frames" % (kind, n, sum(want.values()), SOAK_HEAP, shown)
     )
     print(
         "soak: heap after %d tokens: %d B in use, %d B free; at the end: %d B in use, "

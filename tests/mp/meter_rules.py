@@ -24,6 +24,7 @@ from meter import results as R
 from meter.meter import _HEAD2, DRAIN_MS, LOCK_MAX, MAX_BALANCE, TRIP_SECONDS, Meter
 from meter.store import FORMAT, RecordStore
 from scratch import FailingStore, cipher, fresh_dir
+from scratch import fixture as scratch_fixture
 from sts import amount, digits, vending
 from sts.blocks import encode
 
@@ -1592,11 +1593,8 @@ def test_a_power_cut_while_personalising_lets_the_meter_be_personalised_again():
 
 
 # -- the record's format: meters in the field keep what they hold across a firmware update --
-_HERE = __file__.rsplit("/", 1)[0] if "/" in __file__ else "."
-FIXTURE = _HERE + "/../fixtures/state-format-1"
-
-
-def _copy_fixture(d, fixture=FIXTURE):
+def _copy_fixture(d, fixture=None):
+    fixture = fixture or scratch_fixture("state-format-1")
     for slot in (0, 1):
         with open("%s/meter.%d" % (fixture, slot), "rb") as f:
             _overwrite("%s/state.%d" % (d, slot), f.read())
@@ -1648,7 +1646,7 @@ def _load_fixture(fixture):
 
 
 def test_a_record_of_format_1_loads_with_nothing_lost():
-    m, want = _load_fixture(FIXTURE)
+    m, want = _load_fixture(scratch_fixture("state-format-1"))
     play(
         m,
         """
@@ -1669,7 +1667,7 @@ def test_a_record_of_format_1_loads_with_nothing_lost():
 def test_a_record_of_format_1_with_a_part_filled_tid_memory_loads_with_nothing_lost():
     # After a rollover (RO) the TID memory starts again: format 1 stored only the TIDs in
     # use, format 2 every slot. Both read alike.
-    m, want = _load_fixture(FIXTURE + "-after-rollover")
+    m, want = _load_fixture(scratch_fixture("state-format-1-after-rollover"))
     assert m.tids.count == 2 < m.tids.capacity and m.base_date == 2014
     play(
         m,
@@ -1686,7 +1684,7 @@ def test_a_record_of_format_1_with_a_part_filled_tid_memory_loads_with_nothing_l
 def test_a_record_of_format_2_loads_with_nothing_lost():
     # Format 2 wrote a lock at the guess and never as it ran down: the 10 s written is all
     # that is known of it (the time since is the power-off's), so it resumes whole, once.
-    m, want = _load_fixture(FIXTURE[:-1] + "2")
+    m, want = _load_fixture(scratch_fixture("state-format-2"))
     assert m.fails == 3 and m.lock_left() == 10 and m.last == 0
     m.tick(ms(1))  # power-up
     play(m, "c 2002 77 -> LOCKED seconds=10", now=1)
@@ -1853,3 +1851,36 @@ def test_only_the_completed_set_is_done():
     play(m, "s k3 -> KCT_STAGED\n s k4 -> SAME_KEY\n s k3 -> KCT_STAGED", sets=sets)
     m = new_meter()
     play(m, "s a3 -> KCT_STAGED\n s a4 -> KEY_CHANGED\n s b3 -> CRC\n s b4 -> CRC", sets=sets)
+
+
+# -- the same rule modules on a board's port: no sys.atexit, no os.urandom, no /tmp, no
+# __file__ (a ROMFS); the seam is scratch's urandom, at_exit, BASE and fixture() --
+def test_scratch_and_fixtures_work_on_a_port_without_atexit_urandom_tmp_or_file():
+    import os
+
+    import scratch
+
+    saved = scratch.urandom, scratch.at_exit, scratch.BASE, list(scratch._root)
+    base = fresh_dir("board_base")
+    here = scratch.__dict__.pop("__file__", None)
+    try:
+        scratch.urandom = scratch.at_exit = None
+        scratch.BASE = base
+        del scratch._root[:]
+        a = scratch._make_root()
+        b = scratch._make_root()
+        assert a != b and a.startswith(base + "/") and b.startswith(base + "/"), (a, b)
+        os.rmdir(b)
+        scratch._root.append(a)
+        d = scratch.fresh_dir("x")
+        assert d.startswith(a + "/") and os.listdir(d) == []
+        scratch.cleanup()  # what a board's runner calls at the end
+        assert os.listdir(base) == [], os.listdir(base)
+        # The fixtures through sys.path (the runner put the rule modules' directory there).
+        f = scratch.fixture("state-format-1")
+        assert "meter.0" in os.listdir(f) and "expect.json" in os.listdir(f), f
+    finally:
+        scratch.urandom, scratch.at_exit, scratch.BASE = saved[:3]
+        scratch._root[:] = saved[3]
+        if here is not None:
+            scratch.__file__ = here

@@ -1,5 +1,8 @@
 # scratch.py  helpers the rule modules share: an empty state directory per meter, and one
 # cipher at a time for making tokens (runs in micropython and CPython)
+# The same rule modules run on a board's port (the qemu Cortex-M0/M3 builds of
+# ../shared/EMULATION.md), which has no sys.atexit, no os.urandom, no /tmp, and modules
+# whose __file__ a ROMFS does not resolve: what differs is looked up here, once (the seam).
 import gc
 import os
 import sys
@@ -8,8 +11,32 @@ from binascii import hexlify
 from meter.store import RecordStore
 
 _count = [0]
-_root = []  # this run's own directory under /tmp, made on first use
+_root = []  # this run's own directory under BASE, made on first use
 _cipher = [None, None]  # the last key and its cipher
+
+# What the port offers (a board runner, or a test, may set them before the first use):
+# urandom(n) for the directory's name (else the ticks and a counter: a board runs one test
+# run at a time, and mkdir refuses a taken name anyway); at_exit(f) to remove it at exit
+# (else nothing: the runner calls cleanup()); BASE, the directory that holds it.
+urandom = getattr(os, "urandom", None)
+at_exit = getattr(sys, "atexit", None)  # micropython's unix port: one exit function
+if at_exit is None:
+    try:
+        from atexit import register as at_exit  # CPython
+    except ImportError:  # a board's port
+        pass
+
+
+def _base():
+    try:
+        if os.stat("/tmp")[0] & 0x4000:
+            return "/tmp"
+    except OSError:
+        pass
+    return os.getcwd()  # a board: its file system's working directory
+
+
+BASE = _base()
 
 
 def _rmtree(path):
@@ -22,8 +49,17 @@ def _rmtree(path):
     os.rmdir(path)
 
 
+def _tag():
+    if urandom:
+        return hexlify(urandom(6)).decode()
+    import time
+
+    _count[0] += 1
+    return "%x_%d" % (time.ticks_ms() if hasattr(time, "ticks_ms") else 0, _count[0])
+
+
 def _candidate():
-    return "/tmp/stsmeter_%s_%s" % (sys.implementation.name, hexlify(os.urandom(6)).decode())
+    return "%s/stsmeter_%s_%s" % (BASE.rstrip("/"), sys.implementation.name, _tag())
 
 
 def _make_root():
@@ -39,23 +75,39 @@ def _make_root():
 
 
 def run_root():
-    """This run's own directory, /tmp/stsmeter_<interpreter>_<random>, removed at exit."""
+    """This run's own directory, BASE/stsmeter_<interpreter>_<random>, removed at exit
+    (or by cleanup() where the port has no exit functions)."""
     if not _root:
         _root.append(_make_root())
-        if hasattr(sys, "atexit"):
-            sys.atexit(_cleanup)  # micropython: one exit function
-        else:
-            import atexit
-
-            atexit.register(_cleanup)
+        if at_exit:
+            at_exit(cleanup)
     return _root[0]
 
 
-def _cleanup():
+def cleanup():
+    """Remove this run's directory (at exit; a board's runner calls it itself)."""
+    if not _root:
+        return
     try:
         _rmtree(_root[0])
-    except OSError:  # a file a test left open elsewhere: leave the rest in /tmp
+    except OSError:  # a file a test left open elsewhere: leave the rest where it is
         pass
+
+
+def fixture(name):
+    """The directory of tests/fixtures/<name>: beside this module's directory where the
+    port gives modules a __file__, else found through sys.path (a board's runner puts the
+    fixtures beside the rule modules, or one level up, as in the checkout)."""
+    here = globals().get("__file__", "")
+    dirs = [here.rsplit("/", 1)[0]] if "/" in here else []
+    for d in dirs + sys.path:
+        for f in (d + "/../fixtures/" + name, d + "/fixtures/" + name):
+            try:
+                if os.stat(f)[0] & 0x4000:
+                    return f
+            except OSError:
+                pass
+    raise OSError(2, "no fixture " + name)  # ENOENT
 
 
 def fresh_dir(name):
