@@ -3,6 +3,8 @@
 #        [--start SECONDS] [--rows 2] [--cols 16] [--firmware DIR] [--cut-at N]
 # Interactive: the LCD drawn in the terminal, keys from the keyboard. --script: commands on
 # stdin, every display frame on stdout as one JSON line (see the README for the protocol).
+# --headless [--mqtt HOST:PORT] [--http HOST:PORT --http-pin PIN] [--low-credit KWH]
+# [--interval S]: the loop in real time with the network beside it (simnet.py).
 import gc
 import json
 import os
@@ -217,13 +219,21 @@ def main(argv):
         "--cols": "16",
         "--firmware": None,
         "--cut-at": "0",
+        "--mqtt": None,
+        "--http": None,
+        "--http-pin": None,
+        "--low-credit": "5",
+        "--interval": "60",
     }
     script = False
+    headless = False
     i = 0
     while i < len(argv):
         a = argv[i]
         if a == "--script":
             script = True
+        elif a == "--headless":
+            headless = True
         elif a in opts and i + 1 < len(argv):
             opts[a] = argv[i + 1]
             i += 1
@@ -241,7 +251,16 @@ def main(argv):
             "\n" % opts["--profile"]
         )
         sys.exit(2)
-    if script:
+    if headless:  # (its own module too: the network side loads only here)
+        import simnet
+
+        try:
+            settings = simnet.settings_from(opts)
+        except ValueError as e:
+            sys.stderr.write("sim.py: %s\n" % e)
+            sys.exit(2)
+        simnet.headless(sim, settings, _check)
+    elif script:
         scripted(sim, sys.stdout)
     else:  # (its own module: a scripted run, as in the soak, never loads it)
         from simterm import interactive

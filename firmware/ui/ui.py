@@ -24,6 +24,8 @@ def tenths(v):
 
 
 class Ui:
+    low_credit = LOW_CREDIT  # tenths; a home meter's settings set their own (net/home.py)
+
     def __init__(self, meter, rows=2, cols=16, texts=T):
         self.meter = meter
         self.rows = rows
@@ -137,7 +139,7 @@ class Ui:
             second = self.t.TRIPPED
         elif balance == 0:
             second = self.t.NO_CREDIT
-        elif balance < LOW_CREDIT:
+        elif balance < self.low_credit:
             second = self.t.LOW_CREDIT
         else:
             second = self.t.SUPPLY_ON
