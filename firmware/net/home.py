@@ -140,3 +140,8 @@ class Home:
         while True:
             step()
             await asyncio.sleep_ms(period_ms)
+
+
+def serve(loop, settings, period_ms, log):
+    """A board's loop (startup.run) as a home meter: returns only by an error in a pass."""
+    asyncio.run(Home(lambda: loop, settings, log).run(loop.step, period_ms))
