@@ -31,7 +31,7 @@ async function poll(){try{show(await api("/api/status"))}catch(e){}}
 $("pinf").onsubmit=async e=>{e.preventDefault();pin=$("pin").value;$("pin").value="";
 try{show(await api("/api/status"));$("pinf").hidden=true;$("main").hidden=false}catch(e){}};
 $("tokf").onsubmit=async e=>{e.preventDefault();try{const r=await api("/api/token",
-{token:$("token").value});$("res").textContent=r.result+": "+r.lines.join(" ");
+{token:$("token").value});$("res").textContent=r.lines.join(" ");$("res").dataset.result=r.result;
 $("token").value="";poll()}catch(e){}};setInterval(()=>{if(pin)poll()},2000);
 </script></body></html>"""
 
