@@ -1,7 +1,8 @@
 # footprint.py  does the firmware fit a board? .mpy size per architecture, the heap free
 # after boot (meter personalised, ui made) in micropython -X heapsize=96K, and the whole
 # meter (the simulator's board loop, all of it .mpy) in the smallest heap that boots and runs
-# the keypad soak of tests/test_e2e_faults.py
+# the keypad soak of tests/test_e2e_faults.py; the home meter's parts and its soak with the
+# network on (tests/test_home_soak.py) the same way
 import os
 import re
 import subprocess
@@ -55,8 +56,11 @@ def main():
     )
     tokens = int(os.environ.get("SOAK_TOKENS", "10000"))
     soak(tokens)
+    home_parts()
+    soak(tokens, test=HOME)
     if os.environ.get("MICROPYTHON32"):  # a 32-bit unix build (bench/micropython32.sh)
         soak(tokens, os.environ["MICROPYTHON32"], "x86")
+        soak(tokens, os.environ["MICROPYTHON32"], "x86", test=HOME)
     else:
         print(
             "(a 32-bit build, a board's word size: bench/micropython32.sh makes one; "
@@ -65,11 +69,58 @@ def main():
 
 
 HEAPS = ("64K", "72K", "80K", "88K", "96K", "104K", "112K", "128K")
+KEYPAD = (
+    "tests/test_e2e_faults.py",
+    HEAPS,
+    "the whole meter (board loop, drivers, meter, ui; .mpy)",
+)
+HOME = (
+    "tests/test_home_soak.py",
+    ("64K", "80K", "96K", "112K", "120K", "128K", "136K", "144K", "160K"),
+    "the home meter (the same, with MQTT to mosquitto and the page polled; .mpy)",
+)
+# What each part of the home meter adds to the heap once imported from .mpy (x64), in order.
+PARTS = (
+    (
+        "the keypad meter (app, meter, ui)",
+        "app\nfrom meter.meter import Meter\nfrom ui.ui import Ui",
+    ),
+    ("asyncio", "asyncio"),
+    (
+        "settings and the loop beside the network (net/settings, net/home)",
+        "net.settings\nnet.home",
+    ),
+    ("MQTT and Home Assistant (net/mqtt, net/ha)", "net.mqtt\nnet.ha"),
+    ("the page and its API (net/page, net/web)", "net.page\nnet.web"),
+)
 
 
-def soak(tokens, interp=None, march="x64"):
+def home_parts():
+    """The heap each part of the home meter costs, imported from .mpy (64-bit unix)."""
+    lines = ["import gc, sys", "sys.path.insert(0, %r)", "gc.collect()", "a = gc.mem_alloc()"]
+    for _, mods in PARTS:
+        for m in mods.split("\n"):
+            lines.append(m if m.startswith("from") else "import " + m)
+        lines += ["gc.collect()", "b = gc.mem_alloc()", "print(b - a)", "a = b"]
+    with tempfile.TemporaryDirectory() as tmp:
+        build_mpy.build(tmp, "x64")
+        r = subprocess.run(
+            ["micropython", "-X", "heapsize=1M", "-c", "\n".join(lines) % tmp],
+            capture_output=True,
+            text=True,
+        )
+    if r.returncode:
+        raise SystemExit("the home meter's parts failed:\n" + r.stdout + r.stderr)
+    print("the home meter's parts, the heap each adds imported from .mpy (unix, 64-bit):")
+    for (what, _), n in zip(PARTS, r.stdout.split()):
+        print("  %6d B  %s" % (int(n), what))
+
+
+def soak(tokens, interp=None, march="x64", test=KEYPAD):
     """The whole meter: the smallest heap in HEAPS that boots the simulator and types 50
-    tokens, then `tokens` tokens in that heap (tests/test_e2e_faults.py's soak)."""
+    tokens, then `tokens` tokens in that heap (tests/test_e2e_faults.py's soak; or the
+    home meter's, test=HOME)."""
+    path, heaps, what = test
     root = os.path.dirname(HERE)
     env = dict(os.environ)
     label = "unix, 64-bit"
@@ -88,9 +139,9 @@ def soak(tokens, interp=None, march="x64"):
         "soak",
         "-p",
         "no:cacheprovider",
-        os.path.join(root, "tests", "test_e2e_faults.py"),
+        os.path.join(root, path),
     ]
-    for heap in HEAPS:
+    for heap in heaps:
         for n in (50, tokens):
             print("  soak: %d tokens in %s ..." % (n, heap), file=sys.stderr, flush=True)
             r = subprocess.run(
@@ -103,18 +154,24 @@ def soak(tokens, interp=None, march="x64"):
             if r.returncode:
                 break
         if not r.returncode:
-            lines = [s for s in r.stdout.splitlines() if s.startswith("soak:")]
+            lines = [s for s in r.stdout.splitlines() if s.startswith(("soak:", "home soak:"))]
             print(
-                "the whole meter (board loop, drivers, meter, ui; .mpy) on %s: %s is the "
-                "smallest of %s that runs %d tokens (goal: 64K)"
-                % (label, heap, "/".join(HEAPS), tokens)
+                "%s on %s: %s is the smallest of %s that runs %d tokens (goal: %s)"
+                % (
+                    what,
+                    label,
+                    heap,
+                    "/".join(heaps),
+                    tokens,
+                    "64K" if test is KEYPAD else "96K, 32-bit",
+                )
             )
             for s in lines:
                 print("  " + s)
             return heap
         why = re.findall(r"MemoryError[^\n]*", r.stdout + r.stderr)
         print("  %s: no (%s)" % (heap, why[0] if why else "failed"), file=sys.stderr)
-    print("the whole meter on %s: no heap up to %s runs the soak" % (label, HEAPS[-1]))
+    print("%s on %s: no heap up to %s runs the soak" % (what, label, heaps[-1]))
     return None
 
 

@@ -1,15 +1,17 @@
 # simnet.py  the simulator headless: the board's loop in real time with the network beside it
 # (net/home.py: MQTT to --mqtt, the page and API on --http), as a board with WiFi runs it.
 # stdout: every frame, and what the network did, one JSON line each; stdin: key, keys, type,
-# load, status, home (the network's view), quit.
+# load, wait (time fast-forwarded, the network running between passes), status, mem, home
+# (the network's view), quit.
 import asyncio
 import json
 import sys
 import time
 
-from net.home import Home
+from net.home import Home, dumps
 
 PERIOD_MS = 20  # a board's pass (startup.run)
+STEP = 100  # ms: the passes of a fast-forward (`wait`), as sim.py's
 
 
 def headless(sim, settings, check):
@@ -41,7 +43,7 @@ def headless(sim, settings, check):
             cmd, _, arg = raw.decode().strip().partition(" ")
             arg = arg.strip()
             bad = check(cmd, arg) if cmd != "home" else None
-            if bad or cmd in ("wait", "reboot", "writes", "personalise"):
+            if bad or cmd in ("reboot", "writes", "personalise"):
                 _say(out, sim, "error", bad or cmd + ": not in --headless")
             elif cmd == "quit":
                 raise SystemExit(0)
@@ -52,6 +54,13 @@ def headless(sim, settings, check):
                 for k in keys:
                     sim.press(k)
                     emit()
+            elif cmd == "wait":  # fast-forward: the time passes at once, pass by pass
+                left = int(arg)
+                while left > 0:
+                    sim.advance(min(STEP, left))
+                    left -= STEP
+                    emit()
+                    await asyncio.sleep_ms(0)  # the network's turn between passes
             elif cmd == "load":
                 sim.load(int(arg))
             elif cmd == "status":
@@ -59,12 +68,17 @@ def headless(sim, settings, check):
             elif cmd == "home":
                 s = home.status()
                 s["mqtt"] = home.mqtt
-                _say(out, sim, "home", s)
+                out.write('{"t": %d, "home": %s}\n' % (sim.now, dumps(s)))
             elif cmd == "mem":
                 import gc
 
                 gc.collect()
-                _say(out, sim, "mem_alloc", gc.mem_alloc())
+                out.write(
+                    json.dumps(
+                        {"t": sim.now, "mem_alloc": gc.mem_alloc(), "mem_free": gc.mem_free()}
+                    )
+                    + "\n"
+                )
             emit()
 
     async def main():

@@ -7,6 +7,7 @@ import asyncio
 import json
 import time
 
+from net.home import dumps
 from net.mqtt import Client
 
 _PASS_MS = 250  # how often the state is compared with the one sent
@@ -66,7 +67,7 @@ def config(nid, pan, entity):
 def state(s):
     """The state message from Home.status(): what the entities read (no LCD lines: they may
     hold the digits of a token being typed)."""
-    return json.dumps(
+    return dumps(
         {
             "balance": s["balance"],
             "energy": s["energy"],

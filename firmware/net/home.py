@@ -2,6 +2,7 @@
 # in asyncio. The network reads the meter between passes and types tokens through the ui, as
 # the keypad does; it never runs inside a pass, and nothing it waits for holds a pass up.
 import asyncio
+import json
 
 from meter.results import FORMAT, NAMES
 from ui.ui import INFO, RESULT
@@ -39,8 +40,17 @@ class Counting:
         return self.src.errors
 
 
-def _kwh(tenths):
-    return tenths / 10
+def dumps(d):
+    """JSON of a flat dict whose kWh values are (tenths,): written exactly (12.3), where a
+    float would not be on a board's single-precision floats."""
+    out = []
+    for k, v in d.items():
+        if isinstance(v, tuple):
+            v = "%d.%d" % (v[0] // 10, v[0] % 10)
+        else:
+            v = json.dumps(v)
+        out.append('"%s": %s' % (k, v))
+    return "{" + ", ".join(out) + "}"
 
 
 class Home:
@@ -62,7 +72,7 @@ class Home:
         return lp
 
     def status(self):
-        """The meter's state as the page and MQTT show it (numbers in kWh and W)."""
+        """The meter's state as the page and MQTT show it: kWh as (tenths,) (see dumps), W."""
         lp = self.loop()
         m = lp.m
         now = lp.clock.now_ms()
@@ -74,10 +84,10 @@ class Home:
         e = lp.energy
         return {
             "lines": lines,
-            "balance": _kwh(bal),
+            "balance": (bal,),
             "supply": supply,
             "power": (e.watts or 0) if e is not None and supply else 0,
-            "energy": _kwh(e.tenths) if e is not None else 0,
+            "energy": (e.tenths if e is not None else 0,),
             "locked": m.lock_left(now),
             "tripped": bool(m.tripped),
             "low_credit": bal < self.settings.low_credit,

@@ -1,6 +1,7 @@
 # page.py  the page the meter serves: the LCD, balance, supply, a token field, the short codes
 # Phone-sized; the PIN is typed once and kept in the page's memory only (sent as a Bearer
 # header with each request). The short codes are the ui's own (ui/texts.py).
+# A few KB of heap: the .mpy's bytes constants are loaded into RAM (frozen, they stay in flash).
 from ui.texts import CODES
 
 _HEAD = b"""<!doctype html><html lang=en><head><meta charset=utf-8>
@@ -43,4 +44,4 @@ def _codes():
     )
 
 
-PAGE = _HEAD + _codes() + _TAIL
+PAGE = (_HEAD, _codes(), _TAIL)  # sent one after the other: no copy of the whole on the heap

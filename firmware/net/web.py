@@ -8,6 +8,7 @@
 import asyncio
 import json
 
+from net.home import dumps
 from net.page import PAGE
 
 _MAX_CLIENTS = 3  # at once; more are closed as they come
@@ -74,17 +75,17 @@ async def _close(w):
 
 
 async def _send(w, code, body, ctype="application/json"):
-    if not isinstance(body, (bytes, str)):
-        body = json.dumps(body)
-    if isinstance(body, str):
-        body = body.encode()
+    """body: a dict (JSON), or a tuple of bytes sent one after the other."""
+    if not isinstance(body, tuple):
+        body = (dumps(body).encode(),)
     head = (
         "HTTP/1.0 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n"
         "Cache-Control: no-store\r\nConnection: close\r\n\r\n"
-    ) % (code, _REASONS[code], ctype, len(body))
+    ) % (code, _REASONS[code], ctype, sum(len(b) for b in body))
     w.write(head.encode())
-    w.write(body)
-    await w.drain()
+    for b in body:
+        w.write(b)
+        await w.drain()
 
 
 async def _handle(home, r, w):
