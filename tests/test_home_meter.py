@@ -2,10 +2,12 @@
 # sees it: discovery configs, tokens typed on the keypad and sent over HTTP in the state, the
 # PIN and its lockout, the broker stopped and started again, clients that send nothing.
 import json
+import os
 import socket
 
 import pytest
 
+from conftest import ROOT
 from homenet import PIN, Broker, Meter, Observer, demo, free_port, tok, until
 
 ENTITIES = {  # object: (component, unit, state_class)
@@ -194,3 +196,28 @@ def test_no_broker_the_meter_is_a_keypad_meter(tmp_path):
         m.wait("supply on", lambda o: o.get("relay") is True, n)
     finally:
         assert not m.stop()
+
+
+def test_provision_checks_the_home_settings_and_never_prints_a_secret(tmp_path, capsys):
+    from tools import deploy
+
+    args = ["provision", "--board", "esp32", "--port", "/dev/ttyUSB0", "--dry-run"]
+    args += ["--profile", os.path.join(ROOT, "stsvend", "profiles", "demo.json")]
+    args += ["--manufactured", "2024-01-01T00:00Z"]
+    good = tmp_path / "home.json"
+    good.write_text(
+        json.dumps(
+            {"wifi": {"ssid": "home", "password": "wifi-secret"}, "http": {"pin": "482193"}}
+        )
+    )
+    assert deploy.main(args + ["--home", str(good)]) == 0
+    out = capsys.readouterr()
+    assert "%s :home.json" % good in out.out
+    bad = tmp_path / "bad.json"
+    bad.write_text(
+        json.dumps({"wifi": {"ssid": "home", "password": "wifi-secret"}, "http": {"pin": "48x"}})
+    )
+    assert deploy.main(args + ["--home", str(bad)]) == 2
+    out = capsys.readouterr()
+    assert "http: pin" in out.err and ":home.json" not in out.out
+    assert "wifi-secret" not in out.out + out.err and "48x" not in out.out + out.err
