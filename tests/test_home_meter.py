@@ -221,3 +221,25 @@ def test_provision_checks_the_home_settings_and_never_prints_a_secret(tmp_path, 
     out = capsys.readouterr()
     assert "http: pin" in out.err and ":home.json" not in out.out
     assert "wifi-secret" not in out.out + out.err and "48x" not in out.out + out.err
+
+
+def test_the_low_credit_threshold_from_the_settings_on_the_lcd_and_in_home_assistant(tmp_path):
+    broker = Broker(tmp_path)
+    broker.start()
+    obs = Observer(broker.port)
+    state, tokens = demo(tmp_path)
+    pan = json.load(open(state + "/meter.json"))["pan"]
+    m = Meter(state, broker.port, extra=["--low-credit", "30"])
+    try:
+        until("online", lambda: obs.state(pan))
+        n = len(m.lines)
+        m.send("type " + tok(tokens, "credit 25 kWh"))
+        m.send("wait 4000")  # past the result screen: the idle screen
+        m.wait("LOW CREDIT under 30 kWh", lambda o: "LOW CREDIT" in "".join(o.get("lines", "")), n)
+        until("low credit in HA", lambda: obs.state(pan).get("balance") == 25.0)
+        assert obs.state(pan)["low_credit"] == "ON" and obs.state(pan)["relay"] == "ON"
+    finally:
+        err = m.stop()
+        obs.close()
+        broker.stop()
+    assert not err, err
