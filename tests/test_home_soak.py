@@ -88,8 +88,15 @@ def test_home_soak_tokens_with_the_network_on_in_a_small_heap(tmp_path, board_ro
     mem, status, tail = [], None, []
     pan = prof.pan
     try:
-        p.stdin.write("\n".join(lines) + "\n")
-        p.stdin.flush()
+
+        def feed():  # beside the reading: the frames would fill stdout's pipe meanwhile
+            try:
+                p.stdin.write("\n".join(lines) + "\n")
+                p.stdin.flush()
+            except OSError:
+                pass  # the simulator ended: the reading says why
+
+        threading.Thread(target=feed, daemon=True).start()
         for line in p.stdout:
             tail = (tail + [line])[-5:]
             assert line.startswith("{"), "".join(tail) + p.stderr.read()[-3000:]
