@@ -57,7 +57,7 @@ def main():
     tokens = int(os.environ.get("SOAK_TOKENS", "10000"))
     soak(tokens)
     home_parts()
-    soak(tokens, test=HOME)
+    soak(tokens, test=HOME_64)
     if os.environ.get("MICROPYTHON32"):  # a 32-bit unix build (bench/micropython32.sh)
         soak(tokens, os.environ["MICROPYTHON32"], "x86")
         soak(tokens, os.environ["MICROPYTHON32"], "x86", test=HOME)
@@ -79,6 +79,8 @@ HOME = (
     ("96K", "112K", "128K", "144K", "160K", "192K"),  # 96K: the goal on a 32-bit build
     "the home meter (the same, with MQTT to mosquitto and the page polled; .mpy)",
 )
+# On the 64-bit port objects are twice a board's: the search starts higher there.
+HOME_64 = (HOME[0], ("128K",) + HOME[1][3:], HOME[2])
 # What each part of the home meter adds to the heap once imported from .mpy (x64), in order.
 PARTS = (
     (
@@ -163,7 +165,7 @@ def soak(tokens, interp=None, march="x64", test=KEYPAD):
                     heap,
                     "/".join(heaps),
                     tokens,
-                    "64K" if test is KEYPAD else "96K, 32-bit",
+                    "64K" if test is KEYPAD else "96K on a 32-bit build",
                 )
             )
             for s in lines:

@@ -30,7 +30,7 @@ def test_bench_reports_every_variant_with_ratios_to_the_baseline():
         capture_output=True,
         text=True,
         env=dict(_env(), SOAK_TOKENS="100"),
-        timeout=300,
+        timeout=600,  # (with the home meter's soak, on a machine shared by several runs)
     )
     assert r.returncode == 0, r.stderr
     for interp in ("micropython", "cpython"):

@@ -82,7 +82,7 @@ def test_home_soak_tokens_with_the_network_on_in_a_small_heap(tmp_path, board_ro
 
     th = threading.Thread(target=phone, daemon=True)
     th.start()
-    # a run that stops printing (a task ended by a MemoryError, the loop going on) ends here
+    # a run that stops printing (a task ended by a memory error, the loop going on) ends here
     killer = threading.Timer(120 + n, p.kill)
     killer.start()
     mem, status, tail = [], None, []
