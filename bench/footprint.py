@@ -1,7 +1,8 @@
 # footprint.py  does the firmware fit a board? .mpy size per architecture, the heap free
 # after boot (meter personalised, ui made) in micropython -X heapsize=96K, and the whole
 # meter (the simulator's board loop, all of it .mpy) in the smallest heap that boots and runs
-# the keypad soak of tests/e2e/test_e2e_faults.py
+# the keypad soak of tests/e2e/test_e2e_faults.py; the home meter's parts and its soak with the
+# network on (tests/test_home_soak.py) the same way
 import os
 import re
 import subprocess
@@ -57,9 +58,12 @@ def main():
     tokens = int(os.environ.get("SOAK_TOKENS", "10000"))
     for kind in KINDS:
         soak(tokens, kind=kind)
+    home_parts()
+    soak(tokens, test=HOME_64)
     if os.environ.get("MICROPYTHON32"):  # a 32-bit unix build (bench/micropython32.sh)
         for kind in KINDS:
             soak(tokens, os.environ["MICROPYTHON32"], "x86", kind)
+        soak(tokens, os.environ["MICROPYTHON32"], "x86", test=HOME)
     else:
         print(
             "(a 32-bit build, a board's word size: bench/micropython32.sh makes one; "
@@ -69,11 +73,61 @@ def main():
 
 HEAPS = ("64K", "68K", "72K", "80K", "88K", "96K", "104K", "112K", "128K")
 KINDS = ("sta", "misty1")  # each meter kind's soak: STA (DKGA02), MISTY1 (DKGA04)
+KEYPAD = (
+    "tests/e2e/test_e2e_faults.py",
+    HEAPS,
+    "the whole meter (board loop, drivers, meter, ui; .mpy)",
+)
+HOME = (
+    "tests/test_home_soak.py",
+    ("96K", "112K", "128K", "144K", "160K", "192K"),  # 96K: the goal on a 32-bit build
+    "the home meter (the same, with MQTT to mosquitto and the page polled; .mpy)",
+)
+# On the 64-bit port objects are twice a board's: the search starts higher there.
+HOME_64 = (HOME[0], ("128K",) + HOME[1][3:], HOME[2])
+# What each part of the home meter adds to the heap once imported from .mpy (x64), in order.
+PARTS = (
+    (
+        "the keypad meter (app, meter, ui)",
+        "app\nfrom meter.meter import Meter\nfrom ui.ui import Ui",
+    ),
+    ("asyncio", "asyncio"),
+    (
+        "settings and the loop beside the network (net/settings, net/home)",
+        "net.settings\nnet.home",
+    ),
+    ("MQTT and Home Assistant (net/mqtt, net/ha)", "net.mqtt\nnet.ha"),
+    ("the page and its API (net/page, net/web)", "net.page\nnet.web"),
+)
 
 
-def soak(tokens, interp=None, march="x64", kind="sta"):
+def home_parts():
+    """The heap each part of the home meter costs, imported from .mpy (64-bit unix)."""
+    lines = ["import gc", "gc.collect()", "a = gc.mem_alloc()"]
+    for _, mods in PARTS:
+        for m in mods.split("\n"):
+            lines.append(m if m.startswith("from") else "import " + m)
+        lines += ["gc.collect()", "b = gc.mem_alloc()", "print(b - a)", "a = b"]
+    with tempfile.TemporaryDirectory() as tmp:
+        build_mpy.build(tmp, "x64")
+        r = subprocess.run(
+            ["micropython", "-X", "heapsize=1M", "-c", "\n".join(lines)],
+            capture_output=True,
+            text=True,
+            env=path_env(tmp),
+        )
+    if r.returncode:
+        raise SystemExit("the home meter's parts failed:\n" + r.stdout + r.stderr)
+    print("the home meter's parts, the heap each adds imported from .mpy (unix, 64-bit):")
+    for (what, _), n in zip(PARTS, r.stdout.split()):
+        print("  %6d B  %s" % (int(n), what))
+
+
+def soak(tokens, interp=None, march="x64", kind="sta", test=KEYPAD):
     """The whole meter of one kind: the smallest heap in HEAPS that boots the simulator and
-    types 50 tokens, then `tokens` tokens in that heap (tests/e2e/test_e2e_faults.py's soak)."""
+    types 50 tokens, then `tokens` tokens in that heap (tests/e2e/test_e2e_faults.py's soak; or the
+    home meter's, test=HOME)."""
+    path, heaps, what = test
     root = os.path.dirname(HERE)
     env = dict(os.environ)
     label = "unix, 64-bit"
@@ -93,9 +147,9 @@ def soak(tokens, interp=None, march="x64", kind="sta"):
         "soak",
         "-p",
         "no:cacheprovider",
-        os.path.join(root, "tests", "e2e", "test_e2e_faults.py"),
+        os.path.join(root, path),
     ]
-    for heap in HEAPS:
+    for heap in heaps:
         for n in (50, tokens):
             print(
                 "  soak: %s meter, %d tokens in %s ..." % (kind, n, heap),
@@ -114,18 +168,24 @@ def soak(tokens, interp=None, march="x64", kind="sta"):
             if r.returncode:
                 break
         if not r.returncode:
-            lines = [s for s in r.stdout.splitlines() if s.startswith("soak:")]
+            lines = [s for s in r.stdout.splitlines() if s.startswith(("soak:", "home soak:"))]
             print(
-                "the whole meter (board loop, drivers, meter, ui; .mpy) on %s: %s is the "
-                "smallest of %s that runs %d tokens (goal: 64K)"
-                % (label, heap, "/".join(HEAPS), tokens)
+                "%s on %s: %s is the smallest of %s that runs %d tokens (goal: %s)"
+                % (
+                    what,
+                    label,
+                    heap,
+                    "/".join(heaps),
+                    tokens,
+                    "64K" if test is KEYPAD else "96K on a 32-bit build",
+                )
             )
             for s in lines:
                 print("  " + s)
             return heap
         why = re.findall(r"MemoryError[^\n]*", r.stdout + r.stderr)
         print("  %s: no (%s)" % (heap, why[0] if why else "failed"), file=sys.stderr)
-    print("the whole meter on %s: no heap up to %s runs the soak" % (label, HEAPS[-1]))
+    print("%s on %s: no heap up to %s runs the soak" % (what, label, heaps[-1]))
     return None
 
 

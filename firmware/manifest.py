@@ -46,6 +46,7 @@ package(
     ),
 )
 package("ui")
+package("net")  # the home meter (WiFi boards): used only when /home.json is there
 module("app.py")
 module("startup.py")
 module("selftest.py")

@@ -31,6 +31,10 @@ def run(dev, period_ms=20):
     dev["relay"].set(False)
     try:
         loop = Loop(dev)
+        if dev.get("home") is not None:  # a home meter: the same passes, the network beside
+            from net.home import serve
+
+            serve(loop, dev["home"], period_ms, lambda text: log(dev, text))
         while True:
             loop.step()
             time.sleep_ms(period_ms)
@@ -53,6 +57,20 @@ def service_key_held(dev, key="*", scans=30):
     return False
 
 
+def home_settings(dev):
+    """The home meter's settings (dev["settings"] or /home.json: net/settings.py), or None:
+    no file, a build without net/, or a file that does not parse (logged: a keypad meter)."""
+    try:
+        from net.settings import PATH, load
+    except ImportError:
+        return None
+    try:
+        return load(dev.get("settings", PATH))
+    except ValueError as e:  # (the message names the field, never its value)
+        log(dev, "home.json: %s: no network" % e)
+        return None
+
+
 def boot(board):
     """A board's power-up (main.py): the drivers from board.setup(); with * held, the
     self-test (no watchdog, the relay open, the REPL free for mpremote); else the meter,
@@ -64,6 +82,9 @@ def boot(board):
 
         selftest.run(dev)
         return
+    home = home_settings(dev)
+    if home is not None:
+        dev["home"] = home
     wdt_ms = getattr(board, "WATCHDOG_MS", 8000)
     if wdt_ms:
         from machine import WDT

@@ -20,7 +20,7 @@ import sys
 
 from tools import FIRMWARE
 
-PACKAGES = ("sts", "meter", "hal", "ui")
+PACKAGES = ("sts", "meter", "hal", "ui", "net")
 MAIN = "main.py"  # the board runs it at start, from source only
 MANIFEST = "manifest.py"  # firmware/manifest.py: what a board gets, frozen, by mip or deploy
 # ENERGY[0] in board.py -> its driver (hal/wiring.py's energy_source); a board build carries

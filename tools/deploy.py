@@ -3,6 +3,7 @@
 #   python -m tools.deploy deploy --board pico --port /dev/ttyACM0 [--dry-run]
 #   python -m tools.deploy provision --board pico --port /dev/ttyACM0 --profile P.json
 #                                         [--manufactured 2024-01-01T00:00Z] [--dry-run]
+#                                         [--home home.json]   (a home meter's settings)
 #   python -m tools.deploy build --board esp32 [--out DIR]     (no board needed)
 # The board's root gets main.py and board.py as source, what firmware/manifest.py names as
 # .mpy for its architecture (less the energy driver board.py's ENERGY does not use), and,
@@ -216,15 +217,19 @@ def cmd_provision(args):
             when.astimezone(UTC).strftime("%Y-%m-%d %H:%M"),
         )
     )
+    home = home_json(args.home) if args.home else None
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "meter.json")
         with open(path, "w") as f:
             json.dump(data, f)
+        cp = ["fs", "cp", path, ":meter.json"]
+        if home is not None:  # the home meter's settings (checked first, copied as given)
+            cp += ["+", "fs", "cp", args.home, ":home.json"]
         run(
             [
                 (
-                    "copying meter.json, then a reset",
-                    ["connect", port, "fs", "cp", path, ":meter.json", "+", "reset"],
+                    "copying meter.json%s, then a reset" % (" and home.json" if home else ""),
+                    ["connect", port] + cp + ["+", "reset"],
                 )
             ],
             args.dry_run,
@@ -234,6 +239,24 @@ def cmd_provision(args):
             "provisioned %s on %s: at this reset it personalises itself and deletes "
             "/meter.json (a meter already personalised deletes it unread)" % (args.board, port)
         )
+
+
+def home_json(path):
+    """Check a home meter's settings file (firmware/net/settings.py) before it is copied:
+    DeployError naming the field, never a value (it holds the WiFi password and the PIN)."""
+    sys.path.insert(0, FIRMWARE)
+    try:
+        from net import settings
+    finally:
+        sys.path.remove(FIRMWARE)
+    try:
+        with open(path) as f:
+            settings.parse(json.load(f))
+    except OSError as e:
+        raise DeployError("home settings: %s" % e) from None
+    except ValueError as e:  # (a JSON error names a position, not the text)
+        raise DeployError("home settings %s: %s" % (path, e)) from None
+    return path
 
 
 def _port(args):
@@ -284,6 +307,11 @@ def main(argv=None):
         "--manufactured",
         default="now",
         help="ISO time (e.g. 2024-01-01T00:00Z): tokens older than it are OLD; default now",
+    )
+    p.add_argument(
+        "--home",
+        help="a home meter's settings (WiFi, MQTT broker, page PIN, low credit) to copy to "
+        "/home.json: see docs/home-meter.md",
     )
     p.set_defaults(func=cmd_provision)
     args = ap.parse_args(argv)

@@ -6,6 +6,8 @@
 # .mpy from tools.build_mpy, is another directory there).
 # Interactive: the LCD drawn in the terminal, keys from the keyboard. --script: commands on
 # stdin, every display frame on stdout as one JSON line (see the README for the protocol).
+# --headless [--mqtt HOST:PORT] [--http HOST:PORT --http-pin PIN] [--low-credit KWH]
+# [--interval S]: the loop in real time with the network beside it (simnet.py).
 import gc
 import json
 import os
@@ -245,13 +247,21 @@ def main(argv):
         "--cols": "16",
         "--cut-at": "0",
         "--edition-form": None,
+        "--mqtt": None,
+        "--http": None,
+        "--http-pin": None,
+        "--low-credit": "5",
+        "--interval": "60",
     }
     script = False
+    headless = False
     i = 0
     while i < len(argv):
         a = argv[i]
         if a == "--script":
             script = True
+        elif a == "--headless":
+            headless = True
         elif a in opts and i + 1 < len(argv):
             opts[a] = argv[i + 1]
             i += 1
@@ -277,7 +287,16 @@ def main(argv):
             "\n" % opts["--profile"]
         )
         sys.exit(2)
-    if script:
+    if headless:  # (its own module too: the network side loads only here)
+        import simnet
+
+        try:
+            settings = simnet.settings_from(opts)
+        except ValueError as e:
+            sys.stderr.write("sim.py: %s\n" % e)
+            sys.exit(2)
+        simnet.headless(sim, settings, _check)
+    elif script:
         scripted(sim, sys.stdout)
     else:  # (its own module: a scripted run, as in the soak, never loads it)
         from simterm import interactive

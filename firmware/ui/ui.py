@@ -38,6 +38,8 @@ def fit(lines, rows, cols):
 
 
 class Ui:
+    low_credit = LOW_CREDIT  # tenths; a home meter's settings set their own (net/home.py)
+
     def __init__(self, meter, rows=2, cols=16, texts=T, edition_form=None):
         if edition_form is not None and edition_form not in texts.EDITION_FORMS:
             raise ValueError("no 873 form %r (forms: %s)" % (edition_form, edition_forms(texts)))
@@ -168,7 +170,7 @@ class Ui:
             second = self.t.TRIPPED
         elif balance == 0:
             second = self.t.NO_CREDIT
-        elif balance < LOW_CREDIT:
+        elif balance < self.low_credit:
             second = self.t.LOW_CREDIT
         else:
             second = self.t.SUPPLY_ON

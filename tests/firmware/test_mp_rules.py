@@ -20,6 +20,7 @@ MODULES = {
     "web_rules": ("mp", "cpython"),
     "hal_tests": ("mp",),
     "board_rules": ("mp",),
+    "home_rules": ("mp",),
     "selftest_rules": ("mp",),
 }
 
