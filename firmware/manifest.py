@@ -11,7 +11,7 @@
 metadata(
     description="stsmeter: an STS (IEC 62055-41) prepaid electricity meter: token decoder, "
     "credit, keypad, LCD, relay",
-    version="0.1.0",  # pyproject.toml's [project] version
+    version="0.2.0",  # pyproject.toml's [project] version
 )
 package(
     "sts",
