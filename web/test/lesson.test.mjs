@@ -5,12 +5,11 @@
 // hides what its box still contains. Run: node --test web/test/ (after tools.webbuild).
 // LESSON_SHOTS=dir keeps pictures of the lesson at 1024x768 and 1920x1080.
 import assert from "node:assert/strict";
-import { mkdirSync, statSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
-import { CHROMIUM_ARGS, serve } from "./serve.mjs";
+import { start } from "./serve.mjs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const DIST = path.resolve(process.env.WEB_DIST || path.join(HERE, "..", "dist"));
@@ -21,18 +20,7 @@ let base;
 let browser;
 
 before(async () => {
-  if (process.env.WEB_URL) {
-    base = process.env.WEB_URL;
-  } else {
-    assert.ok(statSync(path.join(DIST, "index.html"), { throwIfNoEntry: false }),
-      `${DIST} is not built: python -m tools.webbuild`);
-    server = await serve(DIST);
-    base = `http://127.0.0.1:${server.address().port}/`;
-  }
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    args: CHROMIUM_ARGS,
-  });
+  ({ base, browser, server } = await start(DIST));
 });
 
 after(async () => {

@@ -4,12 +4,11 @@
 // no browser is downloaded. The page is at $WEB_URL, or else served from web/dist (or
 // $WEB_DIST) on 127.0.0.1 by this file.
 import assert from "node:assert/strict";
-import { mkdirSync, statSync } from "node:fs";
+import { mkdirSync } from "node:fs";
 import path from "node:path";
 import { after, before, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
-import { CHROMIUM_ARGS, serve } from "./serve.mjs";
+import { start } from "./serve.mjs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, "..", "..");
@@ -28,18 +27,7 @@ let base;
 let browser;
 
 before(async () => {
-  if (process.env.WEB_URL) {
-    base = process.env.WEB_URL; // the README's server, started by tests/web/test_web.py
-  } else {
-    assert.ok(statSync(path.join(DIST, "index.html"), { throwIfNoEntry: false }),
-      `${DIST} is not built: python -m tools.webbuild`);
-    server = await serve(DIST);
-    base = `http://127.0.0.1:${server.address().port}/`;
-  }
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    args: CHROMIUM_ARGS,
-  });
+  ({ base, browser, server } = await start(DIST));
 });
 
 after(async () => {

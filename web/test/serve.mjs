@@ -1,8 +1,10 @@
 // serve.mjs  a static server on 127.0.0.1 for a built page (web/dist): the page test's and
 // the page benchmark's, when no server is given to them (WEB_URL).
+import assert from "node:assert/strict";
 import { readFileSync, statSync } from "node:fs";
 import http from "node:http";
 import path from "node:path";
+import { chromium } from "playwright-core";
 
 const TYPES = {
   ".html": "text/html; charset=utf-8", ".js": "text/javascript", ".mjs": "text/javascript",
@@ -33,3 +35,22 @@ export function serve(dist) {
 export const CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu",
   "--disable-quic", "--no-first-run", "--disable-background-networking",
   "--disable-component-update", "--disable-sync"];
+
+// The page's tests' start: the page at WEB_URL (the README's server, started by
+// tests/web/test_web.py), or `dist` served here; and Debian's Chromium. Resolves to
+// {base, browser, server}; close the browser and the server (if any) after.
+export async function start(dist) {
+  let server;
+  let base = process.env.WEB_URL;
+  if (!base) {
+    assert.ok(statSync(path.join(dist, "index.html"), { throwIfNoEntry: false }),
+      `${dist} is not built: python -m tools.webbuild`);
+    server = await serve(dist);
+    base = `http://127.0.0.1:${server.address().port}/`;
+  }
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    args: CHROMIUM_ARGS,
+  });
+  return { base, browser, server };
+}
