@@ -20,6 +20,7 @@ from sts.codec import Decoder
 from stsvend import batch, cli, vend
 from stsvend import tid as tids
 from stsvend.profile import Profile, luhn_digit
+from vendkit import issued, read_out
 
 DEMO_PATH = os.path.join(ROOT, "stsvend", "profiles", "demo.json")
 STA_VK = "abababababababab"
@@ -69,19 +70,6 @@ def run_batch(tmp_path, capsys):
         return code, out, err
 
     return run
-
-
-def read_out(path):
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
-
-
-def issued(ledger):
-    db = sqlite3.connect(ledger)
-    try:
-        return db.execute("SELECT pan, base_date, tid FROM issued ORDER BY pan").fetchall()
-    finally:
-        db.close()
 
 
 def codes(row):

@@ -2,11 +2,9 @@
 # output however it is named, a rerun after `kill -9` of the batch alone, ASCII digits only,
 # nothing sold that the meter will refuse, a bad row that claims nothing, short errors, and a
 # killed `--write` that leaves no copy of the vending key behind
-import csv
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 
@@ -17,6 +15,7 @@ from stsvend import batch, cli, vend
 from stsvend import profile as profiles
 from stsvend import tid as tids
 from stsvend.profile import Profile, ProfileError, luhn_digit
+from vendkit import issued, read_out
 
 DEMO_PATH = os.path.join(ROOT, "stsvend", "profiles", "demo.json")
 with open(DEMO_PATH) as _f:
@@ -55,19 +54,6 @@ def fleet(tmp_path, lines, name="fleet.csv"):
     path = tmp_path / name
     path.write_text("\n".join([HEADER] + list(lines)) + "\n")
     return str(path)
-
-
-def read_out(path):
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
-
-
-def issued(ledger):
-    db = sqlite3.connect(ledger)
-    try:
-        return db.execute("SELECT pan, base_date, tid FROM issued ORDER BY pan").fetchall()
-    finally:
-        db.close()
 
 
 @pytest.fixture

@@ -1,10 +1,12 @@
 # vendkit.py  the vending tests' meters and helpers (tests/stsvend/): the demo meter and a
 # MISTY1 meter, times inside and after the 1993 window, and a token decoded by the firmware's
 # own codec under the meter's key
+import csv
 import datetime as dt
 import json
 import os
 import re
+import sqlite3
 
 from conftest import DEMO_KEY as DEMO_KEY  # (re-exported: the tests take it from here)
 from conftest import MISTY1, ROOT
@@ -64,3 +66,18 @@ def pan_of(body):
 def stages(out):
     """{stage: text} of `stsvend explain`'s output."""
     return {m.group(1): m.group(2) for m in re.finditer(r"^(\S+(?: \S+)?)\s{2,}(.*)$", out, re.M)}
+
+
+def read_out(path):
+    """The rows of a batch's output CSV, as dicts."""
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def issued(ledger):
+    """(pan, base date, TID) of every TID a ledger holds, by PAN."""
+    db = sqlite3.connect(ledger)
+    try:
+        return db.execute("SELECT pan, base_date, tid FROM issued ORDER BY pan").fetchall()
+    finally:
+        db.close()
