@@ -27,6 +27,7 @@ import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
 
+from sts.amount import text as amount_text
 from stsvend import profile as profiles
 from stsvend import sms as smses
 from stsvend import tariff as tariffs
@@ -209,10 +210,6 @@ def tenths(text):
     return int((value * 10).to_integral_value(rounding=decimal.ROUND_CEILING))
 
 
-def _units(t):
-    return "%d.%d" % (t // 10, t % 10)
-
-
 def meter_profile(row, vending_key):
     """A fleet row (strings) -> a validated Profile with the fleet's vending key."""
     data = {"vending_key": vending_key.hex()}
@@ -265,7 +262,7 @@ def make_row(job, line, row, fixed=None):
     last = toks[-1]
     codes = [t.digits for t in toks]
     credit = "encoded_tenths" in last.extra
-    enc = _units(last.extra["encoded_tenths"]) if credit else ""
+    enc = amount_text(last.extra["encoded_tenths"]) if credit else ""
     tid = last.fields["tid"] if credit else ""
     texts = smses.texts(
         job["sms"],
