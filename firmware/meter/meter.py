@@ -84,9 +84,14 @@ def provision_error(data):
         if _whole(data.get(name), top) is None:
             return "%s: a whole number 0..%d, not %r" % (name, top, data.get(name))
     pan = data.get("pan")
-    if not (isinstance(pan, str) and len(pan) == 18 and _whole(pan[:9], 999999999) is not None):
-        return "pan: 18 digits, not %r" % (pan,)
-    if _whole(pan[9:], 999999999) is None:
+    if (
+        not (isinstance(pan, str) and len(pan) == 18)
+        or None
+        in (
+            _whole(pan[:9], 999999999),  # (two halves: each below 2**30)
+            _whole(pan[9:], 999999999),
+        )
+    ):
         return "pan: 18 digits, not %r" % (pan,)
     ea = data.get("ea")
     if ea not in EA:
