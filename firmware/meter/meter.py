@@ -267,7 +267,7 @@ class Meter:
         tool only (a real meter's lock runs out by itself). True once stored."""
         if not self.personalised or self.fault or not (self.fails or self.lock_ms):
             return False
-        self.fails = self.lock_ms = 0
+        self.fails = self.lock_ms = self.drain_ms = 0  # (the next guess's hour starts anew)
         return self._commit()
 
     # -- the entry point ---------------------------------------------------------------

@@ -1023,6 +1023,18 @@ def test_the_guess_count_drains_one_an_hour_of_powered_time():
     assert m.fails == 2 and DRAIN_MS == 3600000
 
 
+def test_a_cleared_lock_starts_its_drain_again():
+    # The page's teacher clears the count 50 minutes into its drain: the next guess's hour
+    # starts then, not 10 minutes later.
+    m = new_meter()
+    play(m, "@0 g -> CRC")
+    m.tick(ms(T0 + 50 * 60))
+    assert m.clear_lock() and m.fails == 0
+    play(m, "@3000 g -> CRC")  # 50 minutes after the first
+    m.tick(ms(T0 + 61 * 60))
+    assert m.fails == 1
+
+
 def test_the_drain_counts_powered_time_only_and_survives_a_power_cut():
     m = new_meter()
     play(m, "@0 g -> CRC\n g -> CRC")
