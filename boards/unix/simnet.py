@@ -32,9 +32,16 @@ def headless(sim, settings, check):
         now = time.ticks_ms()
         sim.advance(time.ticks_diff(now, last[0]))  # one pass of the loop
         last[0] = now
-        emit()
+        emit()  # (Home.run calls home.passed() after it)
 
     async def commands():
+        try:
+            await reading()
+        except Exception as e:  # (a MemoryError): the run ends, never goes on deaf to stdin
+            sys.print_exception(e, sys.stderr)
+            raise SystemExit(3) from None
+
+    async def reading():
         r = asyncio.StreamReader(sys.stdin)
         while True:
             raw = await r.readline()
@@ -49,22 +56,28 @@ def headless(sim, settings, check):
                 raise SystemExit(0)
             elif cmd == "key":
                 sim.press(arg)
+                home.passed()
             elif cmd in ("keys", "type"):
                 keys = arg.replace(" ", "").replace("-", "") + ("#" if cmd == "type" else "")
                 for k in keys:
                     sim.press(k)
+                    home.passed()  # (every pass: as a board's)
                     emit()
             elif cmd == "wait":  # fast-forward: the time passes at once, pass by pass
                 left = int(arg)
                 while left > 0:
                     sim.advance(min(STEP, left))
+                    home.passed()
                     left -= STEP
                     emit()
                     await asyncio.sleep_ms(0)  # the network's turn between passes
             elif cmd == "load":
                 sim.load(int(arg))
+                home.passed()
             elif cmd == "status":
-                _say(out, sim, "status", sim.loop.m.status())
+                out.write('{"t": %d, "status": ' % sim.now)  # streamed, as sim.py's
+                json.dump(sim.loop.m.status(), out)
+                out.write("}\n")
             elif cmd == "home":
                 s = home.status()
                 s["mqtt"] = home.mqtt
@@ -88,8 +101,9 @@ def headless(sim, settings, check):
 
     try:
         asyncio.run(main())
-    except SystemExit:
-        pass
+    except SystemExit as e:
+        if e.args and e.args[0]:
+            raise
 
 
 def _say(out, sim, key, value):

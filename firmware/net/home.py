@@ -62,6 +62,13 @@ class Home:
         self.settings = settings
         self.log = log or (lambda text: None)
         self.mqtt = "off"  # off, connecting, connected, waiting
+        self.backlog = None  # ha.Backlog with MQTT on: the state read after every pass
+
+    def passed(self):
+        """After each pass of the loop: the state compared with the last (a few reads, no
+        allocation), each change kept for MQTT until it is sent."""
+        if self.backlog is not None:
+            self.backlog.read(self)
 
     def loop(self):
         lp = self.get_loop()
@@ -94,6 +101,29 @@ class Home:
             "last_result": NAMES[m.last] if m.last else "NONE",
             "pan": m.pan,
         }
+
+    def read(self, a, i):
+        """The state MQTT publishes into a[i:i+7] (ints, no allocation): balance and energy
+        in tenths of a kWh, power in W, relay, locked, the last result's code, low credit.
+        False, a untouched, for a blank or faulty meter."""
+        lp = self.loop()
+        m = lp.m
+        if m.fault or not m.personalised:
+            return False
+        bal = m.balance[0]
+        supply = m.relay_closed() and not lp.energy_fault
+        e = lp.energy
+        a[i] = bal
+        a[i + 1] = e.tenths if e is not None else 0
+        a[i + 2] = int(e.watts or 0) if e is not None and supply else 0
+        a[i + 3] = supply
+        a[i + 4] = m.lock_left(lp.clock.now_ms()) > 0
+        a[i + 5] = m.last
+        a[i + 6] = bal < self.settings.low_credit
+        return True
+
+    def pan(self):
+        return self.loop().m.pan
 
     def type(self, digits):
         """Type `digits` (a token or a short code) and Enter, as on the keypad: what the keypad
@@ -149,6 +179,7 @@ class Home:
             asyncio.create_task(web.serve(self))
         while True:
             step()
+            self.passed()
             await asyncio.sleep_ms(period_ms)
 
 

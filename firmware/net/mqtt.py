@@ -58,7 +58,7 @@ class Client:
                 flags |= 0x40
                 payload += _str(self.password)
         var = b"\x00\x04MQTT\x04" + bytes((flags, self.keepalive >> 8, self.keepalive & 0xFF))
-        await self._send(_head(_CONNECT, len(var) + len(payload)), var + payload)
+        await self._send(_head(_CONNECT, len(var) + len(payload)), var, payload)
         ack = await asyncio.wait_for_ms(self.r.readexactly(4), _TIMEOUT_MS)
         if ack[0] != _CONNACK or ack[3] != 0:
             raise OSError("broker refused: %d" % ack[3])
@@ -81,20 +81,29 @@ class Client:
             pass
         self.alive = False
 
-    async def _send(self, head, body=b""):
+    async def _send(self, *parts):
+        """Write the parts (bytes, or ASCII str) one after the other: no packet is copied
+        whole on the heap (the stream writes what the socket takes at once)."""
         try:
-            self.w.write(head)
-            if body:
-                self.w.write(body)
+            for p in parts:
+                if p:
+                    self.w.write(p.encode() if isinstance(p, str) else p)
             await asyncio.wait_for_ms(self.w.drain(), _TIMEOUT_MS)
         except (OSError, asyncio.TimeoutError):
             self.alive = False
             raise OSError("broker gone") from None
 
     async def publish(self, topic, msg, retain=False):
-        t = _str(topic)
-        m = msg.encode() if isinstance(msg, str) else msg
-        await self._send(_head(_PUBLISH | (1 if retain else 0), len(t) + len(m)), t + m)
+        """msg: bytes or str, or a list of ASCII str pieces sent one after the other."""
+        if not isinstance(msg, list):
+            msg = (msg,)
+        n = 2 + len(topic)
+        for p in msg:
+            n += len(p)
+        t = len(topic)
+        await self._send(
+            _head(_PUBLISH | (1 if retain else 0), n), bytes((t >> 8, t & 0xFF)), topic, *msg
+        )
 
     async def ping(self):
         await self._send(bytes((_PINGREQ, 0)))

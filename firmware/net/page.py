@@ -1,7 +1,8 @@
 # page.py  the page the meter serves: the LCD, balance, supply, a token field, the short codes
 # Phone-sized; the PIN is typed once and kept in the page's memory only (sent as a Bearer
 # header with each request). The short codes are the ui's own (ui/texts.py).
-# A few KB of heap: the .mpy's bytes constants are loaded into RAM (frozen, they stay in flash).
+# Imported by web.py for a GET / and let go after it: from a file system its .mpy's bytes
+# constants (3 KB) are in the heap only while a page is sent (frozen, they stay in flash).
 from ui.texts import CODES
 
 _HEAD = b"""<!doctype html><html lang=en><head><meta charset=utf-8>
@@ -37,11 +38,10 @@ $("token").value="";poll()}catch(e){}};setInterval(()=>{if(pin)poll()},2000);
 </script></body></html>"""
 
 
-def _codes():
-    return b"".join(
-        b"<li><b>%s</b> %s</li>" % (k.encode(), CODES[k].replace("_", " ").encode())
-        for k in sorted(CODES, key=lambda k: (len(k), k))
-    )
-
-
-PAGE = (_HEAD, _codes(), _TAIL)  # sent one after the other: no copy of the whole on the heap
+def chunks():
+    """The page, a piece at a time (no copy of the whole on the heap): its head, one list
+    item per short code, its tail."""
+    yield _HEAD
+    for k in sorted(CODES, key=lambda k: (len(k), k)):
+        yield b"<li><b>%s</b> %s</li>" % (k.encode(), CODES[k].replace("_", " ").encode())
+    yield _TAIL

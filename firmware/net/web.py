@@ -7,9 +7,9 @@
 # no PIN is even compared. A client gets a few seconds for its whole request, a few at once.
 import asyncio
 import json
+import sys
 
 from net.home import dumps
-from net.page import PAGE
 
 _MAX_CLIENTS = 3  # at once; more are closed as they come
 _REQUEST_MS = 5000  # for a whole request and its answer
@@ -74,18 +74,38 @@ async def _close(w):
         pass
 
 
-async def _send(w, code, body, ctype="application/json"):
-    """body: a dict (JSON), or a tuple of bytes sent one after the other."""
-    if not isinstance(body, tuple):
-        body = (dumps(body).encode(),)
-    head = (
-        "HTTP/1.0 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n"
-        "Cache-Control: no-store\r\nConnection: close\r\n\r\n"
-    ) % (code, _REASONS[code], ctype, sum(len(b) for b in body))
-    w.write(head.encode())
-    for b in body:
-        w.write(b)
-        await w.drain()
+def _head(w, code, n, ctype="application/json"):
+    w.write(
+        (
+            "HTTP/1.0 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n"
+            "Cache-Control: no-store\r\nConnection: close\r\n\r\n"
+        )
+        % (code, _REASONS[code], ctype, n)
+    )
+
+
+async def _send(w, code, body):
+    """body: a dict, sent as JSON."""
+    b = dumps(body).encode()
+    _head(w, code, len(b))
+    w.write(b)
+    await w.drain()
+
+
+async def _page(w):
+    """GET /: the page, its module imported for the request and let go after it (from a
+    file system its text is in the heap only meanwhile), sent a piece at a time."""
+    import net
+    from net import page
+
+    try:
+        _head(w, 200, sum(len(b) for b in page.chunks()), "text/html; charset=utf-8")
+        for b in page.chunks():
+            w.write(b)
+            await w.drain()
+    finally:
+        if sys.modules.pop("net.page", None) is not None:  # (another request may have)
+            del net.page
 
 
 def _headers(lines):
@@ -141,7 +161,7 @@ async def _handle(home, r, w):
             return
         body += chunk
     if path == b"/" and method == b"GET":
-        return await _send(w, 200, PAGE, "text/html; charset=utf-8")
+        return await _page(w)
     if not path.startswith(b"/api/"):
         return await _send(w, 404, {"error": "no such page"})
     left = home.locked()
