@@ -50,13 +50,22 @@ def until(what, pred, timeout=WAIT):
 class Broker:
     """mosquitto on 127.0.0.1:port, no persistence: a restart forgets every retained message."""
 
-    def __init__(self, tmp):
+    def __init__(self, tmp, keep=False):
+        """keep: sessions and their queued messages (QoS 0 too) kept across a restart, in a
+        file under tmp: a subscriber with a persistent session misses nothing meanwhile."""
         if not os.path.exists(MOSQUITTO):
             missing("no mosquitto (apt-get install mosquitto)")
         self.port = free_port()
         self.conf = os.path.join(str(tmp), "mosquitto.conf")
         with open(self.conf, "w") as f:
-            f.write("listener %d 127.0.0.1\nallow_anonymous true\npersistence false\n" % self.port)
+            f.write("listener %d 127.0.0.1\nallow_anonymous true\n" % self.port)
+            if keep:
+                f.write("persistence true\npersistence_location %s/\n" % tmp)
+                f.write("queue_qos0_messages true\n")
+                if os.geteuid() == 0:  # (else it becomes user mosquitto: no access to tmp)
+                    f.write("user root\n")
+            else:
+                f.write("persistence false\n")
         self.p = None
 
     def start(self):
@@ -83,14 +92,23 @@ class Broker:
 class Observer:
     """Home Assistant's side: every message on the broker, the last one of each topic kept."""
 
-    def __init__(self, port):
+    def __init__(self, port, session=None):
+        """session: a client id whose session the broker keeps (QoS 1 subscription): the
+        messages published while this client is away are sent to it when it is back."""
         import paho.mqtt.client as mqtt
 
         self.last = {}
         self.log = []
         self.lock = threading.Lock()
-        c = self.c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
-        c.on_connect = lambda c, u, f, rc, p: c.subscribe("#")
+        if session:
+            c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, session, clean_session=False)
+        else:
+            c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+        self.c = c
+        # (a session the broker kept is subscribed already: no retained copies again)
+        c.on_connect = lambda c, u, f, rc, p: (
+            None if session and f.session_present else c.subscribe("#", qos=1 if session else 0)
+        )
         c.on_message = self._message
         c.reconnect_delay_set(0.2, 1)
         c.connect("127.0.0.1", port)

@@ -54,10 +54,7 @@ def headless(sim, settings, check):
                 _say(out, sim, "error", bad or cmd + ": not in --headless")
             elif cmd == "quit":
                 raise SystemExit(0)
-            elif cmd == "key":
-                sim.press(arg)
-                home.passed()
-            elif cmd in ("keys", "type"):
+            elif cmd in ("key", "keys", "type"):
                 keys = arg.replace(" ", "").replace("-", "") + ("#" if cmd == "type" else "")
                 for k in keys:
                     sim.press(k)
@@ -74,24 +71,8 @@ def headless(sim, settings, check):
             elif cmd == "load":
                 sim.load(int(arg))
                 home.passed()
-            elif cmd == "status":
-                out.write('{"t": %d, "status": ' % sim.now)  # streamed, as sim.py's
-                json.dump(sim.loop.m.status(), out)
-                out.write("}\n")
-            elif cmd == "home":
-                s = home.status()
-                s["mqtt"] = home.mqtt
-                out.write('{"t": %d, "home": %s}\n' % (sim.now, dumps(s)))
-            elif cmd == "mem":
-                import gc
-
-                gc.collect()
-                out.write(
-                    json.dumps(
-                        {"t": sim.now, "mem_alloc": gc.mem_alloc(), "mem_free": gc.mem_free()}
-                    )
-                    + "\n"
-                )
+            elif cmd in ("status", "home", "mem"):
+                _answer(out, sim, home, cmd)
             emit()
 
     async def main():
@@ -104,6 +85,27 @@ def headless(sim, settings, check):
     except SystemExit as e:
         if e.args and e.args[0]:
             raise
+
+
+def _answer(out, sim, home, cmd):
+    """The queries: each on a line of its own, streamed (no one string as long as the line)."""
+    if cmd == "mem":
+        import gc
+
+        gc.collect()
+        out.write(
+            '{"t": %d, "mem_alloc": %d, "mem_free": %d}\n'
+            % (sim.now, gc.mem_alloc(), gc.mem_free())
+        )
+        return
+    out.write('{"t": %d, "%s": ' % (sim.now, cmd))
+    if cmd == "status":
+        json.dump(sim.loop.m.status(), out)
+    else:
+        s = home.status()
+        s["mqtt"] = home.mqtt
+        out.write(dumps(s))
+    out.write("}\n")
 
 
 def _say(out, sim, key, value):

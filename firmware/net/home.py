@@ -20,11 +20,11 @@ class Counting:
 
     def read(self, now):
         j = self.src.read(now)
-        if j > 0:
-            j += self._j
-            n = j // _TENTH_J
+        if j > 0:  # (the meter gets j as read: the rest carried here is this count's alone)
+            t = j + self._j
+            n = t // _TENTH_J
             self.tenths += n
-            self._j = j - n * _TENTH_J
+            self._j = t - n * _TENTH_J
         return j
 
     @property

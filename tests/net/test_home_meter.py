@@ -157,6 +157,67 @@ def test_broker_stopped_and_started_meter_goes_on_and_republishes(rig):
     assert rig.obs.topic("stsmeter/%s/availability" % rig.pan) == "online"
 
 
+def test_broker_away_every_change_meanwhile_reaches_home_assistant_in_order(tmp_path):
+    """Home Assistant keeps history: a token's result and the relay closing and opening while
+    the broker was stopped are in it once the broker is back, in order, each once."""
+    broker = Broker(tmp_path, keep=True)  # it keeps Home Assistant's session over the restart
+    broker.start()
+    ha = Observer(broker.port, session="home-assistant")
+    state, tokens = demo(tmp_path)
+    pan = json.load(open(state + "/meter.json"))["pan"]
+    m = Meter(state, broker.port)
+    topic = "stsmeter/%s/state" % pan
+    try:
+        until("online", lambda: ha.state(pan).get("relay") == "OFF")
+        broker.stop()
+        m.wait("the broker gone", lambda o: "again in" in o.get("net", ""))
+        start = len(ha.log)
+        credit = tok(tokens, "credit 25 kWh")
+        n = len(m.lines)
+        m.send("type " + credit)  # ACCEPT: 25 kWh, the relay closes
+        m.wait("credit accepted", lambda o: "ACCEPT" in "".join(o.get("lines", "")), n)
+        n = len(m.lines)
+        m.send("type " + credit)  # USED
+        m.wait("USED", lambda o: "USED" in "".join(o.get("lines", "")), n)
+        n = len(m.lines)
+        m.send("load 100000")  # 25 kWh used in 15 minutes: low credit, then the relay opens
+        m.send("wait 1000000")
+        m.wait("the relay open", lambda o: o.get("relay") is False, n)
+        broker.start()
+        until(
+            "the relay open in HA",
+            lambda: any(
+                t == topic and json.loads(p)["relay"] == "OFF" for t, p, _ in ha.log[start:]
+            ),
+        )
+        seen = [json.loads(p) for t, p, _ in ha.log[start:] if t == topic]
+    finally:
+        err = m.stop()
+        ha.close()
+        broker.stop()
+    assert not err, err
+    # each change once: no message twice in a row
+    assert all(a != b for a, b in zip(seen, seen[1:])), seen
+    # in order: the credit with the relay closed, the token typed again, low credit, no credit
+    want = [
+        lambda s: s["last_result"] == "ACCEPT" and s["balance"] == 25.0 and s["relay"] == "ON",
+        lambda s: s["last_result"] == "USED" and s["balance"] == 25.0 and s["relay"] == "ON",
+        lambda s: s["low_credit"] == "ON" and s["relay"] == "ON",
+        lambda s: s["relay"] == "OFF" and s["balance"] == 0.0 and s["low_credit"] == "ON",
+    ]
+    at = 0
+    for s in seen:
+        if at < len(want) and want[at](s):
+            at += 1
+    assert at == len(want), "changes missing or out of order: %s" % seen
+    # the balance only went down once the credit was in
+    after = [s["balance"] for s in seen if s["last_result"] == "USED"]
+    assert after == sorted(after, reverse=True), seen
+    assert seen[-1]["relay"] == "OFF" and seen[-1]["balance"] == 0.0
+    # the energy used is the credit used up (the count carried its rest into the meter's)
+    assert seen[-1]["energy"] == 25.0, seen[-1]
+
+
 def test_silent_clients_and_a_flood_do_not_stall_the_meter(rig):
     online(rig)
     m = rig.meter
