@@ -194,7 +194,7 @@ def main(argv=None):
     halves(by, goals)
     import footprint
 
-    footprint.main()
+    footprint.main(goals)
     import forge
 
     forge.main(args.forge_guesses, args.crc_samples, args.seed, goals)

@@ -23,6 +23,7 @@ from tools import FIRMWARE
 PACKAGES = ("sts", "meter", "hal", "ui", "net")
 MAIN = "main.py"  # the board runs it at start, from source only
 MANIFEST = "manifest.py"  # firmware/manifest.py: what a board gets, frozen, by mip or deploy
+DATA = (".html",)  # a package's files that go to a board as they are (never frozen)
 # ENERGY[0] in board.py -> its driver (hal/wiring.py's energy_source); a board build carries
 # only the one it names
 ENERGY_DRIVERS = {"s0": "hal/s0.py", "pzem": "hal/pzem.py"}
@@ -109,6 +110,9 @@ def build(out, march="x64", packages=PACKAGES, firmware=FIRMWARE):
         if not os.path.isdir(where):
             continue
         for name in sorted(os.listdir(where)):
+            if name.endswith(DATA):  # a file the firmware reads as it is (net/page.html)
+                os.makedirs(os.path.join(out, pkg), exist_ok=True)
+                shutil.copyfile(os.path.join(where, name), os.path.join(out, pkg, name))
             if name.endswith(".py"):
                 made.append(
                     _compile(
@@ -157,7 +161,7 @@ def read_manifest(path):
                     os.path.relpath(os.path.join(d, n), top).replace(os.sep, "/")
                     for d, _, names in os.walk(top)
                     for n in names
-                    if n.endswith(".py")
+                    if n.endswith((".py",) + DATA)
                 )
             for f in files:
                 add(name + "/" + f, os.path.join(top, *f.split("/")))
@@ -219,9 +223,9 @@ def image(out, march, board_py, firmware=FIRMWARE):
         raise BuildError("unknown -march %r: one of %s" % (march, ", ".join(NATIVE_ARCH)))
     made = []
     for target, src in board_files(board_py, firmware) + [("board.py", board_py)]:
-        if target in (MAIN, "board.py"):
-            dst = os.path.join(out, target)
-            os.makedirs(out, exist_ok=True)
+        if target in (MAIN, "board.py") or target.endswith(DATA):
+            dst = os.path.join(out, *target.split("/"))
+            os.makedirs(os.path.dirname(dst), exist_ok=True)
             shutil.copyfile(src, dst)
         else:
             dst = _compile(

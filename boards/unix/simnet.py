@@ -114,7 +114,7 @@ def _say(out, sim, key, value):
 
 def settings_from(opts):
     """Settings from the simulator's flags (as a board's /home.json would give them)."""
-    from net.settings import parse
+    from net.settings import parse  # (net/home.py lets it go once the meter runs)
 
     data = {"low_credit": float(opts["--low-credit"])}
     if opts["--mqtt"]:

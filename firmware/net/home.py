@@ -40,17 +40,20 @@ class Counting:
         return self.src.errors
 
 
-def dumps(d):
-    """JSON of a flat dict whose kWh values are (tenths,): written exactly (12.3), where a
-    float would not be on a board's single-precision floats."""
-    out = []
+def pieces(d):
+    """JSON of a flat dict, a short piece at a time (no whole copy on the heap); kWh values
+    are (tenths,): written exactly (12.3), where a float would not be on a board's
+    single-precision floats."""
+    sep = "{"
     for k, v in d.items():
-        if isinstance(v, tuple):
-            v = "%d.%d" % (v[0] // 10, v[0] % 10)
-        else:
-            v = json.dumps(v)
-        out.append('"%s": %s' % (k, v))
-    return "{" + ", ".join(out) + "}"
+        yield '%s"%s": ' % (sep, k)
+        yield "%d.%d" % (v[0] // 10, v[0] % 10) if isinstance(v, tuple) else json.dumps(v)
+        sep = ", "
+    yield "}" if sep == ", " else "{}"
+
+
+def dumps(d):
+    return "".join(pieces(d))
 
 
 class Home:
@@ -165,6 +168,7 @@ class Home:
         """The meter's passes every period_ms, the network beside them; returns never. An error
         in a pass ends it (startup.run's fail-safe); one in the network is logged, retried."""
         s = self.settings
+        _forget("settings")  # read at power-up, needed no more
         if s.wifi:
             from net import wifi
 
@@ -181,6 +185,20 @@ class Home:
             step()
             self.passed()
             await asyncio.sleep_ms(period_ms)
+
+
+def _forget(name):
+    """Let a module of net/ needed once go: its code back to the heap (those that imported
+    it keep it as long as they hold it)."""
+    import sys
+
+    import net
+
+    if sys.modules.pop("net." + name, None) is not None:
+        try:
+            delattr(net, name)
+        except AttributeError:
+            pass
 
 
 def serve(loop, settings, period_ms, log):

@@ -5,20 +5,13 @@
 #  "low_credit": 5.0}
 # Every part is optional: no "mqtt", no MQTT; no "http", no page. The secrets (the WiFi
 # password, the broker's password, the PIN) are never logged or shown: repr() hides them.
+# Needed once, at power-up: net/home.py lets this module go once the meter runs (its
+# Settings, in net/__init__.py, stay).
 import json
 
+from net import LOW_CREDIT, Settings
+
 PATH = "/home.json"
-LOW_CREDIT = 50  # tenths of a kWh, as the ui's default
-
-
-class Settings:
-    wifi = mqtt = http = None  # dicts, or None when that part is off
-    low_credit = LOW_CREDIT  # tenths
-    interval = 60  # s between two state messages when nothing changed
-
-    def __repr__(self):
-        on = [k for k in ("wifi", "mqtt", "http") if getattr(self, k)]
-        return "<Settings %s low_credit=%d>" % (" ".join(on) or "off", self.low_credit)
 
 
 def _addr(d, what, port):

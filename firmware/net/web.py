@@ -1,5 +1,6 @@
 # web.py  the meter's page and JSON API on the home network, a small asyncio HTTP/1.0 server
-#   GET  /            the page (the same for every meter: it holds nothing until a PIN is typed)
+#   GET  /            the page, page.html (the same for every meter: it holds nothing until a PIN
+#                     is typed)
 #   GET  /api/status  the LCD lines, balance, supply, ... (JSON)
 #   POST /api/token   {"token": "..."} -> {"result": NAME, "code": N, "lines": [...], ...}
 # Every /api/ request needs the PIN: `Authorization: Bearer PIN`. A wrong PIN is refused and
@@ -7,9 +8,10 @@
 # no PIN is even compared. A client gets a few seconds for its whole request, a few at once.
 import asyncio
 import json
-import sys
+import os
 
-from net.home import dumps
+from net.home import pieces
+from ui.texts import CODES
 
 _MAX_CLIENTS = 3  # at once; more are closed as they come
 _REQUEST_MS = 5000  # for a whole request and its answer
@@ -59,6 +61,8 @@ async def _client(home, r, w):
     _State.clients += 1
     try:
         await asyncio.wait_for_ms(_handle(home, r, w), _REQUEST_MS)
+    except MemoryError:  # (the meter's passes go on: this request is dropped, and said)
+        home.log("http: out of memory for a request")
     except Exception:  # noqa: BLE001, S110 - a client too slow, gone, or malformed: closed
         pass
     finally:
@@ -85,27 +89,49 @@ def _head(w, code, n, ctype="application/json"):
 
 
 async def _send(w, code, body):
-    """body: a dict, sent as JSON."""
-    b = dumps(body).encode()
-    _head(w, code, len(b))
-    w.write(b)
+    """body: a dict, sent as JSON a piece at a time (the meter's texts are ASCII)."""
+    n = 0
+    for p in pieces(body):
+        n += len(p)
+    _head(w, code, n)
+    for p in pieces(body):
+        w.write(p.encode())
     await w.drain()
 
 
-async def _page(w):
-    """GET /: the page, its module imported for the request and let go after it (from a
-    file system its text is in the heap only meanwhile), sent a piece at a time."""
-    import net
-    from net import page
+_MARK = b"<!--codes-->\n"  # the line of page.html where the short codes go
 
+
+def _codes():
+    """The short codes as list items, the ui's own (ui/texts.py), one at a time."""
+    for k in sorted(CODES, key=lambda k: (len(k), k)):
+        yield b"<li><b>%s</b> %s</li>" % (k.encode(), CODES[k].replace("_", " ").encode())
+
+
+async def _page(w):
+    """GET /: page.html, the file beside this module, sent a line at a time (none longer
+    than about 100 bytes), the short codes at its marker: a few hundred bytes of heap while
+    it is sent, nothing resident. (Frozen firmware: copy net/page.html to the file system.)"""
+    path = __file__.rsplit("/", 1)[0] + "/page.html"
     try:
-        _head(w, 200, sum(len(b) for b in page.chunks()), "text/html; charset=utf-8")
-        for b in page.chunks():
-            w.write(b)
+        n = os.stat(path)[6] - len(_MARK)
+        f = open(path, "rb")
+    except OSError:
+        return await _send(w, 404, {"error": "no net/page.html on this board"})
+    with f:
+        for b in _codes():
+            n += len(b)
+        _head(w, 200, n, "text/html; charset=utf-8")
+        while True:
+            line = f.readline()
+            if not line:
+                return
+            if line == _MARK:
+                for b in _codes():
+                    w.write(b)
+            else:
+                w.write(line)
             await w.drain()
-    finally:
-        if sys.modules.pop("net.page", None) is not None:  # (another request may have)
-            del net.page
 
 
 def _headers(lines):

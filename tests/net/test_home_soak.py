@@ -1,7 +1,11 @@
 # test_home_soak.py  the home meter (meter, page and MQTT, all .mpy) in a small heap: credit
 # tokens typed on the keypad with the broker taking every state and a phone polling the page.
 # SOAK_TOKENS (default 200; `make bench` runs 10,000), SOAK_HEAP and SOAK_MARCH as for the
-# keypad soak (tests/test_e2e_faults.py); bench/footprint.py finds the smallest heap.
+# keypad soak (tests/e2e/test_e2e_faults.py); bench/footprint.py finds the smallest heap.
+# The goal is 96K on a 32-bit build (bench/micropython32.sh; SOAK_MARCH=x86): 10,000 tokens
+# ran there with 88.9 KB in use (92K does not start the network). On this 64-bit binary the
+# same home meter needs 144K (130.5 KB in use; 136K fails): pinned here, as CI has no 32-bit
+# build, so that a change that grows it fails here first.
 import datetime as dt
 import json
 import os
@@ -20,7 +24,7 @@ from tools.deploy import meter_json
 
 UTC = dt.timezone.utc
 MADE = dt.datetime(2024, 1, 1, tzinfo=UTC)
-SOAK_HEAP = os.environ.get("SOAK_HEAP", "160K")
+SOAK_HEAP = os.environ.get("SOAK_HEAP", "144K")
 SOAK_MARCH = os.environ.get("SOAK_MARCH", "x64")
 
 
@@ -69,14 +73,25 @@ def test_home_soak_tokens_with_the_network_on_in_a_small_heap(tmp_path, board_ro
     )
     done = threading.Event()
     polls = [0]
+    pages = [0]
+    tries = [0]
 
-    def phone():  # the page's polling, all along
+    def phone():  # the page's polling, all along, and the page itself now and then
         while not done.wait(0.2):
-            req = urllib.request.Request("http://127.0.0.1:%d/api/status" % http)
+            tries[0] += 1
+            page = tries[0] % 5 == 0  # (net/page.html, streamed a line at a time)
+            req = urllib.request.Request(
+                "http://127.0.0.1:%d/%s" % (http, "" if page else "api/status")
+            )
             req.add_header("Authorization", "Bearer " + PIN)
             try:
                 with urllib.request.urlopen(req, timeout=WAIT) as r:
-                    json.loads(r.read())
+                    b = r.read()
+                    if page:
+                        assert b.startswith(b"<!doctype html>") and b.endswith(b"</html>")
+                        pages[0] += 1
+                    else:
+                        json.loads(b)
                     polls[0] += 1
             except OSError:
                 pass  # (not yet serving)
@@ -112,6 +127,24 @@ def test_home_soak_tokens_with_the_network_on_in_a_small_heap(tmp_path, board_ro
             "the last balance in HA (%d tenths)" % total,
             lambda: obs.state(pan).get("balance") == total / 10,
         )
+        rest = []  # what the simulator prints from here on, read all along
+
+        def drain():
+            for line in p.stdout:
+                rest.append(line)
+
+        threading.Thread(target=drain, daemon=True).start()
+        # the page once more at the end, in the heap the soak left
+        try:
+            with urllib.request.urlopen("http://127.0.0.1:%d/" % http, timeout=WAIT) as r:
+                page = r.read()
+        except OSError as e:
+            raise AssertionError("the page: %s\n%s" % (e, "".join(rest[-20:]))) from None
+        assert page.startswith(b"<!doctype html>") and page.endswith(b"</html>"), page[-200:]
+        p.stdin.write("mem\n")
+        p.stdin.flush()
+        line = until("the heap after the page", lambda: [x for x in rest if "mem_alloc" in x])
+        mem.append(json.loads(line[0]))
         p.stdin.write("quit\n")
         p.stdin.flush()
         rc = p.wait(60)
@@ -127,15 +160,16 @@ def test_home_soak_tokens_with_the_network_on_in_a_small_heap(tmp_path, board_ro
     assert rc == 0 and not err, err[-3000:]
     assert status["balance"] == total and status["storage"] == ""
     assert polls[0] > 0
-    start, end = mem
+    start, end, after = mem
     print(
         "\nhome soak: %d tokens typed in micropython -X heapsize=%s (.mpy), MQTT and the page "
-        "on (%d page polls); heap after %d tokens: %d B in use, %d B free; at the end: %d B "
-        "in use, %d B free"
+        "on (%d page polls, %d of them the page); heap after %d tokens: %d B in use, %d B "
+        "free; at the end: %d B in use, %d B free"
         % (
             n,
             SOAK_HEAP,
             polls[0],
+            pages[0],
             min(50, n // 2),
             start["mem_alloc"],
             start["mem_free"],
@@ -144,3 +178,4 @@ def test_home_soak_tokens_with_the_network_on_in_a_small_heap(tmp_path, board_ro
         )
     )
     assert end["mem_alloc"] - start["mem_alloc"] <= 2048, (start, end)
+    assert after["mem_alloc"] - end["mem_alloc"] <= 512, ("the page kept", end, after)

@@ -125,11 +125,21 @@ def unused_energy(board):
     return set(ENERGY_DRIVERS.values()) - {ENERGY_DRIVERS[board_energy(board)]}
 
 
+def data_files(firmware=FIRMWARE):
+    """The packages' files a board reads as they are (net/page.html: build_mpy.DATA)."""
+    return {
+        pkg + "/" + n
+        for pkg in build_mpy.PACKAGES
+        for n in os.listdir(os.path.join(firmware, pkg))
+        if n.endswith(build_mpy.DATA)
+    }
+
+
 def expected_board(board, firmware=FIRMWARE):
     """A board's root after deploy: the firmware less HOST_ONLY and the energy driver its
-    board.py does not name, as .mpy; main.py and board.py as source."""
+    board.py does not name, as .mpy; main.py and board.py as source; the data files."""
     keep = firmware_sources(firmware) - HOST_ONLY - unused_energy(board) - {"main.py"}
-    return {n[:-3] + ".mpy" for n in keep} | {"main.py", "board.py"}
+    return {n[:-3] + ".mpy" for n in keep} | {"main.py", "board.py"} | data_files(firmware)
 
 
 def files_under(root):
@@ -171,7 +181,7 @@ def test_every_module_builds_for_the_boards_architecture(tmp_path, board):
     native = []
     for rel in sorted(have):
         data = (out / rel).read_bytes()
-        if rel.endswith(".py"):
+        if rel.endswith((".py",) + build_mpy.DATA):
             continue
         assert data[:2] == b"M\x06", "%s: not an .mpy of version 6: %r" % (rel, data[:4])
         assert data[3] <= 31, "%s: small ints wider than a 32-bit board's" % rel
@@ -403,8 +413,8 @@ def test_a_board_build_carries_only_what_the_board_imports(tmp_path, board):
     _, files = deploy.build(board, str(tmp_path / "build"), FIRMWARE)
     on_board = {f[:-4] + ".py" if f.endswith(".mpy") else f for f in files}
     # sts/_viper.py is loaded by sts/kernels.py by name (its .mpy holds machine code); a
-    # package's __init__ with its package
-    needed = needed_on_board(board) | {"board.py", "sts/_viper.py"}
+    # package's __init__ with its package; net/page.html is read by net/web.py
+    needed = needed_on_board(board) | {"board.py", "sts/_viper.py", "net/page.html"}
     extra = sorted(f for f in on_board - needed if not f.endswith("/__init__.py"))
     assert not extra, "on the board, imported by nothing there: %s" % extra
 
@@ -484,7 +494,7 @@ def manifest_files(calls):
                     os.path.relpath(os.path.join(d, n), where).replace(os.sep, "/")
                     for d, _, ns in os.walk(where)
                     for n in ns
-                    if n.endswith(".py")
+                    if n.endswith((".py",) + build_mpy.DATA)
                 ]
             )
             assert listed is not None or os.path.isdir(where), "no package %s" % where
@@ -519,7 +529,7 @@ def test_manifest_freezes_the_firmware_manifest_and_board(board):
     missing = sorted(t for t, src in files.items() if not os.path.isfile(src))
     assert not missing, "the manifest names modules that are not there: %s" % missing
     assert files["board.py"] == os.path.join(here, "board.py")
-    assert set(files) == firmware_sources() - HOST_ONLY | {"board.py"}
+    assert set(files) == firmware_sources() - HOST_ONLY | {"board.py"} | data_files()
 
 
 def test_a_module_the_manifest_names_that_is_gone_fails(tmp_path):
@@ -573,7 +583,8 @@ def test_package_json_is_the_manifest_as_mip_reads_it():
         t: os.path.normpath(p) for t, p in want.items()
     }
     assert all(
-        src.endswith(".py") and not src.startswith(("/", "..", "http", "github:"))
+        src.endswith((".py",) + build_mpy.DATA)
+        and not src.startswith(("/", "..", "http", "github:"))
         for _, src in pkg["urls"]
     ), "sources relative to package.json, as mip takes"
 

@@ -1,4 +1,4 @@
-// home_phone.mjs  the home meter's own page (firmware/net/page.py) on a phone: Chromium at
+// home_phone.mjs  the home meter's own page (firmware/net/page.html) on a phone: Chromium at
 // 390x844, the PIN typed, a token typed, its result and the balance read from the page; then
 // the balance again once a token typed on the keypad has reached it. Run by
 // tests/test_home_page.py with METER_URL, PIN, TOKEN, WANT (the result), BALANCE (after the
