@@ -79,3 +79,64 @@ def test_a_home_json_that_does_not_parse_leaves_a_keypad_meter_and_a_log_without
     dev["settings"] = dev["log"] + ".none"
     assert startup.home_settings(dev) is None  # no file: a keypad meter, nothing logged
     assert _read(dev["log"]) == ""
+
+
+class _Meter:
+    """A meter seen as Home.read sees it: the states it reads, one per pass."""
+
+    def __init__(self, states):
+        self.states = list(states)
+
+    def read(self, a, i):
+        s = self.states.pop(0)
+        for j in range(7):
+            a[i + j] = s[j]
+        return True
+
+
+def _sent(log):
+    out = []
+    while log.n:
+        out.append(json.loads(log.oldest()))
+        log.drop()
+    return out
+
+
+# balance, energy (tenths), power, relay, locked, last result, low credit
+_ZERO = (0, 0, 0, 0, 0, 0, 1)
+_CREDIT = (250, 0, 0, 1, 0, 1, 0)  # ACCEPT (code 1): 25 kWh, the relay closed
+
+
+def test_the_backlog_keeps_each_change_in_order_and_folds_consumption_into_one():
+    from net.ha import Backlog
+
+    log = Backlog(keep=16)
+    states = [_ZERO, _ZERO, _CREDIT, _CREDIT]  # the same state again is no change
+    states += [(249, 1, 3000, 1, 0, 1, 0), (240, 10, 3000, 1, 0, 1, 0)]  # consumption
+    states += [(40, 210, 3000, 1, 0, 1, 1)]  # low credit: a change of its own
+    states += [(0, 250, 0, 0, 0, 1, 1)]  # no credit: the relay opens
+    m = _Meter(states)
+    for _ in states:
+        assert log.read(m)
+    got = _sent(log)
+    assert [(s["balance"], s["relay"], s["last_result"], s["low_credit"]) for s in got] == [
+        (0.0, "OFF", "NONE", "ON"),
+        (25.0, "ON", "ACCEPT", "OFF"),
+        (24.0, "ON", "ACCEPT", "OFF"),  # 24.9 then 24.0: one entry, the latest
+        (4.0, "ON", "ACCEPT", "ON"),
+        (0.0, "OFF", "ACCEPT", "ON"),
+    ], got
+    assert got[2]["energy"] == 1.0 and got[2]["power"] == 3000
+    assert log.lost == 0 and json.loads(log.now())["balance"] == 0.0
+
+
+def test_a_full_backlog_drops_the_oldest_change_and_counts_it():
+    from net.ha import Backlog
+
+    log = Backlog(keep=3)
+    states = [(10 * k, 0, 0, 1, 0, 1, 0) for k in range(1, 6)]  # five credits: five changes
+    m = _Meter(states)
+    for _ in states:
+        log.read(m)
+    assert log.lost == 2
+    assert [s["balance"] for s in _sent(log)] == [3.0, 4.0, 5.0]
