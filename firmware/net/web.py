@@ -79,13 +79,11 @@ async def _close(w):
 
 
 def _head(w, code, n, ctype="application/json"):
-    w.write(
-        (
-            "HTTP/1.0 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n"
-            "Cache-Control: no-store\r\nConnection: close\r\n\r\n"
-        )
-        % (code, _REASONS[code], ctype, n)
-    )
+    head = (
+        "HTTP/1.0 %d %s\r\nContent-Type: %s\r\nContent-Length: %d\r\n"
+        "Cache-Control: no-store\r\nConnection: close\r\n\r\n"
+    ) % (code, _REASONS[code], ctype, n)
+    w.write(head.encode())  # (bytes: what the socket does not take at once is kept as bytes)
 
 
 async def _send(w, code, body):
