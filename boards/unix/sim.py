@@ -70,7 +70,11 @@ class Sim:
             pass
 
     def boot(self, provision=None):
-        """Power-up: ticks from 0, the state read again, the load as it was."""
+        """Power-up: ticks from 0, the state read again, the load as it was. The meter that
+        was is dropped first: a board's reset frees all of it, and two meters at once would
+        ask a small heap for more than a board ever needs."""
+        self.loop = None
+        gc.collect()
         try:
             os.mkdir(self.state)
         except OSError:

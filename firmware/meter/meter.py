@@ -4,10 +4,8 @@
 # itself: its waits (keypad lock, overload trip, key change window) are durations that the
 # elapsed time runs down, stored as what is left of them. No clock, stepped or restarted, can
 # lengthen a wait past its limit or change credit.
-# First, before the other modules: STA's 6 KB table is built at import and wants the heap
-# still in one piece (64 KB boards).
-import sts.sta  # noqa: F401, I001
-
+# The cipher's module (STA or MISTY1) is imported only when the key's EA asks for it (codec's
+# cipher_class), so a meter never holds the other algorithm's tables.
 import gc
 import struct
 
@@ -19,7 +17,7 @@ from meter.tid_memory import OLD, TidMemory
 from sts import amount, errors
 from sts import kinds as K
 from sts.kinds import NEXT_BASE, WHAT, field
-from sts.codec import EA, Decoder, cipher
+from sts.codec import EA, Decoder, cipher, cipher_class
 
 MAX_BALANCE = 99999999  # tenths: 9,999,999.9 units, 8 digits on a display, < 2**30
 # The guess count follows refused guesses over powered time: an accepted token does not
@@ -195,11 +193,10 @@ class Meter:
         why = provision_error(data)
         if why:
             raise ValueError(why)
-        if data["ea"] == "misty1":
-            # Its module now, before the copies below: at a first start the heap holds the
-            # provisioning file's garbage, and the module's code wants a run of 1 KB.
-            gc.collect()
-            import sts.misty1  # noqa: F401
+        # The cipher's module now, before the copies below: at a first start the heap holds
+        # the provisioning file's garbage, and the module's tables want runs of 1 to 2 KB.
+        gc.collect()
+        cipher_class(data["ea"])
         p = dict(data)
         for name in ("sgc", "ti", "kt", "krn", "ken", "manufacture_tid"):
             p[name] = int(p[name])
@@ -478,7 +475,7 @@ class Meter:
             # came before (a provisioning file parsed, a record read) is collected first, so
             # that the cipher's tables find room in one piece in a small heap.
             gc.collect()
-            self._decoder = Decoder(cipher(self.ea, self.key))  # MISTY1's 6 KB: if asked
+            self._decoder = Decoder(cipher(self.ea, self.key))  # its module: only this EA's
         return self._decoder
 
     def status(self):
