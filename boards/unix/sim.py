@@ -285,7 +285,9 @@ def main(argv):
         opts["--state"], opts["--profile"], start, int(opts["--rows"]), int(opts["--cols"]), form
     )
     m = sim.loop.m
-    if not m.personalised and not m.fault:  # a blank meter, and no profile to read
+    blank = not m.personalised and not m.fault
+    m = None  # (held here, this meter would outlive a `reboot`: two meters in a small heap)
+    if blank:  # a blank meter, and no profile to read
         sys.stderr.write(
             "cannot personalise the meter from %s (no such file): run `make sim`"
             "\n" % opts["--profile"]

@@ -8,6 +8,7 @@
 # cipher_class), so a meter never holds the other algorithm's tables.
 import gc
 import struct
+import sys
 
 from meter import diff
 from meter import results as R
@@ -16,8 +17,8 @@ from meter.store import FORMAT
 from meter.tid_memory import OLD, TidMemory
 from sts import amount, errors
 from sts import kinds as K
+from sts.codec import EA, Decoder, cipher
 from sts.kinds import NEXT_BASE, WHAT, field
-from sts.codec import EA, Decoder, cipher, cipher_class
 
 MAX_BALANCE = 99999999  # tenths: 9,999,999.9 units, 8 digits on a display, < 2**30
 # The guess count follows refused guesses over powered time: an accepted token does not
@@ -57,52 +58,30 @@ _HEAD2 = struct.calcsize(_FMT2)
 _HEAD = struct.calcsize(_FMT)
 
 
-def _whole(v, top):
-    """v as an int in 0..top, from an int or a string of ASCII digits; else None."""
-    if isinstance(v, str) and v and len(v) <= 10 and all("0" <= c <= "9" for c in v):
-        v = int(v)
-    if isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= top:
-        return v
-    return None
-
-
 def provision_error(data):
     """Why provisioning data (a /meter.json) cannot personalise a meter, or "": checked
-    whole before anything is touched, so bad data never costs a stored byte."""
-    if not isinstance(data, dict):
-        return "provisioning data is not an object"
-    for name, top in (
-        ("sgc", 999999),
-        ("ti", 99),
-        ("kt", 3),
-        ("krn", 9),
-        ("ken", 255),
-        ("manufacture_tid", 0xFFFFFF),
-    ):
-        if _whole(data.get(name), top) is None:
-            return "%s: a whole number 0..%d, not %r" % (name, top, data.get(name))
-    pan = data.get("pan")
-    if (
-        not (isinstance(pan, str) and len(pan) == 18)
-        or None
-        in (
-            _whole(pan[:9], 999999999),  # (two halves: each below 2**30)
-            _whole(pan[9:], 999999999),
-        )
-    ):
-        return "pan: 18 digits, not %r" % (pan,)
-    ea = data.get("ea")
-    if ea not in EA:
-        return "ea: sta or misty1, not %r" % (ea,)
-    if data.get("base_date") not in (1993, 2014, 2035):
-        return "base_date: 1993, 2014 or 2035, not %r" % (data.get("base_date"),)
-    key = data.get("decoder_key")
-    n = 16 if ea == "sta" else 32
-    if not (
-        isinstance(key, str) and len(key) == n and all(c in "0123456789abcdefABCDEF" for c in key)
-    ):
-        return "decoder_key: %d hex digits for %s" % (n, ea)
-    return ""
+    whole before anything is touched, so bad data never costs a stored byte (see
+    meter/provision.py)."""
+    p = _provisioning()
+    try:
+        return p.error(data)
+    finally:
+        _unload(p)
+
+
+def _provisioning():
+    from meter import provision
+
+    return provision
+
+
+def _unload(module):
+    # Provisioning is a first start's, once in a meter's life: its checks and their words
+    # leave the heap of the meter that runs (a 64 KB heap counts them).
+    sys.modules.pop(module.__name__, None)
+    pkg = sys.modules.get("meter")
+    if pkg is not None and getattr(pkg, "provision", None) is module:
+        delattr(pkg, "provision")
 
 
 class Meter:
@@ -188,20 +167,15 @@ class Meter:
         """Personalise from provisioning data (a board's /meter.json, the simulator's): the
         decoder key as hex, never a vending key, and the manufacture TID. Bad data raises
         ValueError (see provision_error) and changes nothing."""
-        from binascii import unhexlify
-
-        why = provision_error(data)
-        if why:
-            raise ValueError(why)
-        # The cipher's module now, before the copies below: at a first start the heap holds
-        # the provisioning file's garbage, and the module's tables want runs of 1 to 2 KB.
-        gc.collect()
-        cipher_class(data["ea"])
-        p = dict(data)
-        for name in ("sgc", "ti", "kt", "krn", "ken", "manufacture_tid"):
-            p[name] = int(p[name])
-        p["decoder_key"] = unhexlify(p["decoder_key"])
-        self.personalise(p, p["manufacture_tid"])
+        p = _provisioning()
+        try:
+            why = p.error(data)
+            if why:
+                raise ValueError(why)
+            data = p.profile(data)
+        finally:
+            _unload(p)
+        self.personalise(data, data["manufacture_tid"])
 
     # -- time ----------------------------------------------------------------------------
     def tick(self, now):

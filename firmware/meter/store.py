@@ -39,13 +39,17 @@ class RecordStore:
 
     def _read(self, slot, names):
         """(seq, payload, format), or None if absent (not in `names`, the directory's
-        files), or a reason string if present but bad."""
+        files), or a reason string if present but bad. The payload is a memoryview into the
+        one buffer the slot was read into: read whole at the file's length, no copy (a read
+        to the end grows its buffer in steps, the last twice a record: a small heap's reboot
+        found no room for it)."""
         path = self._path(slot)
         if path.rsplit("/", 1)[-1] not in names:
             return None
         try:
+            size = os.stat(path)[6]
             with open(path, "rb") as f:
-                data = f.read()
+                data = f.read(size)
         except OSError as e:
             # A slot that is there but cannot be read is bad, never absent: a blank store
             # would let the meter be personalised again, its TID memory reset. (Whether a
@@ -58,9 +62,10 @@ class RecordStore:
         if magic[:3] != b"STM" or not 1 <= fmt <= 9 or len(data) != _HEAD_LEN + n + 4:
             return "slot %d: not a state record" % slot
         (crc,) = struct.unpack_from("<I", data, _HEAD_LEN + n)
-        if crc32(data[: _HEAD_LEN + n]) & 0xFFFFFFFF != crc:
+        view = memoryview(data)
+        if crc32(view[: _HEAD_LEN + n]) & 0xFFFFFFFF != crc:
             return "slot %d: CRC mismatch" % slot
-        return seq, data[_HEAD_LEN : _HEAD_LEN + n], fmt
+        return seq, view[_HEAD_LEN : _HEAD_LEN + n], fmt
 
     def load(self):
         """The newest valid payload, or None if the store is empty.
@@ -69,7 +74,7 @@ class RecordStore:
         newer than this firmware reads. A bad slot beside a good one is what a cut write
         leaves: the good one is used and `report` says so. `format` is the payload's format.
         """
-        found = []
+        found = None  # (seq, slot, payload, format) of the newest valid slot
         bad = []
         first = None
         where = self.prefix.rsplit("/", 1)
@@ -87,8 +92,9 @@ class RecordStore:
                         "state format %d is newer than this firmware's %d: "
                         "install the firmware that wrote it" % (r[2], FORMAT)
                     )
-                found.append((r[0], slot, r[1], r[2]))
-            if slot == 0:
+                if found is None or r[0] >= found[0]:  # (only the newest slot's buffer kept)
+                    found = (r[0], slot, r[1], r[2])
+            if slot == 0 and isinstance(r, str):
                 first = r
         self.bad = bad
         self.report = "; ".join(bad)
@@ -103,8 +109,7 @@ class RecordStore:
             if bad:
                 raise ValueError("no valid state: " + self.report)
             return None
-        found.sort()
-        seq, slot, payload, self.format = found[-1]
+        seq, slot, payload, self.format = found
         self.seq = seq
         self.slot = slot
         return payload
