@@ -343,9 +343,10 @@ def judge(plan, stdout, stderr, rc):
     got = []
     free = None
     for line in stdout.splitlines():
-        if not line.startswith("{"):
+        try:
+            o = json.loads(line)
+        except ValueError:  # a traceback, or a line the MemoryError cut short
             break
-        o = json.loads(line)
         if "lines" in o:
             shown = o["lines"][0].strip()
         elif "status" in o:

@@ -127,6 +127,11 @@ class Meter:
                 self.fault = "unreadable state: %r" % (e,)
                 self.personalised = False
                 return
+            # The cipher now, while the heap has room in one piece for its tables, with the
+            # record's buffer free first; outside the try: a heap too small is no fault of
+            # the record's, and is not shown as one.
+            payload = None
+            self.decoder()
             if store.format < FORMAT:
                 # Both slots in this format at once: firmware of the older format, put back,
                 # finds no state it reads (a fault), never the older slot with credit since
@@ -627,8 +632,7 @@ class Meter:
         if kc.age > kc.window * 1000:  # older than the window already: dropped
             kc.drop()
         self.tids.load(struct.unpack_from("<%dI" % count, p, n + 48), count == cap)
-        self._decoder = None
-        self.decoder()  # now, while the heap has room in one piece for its tables
+        self._decoder = None  # (made again for this key: by the caller, or at the next token)
 
     def mfr(self):
         """The manufacturer code in the PAN: the first 2 digits of the 11-digit decoder

@@ -224,28 +224,33 @@ _HI = (
 # fmt: on
 
 
+def _t2(key, r, n):
+    """1 where round r puts nibble n through table T2, else 0 (T1)."""
+    # Working key of round r is rotl(rotr(~K, 12), r): its bit i is bit (i + 12 - r) % 64 of ~K.
+    j = (4 * n + 3 + 12 - r) % 64
+    return 1 - ((key[7 - (j >> 3)] >> (j & 7)) & 1)
+
+
 def _choices(key):
     """For rounds 0..15 and nibbles 0..15: 1 where table T2 is used, else 0."""
-    # Working key of round r is rotl(rotr(~K, 12), r): its bit i is bit (i + 12 - r) % 64 of ~K.
     ch = bytearray(256)
     for r in range(16):
         for n in range(16):
-            j = (4 * n + 3 + 12 - r) % 64
-            ch[r * 16 + n] = 1 - ((key[7 - (j >> 3)] >> (j & 7)) & 1)
+            ch[r * 16 + n] = _t2(key, r, n)
     return ch
 
 
-def _offsets(ch):
-    """The viper kernel's offsets, as bytes (272: the key's only allocation): half the word
-    offset of each table row that round 15 (T1 inverse, after the kernel put every nibble
-    through T1), rounds 14..1 read, then where round 0's inverse substitution of each
-    nibble is in the nibble tables after _LO's 2 KB."""
+def _offsets(key):
+    """The viper kernel's offsets, as bytes (272: the key's only allocation, with no table
+    of choices beside it): half the word offset of each table row that round 15 (T1
+    inverse, after the kernel put every nibble through T1), rounds 14..1 read, then where
+    round 0's inverse substitution of each nibble is in the nibble tables after _LO's 2 KB."""
     ks = bytearray(272)
     for n in range(16):
         ks[n] = n * 2 * 8
         for r in range(1, 16):
-            ks[(16 - r) * 16 + n] = (n * 2 + ch[r * 16 + n]) * 8
-        ks[256 + n] = 16 + 16 * ch[n]
+            ks[(16 - r) * 16 + n] = (n * 2 + _t2(key, r, n)) * 8
+        ks[256 + n] = 16 + 16 * _t2(key, 0, n)
     return ks
 
 
@@ -260,19 +265,18 @@ class Sta:
         if len(key) != 8:
             raise ValueError("STA key is 8 bytes")
         self._key = bytes(key)
-        ch = _choices(key)
         # Table offsets in the order the rounds read them, premultiplied, for the viper
         # kernel or the portable path (only the one that runs). Encryption's are made on the
         # first encrypt: a meter only decrypts.
         self._v = v = None if portable else VIPER
         self._enc = None
         if v:
-            self._ks = _offsets(ch)
+            self._ks = _offsets(key)
             return
         from sts import sta_portable
 
         self._p = sta_portable
-        self._dec, self._uk = sta_portable.dec_keys(ch)
+        self._dec, self._uk = sta_portable.dec_keys(_choices(key))
 
     def encrypt(self, b):
         """Encrypt limbs b in place."""
