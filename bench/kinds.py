@@ -15,6 +15,7 @@ import datetime as dt
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -423,6 +424,9 @@ def main(argv=None):
     ap.add_argument("--soak", type=int, default=0, help="N tokens a kind, one run each")
     ap.add_argument("--seed", type=int, default=2026)
     a = ap.parse_args(argv)
+    a.micropython = shutil.which(a.micropython) or a.micropython
+    if os.path.exists(a.micropython):  # (run from the build's folder: a path from here)
+        a.micropython = os.path.abspath(a.micropython)
     if a.soak:
         plans = [(k, "soak %d" % a.soak, soak(k, a.soak, a.seed)) for k in a.kind or KINDS]
     else:

@@ -112,7 +112,7 @@ class Meter:
         self.sgc = self.ti = self.kt = self.krn = self.ken = self.base_date = 0
         self.tariff = self.unbalance = self.water_factor = self.tamper = 0
         try:
-            payload = store.load()
+            payload = store.load(self._record)  # (read into the record's buffer: no other)
         except ValueError as e:
             self.fault = str(e)
             payload = None
@@ -503,7 +503,7 @@ class Meter:
         except OSError as e:
             self.fault = "state write failed: %r" % (e,)
         try:
-            p = self.store.load()
+            p = self.store.load(self._record)
         except (OSError, ValueError):
             p = None
         if p is None:  # nothing stored (personalising), or nothing readable: a blank meter
