@@ -414,6 +414,45 @@ def report(results, heap, label):
     return failed
 
 
+def bench(goals, interp=None, tokens=None):
+    """`make bench`'s part: with a 32-bit build (MICROPYTHON32, bench/micropython32.sh), every
+    kind's scenarios in 64K, then each kind's soak of `tokens` (SOAK_TOKENS, default 10,000)
+    in 64K: two goals. Without one, a line that says how."""
+    interp = interp or os.environ.get("MICROPYTHON32")
+    print()
+    if not interp:
+        print(
+            "every meter kind in 64 KB: needs a 32-bit build (bench/micropython32.sh; then "
+            "make bench MICROPYTHON32=path)"
+        )
+        return
+    interp = binary(interp)
+    tokens = tokens or int(os.environ.get("SOAK_TOKENS", "10000"))
+    print("  kinds: %d scenarios in 64K ..." % (9 * len(KINDS)), file=sys.stderr, flush=True)
+    failed = report(run_all(scenarios(), interp, "64K", "x86"), "64K", interp + ", .mpy for x86")
+    print(
+        "goal: every meter kind's scenarios pass in 64 KB on the 32-bit build: %s"
+        % goals.check("every meter kind's scenarios in 64 KB", not failed)
+    )
+    print("  kinds: a soak of %d tokens a kind in 64K ..." % tokens, file=sys.stderr, flush=True)
+    plans = [(k, "soak %d" % tokens, soak(k, tokens)) for k in KINDS]
+    failed = report(run_all(plans, interp, "64K", "x86"), "64K", interp + ", .mpy for x86")
+    print(
+        "goal: each meter kind's soak (%d tokens, key changes, a rollover, power cycles) in "
+        "64 KB on the 32-bit build: %s"
+        % (tokens, goals.check("every meter kind's soak in 64 KB", not failed))
+    )
+
+
+def binary(name="micropython"):
+    """The micropython to run, as a path that holds from the build's folder: `name` on PATH,
+    or as given, or the one beside this Python (`make setup`'s)."""
+    exe = shutil.which(name) or name
+    if name == "micropython" and not os.path.exists(exe):
+        exe = os.path.join(os.path.dirname(sys.executable), "micropython")
+    return os.path.abspath(exe) if os.path.exists(exe) else exe
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description="every meter kind in a small heap")
     ap.add_argument("--micropython", default="micropython", help="the binary (a 32-bit build)")
@@ -424,9 +463,7 @@ def main(argv=None):
     ap.add_argument("--soak", type=int, default=0, help="N tokens a kind, one run each")
     ap.add_argument("--seed", type=int, default=2026)
     a = ap.parse_args(argv)
-    a.micropython = shutil.which(a.micropython) or a.micropython
-    if os.path.exists(a.micropython):  # (run from the build's folder: a path from here)
-        a.micropython = os.path.abspath(a.micropython)
+    a.micropython = binary(a.micropython)
     if a.soak:
         plans = [(k, "soak %d" % a.soak, soak(k, a.soak, a.seed)) for k in a.kind or KINDS]
     else:
