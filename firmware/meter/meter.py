@@ -128,10 +128,15 @@ class Meter:
                 self.personalised = False
                 return
             # The cipher now, while the heap has room in one piece for its tables, with the
-            # record's buffer free first; outside the try: a heap too small is no fault of
-            # the record's, and is not shown as one.
+            # record's buffer free first. A key the cipher refuses (its length) is the
+            # record's fault; a heap too small (MemoryError) is not, and is not shown as one.
             payload = None
-            self.decoder()
+            try:
+                self.decoder()
+            except ValueError as e:
+                self.fault = "unreadable state: %r" % (e,)
+                self.personalised = False
+                return
             if store.format < FORMAT:
                 # Both slots in this format at once: firmware of the older format, put back,
                 # finds no state it reads (a fault), never the older slot with credit since
