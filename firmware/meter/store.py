@@ -27,6 +27,10 @@ class RecordStore:
         self.bad = []  # why each bad slot is bad, as found at load()
         self.format = FORMAT  # the format of the payload load() returned
         self._paths = (self._path(0), self._path(1))
+        # The directory and the slots' names in it, made once: load() allocates little.
+        where = prefix.rsplit("/", 1)
+        self._dir = where[0] if len(where) == 2 else "."
+        self._names = tuple(p.rsplit("/", 1)[-1] for p in self._paths)
         # Written from buffers made here: a board's heap soon has no free run as long as a
         # record, and a write allocates nothing of its own (the file system's may).
         self._head = bytearray(_HEAD_LEN)
@@ -43,8 +47,8 @@ class RecordStore:
         it fits (else a buffer of its own) and returned as a memoryview of it: no buffer is
         grown or copied (a read to the end grew its buffer to twice a record, which a small
         heap's reboot found no room for)."""
-        path = self._path(slot)
-        if path.rsplit("/", 1)[-1] not in names:
+        path = self._paths[slot]
+        if self._names[slot] not in names:
             return None
         head = self._head
         try:
@@ -83,9 +87,8 @@ class RecordStore:
         found = None  # (seq, slot, payload, format) of the newest valid slot
         bad = []
         first = None
-        where = self.prefix.rsplit("/", 1)
         try:
-            names = os.listdir(where[0] if len(where) == 2 else ".")
+            names = os.listdir(self._dir)
         except OSError:
             names = ()  # no directory yet: nothing stored
         last = None  # the slot last read (over `into`)
