@@ -115,8 +115,9 @@ class RamStore(RecordStore):
     def _read(self, slot, *names):
         return self.slots.get(self._path(slot))
 
-    def load(self):
-        """The newest payload, or None: a slot in RAM is never torn."""
+    def load(self, into=None):
+        """The newest payload, or None: a slot in RAM is never torn (`into` is not needed:
+        the payload is a bytes of its own)."""
         best = None
         for slot in (0, 1):
             r = self._read(slot)

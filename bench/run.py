@@ -195,6 +195,9 @@ def main(argv=None):
     import footprint
 
     footprint.main(goals)
+    import kinds  # bench/kinds.py: every meter kind in 64 KB (with MICROPYTHON32)
+
+    kinds.bench(goals)
     import forge
 
     forge.main(args.forge_guesses, args.crc_samples, args.seed, goals)

@@ -27,6 +27,7 @@ package(
         "kinds.py",
         "misty1.py",
         "sta.py",
+        "sta_portable.py",  # where viper does not load: the portable twin
     ),
 )
 package("meter")

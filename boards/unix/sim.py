@@ -70,7 +70,11 @@ class Sim:
             pass
 
     def boot(self, provision=None):
-        """Power-up: ticks from 0, the state read again, the load as it was."""
+        """Power-up: ticks from 0, the state read again, the load as it was. The meter that
+        was is dropped first: a board's reset frees all of it, and two meters at once would
+        ask a small heap for more than a board ever needs."""
+        self.loop = None
+        gc.collect()
         try:
             os.mkdir(self.state)
         except OSError:
@@ -281,7 +285,9 @@ def main(argv):
         opts["--state"], opts["--profile"], start, int(opts["--rows"]), int(opts["--cols"]), form
     )
     m = sim.loop.m
-    if not m.personalised and not m.fault:  # a blank meter, and no profile to read
+    blank = not m.personalised and not m.fault
+    m = None  # (held here, this meter would outlive a `reboot`: two meters in a small heap)
+    if blank:  # a blank meter, and no profile to read
         sys.stderr.write(
             "cannot personalise the meter from %s (no such file): run `make sim`"
             "\n" % opts["--profile"]

@@ -4,12 +4,11 @@
 # itself: its waits (keypad lock, overload trip, key change window) are durations that the
 # elapsed time runs down, stored as what is left of them. No clock, stepped or restarted, can
 # lengthen a wait past its limit or change credit.
-# First, before the other modules: STA's 6 KB table is built at import and wants the heap
-# still in one piece (64 KB boards).
-import sts.sta  # noqa: F401, I001
-
+# The cipher's module (STA or MISTY1) is imported only when the key's EA asks for it (codec's
+# cipher_class), so a meter never holds the other algorithm's tables.
 import gc
 import struct
+import sys
 
 from meter import diff
 from meter import results as R
@@ -18,8 +17,8 @@ from meter.store import FORMAT
 from meter.tid_memory import OLD, TidMemory
 from sts import amount, errors
 from sts import kinds as K
-from sts.kinds import NEXT_BASE, WHAT, field
 from sts.codec import EA, Decoder, cipher
+from sts.kinds import NEXT_BASE, WHAT, field
 
 MAX_BALANCE = 99999999  # tenths: 9,999,999.9 units, 8 digits on a display, < 2**30
 # The guess count follows refused guesses over powered time: an accepted token does not
@@ -59,52 +58,30 @@ _HEAD2 = struct.calcsize(_FMT2)
 _HEAD = struct.calcsize(_FMT)
 
 
-def _whole(v, top):
-    """v as an int in 0..top, from an int or a string of ASCII digits; else None."""
-    if isinstance(v, str) and v and len(v) <= 10 and all("0" <= c <= "9" for c in v):
-        v = int(v)
-    if isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= top:
-        return v
-    return None
-
-
 def provision_error(data):
     """Why provisioning data (a /meter.json) cannot personalise a meter, or "": checked
-    whole before anything is touched, so bad data never costs a stored byte."""
-    if not isinstance(data, dict):
-        return "provisioning data is not an object"
-    for name, top in (
-        ("sgc", 999999),
-        ("ti", 99),
-        ("kt", 3),
-        ("krn", 9),
-        ("ken", 255),
-        ("manufacture_tid", 0xFFFFFF),
-    ):
-        if _whole(data.get(name), top) is None:
-            return "%s: a whole number 0..%d, not %r" % (name, top, data.get(name))
-    pan = data.get("pan")
-    if (
-        not (isinstance(pan, str) and len(pan) == 18)
-        or None
-        in (
-            _whole(pan[:9], 999999999),  # (two halves: each below 2**30)
-            _whole(pan[9:], 999999999),
-        )
-    ):
-        return "pan: 18 digits, not %r" % (pan,)
-    ea = data.get("ea")
-    if ea not in EA:
-        return "ea: sta or misty1, not %r" % (ea,)
-    if data.get("base_date") not in (1993, 2014, 2035):
-        return "base_date: 1993, 2014 or 2035, not %r" % (data.get("base_date"),)
-    key = data.get("decoder_key")
-    n = 16 if ea == "sta" else 32
-    if not (
-        isinstance(key, str) and len(key) == n and all(c in "0123456789abcdefABCDEF" for c in key)
-    ):
-        return "decoder_key: %d hex digits for %s" % (n, ea)
-    return ""
+    whole before anything is touched, so bad data never costs a stored byte (see
+    meter/provision.py)."""
+    p = _provisioning()
+    try:
+        return p.error(data)
+    finally:
+        _unload(p)
+
+
+def _provisioning():
+    from meter import provision
+
+    return provision
+
+
+def _unload(module):
+    # Provisioning is a first start's, once in a meter's life: its checks and their words
+    # leave the heap of the meter that runs (a 64 KB heap counts them).
+    sys.modules.pop(module.__name__, None)
+    pkg = sys.modules.get("meter")
+    if pkg is not None and getattr(pkg, "provision", None) is module:
+        delattr(pkg, "provision")
 
 
 class Meter:
@@ -135,7 +112,7 @@ class Meter:
         self.sgc = self.ti = self.kt = self.krn = self.ken = self.base_date = 0
         self.tariff = self.unbalance = self.water_factor = self.tamper = 0
         try:
-            payload = store.load()
+            payload = store.load(self._record)  # (read into the record's buffer: no other)
         except ValueError as e:
             self.fault = str(e)
             payload = None
@@ -147,6 +124,16 @@ class Meter:
                 # A record that checks but does not unpack (another firmware's layout): a
                 # fault to show, not a crash at every boot. (What unpacking raises differs:
                 # struct.error in CPython, ValueError in MicroPython, KeyError, ...)
+                self.fault = "unreadable state: %r" % (e,)
+                self.personalised = False
+                return
+            # The cipher now, while the heap has room in one piece for its tables, with the
+            # record's buffer free first. A key the cipher refuses (its length) is the
+            # record's fault; a heap too small (MemoryError) is not, and is not shown as one.
+            payload = None
+            try:
+                self.decoder()
+            except ValueError as e:
                 self.fault = "unreadable state: %r" % (e,)
                 self.personalised = False
                 return
@@ -190,21 +177,15 @@ class Meter:
         """Personalise from provisioning data (a board's /meter.json, the simulator's): the
         decoder key as hex, never a vending key, and the manufacture TID. Bad data raises
         ValueError (see provision_error) and changes nothing."""
-        from binascii import unhexlify
-
-        why = provision_error(data)
-        if why:
-            raise ValueError(why)
-        if data["ea"] == "misty1":
-            # Its module now, before the copies below: at a first start the heap holds the
-            # provisioning file's garbage, and the module's code wants a run of 1 KB.
-            gc.collect()
-            import sts.misty1  # noqa: F401
-        p = dict(data)
-        for name in ("sgc", "ti", "kt", "krn", "ken", "manufacture_tid"):
-            p[name] = int(p[name])
-        p["decoder_key"] = unhexlify(p["decoder_key"])
-        self.personalise(p, p["manufacture_tid"])
+        p = _provisioning()
+        try:
+            why = p.error(data)
+            if why:
+                raise ValueError(why)
+            data = p.profile(data)
+        finally:
+            _unload(p)
+        self.personalise(data, data["manufacture_tid"])
 
     # -- time ----------------------------------------------------------------------------
     def tick(self, now):
@@ -478,7 +459,7 @@ class Meter:
             # came before (a provisioning file parsed, a record read) is collected first, so
             # that the cipher's tables find room in one piece in a small heap.
             gc.collect()
-            self._decoder = Decoder(cipher(self.ea, self.key))  # MISTY1's 6 KB: if asked
+            self._decoder = Decoder(cipher(self.ea, self.key))  # its module: only this EA's
         return self._decoder
 
     def status(self):
@@ -527,7 +508,7 @@ class Meter:
         except OSError as e:
             self.fault = "state write failed: %r" % (e,)
         try:
-            p = self.store.load()
+            p = self.store.load(self._record)
         except (OSError, ValueError):
             p = None
         if p is None:  # nothing stored (personalising), or nothing readable: a blank meter
@@ -656,8 +637,7 @@ class Meter:
         if kc.age > kc.window * 1000:  # older than the window already: dropped
             kc.drop()
         self.tids.load(struct.unpack_from("<%dI" % count, p, n + 48), count == cap)
-        self._decoder = None
-        self.decoder()  # now, while the heap has room in one piece for its tables
+        self._decoder = None  # (made again for this key: by the caller, or at the next token)
 
     def mfr(self):
         """The manufacturer code in the PAN: the first 2 digits of the 11-digit decoder

@@ -27,6 +27,10 @@ class RecordStore:
         self.bad = []  # why each bad slot is bad, as found at load()
         self.format = FORMAT  # the format of the payload load() returned
         self._paths = (self._path(0), self._path(1))
+        # The directory and the slots' names in it, made once: load() allocates little.
+        where = prefix.rsplit("/", 1)
+        self._dir = where[0] if len(where) == 2 else "."
+        self._names = tuple(p.rsplit("/", 1)[-1] for p in self._paths)
         # Written from buffers made here: a board's heap soon has no free run as long as a
         # record, and a write allocates nothing of its own (the file system's may).
         self._head = bytearray(_HEAD_LEN)
@@ -37,48 +41,61 @@ class RecordStore:
     def _path(self, slot):
         return "%s.%d" % (self.prefix, slot)
 
-    def _read(self, slot, names):
+    def _read(self, slot, names, into):
         """(seq, payload, format), or None if absent (not in `names`, the directory's
-        files), or a reason string if present but bad."""
-        path = self._path(slot)
-        if path.rsplit("/", 1)[-1] not in names:
+        files), or a reason string if present but bad. The payload is read into `into` when
+        it fits (else a buffer of its own) and returned as a memoryview of it: no buffer is
+        grown or copied (a read to the end grew its buffer to twice a record, which a small
+        heap's reboot found no room for)."""
+        path = self._paths[slot]
+        if self._names[slot] not in names:
             return None
+        head = self._head
         try:
+            size = os.stat(path)[6]
+            if size < _HEAD_LEN + 4:
+                return "slot %d: short (%d bytes)" % (slot, size)
             with open(path, "rb") as f:
-                data = f.read()
+                f.readinto(head)
+                magic, seq, n = struct.unpack_from(_HEAD, head)
+                fmt = magic[3] - 48
+                if magic[:3] != b"STM" or not 1 <= fmt <= 9 or size != _HEAD_LEN + n + 4:
+                    return "slot %d: not a state record" % slot
+                view = memoryview(into if into is not None and len(into) >= n else bytearray(n))
+                view = view[:n]
+                got = f.readinto(view) if n else 0
+                got += f.readinto(self._crc)
         except OSError as e:
             # A slot that is there but cannot be read is bad, never absent: a blank store
             # would let the meter be personalised again, its TID memory reset. (Whether a
             # file is there is read from the directory: errno numbers differ between ports.)
             return "slot %d: unreadable (%s)" % (slot, e)
-        if len(data) < _HEAD_LEN + 4:
-            return "slot %d: short (%d bytes)" % (slot, len(data))
-        magic, seq, n = struct.unpack_from(_HEAD, data)
-        fmt = magic[3] - 48
-        if magic[:3] != b"STM" or not 1 <= fmt <= 9 or len(data) != _HEAD_LEN + n + 4:
-            return "slot %d: not a state record" % slot
-        (crc,) = struct.unpack_from("<I", data, _HEAD_LEN + n)
-        if crc32(data[: _HEAD_LEN + n]) & 0xFFFFFFFF != crc:
+        (crc,) = struct.unpack_from("<I", self._crc)
+        if got != n + 4 or crc32(view, crc32(head)) & 0xFFFFFFFF != crc:
             return "slot %d: CRC mismatch" % slot
-        return seq, data[_HEAD_LEN : _HEAD_LEN + n], fmt
+        return seq, view, fmt
 
-    def load(self):
-        """The newest valid payload, or None if the store is empty.
+    def load(self, into=None):
+        """The newest valid payload, or None if the store is empty. `into`: a buffer to read
+        it into (the meter's record buffer: a boot allocates none); the payload returned is a
+        memoryview of it, or of a buffer of its own if it is longer.
 
         Raises ValueError if there are slots and none is valid, or if a slot holds a format
         newer than this firmware reads. A bad slot beside a good one is what a cut write
         leaves: the good one is used and `report` says so. `format` is the payload's format.
         """
-        found = []
+        found = None  # (seq, slot, payload, format) of the newest valid slot
         bad = []
         first = None
-        where = self.prefix.rsplit("/", 1)
         try:
-            names = os.listdir(where[0] if len(where) == 2 else ".")
+            names = os.listdir(self._dir)
         except OSError:
             names = ()  # no directory yet: nothing stored
+        last = None  # the slot last read (over `into`)
         for slot in (0, 1):
-            r = self._read(slot, names)
+            r = self._read(slot, names, into)
+            if r is not None:
+                last = slot
             if isinstance(r, str):
                 bad.append(r)
             elif r is not None:
@@ -87,8 +104,9 @@ class RecordStore:
                         "state format %d is newer than this firmware's %d: "
                         "install the firmware that wrote it" % (r[2], FORMAT)
                     )
-                found.append((r[0], slot, r[1], r[2]))
-            if slot == 0:
+                if found is None or r[0] >= found[0]:
+                    found = (r[0], slot, r[1], r[2])
+            if slot == 0 and isinstance(r, str):
                 first = r
         self.bad = bad
         self.report = "; ".join(bad)
@@ -103,8 +121,10 @@ class RecordStore:
             if bad:
                 raise ValueError("no valid state: " + self.report)
             return None
-        found.sort()
-        seq, slot, payload, self.format = found[-1]
+        seq, slot, payload, self.format = found
+        if slot != last and into is not None and len(into) >= len(payload):
+            # `into` was read over since (by the older slot, or a bad one): this slot again
+            payload = self._read(slot, names, into)[1]
         self.seq = seq
         self.slot = slot
         return payload

@@ -1275,12 +1275,14 @@ def test_corrupt_store_is_a_storage_fault():
 
 
 def test_a_record_that_checks_but_does_not_unpack_is_a_storage_fault():
-    for damage in ("ea", "short", "pan"):
+    for damage in ("ea", "short", "pan", "key"):
         m = new_meter()
         play(m, "c 2000 10 -> ACCEPT")
         p = bytearray(record(m))
         if damage == "ea":
             p[0] = 99  # no such encryption algorithm
+        elif damage == "key":
+            p[5] = 5  # a key length the cipher refuses (checked where the cipher is made)
         elif damage == "short":
             p = p[:60]
         else:

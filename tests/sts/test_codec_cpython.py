@@ -685,10 +685,10 @@ def test_viper_sta_decrypt_agrees_with_its_twin_on_a_board_and_on_the_pc(seed):
         ns["ptr16"] = lambda a, w=word: Bytes(a, 2, w)
         ns["ptr8"] = lambda a, w=word: Bytes(a, 1, w)
         b = limbs(v)
-        ks = sta_module._offsets(sta_module._choices(key))
+        ks = sta_module._offsets(key)
         src(
-            Bytes(sta_module._table("lo"), 4, word),
-            Bytes(sta_module._table("hi"), 4, word),
+            Bytes(sta_module._LO, 4, word),
+            Bytes(sta_module._HI, 4, word),
             Bytes(ks, 1, word),
             Bytes(b, 4, word),
         )
