@@ -4,11 +4,12 @@ import random
 
 from sts import amount, vending
 from sts.blocks import REGISTERS, encode
-from sts.codec import cipher
+from sts.codec import cipher  # noqa: F401 - decoding, for those who take it from here
 from sts.digits import grouped
 from sts.kinds import NEXT_BASE
 from sts.vending import COMMODITIES, MAX_WATTS, carries_watts  # noqa: F401 - the CLI's
 from stsvend import tid as tids
+from stsvend.encrypt import cipher as encrypting  # tokens are made here, never decoded
 
 MANAGEMENT = REGISTERS  # (sts/blocks.py: one table for the vending side and the page)
 # The limits in words; which subclasses carry watts (coded like a transfer amount, in whole
@@ -75,7 +76,7 @@ def _register_token(profile, make, kind, value, when, ledger, rng, what):
     """A token of sts/vending.py's `make` (credit or register) with the next free TID."""
     t = tids.from_time(when, profile.base_date)
     got = ledger.claim(profile.pan, profile.base_date, t) if ledger else t
-    c = cipher(profile.ea, profile.decoder_key())
+    c = encrypting(profile.ea, profile.decoder_key())
     digits, fields = make(kind, value, got, rng.randrange(16), c)
     cls, subclass = (0, COMMODITIES[kind]) if make is vending.credit else (2, REGISTERS[kind])
     note = {}
@@ -235,7 +236,7 @@ def key_change(profile, new, ro=0):
             "the new decoder key equals the current one: change --krn, --kt, "
             "--ti or --sgc (with DKGA04 --rollover changes it too)"
         )
-    old = cipher(profile.ea, profile.decoder_key())
+    old = encrypting(profile.ea, profile.decoder_key())
     secs = vending.sections(
         nk, target["kt"], target["krn"], target["ken"], int(target["ti"]), ro, int(target["sgc"])
     )
