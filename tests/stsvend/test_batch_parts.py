@@ -1,5 +1,5 @@
 # test_batch_parts.py  stsvend batch with the workers doing the work (issue 22): the output
-# byte for byte what the batch wrote before (its outputs kept in tests/fixtures/batch-4ac42f8),
+# byte for byte what the batch wrote before (its outputs kept in tests/stsvend/batch-4ac42f8),
 # the parent claims no TID, kill -9 of the batch or of a worker at random points and every
 # meter is in the output once with one TID in the ledger; the vending side's STA encryption
 # is the board's
@@ -22,7 +22,7 @@ from stsvend import tid as tids
 from stsvend.profile import luhn_digit
 from vendkit import issued, read_out
 
-FIXTURES = os.path.join(ROOT, "tests", "fixtures", "batch-4ac42f8")
+FIXTURES = os.path.join(ROOT, "tests", "stsvend", "batch-4ac42f8")
 STA_VK = "abababababababab"
 AT = "2025-03-01T06:00Z"
 TAKEN = "600727000000000348"  # its TID at AT, base 2014, is in the ledger before the run
