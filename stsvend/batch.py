@@ -865,7 +865,10 @@ class _Run:
             except BrokenProcessPool:
                 recoveries += 1
                 if recoveries > _RECOVERIES:
-                    raise ValueError("batch: worker processes keep dying; stopped") from None
+                    raise ValueError(
+                        "worker processes keep dying (killed?): stopped; run the same command "
+                        "again to continue"
+                    ) from None
                 units = itertools.chain(self._again(), units)
                 self._start(workers)
 
