@@ -470,7 +470,8 @@ def _fleet(path, kind, credit):
         with open(path, newline="") as f:
             reader = csv.reader(f)
             head = [h.strip().lower() for h in next(reader, [])]
-            at = head.index("pan") if "pan" in head else len(head)
+            # (the last column named pan, as DictReader reads a row)
+            at = len(head) - 1 - head[::-1].index("pan") if "pan" in head else len(head)
             total, seen, repeated = 0, set(), set()
             for r in reader:
                 if r:
