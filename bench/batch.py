@@ -186,9 +186,9 @@ def main(argv=None, goals=None):
         "  vend.migration alone (no profile file, no ledger), 1 core: %6.0f meters/s"
         % (a.single / t_bare)
     )
-    print("  batch with 2 workers / one call per meter: x%.1f" % (rate2 / rate_s))
+    print("  batch / one call per meter: x%.1f" % (rate2 / rate_s))  # (2 workers)
     print(
-        "  ENEO's %d meters: %s with 2 workers, %s with 1; one call per meter: %s "
+        "  ENEO's %d meters: %s with 2 workers on 2 cores, %s with 1; one call per meter: %s "
         "(goal: 2 workers at %d meters/s or more, under %s: %s)"
         % (
             ENEO,
