@@ -11,6 +11,7 @@ import io
 import json
 import os
 import random
+import resource
 import shutil
 import subprocess
 import sys
@@ -64,13 +65,25 @@ def run_batch(tmp, fleet_path, key_path, workers, tag):
         str(workers),
     ]
     err = io.StringIO()
+    cpu = _cpu()
     t = time.perf_counter()
     with contextlib.redirect_stderr(err):
         code = batch.run(argv)
     took = time.perf_counter() - t
     if code:
         raise SystemExit("batch migrate failed (%d):\n%s" % (code, err.getvalue()))
-    return took
+    return took, [b - a for a, b in zip(cpu, _cpu())]
+
+
+def _cpu():
+    """CPU seconds of this process (the batch's parent) and of its ended children (workers)."""
+    return [
+        r.ru_utime + r.ru_stime
+        for r in (
+            resource.getrusage(resource.RUSAGE_SELF),
+            resource.getrusage(resource.RUSAGE_CHILDREN),
+        )
+    ]
 
 
 def single(tmp, rows):
@@ -144,7 +157,7 @@ def main(argv=None, goals=None):
     ap.add_argument("--runs", type=int, default=3, help="runs of 1 and of 2 workers each")
     a = ap.parse_args(argv)
     tmp = tempfile.mkdtemp(prefix="stsbatch")
-    one, two = [], []
+    one, two, cpus = [], [], []
     try:
         fleet_path = os.path.join(tmp, "fleet.csv")
         rows = fleet(fleet_path, a.meters)
@@ -152,8 +165,11 @@ def main(argv=None, goals=None):
         with open(key_path, "w") as f:
             f.write(VK)
         for i in range(a.runs):
-            one.append(a.meters / run_batch(tmp, fleet_path, key_path, 1, "1-%d" % i))
-            two.append(a.meters / run_batch(tmp, fleet_path, key_path, 2, "2-%d" % i))
+            took, _ = run_batch(tmp, fleet_path, key_path, 1, "1-%d" % i)
+            one.append(a.meters / took)
+            took, cpu = run_batch(tmp, fleet_path, key_path, 2, "2-%d" % i)
+            two.append(a.meters / took)
+            cpus.append(cpu)
         t_single, t_bare, paths = single(tmp, rows[: a.single])
         ms = as_process(paths[:10], os.path.join(tmp, "proc.db"))
     finally:
@@ -172,6 +188,11 @@ def main(argv=None, goals=None):
             % (label, median(rates), ", ".join("%.0f" % r for r in rates))
         )
     print("  2 workers / 1, in the same runs: x%.2f (median of the runs' ratios)" % ratio)
+    parent, workers = (median([c[i] for c in cpus]) / a.meters * 1e6 for i in (0, 1))
+    print(
+        "  CPU a meter with 2 workers: %.0f us in the workers, %.0f us in the parent (2 cores"
+        " to itself: %.0f meters/s)" % (workers, parent, 2e6 / (workers + parent))
+    )
     print(
         "  stsvend migrate %6d calls, in-process, 1 core:    %6.0f meters/s%s"
         % (
