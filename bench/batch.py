@@ -169,7 +169,7 @@ def main(argv=None, goals=None):
             one.append(a.meters / took)
             took, cpu = run_batch(tmp, fleet_path, key_path, 2, "2-%d" % i)
             two.append(a.meters / took)
-            cpus.append(cpu)
+            cpus.append(cpu + [sum(cpu) / took])  # (+ the cores the batch had)
         t_single, t_bare, paths = single(tmp, rows[: a.single])
         ms = as_process(paths[:10], os.path.join(tmp, "proc.db"))
     finally:
@@ -192,6 +192,11 @@ def main(argv=None, goals=None):
     print(
         "  CPU a meter with 2 workers: %.0f us in the workers, %.0f us in the parent (2 cores"
         " to itself: %.0f meters/s)" % (workers, parent, 2e6 / (workers + parent))
+    )
+    cores = median([c[2] for c in cpus])
+    print(
+        "  cores the 2-worker runs had: %.2f of 2%s"
+        % (cores, " (the machine was busy: the wall rates understate)" if cores < 1.6 else "")
     )
     print(
         "  stsvend migrate %6d calls, in-process, 1 core:    %6.0f meters/s%s"
