@@ -2,6 +2,8 @@
 # `make bench` (bench/run.py) exits non-zero when any was missed. Tests assert no goal: a
 # figure depends on the machine; the bench is where a goal is judged.
 
+FLEET_RATE = 3000  # issue 22: stsvend batch migrate, 2 workers, meters a second (bench/batch.py)
+
 
 class Goals:
     def __init__(self):

@@ -1,22 +1,29 @@
 # batch.py  stsvend batch: a fleet's edition-2 migration sets (or credit tokens) from one CSV,
 # on every core, resumable after an interruption, a bad row reported and passed over
 #
-# Who does what. Workers compute (profile, decoder keys, the vend.migration / vend.credit
-# tokens, exactly as `stsvend migrate` / `stsvend credit` make them); the parent alone touches
-# the TID ledger and the output. Per chunk of rows, in one ledger transaction, the parent
-# claims each meter's TID (the first free minute at or after --at, as Ledger.claim does) and
-# keeps the meter's finished output row in a table of the ledger, batch_pending; after the
-# commit it appends the chunk's rows to --out and fsyncs, and the next chunk's transaction
-# drops those pending rows (the output is their record from then on). So the output never
-# holds a code the ledger does not know, and a rerun with the same --out first writes the
-# rows that were committed but not yet written (the very same codes, read back, never issued
-# again), then skips every PAN the output holds: keep the output, it is the record. A later
-# run with that --out vends nothing new for the meters in it (use a new --out for a new round).
+# Who does what. The parent reads the fleet and hands out units of rows (--chunk of them) to
+# the workers, then writes their parts to --out in the fleet's order. A worker does all the
+# rest of a unit: it makes each meter's tokens (profile, decoder keys, vend.migration /
+# vend.credit, exactly as `stsvend migrate` / `stsvend credit` make them), claims the meters'
+# TIDs in the ledger in one transaction (the first free minute at or after --at, as
+# Ledger.claim does) with the finished rows kept in a table of the ledger, batch_pending, and
+# gives back its part of the output as CSV text. The parent appends each part and fsyncs; the
+# rows then leave batch_pending (the output is their record from then on). So the output
+# never holds a code the ledger does not know, and a rerun with the same --out first writes
+# the rows that were committed but not yet written (the very same codes, read back, never
+# issued again), then skips every PAN the output holds: keep the output, it is the record. A
+# later run with that --out vends nothing new for the meters in it (a new --out for a new
+# round). A run takes the job over in the ledger (batch_run) in the transaction that reads
+# what is pending: a worker that outlives a killed batch then claims nothing more. A PAN
+# that the fleet holds on more than one row is the parent's own to issue, in the fleet's
+# order (the first good row for it wins), so workers never race for one meter.
 import argparse
 import collections
 import csv
 import decimal
 import fcntl
+import io
+import itertools
 import json
 import os
 import random
@@ -26,6 +33,7 @@ import sys
 import threading
 import time
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 from sts.amount import text as amount_text
 from stsvend import profile as profiles
@@ -70,6 +78,9 @@ _PENDING = (
     "CREATE TABLE IF NOT EXISTS batch_pending (job TEXT NOT NULL, pan TEXT NOT NULL, "
     "row TEXT NOT NULL, PRIMARY KEY (job, pan))"
 )
+# Which run holds a job: a worker claims nothing for a run that is no longer the job's.
+_RUNS = "CREATE TABLE IF NOT EXISTS batch_run (job TEXT PRIMARY KEY, run TEXT NOT NULL)"
+_RECOVERIES = 3  # workers that die (kill -9, out of memory) are replaced this many times
 # Test hooks: called after each chunk's ledger commit, before its rows are written (a crash
 # there is the one window where the ledger knows rows the output does not).
 _after_commit = None
@@ -332,9 +343,8 @@ def _orphaned(parent):
     os._exit(1)
 
 
-def _compute(chunk, job=None):
+def _compute(chunk, job):
     """A chunk of (line, row) -> [(line, pan, out row or None, claim or error text)]."""
-    job = job or _JOB
     res = []
     for line, row in chunk:
         pan = (row.get("pan") or "").strip()
@@ -347,6 +357,59 @@ def _compute(chunk, job=None):
         else:
             res.append((line, pan, out, claim))
     return res
+
+
+def _work(chunk, job=None, claimed=None):
+    """One unit of the fleet from its rows to its part of the output: the rows made, their
+    TIDs claimed and the rows kept in batch_pending in one ledger transaction, then the part
+    as CSV text. A worker runs it; the parent too, for the rows of a PAN the fleet repeats
+    (`claimed`: PAN -> the line of its first row issued, and only then).
+
+    Returns (part, the rows when the test hook wants them, [(line, pan, why)] of bad rows,
+    rows dealt with, PANs issued), or None when another run has taken the job over (this is
+    a worker that outlived its batch: it claims nothing)."""
+    job = job or _JOB
+    results = _compute(chunk, job)
+    rows, bad, rowdata = [], [], None
+    with tids._transaction(job["ledger"]) as db:
+        run = db.execute("SELECT run FROM batch_run WHERE job = ?", (job["id"],)).fetchone()
+        if run is None or run[0] != job["run"]:
+            return None
+        for line, pan, out, claim in results:
+            if out is None:
+                bad.append((line, pan, claim))
+                continue
+            if claimed is not None and pan in claimed:  # (a bad row before it claimed nothing)
+                bad.append((line, pan, "pan %s is already on line %d" % (pan, claimed[pan])))
+                continue
+            if claim is not None:  # (None: key change codes alone, no TID)
+                base, tid, rnd = claim
+                got = db.execute(tids._FIRST_FREE, (pan, base, tid)).fetchone()[0]
+                if got >= tids.TID_LIMIT:
+                    bad.append(
+                        (line, pan, "no free TID left after %d for base date %d" % (tid, base))
+                    )
+                    continue
+                if got != tid:  # the minute was taken for this meter: remake its credit
+                    rowdata = rowdata or dict(chunk)
+                    out, _ = make_row(job, line, rowdata[line], fixed=(got, rnd))
+                db.execute(tids._INSERT, (pan, base, got))
+            rows.append(out)
+            if claimed is not None:
+                claimed[pan] = line
+        db.executemany(
+            "INSERT OR REPLACE INTO batch_pending (job, pan, row) VALUES (?, ?, ?)",
+            [(job["id"], r[1], json.dumps(r)) for r in rows],
+        )
+    part = io.StringIO()
+    csv.writer(part, lineterminator="\n").writerows(rows)
+    return (
+        part.getvalue(),
+        rows if job["rows"] else None,
+        bad,
+        len(chunk),
+        [r[1] for r in rows],
+    )
 
 
 # ------------------------------------------------------------------------------ the files
@@ -393,7 +456,9 @@ def _lock_out(path):
 
 
 def _fleet(path, kind, credit):
-    """(total rows, a generator of (line, row)) for FLEET.csv; its header is checked first."""
+    """(total rows, a generator of (line, row), repeated) for FLEET.csv; its header is
+    checked first. `repeated`: the hashes of the PANs on more than one row (a hash shared by
+    two PANs only hands their rows to the parent, which issues them the same)."""
 
     def rows():
         with open(path, newline="") as f:
@@ -405,7 +470,18 @@ def _fleet(path, kind, credit):
         with open(path, newline="") as f:
             reader = csv.reader(f)
             head = [h.strip().lower() for h in next(reader, [])]
-            total = sum(1 for r in reader if r)
+            # (the last column named pan, as DictReader reads a row)
+            at = len(head) - 1 - head[::-1].index("pan") if "pan" in head else len(head)
+            total, seen, repeated = 0, set(), set()
+            for r in reader:
+                if r:
+                    total += 1
+                    h = hash(r[at].strip() if at < len(r) else "")
+                    if h in seen:
+                        repeated.add(h)
+                    else:
+                        seen.add(h)
+            del seen
     except OSError as e:
         raise ValueError("cannot read %s: %s" % (path, e)) from None
     # credit: "given" (--kwh or --money), "money" (a money column), or None (an amount
@@ -430,7 +506,7 @@ def _fleet(path, kind, credit):
                 else "",
             )
         )
-    return total, rows()
+    return total, rows(), repeated
 
 
 def _short(text, width=24):
@@ -536,7 +612,7 @@ def main(args):
         if tariff is not None
         else None
     )
-    total, fleet = _fleet(profiles.find(args.fleet, "fleet"), kind, credit)
+    total, fleet, repeated = _fleet(profiles.find(args.fleet, "fleet"), kind, credit)
     tids.Ledger(ledger_path, imports=[profile + ".tids.json"] if profile else [])
     job_id = "%s %s" % (kind, os.path.realpath(args.out))  # (one job by any of its names)
     job = {
@@ -550,8 +626,12 @@ def main(args):
         "when": when,
         "seed": seed,
         "commodity": args.commodity,
+        "ledger": ledger_path,
+        "id": job_id,
+        "run": None,  # (set when the run takes the job over: _Run._pending)
+        "rows": _after_commit is not None,
     }
-    run = _Run(args, job, job_id, columns, ledger_path, total)
+    run = _Run(args, job, job_id, columns, ledger_path, total, repeated)
     try:
         return run.go(fleet)
     finally:
@@ -559,8 +639,9 @@ def main(args):
 
 
 class _Run:
-    def __init__(self, args, job, job_id, columns, ledger_path, total):
+    def __init__(self, args, job, job_id, columns, ledger_path, total, repeated):
         self.args, self.job, self.job_id, self.ledger = args, job, job_id, ledger_path
+        self.repeated = repeated
         # One run at a time on an --out: two would both read it before either wrote, and
         # issue every meter twice (the ledger keeps their TIDs apart, not their meters).
         fd = _lock_out(args.out)
@@ -572,64 +653,103 @@ class _Run:
         fresh = self.written is None
         self.written = self.written or set()
         self.out = os.fdopen(fd, "a", newline="")  # (closed at the end: the lock goes with it)
-        self.claimed = {}  # pan -> the line whose row was issued in this run
-        self.csv = csv.writer(self.out, lineterminator="\n")
+        self.claimed = {}  # a repeated PAN -> the line whose row was issued in this run
+        self.resumed_pans = set()  # written from batch_pending, not yet met in the fleet
         if fresh:
-            self.csv.writerow(columns)
+            csv.writer(self.out, lineterminator="\n").writerow(columns)
         self.progress = Progress("batch " + job["kind"], total)
         self.issued = self.skipped = self.bad = self.done = self.worked = self.resumed = 0
         self.pool = None
-        self.synced = []
+        self.flight = collections.deque()  # (own, chunk, future) handed out, not yet written
+        self.synced = []  # PANs written and fsynced whose batch_pending rows can go
 
     def close(self):
         if self.pool:
             self.pool.shutdown(wait=True, cancel_futures=True)
         self.out.close()  # (the lock goes with it)
 
-    def _write(self, rows):
-        for r in rows:
-            self.csv.writerow(r)
-            self.written.add(r[1])
+    def _write(self, text, pans):
+        self.out.write(text)
         self.out.flush()
         os.fsync(self.out.fileno())
+        self.written.update(pans)
+        self.synced.extend(pans)
+        if len(self.synced) >= 4 * self.args.chunk:
+            self._forget()
+
+    def _forget(self):
+        """The rows written and fsynced leave batch_pending: the output is their record."""
+        if self.synced:
+            with tids._transaction(self.ledger) as db:
+                db.executemany(
+                    "DELETE FROM batch_pending WHERE job = ? AND pan = ?",
+                    [(self.job_id, p) for p in self.synced],
+                )
+            self.synced = []
 
     def _pending(self):
-        """Rows the ledger committed for this --out that the output lacks: written first."""
+        """Take the job over (a worker of an earlier run claims nothing from now on) and write
+        first the rows the ledger committed for this --out that the output lacks."""
+        run = os.urandom(8).hex()
         with tids._transaction(self.ledger) as db:
             db.execute(_PENDING)
+            db.execute(_RUNS)
+            db.execute(
+                "INSERT OR REPLACE INTO batch_run (job, run) VALUES (?, ?)", (self.job_id, run)
+            )
             rows = [
                 json.loads(r)
                 for (r,) in db.execute(
                     "SELECT row FROM batch_pending WHERE job = ?", (self.job_id,)
                 )
             ]
-        rows = [r for r in rows if r[1] not in self.written]
+        self.job["run"] = run
+        rows = sorted((r for r in rows if r[1] not in self.written), key=lambda r: r[0])
         if rows:
-            self._write(rows)
+            part = io.StringIO()
+            csv.writer(part, lineterminator="\n").writerows(rows)
+            pans = [r[1] for r in rows]
+            self._write(part.getvalue(), pans)
+            self.resumed_pans.update(pans)
             print(
                 "batch: %d meter(s) issued before the interruption written again with the "
                 "same codes" % len(rows),
                 file=sys.stderr,
             )
-        self.resumed = len(rows)
+        self.resumed += len(rows)
 
-    def _chunks(self, fleet):
-        """Chunks of (line, row) still to do; PANs already written are not. A PAN repeated in
-        the fleet is computed again: only a row that is issued claims its meter (_commit)."""
+    def _take(self, pan):
+        """Is this row done already (its PAN in the output)? Counted if so."""
+        if pan not in self.written:
+            return False
+        if pan in self.resumed_pans:  # (issued in this run, counted there)
+            self.resumed_pans.discard(pan)
+        else:
+            self.skipped += 1
+        self.done += 1
+        return True
+
+    def _units(self, fleet):
+        """(own, chunk of (line, row)) still to do, in the fleet's order; own: a repeated PAN's
+        row, the parent's to issue. PANs already written are not."""
         chunk = []
         for line, row in fleet:
             row = _normalised(row)
-            pan = (row.get("pan") or "").strip()
-            if pan in self.written:
-                self.skipped += 1
-                self.done += 1
+            pan = _pan(row)
+            if self._take(pan):
+                continue
+            if hash(pan) in self.repeated:
+                if chunk:
+                    yield False, chunk
+                    chunk = []
+                yield True, [(line, row)]
                 continue
             chunk.append((line, row))
             if len(chunk) == self.args.chunk:
-                yield chunk
+                yield False, chunk
                 chunk = []
         if chunk:
-            yield chunk
+            yield False, chunk
 
     def _bad(self, line, pan, why):
         self.bad += 1
@@ -639,62 +759,33 @@ class _Run:
             file=sys.stderr,
         )
 
-    def _commit(self, chunk, results):
-        """Claim the chunk's TIDs in one transaction; its rows are then written and fsynced."""
-        rows = []
-        rowdata = dict(chunk)
-        with tids._transaction(self.ledger) as db:
-            # The last chunk's rows are fsynced in the output, the record from now on.
-            db.executemany(
-                "DELETE FROM batch_pending WHERE job = ? AND pan = ?",
-                [(self.job_id, r[1]) for r in self.synced],
-            )
-            for line, pan, out, claim in results:
-                if out is None:
-                    self._bad(line, pan, claim)
-                    continue
-                if pan in self.claimed:  # (a bad row before it claimed nothing)
-                    self._bad(line, pan, "pan %s is already on line %d" % (pan, self.claimed[pan]))
-                    continue
-                if claim is not None:  # (None: key change codes alone, no TID)
-                    base, tid, rnd = claim
-                    got = db.execute(tids._FIRST_FREE, (pan, base, tid)).fetchone()[0]
-                    if got >= tids.TID_LIMIT:
-                        self._bad(
-                            line, pan, "no free TID left after %d for base date %d" % (tid, base)
-                        )
-                        continue
-                    if got != tid:  # the minute was taken for this meter: remake its credit
-                        out, _ = make_row(self.job, line, rowdata[line], fixed=(got, rnd))
-                    db.execute(tids._INSERT, (pan, base, got))
-                db.execute(
-                    "INSERT OR REPLACE INTO batch_pending (job, pan, row) VALUES (?, ?, ?)",
-                    (self.job_id, pan, json.dumps(out)),
-                )
-                rows.append(out)
-                self.claimed[pan] = line
+    def _merge(self, res):
+        """A unit's part, after its ledger commit: its bad rows reported, its rows written."""
+        if res is None:
+            raise ValueError("another batch took over %s in the ledger" % self.args.out)
+        part, rows, bad, n, pans = res
+        for line, pan, why in bad:
+            self._bad(line, pan, why)
         if _after_commit:
             _after_commit(rows)
-        self._write(rows)
-        self.synced = rows
-        self.issued += len(rows)
-        self.done += len(results)
-        self.worked += len(results)
+        self._write(part, pans)
+        self.issued += len(pans)
+        self.done += n
+        self.worked += n
 
     def go(self, fleet):
         self._pending()
         stop_after = self.args.stop_after
         workers = self.args.workers
-        chunks = self._chunks(fleet)
+        units = self._units(fleet)
         complete = False
         try:
             if workers == 1:
-                results = ((c, _compute(c, self.job)) for c in chunks)
+                results = (_work(c, self.job, self.claimed if own else None) for own, c in units)
             else:
-                self.pool = ProcessPoolExecutor(workers, initializer=_init, initargs=(self.job,))
-                results = self._parallel(chunks, workers * 3)
-            for chunk, res in results:
-                self._commit(chunk, res)
+                results = self._parallel(units, workers)
+            for res in results:
+                self._merge(res)
                 self.progress.show(self.done, self.worked)
                 if stop_after is not None and self.issued >= stop_after:
                     break
@@ -713,6 +804,9 @@ class _Run:
             # Every row is in the output now: it is the record from here on.
             with tids._transaction(self.ledger) as db:
                 db.execute("DELETE FROM batch_pending WHERE job = ?", (self.job_id,))
+            self.synced = []
+        else:
+            self._forget()
         print(
             "batch %s: %d issued, %d already in %s, %d bad%s"
             % (
@@ -746,17 +840,62 @@ class _Run:
             return 1
         return 0
 
-    def _parallel(self, chunks, depth):
-        """(chunk, results) in fleet order, with at most `depth` chunks in flight."""
-        flight = collections.deque()
-        for c in chunks:
-            flight.append((c, self.pool.submit(_compute, c)))
-            if len(flight) >= depth:
-                c0, f = flight.popleft()
-                yield c0, f.result()
-        while flight:
-            c0, f = flight.popleft()
-            yield c0, f.result()
+    def _start(self, workers):
+        self.pool = ProcessPoolExecutor(workers, initializer=_init, initargs=(self.job,))
+
+    def _parallel(self, units, workers):
+        """Each unit's result in the fleet's order, with at most 3 units a worker handed out.
+        A repeated PAN's row waits for the units before it and is the parent's own. A worker
+        that dies (kill -9) is replaced: the rows its unit committed are written from the
+        ledger, the rest of the units not yet written handed out again."""
+        depth = workers * 3
+        recoveries = 0
+        self._start(workers)
+        while True:
+            try:
+                for own, c in units:
+                    unit = [own, c, None]
+                    self.flight.append(unit)  # (first: a submit that fails leaves it here)
+                    if not own:
+                        unit[2] = self.pool.submit(_work, c)
+                    if len(self.flight) >= depth:
+                        yield self._next()
+                while self.flight:
+                    yield self._next()
+                return
+            except BrokenProcessPool:
+                recoveries += 1
+                if recoveries > _RECOVERIES:
+                    raise ValueError(
+                        "worker processes keep dying (killed?): stopped; run the same command "
+                        "again to continue"
+                    ) from None
+                units = itertools.chain(self._again(), units)
+                self._start(workers)
+
+    def _next(self):
+        own, c, f = self.flight[0]
+        res = _work(c, self.job, self.claimed) if own else f.result()
+        self.flight.popleft()
+        return res
+
+    def _again(self):
+        """After a worker died: the job taken over again (a worker still running claims
+        nothing more), what the units in flight committed written, the rest handed out."""
+        print("batch: a worker process died; its rows are taken up again", file=sys.stderr)
+        self.pool.shutdown(wait=True, cancel_futures=True)
+        self.pool = None
+        self._pending()
+        again = [
+            (own, [(line, row) for line, row in c if not self._take(_pan(row))])
+            for own, c, _ in self.flight
+        ]
+        self.flight.clear()
+        return [(own, c) for own, c in again if c]
+
+
+def _pan(row):
+    return (row.get("pan") or "").strip()
 
 
 def run(argv):

@@ -1,4 +1,5 @@
 # keys.py  decoder key derivation: DKGA02 (DES) and DKGA04 (HMAC-SHA-256), IEC 62055-41
+import functools
 import hashlib
 import hmac
 
@@ -27,6 +28,9 @@ def pan_block(iin, iain, kt):
     return head + ("0" * len(iain) if kt == 3 else iain)
 
 
+# A meter's key is asked for more than once while its tokens are made (a key change set and
+# the credit under the new key): the last few are kept, in this process only.
+@functools.lru_cache(maxsize=8)
 def dkga02(vending_key, iin, iain, sgc, ti, kt, krn):
     """8-byte decoder key: DES_VK(X) ^ X ^ VK with X = PAN block ^ control block."""
     if len(vending_key) != 8:
@@ -37,6 +41,7 @@ def dkga02(vending_key, iin, iain, sgc, ti, kt, krn):
     return bytes(a ^ b ^ c for a, b, c in zip(out, x, vending_key))
 
 
+@functools.lru_cache(maxsize=8)
 def dkga04(vending_key, ea, base_date, pan, sgc, ti, kt, krn):
     """8-byte (STA) or 16-byte (MISTY1) decoder key from an HMAC-SHA-256 over the meter's data."""
     if len(vending_key) != 20:

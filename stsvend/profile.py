@@ -43,12 +43,14 @@ def excerpt(value, width=24):
     return "%s... (%s)" % (text[:width], "%d characters" % n if n is not None else "cut")
 
 
+_DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)  # a digit doubled, its two digits added
+
+
 def luhn_digit(digits):
     """The Luhn check digit of a string of digits."""
-    total = 0
-    for i, c in enumerate(reversed(digits)):
-        d = int(c) * (2 if i % 2 == 0 else 1)
-        total += d - 9 if d > 9 else d
+    # From the right, the first digit and every second one after it are doubled.
+    total = sum(map(_DOUBLED.__getitem__, map(int, digits[-1::-2])))
+    total += sum(map(int, digits[-2::-2]))
     return (10 - total % 10) % 10
 
 

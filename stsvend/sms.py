@@ -32,17 +32,16 @@ class SmsError(ValueError):
     """A template that cannot make a customer's text, or a text no SMS can carry."""
 
 
+_NOT_BASIC = str.maketrans("", "", _BASIC)  # (str.translate drops the basic characters)
+_NOT_EITHER = str.maketrans("", "", _EXTENSION)
+
+
 def gsm7_length(text):
     """Characters one SMS counts for `text` in GSM-7, or None if it has a character GSM-7 lacks."""
-    n = 0
-    for c in text:
-        if c in _BASIC:
-            n += 1
-        elif c in _EXTENSION:
-            n += 2
-        else:
-            return None
-    return n
+    rest = text.translate(_NOT_BASIC)  # what is left: extension characters, or none of GSM-7's
+    if rest.translate(_NOT_EITHER):
+        return None
+    return len(text) + len(rest)  # (an extension character counts twice)
 
 
 def _check(name, text):

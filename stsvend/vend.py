@@ -4,11 +4,12 @@ import random
 
 from sts import amount, vending
 from sts.blocks import REGISTERS, encode
-from sts.codec import cipher
+from sts.codec import cipher  # noqa: F401 - decoding, for those who take it from here
 from sts.digits import grouped
 from sts.kinds import NEXT_BASE
 from sts.vending import COMMODITIES, MAX_WATTS, carries_watts  # noqa: F401 - the CLI's
 from stsvend import tid as tids
+from stsvend.encrypt import cipher as encrypting  # tokens are made here, never decoded
 
 MANAGEMENT = REGISTERS  # (sts/blocks.py: one table for the vending side and the page)
 # The limits in words; which subclasses carry watts (coded like a transfer amount, in whole
@@ -75,7 +76,7 @@ def _register_token(profile, make, kind, value, when, ledger, rng, what):
     """A token of sts/vending.py's `make` (credit or register) with the next free TID."""
     t = tids.from_time(when, profile.base_date)
     got = ledger.claim(profile.pan, profile.base_date, t) if ledger else t
-    c = cipher(profile.ea, profile.decoder_key())
+    c = encrypting(profile.ea, profile.decoder_key())
     digits, fields = make(kind, value, got, rng.randrange(16), c)
     cls, subclass = (0, COMMODITIES[kind]) if make is vending.credit else (2, REGISTERS[kind])
     note = {}
@@ -216,6 +217,12 @@ def key_change(profile, new, ro=0):
     Returns (tokens, new profile fields). STA keys take 2 sections, MISTY1 keys 4 (the 3rd
     and 4th carry the SGC). Every section is encrypted under the current key.
     """
+    out, target, _ = _key_change(profile, new, ro)
+    return out, target
+
+
+def _key_change(profile, new, ro):
+    """key_change's (tokens, new profile fields) and the new profile (named "meter")."""
     base = next_base_date(profile.base_date) if ro else profile.base_date
     if new.get("base_date", base) != base:
         raise ValueError(
@@ -228,14 +235,15 @@ def key_change(profile, new, ro=0):
         raise ValueError("a key change keeps the encryption algorithm (%s)" % profile.ea)
     moved = profile.__class__(dict(target, vending_key=profile.vending_key.hex()))
     nk = moved.decoder_key()
-    if nk == profile.decoder_key():
+    ok = profile.decoder_key()
+    if nk == ok:
         # With RO set the meter would clear its TID memory under the same key: every old
         # credit token would be accepted again.
         raise ValueError(
             "the new decoder key equals the current one: change --krn, --kt, "
             "--ti or --sgc (with DKGA04 --rollover changes it too)"
         )
-    old = cipher(profile.ea, profile.decoder_key())
+    old = encrypting(profile.ea, ok)
     secs = vending.sections(
         nk, target["kt"], target["krn"], target["ken"], int(target["ti"]), ro, int(target["sgc"])
     )
@@ -251,7 +259,7 @@ def key_change(profile, new, ro=0):
         )
         for i, (sub, f) in enumerate(secs)
     ]
-    return out, target
+    return out, target, moved
 
 
 class AlreadyMoved(ValueError):
@@ -274,11 +282,9 @@ def migration(profile, tenths, when, ledger=None, rng=random, commodity="electri
         )
     if profile.krn >= 9:
         raise ValueError("KRN %d is the last: a migration needs KRN + 1" % profile.krn)
-    kcts, target = key_change(profile, {"krn": profile.krn + 1}, ro=1)
+    kcts, target, moved = _key_change(profile, {"krn": profile.krn + 1}, ro=1)
     if not tenths:
         return kcts, target
-    moved = profile.__class__(
-        dict(target, name=profile.name, vending_key=profile.vending_key.hex())
-    )
+    moved.name = profile.name  # (the profile under the new key, validated once)
     last = credit(moved, commodity, tenths, when, ledger, rng)
     return kcts + [last], target

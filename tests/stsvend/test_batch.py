@@ -398,7 +398,9 @@ def test_crash_between_ledger_and_output_reissues_nothing(
     tmp_path, key_files, run_batch, monkeypatch, workers
 ):
     """Killed after a chunk's TIDs are committed, before its rows are written: the rerun writes
-    those rows with the codes the ledger kept, and claims no TID for them again."""
+    those rows with the codes the ledger kept, and claims no TID for them again. With 2
+    workers the units after it may be committed too (workers claim as they go): those are
+    written the same way."""
     f = fleet(tmp_path, 30)
     out = str(tmp_path / "o.csv")
     args = (
@@ -425,11 +427,13 @@ def test_crash_between_ledger_and_output_reissues_nothing(
     monkeypatch.setattr(batch, "_after_commit", crash)
     code, _, err = run_batch(*args, seed=False)
     assert code == 130 and "run the same command again" in err
-    assert len(read_out(out)) == 8 and len(issued(str(tmp_path / "ledger.db"))) == 16
+    committed = len(issued(str(tmp_path / "ledger.db")))
+    assert len(read_out(out)) == 8
+    assert committed == 16 if workers == "1" else committed >= 16
     monkeypatch.setattr(batch, "_after_commit", None)
     code, _, err = run_batch(*args, seed=False)  # unseeded: only the ledger can give them back
     assert code == 0, err
-    assert "8 meter(s) issued before the interruption" in err
+    assert "%d meter(s) issued before the interruption" % (committed - 8) in err
     rows = {r["pan"]: r for r in read_out(out)}
     for r in lost:  # the very codes committed before the crash
         assert codes(rows[r[1]]) == [c for c in r[7:12] if c]
