@@ -103,31 +103,38 @@ def board_root(out, firmware=FIRMWARE, march=MARCH):
     return out
 
 
-def demo_files(out, tokens, seed=2026):
-    """/meter.json for the demo meter and /keys.txt: the heap at boot, `tokens` credit tokens
-    (a reading after CHECKPOINT of them), the balance short code. Returns the tenths bought."""
+def demo_files(out, tokens, reboot_tokens=0, seed=2026):
+    """meter.json for the demo meter and keys.txt for its first power-up: no key held (no
+    self-test), the heap at boot and the modules loaded, `tokens` credit tokens (the heap
+    after CHECKPOINT of them and at the end). With reboot_tokens, keys2.txt for a second
+    power-up on the state the first left: the same, with that many tokens (boot() moves it
+    to keys.txt). Returns the tenths bought."""
     import json
 
     from stsvend import profile, vend
-
-    prof = profile.load(os.path.join(ROOT, "stsvend", "profiles", "demo.json"))
     from tools.deploy import meter_json
 
+    prof = profile.load(os.path.join(ROOT, "stsvend", "profiles", "demo.json"))
     with open(os.path.join(out, "meter.json"), "w") as f:
         json.dump(meter_json(prof, DEMO_MADE), f)
     rng = random.Random(seed)
     t0 = dt.datetime(2024, 1, 2, tzinfo=dt.timezone.utc)
     total = 0
-    with open(os.path.join(out, "keys.txt"), "w") as f:
-        f.write("idle 30\nmem boot\nmodules\n")  # no key held at power-up: no self-test
-        for i in range(tokens):
-            if i == CHECKPOINT:
-                f.write("mem after %d tokens\n" % i)
-            when = t0 + dt.timedelta(minutes=i)
-            t = vend.credit(prof, "electricity", rng.randrange(1, 40), when, None, rng)
-            total += t.extra["encoded_tenths"]
-            f.write(t.digits + "#\n")
-        f.write("mem after %d tokens\n" % tokens)
+    minute = 0
+    for name, n in (("keys.txt", tokens), ("keys2.txt", reboot_tokens)):
+        if name == "keys2.txt" and not n:
+            break
+        with open(os.path.join(out, name), "w") as f:
+            f.write("idle 30\nmem boot\nmodules\n")
+            for i in range(n):
+                if i == CHECKPOINT:
+                    f.write("mem after %d tokens\n" % i)
+                when = t0 + dt.timedelta(minutes=minute)
+                minute += 1
+                t = vend.credit(prof, "electricity", rng.randrange(1, 40), when, None, rng)
+                total += t.extra["encoded_tenths"]
+                f.write(t.digits + "#\n")
+            f.write("mem after %d tokens\n" % n)
     return total
 
 
@@ -234,42 +241,63 @@ def mem_readings(lines):
     return out
 
 
+def power_up(q, args, label, shown, before=""):
+    """One power-up of the board in qemu: mount, import main, until its keys run out. The
+    heap readings {label: ...}, or None (the output's end is printed)."""
+    lines = []
+
+    def each(line):
+        lines.append(line)
+        if line.startswith("SHOW "):
+            top = line[5:].split("|")[0].strip()
+            shown[top] = shown.get(top, 0) + 1
+        elif args.verbose or not line.startswith(("GC:", " No.", " Max", "mem:", "stack:")):
+            print(line, flush=True)
+
+    pad = 0
+    if args.heap:  # the heap's first bytes taken for good: what is left is a smaller heap
+        code = "import gc\n_pad = bytearray(gc.mem_free() + gc.mem_alloc() - %d)\nprint(len(_pad))"
+        pad = int(re.search(r"\d+", q.run(code % args.heap)[0]).group())
+    q.run(MOUNT % (FS_ADDR, BLOCKS, BLOCK) + before, each=each)
+    out, err = q.run("import main", timeout=args.timeout, each=each)
+    if "END" not in lines:
+        print(err[-3000:])
+        print("emulate: %s: the meter did not run to the end of its keys" % label)
+        return None
+    mem = {"%s: %s" % (label, k): v for k, v in mem_readings(lines).items()}
+    for m in mem.values():
+        m["alloc"] -= pad  # (rounded up to whole blocks: a few bytes more than the heap asked)
+    return mem
+
+
 def boot(args):
     firmware = elf(args.build)
     need_tools()
     tmp = tempfile.mkdtemp(prefix="stsmeter_emulate_")
     try:
         root = board_root(os.path.join(tmp, "root"), args.firmware)
-        total = demo_files(root, args.tokens)
+        total = demo_files(root, args.tokens, args.reboot_tokens)
         image = lfs_image(root, os.path.join(tmp, "lfs.img"))
         q = Qemu(firmware, image)
-        lines = []
         shown = {}
-
-        def each(line):
-            lines.append(line)
-            if line.startswith("SHOW "):
-                top = line[5:].split("|")[0].strip()
-                shown[top] = shown.get(top, 0) + 1
-            elif args.verbose or not line.startswith(("SHOW", "GC:", " No.", " Max")):
-                print(line, flush=True)
-
+        started = time.time()
         try:
-            q.run(MOUNT % (FS_ADDR, BLOCKS, BLOCK), each=each)
-            started = time.time()
-            out, err = q.run("import main", timeout=args.timeout, each=each)
+            mem = power_up(q, args, "first boot", shown)
+            if mem is not None and args.reboot_tokens:
+                # a power cut: the heap starts again, the file system (RAM outside it) stays
+                q.t.enter_raw_repl(soft_reset=True)
+                keys = "os.remove('keys.txt')\nos.rename('keys2.txt', 'keys.txt')\n"
+                again = power_up(q, args, "reboot", shown, keys)
+                mem = None if again is None else dict(mem, **again)
         finally:
             q.close()
-        if "END" not in lines:
-            print(err[-3000:])
-            print("emulate: the meter did not run to the end of its keys")
+        took = time.time() - started
+        print("results shown: %s; tenths bought: %d; %.0f s" % (shown, total, took))
+        if mem is None:
             return 1
-        mem = mem_readings(lines)
-        print("results shown: %s" % shown)
-        print("tenths bought: %d; %.0f s" % (total, time.time() - started))
         for label, m in mem.items():
             print(
-                "%-22s in use %6d B  free %6d B  largest free block %s B"
+                "%-30s in use %6d B  free %6d B  largest free block %s B"
                 % (label, m["alloc"], m["free"], m.get("max_free", "?"))
             )
         return 0
@@ -362,7 +390,8 @@ for name in sorted(dir(mod)):
             getattr(mod, name)()
             print("PASS " + name)
         except Exception as e:
-            print("FAIL %%s: %%s %%s" %% (name, type(e).__name__, e))
+            v = "SKIP" if type(e).__name__ == "SkipTest" else "FAIL"
+            print("%%s %%s: %%s %%s" %% (v, name, type(e).__name__, e))
 import scratch
 scratch.cleanup()
 print("DONE")
@@ -399,13 +428,13 @@ def rules(args):
             for module in args.modules or RULES:
                 q.t.enter_raw_repl(soft_reset=True)  # a fresh heap for each module
                 q.run(MOUNT % (FS_ADDR, RULES_BLOCKS, BLOCK))
-                seen = {"PASS": 0, "FAIL": 0}
+                seen = {"PASS": 0, "FAIL": 0, "SKIP": 0}
 
                 def each(line, seen=seen, module=module):
                     verdict = line.split(" ", 1)[0]
                     if verdict in seen:
                         seen[verdict] += 1
-                    if verdict == "FAIL" or args.verbose:
+                    if verdict in ("FAIL", "SKIP") or args.verbose:
                         print("%s: %s" % (module, line), flush=True)
 
                 out, err = q.run(
@@ -415,7 +444,11 @@ def rules(args):
                     print("%s: stopped: %s" % (module, err.strip()[-1500:]))
                     seen["stopped"] = 1
                 counts[module] = seen
-                print("%s: %d pass, %d fail" % (module, seen["PASS"], seen["FAIL"]), flush=True)
+                print(
+                    "%s: %d pass, %d fail, %d skipped (the port lacks a module)"
+                    % (module, seen["PASS"], seen["FAIL"], seen["SKIP"]),
+                    flush=True,
+                )
         finally:
             q.close()
     finally:
@@ -427,7 +460,14 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__)
     sub = ap.add_subparsers(dest="what", required=True)
     b = sub.add_parser("boot", help="boot the demo meter from LittleFS and type tokens")
-    b.add_argument("--tokens", type=int, default=200)
+    b.add_argument("--tokens", type=int, default=200, help="typed after the first boot")
+    b.add_argument("--reboot-tokens", type=int, default=0, help="typed after a second boot")
+    b.add_argument(
+        "--heap",
+        type=int,
+        default=0,
+        help="bytes: a heap that small, out of a larger build's (the rest taken at power-up)",
+    )
     b.add_argument("--verbose", action="store_true", help="print every result shown")
     i = sub.add_parser("imports", help="the heap after each module of the boot")
     r = sub.add_parser("rules", help="tests/mp's rule modules, from .mpy on LittleFS")

@@ -7,12 +7,15 @@ import startup
 from board_rules import FAULT, Watchdog, _credit, _dev, _read, _run, _typed
 from net import settings
 
+from scratch import needs
+
 
 def _home(**parts):
     return settings.parse(dict({"low_credit": 5}, **parts))
 
 
 def test_with_the_network_gone_the_home_meter_shows_what_a_keypad_meter_shows():
+    needs("asyncio")
     keys = _typed(_credit(2000, 100)) + [None] * 60 + _typed("12345678901234567890") + [None] * 5
     plain = _dev(list(keys), wdt=Watchdog())
     _run(plain)
@@ -29,6 +32,8 @@ def test_with_the_network_gone_the_home_meter_shows_what_a_keypad_meter_shows():
 
 
 def test_an_error_in_a_pass_of_the_home_meter_opens_the_relay_and_shows_the_fault():
+    needs("asyncio")
+
     class Boom(Exception):
         pass
 

@@ -8,7 +8,7 @@ import subprocess
 import pytest
 
 from conftest import micropython_binary
-from tools import emulate, path_env
+from tools import FIRMWARE, TESTS_MP, emulate, path_env
 
 # The smallest heap in which the 64-bit port boots the demo meter from .mpy and types
 # tokens, with a few KB to spare (a 32-bit board's objects are half the size: 64 KB there).
@@ -92,3 +92,26 @@ def test_the_littlefs_image_holds_the_tree(tmp_path):
     assert sorted(fs.listdir("/")) == ["main.py", "state", "sts"]
     with fs.open("/sts/a.mpy", "rb") as f:
         assert f.read() == bytes(range(256)) * 20
+
+
+def test_a_rule_the_port_cannot_run_is_skipped_not_failed(tmp_path):
+    # tests/mp/scratch.needs: the qemu port has no asyncio, so the home meter's rules say SKIP
+    # there (tools/emulate.py rules); a rule that fails still says FAIL.
+    (tmp_path / "port_rules.py").write_text(
+        "from scratch import needs\n"
+        "def test_needs_a_module():\n    needs('no_such_module_here')\n"
+        "def test_fails():\n    raise AssertionError('no')\n"
+        "def test_passes():\n    needs('json')\n"
+    )
+    r = subprocess.run(
+        [micropython_binary(), os.path.join(TESTS_MP, "mptest.py"), "port_rules"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=path_env(FIRMWARE, TESTS_MP, str(tmp_path)),
+    )
+    assert r.stdout.splitlines() == [
+        "FAIL test_fails: AssertionError no",
+        "SKIP test_needs_a_module: SkipTest no no_such_module_here on this port",
+        "PASS test_passes",
+    ], r.stdout + r.stderr
