@@ -241,7 +241,7 @@ def mem_readings(lines):
     return out
 
 
-def power_up(q, args, label, shown, before=""):
+def power_up(q, args, label, shown, before="", heap=0):
     """One power-up of the board in qemu: mount, import main, until its keys run out. The
     heap readings {label: ...}, or None (the output's end is printed)."""
     lines = []
@@ -255,9 +255,9 @@ def power_up(q, args, label, shown, before=""):
             print(line, flush=True)
 
     pad = 0
-    if args.heap:  # the heap's first bytes taken for good: what is left is a smaller heap
+    if heap:  # the heap's first bytes taken for good: what is left is a smaller heap
         code = "import gc\n_pad = bytearray(gc.mem_free() + gc.mem_alloc() - %d)\nprint(len(_pad))"
-        pad = int(re.search(r"\d+", q.run(code % args.heap)[0]).group())
+        pad = int(re.search(r"\d+", q.run(code % heap)[0]).group())
     q.run(MOUNT % (FS_ADDR, BLOCKS, BLOCK) + before, each=each)
     out, err = q.run("import main", timeout=args.timeout, each=each)
     if "END" not in lines:
@@ -282,12 +282,13 @@ def boot(args):
         shown = {}
         started = time.time()
         try:
-            mem = power_up(q, args, "first boot", shown)
+            first = args.heap if args.first_heap is None else args.first_heap
+            mem = power_up(q, args, "first boot", shown, heap=first)
             if mem is not None and args.reboot_tokens:
                 # a power cut: the heap starts again, the file system (RAM outside it) stays
                 q.t.enter_raw_repl(soft_reset=True)
                 keys = "os.remove('keys.txt')\nos.rename('keys2.txt', 'keys.txt')\n"
-                again = power_up(q, args, "reboot", shown, keys)
+                again = power_up(q, args, "reboot", shown, keys, args.heap)
                 mem = None if again is None else dict(mem, **again)
         finally:
             q.close()
@@ -348,11 +349,13 @@ def imports(args):
         try:
             q.run(MOUNT % (FS_ADDR, BLOCKS, BLOCK), each=print)
             code = (
-                "import gc\nfor n in %r:\n"
-                "    before = gc.mem_alloc()\n"
+                "import gc\ngc.collect()\nlast = gc.mem_alloc()\nfor n in %r:\n"
                 "    __import__(n)\n"
                 "    gc.collect()\n"
-                "    print('IMPORT %%-20s %%6d %%6d' %% (n, gc.mem_alloc(), gc.mem_free()))\n"
+                "    a = gc.mem_alloc()\n"
+                "    f = gc.mem_free()\n"
+                "    print('%%-20s +%%6d  in use %%6d  free %%7d' %% (n, a - last, a, f))\n"
+                "    last = a\n"
             ) % (order,)
             out, err = q.run(code, timeout=args.timeout, each=print)
             if err:
@@ -467,6 +470,11 @@ def main(argv=None):
         type=int,
         default=0,
         help="bytes: a heap that small, out of a larger build's (the rest taken at power-up)",
+    )
+    b.add_argument(
+        "--first-heap",
+        type=int,
+        help="bytes: the first boot's (provisioning) heap, when not --heap's (0: the build's)",
     )
     b.add_argument("--verbose", action="store_true", help="print every result shown")
     i = sub.add_parser("imports", help="the heap after each module of the boot")
