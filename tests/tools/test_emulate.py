@@ -64,7 +64,7 @@ def test_the_board_is_not_in_the_self_test_when_no_key_is_held(board_root):
 def test_boot_order_puts_what_a_module_imports_first():
     order = emulate.boot_order("startup")
     assert order[-1] == "startup"
-    assert order.index("sts.sta") < order.index("meter.meter") < order.index("app")
+    assert order.index("meter.store") < order.index("meter.meter") < order.index("app")
     assert "ui.codes" not in order and "net.settings" not in order  # imported when used
 
 
