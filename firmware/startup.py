@@ -1,12 +1,16 @@
 # startup.py  a board's power-up and its loop around app.Loop: the watchdog, the fail-safe,
 # the self-test with * held. main.py calls boot(board); compiled to .mpy with the rest (a
 # board compiles main.py from source at every start, so that stays three lines).
+import gc
+import os
 import time
 
 from app import Loop, fit, log
 
 from meter.results import STORAGE
 from ui.texts import RESULT
+
+HOME = "/home.json"  # net/settings.py's PATH: without it, net/ is never loaded
 
 
 def fail_safe(dev):
@@ -59,13 +63,19 @@ def service_key_held(dev, key="*", scans=30):
 
 def home_settings(dev):
     """The home meter's settings (dev["settings"] or /home.json: net/settings.py), or None:
-    no file, a build without net/, or a file that does not parse (logged: a keypad meter)."""
+    no file (net/ is not loaded: a keypad meter's heap), a build without net/, or a file that
+    does not parse (logged: a keypad meter)."""
+    path = dev.get("settings", HOME)
     try:
-        from net.settings import PATH, load
+        os.stat(path)
+    except OSError:
+        return None
+    try:
+        from net.settings import load
     except ImportError:
         return None
     try:
-        return load(dev.get("settings", PATH))
+        return load(path)
     except ValueError as e:  # (the message names the field, never its value)
         log(dev, "home.json: %s: no network" % e)
         return None
@@ -90,4 +100,5 @@ def boot(board):
         from machine import WDT
 
         dev["wdt"] = WDT(timeout=wdt_ms)
-    run(dev)
+    gc.collect()  # what the power-up left (main.py's compilation) is not in the meter's way
+    run(dev, getattr(board, "PERIOD_MS", 20))

@@ -7,12 +7,15 @@ import startup
 from board_rules import FAULT, Watchdog, _credit, _dev, _read, _run, _typed
 from net import settings
 
+from scratch import needs
+
 
 def _home(**parts):
     return settings.parse(dict({"low_credit": 5}, **parts))
 
 
 def test_with_the_network_gone_the_home_meter_shows_what_a_keypad_meter_shows():
+    needs("asyncio")
     keys = _typed(_credit(2000, 100)) + [None] * 60 + _typed("12345678901234567890") + [None] * 5
     plain = _dev(list(keys), wdt=Watchdog())
     _run(plain)
@@ -29,6 +32,8 @@ def test_with_the_network_gone_the_home_meter_shows_what_a_keypad_meter_shows():
 
 
 def test_an_error_in_a_pass_of_the_home_meter_opens_the_relay_and_shows_the_fault():
+    needs("asyncio")
+
     class Boom(Exception):
         pass
 
@@ -79,3 +84,16 @@ def test_a_home_json_that_does_not_parse_leaves_a_keypad_meter_and_a_log_without
     dev["settings"] = dev["log"] + ".none"
     assert startup.home_settings(dev) is None  # no file: a keypad meter, nothing logged
     assert _read(dev["log"]) == ""
+
+
+def test_startup_looks_for_the_settings_where_net_keeps_them_and_loads_them():
+    # startup.py names the file itself, so that a keypad meter never loads net/ to learn
+    # there is none; the two names are one fact.
+    assert startup.HOME == settings.PATH
+    dev = _dev([None])
+    path = dev["log"] + ".home.json"
+    with open(path, "w") as f:
+        json.dump({"mqtt": {"host": "10.0.0.2"}, "low_credit": 2.5}, f)
+    dev["settings"] = path
+    s = startup.home_settings(dev)
+    assert s.mqtt["host"] == "10.0.0.2" and s.low_credit == 25, s
