@@ -1,16 +1,59 @@
 # startup.py  a board's power-up and its loop around app.Loop: the watchdog, the fail-safe,
 # the self-test with * held. main.py calls boot(board); compiled to .mpy with the rest (a
 # board compiles main.py from source at every start, so that stays three lines).
+# The meter's modules are imported by run(), not here: the cipher's first (cipher_first), into
+# a heap still in one piece, then the rest of the meter (app).
 import gc
 import os
 import time
 
-from app import Loop, fit, log
-
-from meter.results import STORAGE
-from ui.texts import RESULT
-
 HOME = "/home.json"  # net/settings.py's PATH: without it, net/ is never loaded
+PROFILE = "/meter.json"  # app.meter_for's provisioning file, unless the board names one
+GC_EVERY = 2048  # bytes allocated between two collections in the loop (see run)
+_EA = {7: "sta", 11: "misty1"}  # the state record's first byte (sts.codec.EA's codes)
+
+
+def cipher_ea(dev):
+    """The meter's encryption algorithm, without loading the meter: the first byte of a
+    state slot's record (every format's), else the provisioning file's "ea" (a first start);
+    None when neither says. A slot that is torn or bad may name none: the meter then loads
+    its cipher itself, later."""
+    for slot in (0, 1):
+        try:
+            with open("%s.%d" % (dev["state"], slot), "rb") as f:
+                head = f.read(11)  # the store's head (magic, sequence, length), then the EA
+        except OSError:
+            continue
+        if len(head) == 11 and head[:3] == b"STM" and head[10] in _EA:
+            return _EA[head[10]]
+    data = dev.get("provision")
+    if data is None:
+        try:
+            import json
+
+            with open(dev.get("profile", PROFILE)) as f:
+                data = json.load(f)
+        except (OSError, ValueError):  # none, or not JSON: app.meter_for says why
+            return None
+    ea = data.get("ea") if isinstance(data, dict) else None
+    return ea if ea in _EA.values() else None
+
+
+def cipher_first(dev):
+    """The viper kernels' machine code and the meter's cipher (STA's two 2 KB table
+    constants, or MISTY1's), imported before the rest of the meter: each needs a run of
+    the heap in one piece, which a 64 KB heap from a file system no longer has once the
+    meter's modules are in (docs/emulation.md). What reading the state or the provisioning
+    file left is collected first."""
+    ea = cipher_ea(dev)
+    gc.collect()
+    from sts import kernels  # noqa: F401  (the machine code first: the longest run)
+
+    if ea is not None:
+        from sts.codec import cipher_class
+
+        cipher_class(ea)
+    gc.collect()
 
 
 def fail_safe(dev):
@@ -23,9 +66,23 @@ def fail_safe(dev):
         except Exception:  # noqa: BLE001, S110 - the next part is tried all the same
             pass
     try:
+        from app import fit  # (loaded by run(), unless that failed too)
+
+        from meter.results import STORAGE
+        from ui.texts import RESULT
+
         dev["display"].show(fit(RESULT[STORAGE], dev["display"]))
     except Exception:  # noqa: BLE001, S110 - the display may be what failed
         pass
+
+
+def _log(dev, text, exc=None):
+    """app.log (which never raises), or nothing where app did not load."""
+    try:
+        from app import log
+    except Exception:  # noqa: BLE001 - e.g. the MemoryError that stopped its import
+        return
+    log(dev, text, exc)
 
 
 def run(dev, period_ms=20):
@@ -34,20 +91,25 @@ def run(dev, period_ms=20):
     the board, which reads its state again (supply off until then)."""
     dev["relay"].set(False)
     try:
+        cipher_first(dev)
+        from app import Loop
+
         loop = Loop(dev)
+        gc.collect()
+        gc.threshold(GC_EVERY)
         if dev.get("home") is not None:  # a home meter: the same passes, the network beside
             from net.home import serve
 
-            serve(loop, dev["home"], period_ms, lambda text: log(dev, text))
+            serve(loop, dev["home"], period_ms, lambda text: _log(dev, text))
         while True:
             loop.step()
             time.sleep_ms(period_ms)
     except BaseException as e:  # a bug, a driver, Ctrl-C: never a closed relay left behind
         fail_safe(dev)  # (raises nothing)
         if isinstance(e, KeyboardInterrupt):
-            log(dev, "stopped (Ctrl-C)")
+            _log(dev, "stopped (Ctrl-C)")
         else:
-            log(dev, "METER FAULT", e)
+            _log(dev, "METER FAULT", e)
         raise
 
 
@@ -77,7 +139,7 @@ def home_settings(dev):
     try:
         return load(path)
     except ValueError as e:  # (the message names the field, never its value)
-        log(dev, "home.json: %s: no network" % e)
+        _log(dev, "home.json: %s: no network" % e)
         return None
 
 

@@ -307,6 +307,21 @@ def boot(args):
 
 
 # -- where the heap goes at boot -----------------------------------------------------------
+# What a board's power-up imports, in startup.run's order: startup, the cipher first (its
+# cipher_first: the viper kernels, then the demo meter's STA), then the rest of the meter
+# (app). tests/tools/test_emulate.py checks a boot against it.
+BOOT = ("startup", "sts.kernels", "sts.codec", "sts.sta", "app")
+
+
+def boot_sequence(firmware=FIRMWARE):
+    """Every firmware module a board's boot loads before its first key, dependencies first,
+    in the order it loads them (BOOT's, each with what it imports at module level)."""
+    seen = []
+    for top in BOOT:
+        boot_order(top, firmware, seen)
+    return seen
+
+
 def boot_order(top="startup", firmware=FIRMWARE, seen=None):
     """The firmware modules `top` imports at module level, dependencies first (as the board
     loads them), from their source."""
@@ -339,7 +354,7 @@ def boot_order(top="startup", firmware=FIRMWARE, seen=None):
 def imports(args):
     firmware = elf(args.build)
     need_tools()
-    order = boot_order("startup", args.firmware)
+    order = boot_sequence(args.firmware)
     tmp = tempfile.mkdtemp(prefix="stsmeter_emulate_")
     try:
         root = board_root(os.path.join(tmp, "root"), args.firmware)

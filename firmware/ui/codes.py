@@ -1,8 +1,8 @@
 # codes.py  the short codes' screens (digits then Enter: ui/texts.py CODES): the edition,
 # balance, last result, TID memory, key data, PAN. Loaded at the first short code typed: a
 # board's heap holds none of it while the meter is only given tokens (docs/emulation.md).
-from meter.key_change import sections_for
 from meter.results import ACCEPT, STORAGE, Result
+from meter.sections import sections_for
 from sts.kinds import WHAT
 from ui.ui import tenths
 

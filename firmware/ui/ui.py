@@ -163,7 +163,7 @@ class Ui:
                 supply=self.t.SUPPLY_WORD[m.relay_closed()], seconds=left
             )
         elif kc.held and kc.age <= kc.window * 1000:  # gone once the window passed
-            from meter.key_change import sections_for  # (a key change's own module)
+            from meter.sections import sections_for
 
             second = self.t.KCT_HELD.format(
                 n=kc.count(), m=len(sections_for(m.ea)), seconds=kc.window - kc.age // 1000
