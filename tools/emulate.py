@@ -103,27 +103,35 @@ def board_root(out, firmware=FIRMWARE, march=MARCH):
     return out
 
 
-def demo_files(out, tokens, reboot_tokens=0, seed=2026):
-    """meter.json for the demo meter and keys.txt for its first power-up: no key held (no
-    self-test), the heap at boot and the modules loaded, `tokens` credit tokens (the heap
-    after CHECKPOINT of them and at the end). With reboot_tokens, keys2.txt for a second
-    power-up on the state the first left: the same, with that many tokens (boot() moves it
-    to keys.txt). Returns the tenths bought."""
+def demo_files(out, tokens, reboot_tokens=0, seed=2026, kind=None, key_change=False):
+    """meter.json for the demo meter (or a meter of bench/kinds.py's `kind`) and keys.txt
+    for its first power-up: no key held (no self-test), the heap at boot and the modules
+    loaded, `tokens` credit tokens (the heap after CHECKPOINT of them and at the end). With
+    reboot_tokens, keys2.txt for a second power-up on the state the first left: the same,
+    with that many tokens (boot() moves it to keys.txt). key_change: the last power-up ends
+    with a key change set to KRN + 1 and a credit token under the new key, the heap and the
+    modules after them. Returns the tenths bought."""
     import json
 
     from stsvend import profile, vend
     from tools.deploy import meter_json
 
-    prof = profile.load(os.path.join(ROOT, "stsvend", "profiles", "demo.json"))
+    if kind is None:
+        prof = profile.load(os.path.join(ROOT, "stsvend", "profiles", "demo.json"))
+        made = DEMO_MADE
+    else:
+        from bench import kinds
+
+        prof = kinds.profile(kind)
+        made = kinds._MADE[prof.base_date]
     with open(os.path.join(out, "meter.json"), "w") as f:
-        json.dump(meter_json(prof, DEMO_MADE), f)
+        json.dump(meter_json(prof, made), f)
     rng = random.Random(seed)
-    t0 = dt.datetime(2024, 1, 2, tzinfo=dt.timezone.utc)
+    t0 = made + dt.timedelta(days=1)
     total = 0
     minute = 0
-    for name, n in (("keys.txt", tokens), ("keys2.txt", reboot_tokens)):
-        if name == "keys2.txt" and not n:
-            break
+    runs = [("keys.txt", tokens)] + ([("keys2.txt", reboot_tokens)] if reboot_tokens else [])
+    for name, n in runs:
         with open(os.path.join(out, name), "w") as f:
             f.write("idle 30\nmem boot\nmodules\n")
             for i in range(n):
@@ -135,6 +143,16 @@ def demo_files(out, tokens, reboot_tokens=0, seed=2026):
                 total += t.extra["encoded_tenths"]
                 f.write(t.digits + "#\n")
             f.write("mem after %d tokens\n" % n)
+            if key_change and name == runs[-1][0]:
+                kcts, target = vend.key_change(prof, {"krn": prof.krn % 9 + 1})
+                moved = profile.Profile(
+                    dict(target, name=prof.name, vending_key=prof.vending_key.hex())
+                )
+                when = t0 + dt.timedelta(minutes=minute)
+                t = vend.credit(moved, "electricity", 10, when, None, rng)
+                total += t.extra["encoded_tenths"]
+                f.writelines(k.digits + "#\n" for k in kcts)
+                f.write(t.digits + "#\nmem after the key change\nmodules\n")
     return total
 
 
@@ -276,7 +294,9 @@ def boot(args):
     tmp = tempfile.mkdtemp(prefix="stsmeter_emulate_")
     try:
         root = board_root(os.path.join(tmp, "root"), args.firmware)
-        total = demo_files(root, args.tokens, args.reboot_tokens)
+        total = demo_files(
+            root, args.tokens, args.reboot_tokens, kind=args.kind, key_change=args.key_change
+        )
         image = lfs_image(root, os.path.join(tmp, "lfs.img"))
         q = Qemu(firmware, image)
         shown = {}
@@ -490,6 +510,12 @@ def main(argv=None):
         "--first-heap",
         type=int,
         help="bytes: the first boot's (provisioning) heap, when not --heap's (0: the build's)",
+    )
+    b.add_argument("--kind", help="a meter of bench/kinds.py's KINDS (default: the demo meter)")
+    b.add_argument(
+        "--key-change",
+        action="store_true",
+        help="the last power-up ends with a key change and a credit under the new key",
     )
     b.add_argument("--verbose", action="store_true", help="print every result shown")
     i = sub.add_parser("imports", help="the heap after each module of the boot")

@@ -19,13 +19,13 @@ from tools import FIRMWARE, ROOT, TESTS_MP, emulate, path_env
 HEAP = "84K"
 
 
-def boot(root, heap, tokens, extra=(), build=True, before=""):
+def boot(root, heap, tokens, extra=(), build=True, before="", **files):
     """The emulated board's boot in micropython (unix, x64 .mpy) in root/: its output lines.
     build=False: a power-up of the board already there (its state kept), with only `extra`
-    as its keys. `before`: code run before main is imported."""
+    as its keys. `before`: code run before main is imported; `files`: demo_files' options."""
     if build:
         emulate.board_root(root, march="x64")
-        emulate.demo_files(root, tokens)
+        emulate.demo_files(root, tokens, **files)
     with open(os.path.join(root, "keys.txt"), "a" if build else "w") as f:
         f.writelines(line + "\n" for line in extra)
     r = subprocess.run(
@@ -63,6 +63,17 @@ def test_the_meter_boots_from_mpy_and_types_tokens_in_a_pinned_heap(board_root):
     # codes' screens; the first short code loads those.
     assert not [m for m in first if m.startswith("net") or m == "ui.codes"], first
     assert "ui.codes" in last, last
+
+
+def test_a_misty1_meter_boots_types_tokens_and_changes_its_key_in_the_pinned_heap(board_root):
+    # In 80K, 4K less than the STA meter: its key schedule is filled in place (lists grown to
+    # 76 words wanted a run of 512 bytes, on a board too, that the heap no longer had once the
+    # meter was loaded: 80K did not boot it).
+    out = boot(board_root, "80K", 60, kind="misty1-dkga04-ed1", key_change=True)
+    shown = [line[5:].split("|")[0].strip() for line in out if line.startswith("SHOW")]
+    changes = ["KEY CHANGE %d/4" % n for n in (1, 2, 3)] + ["KEY CHANGED"]
+    assert shown == ["ACCEPT"] * 60 + changes + ["ACCEPT"], shown
+    assert "sts.misty1" in modules(out)[0] and "sts.sta" not in modules(out)[-1], modules(out)
 
 
 def test_the_board_is_not_in_the_self_test_when_no_key_is_held(board_root):
