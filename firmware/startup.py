@@ -96,6 +96,8 @@ def run(dev, period_ms=20):
 
         loop = Loop(dev)
         gc.collect()
+        # Each pass's objects collected as the loop goes, not strewn over every free run
+        # until the heap is full: a state write's file object needs a run of 252 bytes.
         gc.threshold(GC_EVERY)
         if dev.get("home") is not None:  # a home meter: the same passes, the network beside
             from net.home import serve
@@ -106,6 +108,7 @@ def run(dev, period_ms=20):
             time.sleep_ms(period_ms)
     except BaseException as e:  # a bug, a driver, Ctrl-C: never a closed relay left behind
         fail_safe(dev)  # (raises nothing)
+        gc.threshold(-1)  # (the loop's: a test that runs the loop gets the port's back)
         if isinstance(e, KeyboardInterrupt):
             _log(dev, "stopped (Ctrl-C)")
         else:
