@@ -36,7 +36,10 @@ def cipher_ea(dev):
         except (OSError, ValueError):  # none, or not JSON: app.meter_for says why
             return None
     ea = data.get("ea") if isinstance(data, dict) else None
-    return ea if ea in _EA.values() else None
+    for name in _EA.values():
+        if name == ea:
+            return name  # (this module's string: the file's are all garbage now)
+    return None
 
 
 def cipher_first(dev):

@@ -123,6 +123,15 @@ def test_the_boot_loads_the_cipher_before_the_rest_of_the_meter(board_root):
         assert [m for m in loaded if m in emulate.BOOT] == list(emulate.BOOT), loaded
 
 
+def test_startup_names_each_cipher_by_the_code_the_state_record_holds():
+    # startup.cipher_ea reads the record's first byte before sts.codec is loaded
+    import startup
+
+    from sts.codec import EA
+
+    assert startup._EA == {code: name for name, code in EA.items()}
+
+
 def _demo_tokens():
     """The demo meter's credit, a key change set to KRN 2, and credit under the new key."""
     prof = profile.load(os.path.join(ROOT, "stsvend", "profiles", "demo.json"))
