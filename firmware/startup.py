@@ -97,6 +97,9 @@ def run(dev, period_ms=20):
         cipher_first(dev)
         from app import Loop
 
+        # What loading the modules left is collected first: the meter's own objects fill its
+        # holes, and the free run above the modules stays in one piece for what loads later.
+        gc.collect()
         loop = Loop(dev)
         gc.collect()
         # Each pass's objects collected as the loop goes, not strewn over every free run

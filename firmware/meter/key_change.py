@@ -49,16 +49,22 @@ def offer(kc, sub, block, ea, typed=None):
     b[3 * i + 1] = block[1]
     b[3 * i + 2] = block[2]
     if typed is not None and ea == "sta":
-        t = kc._t
-        parse(typed, t)
-        b[3 * i + 6] = t[0]
-        b[3 * i + 7] = t[1]
-        b[3 * i + 8] = t[2]
+        _keep_typed(kc, i, typed)
     kc.held |= 1 << i
     want = (1 << len(sections_for(ea))) - 1
     if outcome == STAGED and kc.held == want:
         return COMPLETE
     return outcome
+
+
+def _keep_typed(kc, i, typed):
+    # An STA section as typed, in the words a MISTY1 set's third and fourth sections use.
+    t = kc._t
+    parse(typed, t)
+    b = kc.blocks
+    b[3 * i + 6] = t[0]
+    b[3 * i + 7] = t[1]
+    b[3 * i + 8] = t[2]
 
 
 def held_field(kc, sub, where):
@@ -128,32 +134,40 @@ def apply(m, sub, b, what, typed):
         # first one) must not end a streak of guesses.
         code = {TIMED_OUT: R.KCT_TIMEOUT, MIXED: R.KCT_MIXED}.get(outcome, R.KCT_STAGED)
         return m._done(R.Result(code, what, n=kc.count(), m=n))
-    kt = held_field(kc, 3, K.KT)
-    ro = held_field(kc, 3, K.RO)
-    key = new_key(kc, m.ea)
-    refused = 0
-    if kt not in (1, 2, 3):
-        refused = R.KEY_TYPE
-    elif key == m.key:
-        # The same key again, perhaps with RO: the TID memory would be emptied and
-        # every credit token typed before would be accepted again.
-        refused = R.SAME_KEY
-    elif ro and m.base_date not in NEXT_BASE:
-        refused = R.LAST_BASE  # no base date after this one: RO would only wipe memory
+    refused = _refused(m, kc)
     if refused:
         kc.drop()  # persisted: the dropped sections must stay dropped after a reboot
         return m._done(R.Result(refused, what))
-    m._set_key(key)
-    m.kt = kt
+    _change(m, kc)
+    return m._done(R.Result(R.KEY_CHANGED, what, n=n, m=n))
+
+
+# (apply's parts: a module loaded after boot finds runs of a few hundred bytes, not 422)
+def _refused(m, kc):
+    """Why meter m refuses the complete set (a result code), or 0."""
+    if held_field(kc, 3, K.KT) not in (1, 2, 3):
+        return R.KEY_TYPE
+    if new_key(kc, m.ea) == m.key:
+        # The same key again, perhaps with RO: the TID memory would be emptied and
+        # every credit token typed before would be accepted again.
+        return R.SAME_KEY
+    if held_field(kc, 3, K.RO) and m.base_date not in NEXT_BASE:
+        return R.LAST_BASE  # no base date after this one: RO would only wipe memory
+    return 0
+
+
+def _change(m, kc):
+    """The complete set's key and key data into meter m, the set kept as typed."""
+    m._set_key(new_key(kc, m.ea))
+    m.kt = held_field(kc, 3, K.KT)
     m.krn = held_field(kc, 3, K.KRN)
     m.ken = (held_field(kc, 3, K.KENHO) << 4) | held_field(kc, 4, K.KENLO)
     m.ti = held_field(kc, 4, K.TI)
     if m.ea == "misty1":
         m.sgc = (held_field(kc, 9, K.SGC12) << 12) | held_field(kc, 8, K.SGC12)
-    if ro:  # the TID memory starts again, from the next base date
+    if held_field(kc, 3, K.RO):  # the TID memory starts again, from the next base date
         m.tids.clear()
         m.base_date = NEXT_BASE[m.base_date]
     keep_done(kc, m.ea, m._decoder.cipher)  # (the old key's, until the next line)
     m._decoder = None
     m.decoder()  # now, while the heap has room in one piece for its tables
-    return m._done(R.Result(R.KEY_CHANGED, what, n=n, m=n))
