@@ -9,7 +9,7 @@ import time
 
 HOME = "/home.json"  # net/settings.py's PATH: without it, net/ is never loaded
 PROFILE = "/meter.json"  # app.meter_for's provisioning file, unless the board names one
-GC_EVERY = 2048  # bytes allocated between two collections in the loop (see run)
+GC_EVERY = 2048  # bytes allocated between two collections, from the boot on (see run)
 _EA = {7: "sta", 11: "misty1"}  # the state record's first byte (sts.codec.EA's codes)
 
 
@@ -94,6 +94,12 @@ def run(dev, period_ms=20):
     the board, which reads its state again (supply off until then)."""
     dev["relay"].set(False)
     try:
+        # A collection every GC_EVERY bytes from here on, the modules' loading too: what each
+        # import leaves is collected before the next one is in, whose pieces fill its holes
+        # (without it the free heap after boot was in pieces of at most 512 bytes, with it
+        # in one of 5 to 6 KB on the emulated Cortex-M3), and each pass's objects as the loop
+        # goes, not strewn over every free run until the heap is full.
+        gc.threshold(GC_EVERY)
         cipher_first(dev)
         from app import Loop
 
@@ -101,10 +107,6 @@ def run(dev, period_ms=20):
         # holes, and the free run above the modules stays in one piece for what loads later.
         gc.collect()
         loop = Loop(dev)
-        gc.collect()
-        # Each pass's objects collected as the loop goes, not strewn over every free run
-        # until the heap is full: a state write's file object needs a run of 252 bytes.
-        gc.threshold(GC_EVERY)
         if dev.get("home") is not None:  # a home meter: the same passes, the network beside
             from net.home import serve
 
