@@ -1,12 +1,62 @@
 # startup.py  a board's power-up and its loop around app.Loop: the watchdog, the fail-safe,
 # the self-test with * held. main.py calls boot(board); compiled to .mpy with the rest (a
 # board compiles main.py from source at every start, so that stays three lines).
+# The meter's modules are imported by run(), not here: the cipher's first (cipher_first), into
+# a heap still in one piece, then the rest of the meter (app).
+import gc
+import os
 import time
 
-from app import Loop, fit, log
+HOME = "/home.json"  # net/settings.py's PATH: without it, net/ is never loaded
+PROFILE = "/meter.json"  # app.meter_for's provisioning file, unless the board names one
+GC_EVERY = 2048  # bytes allocated between two collections, from the boot on (see run)
+_EA = {7: "sta", 11: "misty1"}  # the state record's first byte (sts.codec.EA's codes)
 
-from meter.results import STORAGE
-from ui.texts import RESULT
+
+def cipher_ea(dev):
+    """The meter's encryption algorithm, without loading the meter: the first byte of a
+    state slot's record (every format's), else the provisioning file's "ea" (a first start);
+    None when neither says. A slot that is torn or bad may name none: the meter then loads
+    its cipher itself, later."""
+    for slot in (0, 1):
+        try:
+            with open("%s.%d" % (dev["state"], slot), "rb") as f:
+                head = f.read(11)  # the store's head (magic, sequence, length), then the EA
+        except OSError:
+            continue
+        if len(head) == 11 and head[:3] == b"STM" and head[10] in _EA:
+            return _EA[head[10]]
+    data = dev.get("provision")
+    if data is None:
+        try:
+            import json
+
+            with open(dev.get("profile", PROFILE)) as f:
+                data = json.load(f)
+        except (OSError, ValueError):  # none, or not JSON: app.meter_for says why
+            return None
+    ea = data.get("ea") if isinstance(data, dict) else None
+    for name in _EA.values():
+        if name == ea:
+            return name  # (this module's string: the file's are all garbage now)
+    return None
+
+
+def cipher_first(dev):
+    """The viper kernels' machine code and the meter's cipher (STA's two 2 KB table
+    constants, or MISTY1's), imported before the rest of the meter: each needs a run of
+    the heap in one piece, which a 64 KB heap from a file system no longer has once the
+    meter's modules are in (docs/emulation.md). What reading the state or the provisioning
+    file left is collected first."""
+    ea = cipher_ea(dev)
+    gc.collect()
+    from sts import kernels  # noqa: F401  (the machine code first: the longest run)
+
+    if ea is not None:
+        from sts.codec import cipher_class
+
+        cipher_class(ea)
+    gc.collect()
 
 
 def fail_safe(dev):
@@ -19,9 +69,23 @@ def fail_safe(dev):
         except Exception:  # noqa: BLE001, S110 - the next part is tried all the same
             pass
     try:
+        from app import fit  # (loaded by run(), unless that failed too)
+
+        from meter.results import STORAGE
+        from ui.texts import RESULT
+
         dev["display"].show(fit(RESULT[STORAGE], dev["display"]))
     except Exception:  # noqa: BLE001, S110 - the display may be what failed
         pass
+
+
+def _log(dev, text, exc=None):
+    """app.log (which never raises), or nothing where app did not load."""
+    try:
+        from app import log
+    except Exception:  # noqa: BLE001 - e.g. the MemoryError that stopped its import
+        return
+    log(dev, text, exc)
 
 
 def run(dev, period_ms=20):
@@ -30,20 +94,33 @@ def run(dev, period_ms=20):
     the board, which reads its state again (supply off until then)."""
     dev["relay"].set(False)
     try:
+        # A collection every GC_EVERY bytes from here on, the modules' loading too: what each
+        # import leaves is collected before the next one is in, whose pieces fill its holes
+        # (without it the free heap after boot was in pieces of at most 512 bytes, with it
+        # in one of 5 to 6 KB on the emulated Cortex-M3), and each pass's objects as the loop
+        # goes, not strewn over every free run until the heap is full.
+        gc.threshold(GC_EVERY)
+        cipher_first(dev)
+        from app import Loop
+
+        # What loading the modules left is collected first: the meter's own objects fill its
+        # holes, and the free run above the modules stays in one piece for what loads later.
+        gc.collect()
         loop = Loop(dev)
         if dev.get("home") is not None:  # a home meter: the same passes, the network beside
             from net.home import serve
 
-            serve(loop, dev["home"], period_ms, lambda text: log(dev, text))
+            serve(loop, dev["home"], period_ms, lambda text: _log(dev, text))
         while True:
             loop.step()
             time.sleep_ms(period_ms)
     except BaseException as e:  # a bug, a driver, Ctrl-C: never a closed relay left behind
         fail_safe(dev)  # (raises nothing)
+        gc.threshold(-1)  # (the loop's: a test that runs the loop gets the port's back)
         if isinstance(e, KeyboardInterrupt):
-            log(dev, "stopped (Ctrl-C)")
+            _log(dev, "stopped (Ctrl-C)")
         else:
-            log(dev, "METER FAULT", e)
+            _log(dev, "METER FAULT", e)
         raise
 
 
@@ -59,15 +136,21 @@ def service_key_held(dev, key="*", scans=30):
 
 def home_settings(dev):
     """The home meter's settings (dev["settings"] or /home.json: net/settings.py), or None:
-    no file, a build without net/, or a file that does not parse (logged: a keypad meter)."""
+    no file (net/ is not loaded: a keypad meter's heap), a build without net/, or a file that
+    does not parse (logged: a keypad meter)."""
+    path = dev.get("settings", HOME)
     try:
-        from net.settings import PATH, load
+        os.stat(path)
+    except OSError:
+        return None
+    try:
+        from net.settings import load
     except ImportError:
         return None
     try:
-        return load(dev.get("settings", PATH))
+        return load(path)
     except ValueError as e:  # (the message names the field, never its value)
-        log(dev, "home.json: %s: no network" % e)
+        _log(dev, "home.json: %s: no network" % e)
         return None
 
 
@@ -90,4 +173,5 @@ def boot(board):
         from machine import WDT
 
         dev["wdt"] = WDT(timeout=wdt_ms)
-    run(dev)
+    gc.collect()  # what the power-up left (main.py's compilation) is not in the meter's way
+    run(dev, getattr(board, "PERIOD_MS", 20))

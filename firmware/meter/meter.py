@@ -12,13 +12,13 @@ import sys
 
 from meter import diff
 from meter import results as R
-from meter.key_change import COMPLETE, DONE, MIXED, TIMED_OUT, KeyChange, sections_for
+from meter.sections import DONE, KeyChange
 from meter.store import FORMAT
 from meter.tid_memory import OLD, TidMemory
 from sts import amount, errors
 from sts import kinds as K
 from sts.codec import EA, Decoder, cipher
-from sts.kinds import NEXT_BASE, WHAT, field
+from sts.kinds import WHAT, field
 
 MAX_BALANCE = 99999999  # tenths: 9,999,999.9 units, 8 digits on a display, < 2**30
 # The guess count follows refused guesses over powered time: an accepted token does not
@@ -82,6 +82,14 @@ def _unload(module):
     pkg = sys.modules.get("meter")
     if pkg is not None and getattr(pkg, "provision", None) is module:
         delattr(pkg, "provision")
+
+
+def _key_changes():
+    # The key change rules, loaded at the first section (or with a completed set held): a
+    # meter given only credit never holds them (the sections' state is meter/sections.py's).
+    from meter import key_change
+
+    return key_change
 
 
 class Meter:
@@ -185,6 +193,7 @@ class Meter:
             data = p.profile(data)
         finally:
             _unload(p)
+            p = None  # (the module is garbage before the state's first write, not held here)
         self.personalise(data, data["manufacture_tid"])
 
     # -- time ----------------------------------------------------------------------------
@@ -282,7 +291,8 @@ class Meter:
             return R.Result(R.STORAGE, self.fault or "not personalised")
         if self.lock_ms:
             return R.Result(R.LOCKED, seconds=self.lock_left())
-        sub = self.kct.typed_again(digits, self.ea)
+        kc = self.kct
+        sub = kc.done and _key_changes().typed_again(kc, digits, self.ea)
         if sub:  # codes 1 and 2 typed again after the change: done, changes nothing, no guess
             return R.Result(R.KCT_DONE, WHAT[2 << 4 | sub])
         dec = self.decoder()
@@ -303,7 +313,7 @@ class Meter:
             # does not end a streak of guesses.
             return R.Result(R.ACCEPT, what, control=control, kind=cls << 4 | sub)
         if cls == 2 and sub in (3, 4, 8, 9):
-            return self._key_change(sub, b, what, digits)
+            return _key_changes().apply(self, sub, b, what, digits)
         tid = field(b, K.TID)
         value = field(b, K.AMOUNT)  # (K.REGISTER for class 2: the same bits)
         if cls == 0:
@@ -353,47 +363,6 @@ class Meter:
         elif sub == 7:
             self.water_factor = value
         return 0
-
-    def _key_change(self, sub, b, what, typed):
-        if sub not in sections_for(self.ea):
-            return self._refuse(R.FUNCTION, what)
-        kc = self.kct
-        outcome = kc.offer(sub, b, self.ea, typed)
-        m = len(sections_for(self.ea))
-        if outcome != COMPLETE:
-            # Held, not accepted: a section a customer keeps (every 2024 customer holds a
-            # first one) must not end a streak of guesses.
-            code = {TIMED_OUT: R.KCT_TIMEOUT, MIXED: R.KCT_MIXED}.get(outcome, R.KCT_STAGED)
-            return self._done(R.Result(code, what, n=kc.count(), m=m))
-        kt = kc.field(3, K.KT)
-        ro = kc.field(3, K.RO)
-        key = kc.new_key(self.ea)
-        refused = 0
-        if kt not in (1, 2, 3):
-            refused = R.KEY_TYPE
-        elif key == self.key:
-            # The same key again, perhaps with RO: the TID memory would be emptied and
-            # every credit token typed before would be accepted again.
-            refused = R.SAME_KEY
-        elif ro and self.base_date not in NEXT_BASE:
-            refused = R.LAST_BASE  # no base date after this one: RO would only wipe memory
-        if refused:
-            kc.drop()  # persisted: the dropped sections must stay dropped after a reboot
-            return self._done(R.Result(refused, what))
-        self._set_key(key)
-        self.kt = kt
-        self.krn = kc.field(3, K.KRN)
-        self.ken = (kc.field(3, K.KENHO) << 4) | kc.field(4, K.KENLO)
-        self.ti = kc.field(4, K.TI)
-        if self.ea == "misty1":
-            self.sgc = (kc.field(9, K.SGC12) << 12) | kc.field(8, K.SGC12)
-        if ro:  # the TID memory starts again, from the next base date
-            self.tids.clear()
-            self.base_date = NEXT_BASE[self.base_date]
-        kc.keep_done(self.ea, self._decoder.cipher)  # (the old key's, until the next line)
-        self._decoder = None
-        self.decoder()  # now, while the heap has room in one piece for its tables
-        return self._done(R.Result(R.KEY_CHANGED, what, n=m, m=m))
 
     def _done(self, r):
         """Persist what `r` changed, and the result (for the short code)."""
@@ -463,37 +432,11 @@ class Meter:
         return self._decoder
 
     def status(self):
-        """What the displays show: balances, key data, edition, TID memory use."""
-        return (
-            {
-                "balance": self.balance[0],
-                "balances": list(self.balance),
-                "krn": self.krn,
-                "kt": self.kt,
-                "sgc": "%06d" % self.sgc,
-                "ti": "%02d" % self.ti,
-                "ea": "EA%02d" % EA[self.ea],
-                "ken": self.ken,
-                "base_date": self.base_date,
-                "edition": 1 if self.base_date == 1993 else 2,
-                "pan": self.pan,
-                "tids_used": self.tids.count,
-                "tids_capacity": self.tids.capacity,
-                "relay": self.relay_closed(),
-                "tripped": bool(self.tripped),
-                "tamper": bool(self.tamper),
-                "max_power": amount.decode(self.max_power),
-                "kct_held": self.kct.count(),
-                "kct_of": len(sections_for(self.ea)),
-                "last": self.last,
-                "lock_left": self.lock_left(),
-                "trip_left": (self.trip_ms + 999) // 1000 if self.tripped else 0,
-                "kct_left": max(0, self.kct.window - self.kct.age // 1000) if self.kct.held else 0,
-                "storage": self.store.report,
-            }
-            if self.personalised and not self.fault
-            else {"fault": self.fault or "blank"}
-        )
+        """What the displays show: balances, key data, edition, TID memory use (its module
+        loaded at the first call: the short codes, the page, MQTT; never at boot)."""
+        from meter.status import status
+
+        return status(self)
 
     # -- persistence ---------------------------------------------------------------------
     def _commit(self):

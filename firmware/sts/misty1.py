@@ -120,6 +120,17 @@ def _fo(s, o, t0, t1):
     return t1 ^ s[o + 6], t0
 
 
+_SUBKEYS = 76  # per schedule: 4 rounds of 2 FL (2 words each) and 2 FO (7), 2 FL at the end
+
+
+def _put(a, n, words):
+    """words into array a from index n; the index after them."""
+    for w in words:
+        a[n] = w
+        n += 1
+    return n
+
+
 class Misty1:
     """EA11 under one 16-byte decoder key. Blocks are limbs [bits 0..23, 24..47, 48..63].
 
@@ -128,17 +139,19 @@ class Misty1:
 
     def __init__(self, key, portable=False):
         ek = schedule(key)
-        enc = []
+        # Both schedules filled in place: lists grown to their 76 words wanted a run of
+        # 512 bytes, which a board's heap no longer has once the meter is loaded.
+        self.enc = enc = array("H", bytes(2 * _SUBKEYS))
+        self.dec = dec = array("H", bytes(2 * _SUBKEYS))
+        n = 0
         for j in range(4):
-            enc += _fl_keys(ek, 2 * j) + _fl_keys(ek, 2 * j + 1)
-            enc += _fo_keys(ek, 2 * j) + _fo_keys(ek, 2 * j + 1)
-        enc += _fl_keys(ek, 8) + _fl_keys(ek, 9)
-        dec = list(_fl_keys(ek, 8) + _fl_keys(ek, 9))
+            n = _put(enc, n, _fl_keys(ek, 2 * j) + _fl_keys(ek, 2 * j + 1))
+            n = _put(enc, n, _fo_keys(ek, 2 * j) + _fo_keys(ek, 2 * j + 1))
+        _put(enc, n, _fl_keys(ek, 8) + _fl_keys(ek, 9))
+        n = _put(dec, 0, _fl_keys(ek, 8) + _fl_keys(ek, 9))
         for j in range(3, -1, -1):
-            dec += _fo_keys(ek, 2 * j + 1) + _fo_keys(ek, 2 * j)
-            dec += _fl_keys(ek, 2 * j) + _fl_keys(ek, 2 * j + 1)
-        self.enc = array("H", enc)
-        self.dec = array("H", dec)
+            n = _put(dec, n, _fo_keys(ek, 2 * j + 1) + _fo_keys(ek, 2 * j))
+            n = _put(dec, n, _fl_keys(ek, 2 * j) + _fl_keys(ek, 2 * j + 1))
         self._v = None if portable else VIPER
 
     def encrypt(self, b):

@@ -4,11 +4,9 @@
 # wrap (a board's time.ticks_ms()): only the time between readings counts, as for the meter.
 # The ui reads the meter and never moves its time: the loop ticks the meter once a pass.
 from meter import diff
-from meter.key_change import sections_for
 from meter.results import ACCEPT, LOCKED, STORAGE, Result
 from sts import amount
 from sts.digits import grouped
-from sts.kinds import WHAT
 from ui import texts as T
 
 IDLE = 0
@@ -104,7 +102,9 @@ class Ui:
         self.digits = bytearray()
         self.since = now
         if len(typed) < 20 and typed.decode() in self.t.CODES:
-            self.info = self._code(typed.decode())
+            from ui.codes import screen  # loaded at the first short code (docs/emulation.md)
+
+            self.info = screen(self, typed.decode())
             self.state = INFO
             return
         if len(typed) < 20 and len(typed) <= 4:
@@ -163,6 +163,8 @@ class Ui:
                 supply=self.t.SUPPLY_WORD[m.relay_closed()], seconds=left
             )
         elif kc.held and kc.age <= kc.window * 1000:  # gone once the window passed
+            from meter.sections import sections_for
+
             second = self.t.KCT_HELD.format(
                 n=kc.count(), m=len(sections_for(m.ea)), seconds=kc.window - kc.age // 1000
             )
@@ -205,61 +207,3 @@ class Ui:
             if r.register == 0:
                 bottom = self.t.ACCEPT_ZERO.get(r.kind, bottom)
         return [top.format(**v), bottom.format(**v)]
-
-    def _code(self, code):
-        s = self.meter.status()
-        name = self.t.CODES[code]
-        if "fault" in s:
-            return list(self.t.RESULT[STORAGE])
-        if name == "edition":
-            if self.edition_form is None:
-                return [line.format(**s) for line in self.t.EDITION_SCREEN]
-            shown = self.t.EDITION_FORMS[self.edition_form][s["edition"] - 1]
-            if len(shown) == 1:
-                return list(shown[0])
-            return tuple(list(x) for x in shown)
-        if name == "balance":
-            return ["BALANCE", "%s %s" % (tenths(s["balance"]), self.t.UNITS[0])]
-        if name == "last_result":
-            return self._last_result()
-        if name == "last_tokens":
-            if not self.last:
-                return ["LAST TOKENS", "NONE"]
-            tok, what = self.last[0]
-            return ["%s..%s" % (tok[:4], tok[-4:]), what]
-        if name == "tid_memory":
-            return ["TID MEMORY", "%d/%d" % (s["tids_used"], s["tids_capacity"])]
-        if name == "pan":
-            # Read out over the phone: the IIN, then the meter number in groups of four
-            # (all of it on one line, without spaces where the groups do not fit).
-            pan = s["pan"]
-            iin = 6 if pan[:6] == "600727" else 4
-            num = pan[iin:]
-            grouped = " ".join([num[i : i + 4] for i in range(0, len(num), 4)])
-            return ["PAN " + pan[:iin], grouped if len(grouped) <= self.cols else num]
-        if name == "ea":
-            return [s["ea"], "BASE %d" % s["base_date"]]
-        return [name.upper(), str(s[name])]
-
-    def _last_result(self):
-        """The last result's screen again, in the result screen's words (from what the meter
-        stored, so that it reads the same after a restart), headed LAST where it fits."""
-        m = self.meter
-        if not m.last:
-            return list(self.t.NO_LAST)
-        what = WHAT.get(m.last_what, "")
-        v = m.last_value if m.last_value >= 0 else None
-        credit = m.last == ACCEPT and m.last_what >> 4 == 0 and v is not None
-        r = Result(
-            m.last,
-            what,
-            amount=v if credit else None,
-            sub=m.last_what & 15,
-            register=None if credit else v,
-            kind=None if credit or m.last_what == 255 else m.last_what,
-            n=m.kct.count(),
-            m=len(sections_for(m.ea)),
-        )
-        top, bottom = self._result_lines(r)
-        head = self.t.LAST + top
-        return [head if len(head) <= self.cols else top, bottom]

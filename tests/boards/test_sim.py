@@ -625,10 +625,11 @@ def test_an_unknown_edition_form_is_refused_with_the_forms_there_are(tmp_path):
 
 def test_keeping_the_completed_set_costs_the_heap_no_cipher_table(tmp_path):
     # An STA set is kept as it was typed, never encrypted again: STA's encryption table is
-    # 6 KB that a 64 KB board's meter, which only decrypts, never builds.
+    # 6 KB that a 64 KB board's meter, which only decrypts, never builds. (Read from the
+    # first section on: it loads the key change rules, meter/key_change.py.)
     state, tokens = prep(tmp_path)
     one, two = tok(tokens, "key change 1 of 2"), tok(tokens, "key change 2 of 2")
-    out = sim(state, ["mem", "type " + one, "type " + two, "type " + one, "mem", "quit"])
+    out = sim(state, ["type " + one, "mem", "type " + two, "type " + one, "mem", "quit"])
     before, after = [o["mem_alloc"] for o in out if "mem_alloc" in o]
     assert ["KEY CHANGE", "DONE ALREADY"] in screens(out)
     assert after - before < 1024, (before, after)

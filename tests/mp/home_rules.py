@@ -7,12 +7,15 @@ import startup
 from board_rules import FAULT, Watchdog, _credit, _dev, _read, _run, _typed
 from net import settings
 
+from scratch import needs
+
 
 def _home(**parts):
     return settings.parse(dict({"low_credit": 5}, **parts))
 
 
 def test_with_the_network_gone_the_home_meter_shows_what_a_keypad_meter_shows():
+    needs("asyncio")
     keys = _typed(_credit(2000, 100)) + [None] * 60 + _typed("12345678901234567890") + [None] * 5
     plain = _dev(list(keys), wdt=Watchdog())
     _run(plain)
@@ -29,6 +32,8 @@ def test_with_the_network_gone_the_home_meter_shows_what_a_keypad_meter_shows():
 
 
 def test_an_error_in_a_pass_of_the_home_meter_opens_the_relay_and_shows_the_fault():
+    needs("asyncio")
+
     class Boom(Exception):
         pass
 
@@ -108,6 +113,7 @@ _CREDIT = (250, 0, 0, 1, 0, 1, 0)  # ACCEPT (code 1): 25 kWh, the relay closed
 
 
 def test_the_backlog_keeps_each_change_in_order_and_folds_consumption_into_one():
+    needs("asyncio")  # net.ha imports it (the qemu port has none)
     from net.ha import Backlog
 
     log = Backlog(keep=16)
@@ -131,6 +137,7 @@ def test_the_backlog_keeps_each_change_in_order_and_folds_consumption_into_one()
 
 
 def test_a_full_backlog_drops_the_oldest_change_and_counts_it():
+    needs("asyncio")  # net.ha imports it (the qemu port has none)
     from net.ha import Backlog
 
     log = Backlog(keep=3)
@@ -140,3 +147,14 @@ def test_a_full_backlog_drops_the_oldest_change_and_counts_it():
         log.read(m)
     assert log.lost == 2
     assert [s["balance"] for s in _sent(log)] == [3.0, 4.0, 5.0]
+def test_startup_looks_for_the_settings_where_net_keeps_them_and_loads_them():
+    # startup.py names the file itself, so that a keypad meter never loads net/ to learn
+    # there is none; the two names are one fact.
+    assert startup.HOME == settings.PATH
+    dev = _dev([None])
+    path = dev["log"] + ".home.json"
+    with open(path, "w") as f:
+        json.dump({"mqtt": {"host": "10.0.0.2"}, "low_credit": 2.5}, f)
+    dev["settings"] = path
+    s = startup.home_settings(dev)
+    assert s.mqtt["host"] == "10.0.0.2" and s.low_credit == 25, s

@@ -1,5 +1,6 @@
 # mptest.py  a tiny test runner for micropython (and CPython): runs every test_* function
-# of a module and prints one line per test: "PASS name" or "FAIL name: reason".
+# of a module and prints one line per test: "PASS name", "FAIL name: reason", or "SKIP name:
+# reason" for a rule the port cannot run (scratch.needs).
 # Usage: MICROPYPATH=.frozen:FIRMWARE_DIR micropython mptest.py MODULE [NAME] [--fake-machine]
 # (tests/mp/, this file's folder, is on the path as the script's own.) --fake-machine puts
 # fake_machine.py in the place of `machine` before the module, and the board code it
@@ -20,4 +21,5 @@ for name in sorted(dir(mod)):
         getattr(mod, name)()
         print("PASS " + name)
     except Exception as e:  # report every failure, then go on to the next test
-        print("FAIL %s: %s %s" % (name, type(e).__name__, e))
+        verdict = "SKIP" if type(e).__name__ == "SkipTest" else "FAIL"
+        print("%s %s: %s %s" % (verdict, name, type(e).__name__, e))

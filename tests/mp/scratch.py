@@ -27,6 +27,18 @@ if at_exit is None:
         pass
 
 
+class SkipTest(Exception):
+    """A rule this port cannot run (a module it lacks): the runner says SKIP, not FAIL."""
+
+
+def needs(name):
+    """Raise SkipTest unless the port has module `name` (the qemu port has no asyncio)."""
+    try:
+        __import__(name)
+    except ImportError:
+        raise SkipTest("no %s on this port" % name) from None
+
+
 def _base():
     try:
         if os.stat("/tmp")[0] & 0x4000:
