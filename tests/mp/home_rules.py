@@ -147,6 +147,8 @@ def test_a_full_backlog_drops_the_oldest_change_and_counts_it():
         log.read(m)
     assert log.lost == 2
     assert [s["balance"] for s in _sent(log)] == [3.0, 4.0, 5.0]
+
+
 def test_startup_looks_for_the_settings_where_net_keeps_them_and_loads_them():
     # startup.py names the file itself, so that a keypad meter never loads net/ to learn
     # there is none; the two names are one fact.
