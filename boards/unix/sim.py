@@ -194,7 +194,9 @@ def _status(sim, arg, out):  # streamed: no one string as long as the line (a sm
 _QUERIES = {"writes": _writes, "mem": _mem, "personalise": _personalise, "status": _status}
 
 
-def scripted(sim, out):
+def emitter(sim, out):
+    """emit(): the display's frame and the relay as a JSON line on out, when either changed
+    (a scripted run's and a headless run's one output)."""
     shown = [None]
 
     def emit():
@@ -204,6 +206,11 @@ def scripted(sim, out):
             shown[0] = (f, relay)
             out.write(json.dumps({"t": sim.now, "lines": f, "relay": relay}) + "\n")
 
+    return emit
+
+
+def scripted(sim, out):
+    emit = emitter(sim, out)
     emit()
     for raw in sys.stdin:
         line = raw.strip()
@@ -301,7 +308,7 @@ def main(argv):
         except ValueError as e:
             sys.stderr.write("sim.py: %s\n" % e)
             sys.exit(2)
-        simnet.headless(sim, settings, _check)
+        simnet.headless(sim, settings, _check, emitter(sim, sys.stdout))
     elif script:
         scripted(sim, sys.stdout)
     else:  # (its own module: a scripted run, as in the soak, never loads it)

@@ -14,17 +14,10 @@ PERIOD_MS = 20  # a board's pass (startup.run)
 STEP = 100  # ms: the passes of a fast-forward (`wait`), as sim.py's
 
 
-def headless(sim, settings, check):
+def headless(sim, settings, check, emit):
+    """The loop in real time with the network beside it; emit() writes a frame that changed
+    (sim.emitter's), check(cmd, arg) says what is wrong with a script command."""
     out = sys.stdout
-    shown = [None]
-
-    def emit():
-        f = sim.frame()
-        relay = sim.relay.closed
-        if (f, relay) != shown[0]:
-            shown[0] = (f, relay)
-            out.write(json.dumps({"t": sim.now, "lines": f, "relay": relay}) + "\n")
-
     home = Home(lambda: sim.loop, settings, lambda text: _say(out, sim, "net", text))
     last = [time.ticks_ms()]
 
