@@ -10,22 +10,23 @@ import time
 HOME = "/home.json"  # net/settings.py's PATH: without it, net/ is never loaded
 PROFILE = "/meter.json"  # app.meter_for's provisioning file, unless the board names one
 GC_EVERY = 2048  # bytes allocated between two collections, from the boot on (see run)
-_EA = {7: "sta", 11: "misty1"}  # the state record's first byte (sts.codec.EA's codes)
 
 
-def cipher_ea(dev):
-    """The meter's encryption algorithm, without loading the meter: the first byte of a
-    state slot's record (every format's), else the provisioning file's "ea" (a first start);
-    None when neither says. A slot that is torn or bad may name none: the meter then loads
-    its cipher itself, later."""
+def cipher_ea(dev, codes):
+    """The meter's encryption algorithm (a name of codes: sts.codec.EA), without loading the
+    meter: the first byte of a state slot's record (every format's), else the provisioning
+    file's "ea" (a first start); None when neither says. A slot that is torn or bad may name
+    none: the meter then loads its cipher itself, later."""
     for slot in (0, 1):
         try:
             with open("%s.%d" % (dev["state"], slot), "rb") as f:
                 head = f.read(11)  # the store's head (magic, sequence, length), then the EA
         except OSError:
             continue
-        if len(head) == 11 and head[:3] == b"STM" and head[10] in _EA:
-            return _EA[head[10]]
+        if len(head) == 11 and head[:3] == b"STM":
+            for name, code in codes.items():
+                if code == head[10]:
+                    return name
     data = dev.get("provision")
     if data is None:
         try:
@@ -36,9 +37,9 @@ def cipher_ea(dev):
         except (OSError, ValueError):  # none, or not JSON: app.meter_for says why
             return None
     ea = data.get("ea") if isinstance(data, dict) else None
-    for name in _EA.values():
+    for name in codes:
         if name == ea:
-            return name  # (this module's string: the file's are all garbage now)
+            return name  # (sts.codec's string: the file's are all garbage now)
     return None
 
 
@@ -47,14 +48,14 @@ def cipher_first(dev):
     constants, or MISTY1's), imported before the rest of the meter: each needs a run of
     the heap in one piece, which a 64 KB heap from a file system no longer has once the
     meter's modules are in (docs/emulation.md). What reading the state or the provisioning
-    file left is collected first."""
-    ea = cipher_ea(dev)
+    file left is collected before the cipher comes in."""
     gc.collect()
     from sts import kernels  # noqa: F401  (the machine code first: the longest run)
+    from sts.codec import EA, cipher_class
 
+    ea = cipher_ea(dev, EA)
+    gc.collect()
     if ea is not None:
-        from sts.codec import cipher_class
-
         cipher_class(ea)
     gc.collect()
 

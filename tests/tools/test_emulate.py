@@ -3,6 +3,7 @@
 # the emulated Cortex-M3 itself needs qemu and MicroPython's source, which CI has not: the
 # tool says so and exits 0 (docs/emulation.md gives the figures and the commands).
 import datetime as dt
+import json
 import os
 import random
 import subprocess
@@ -126,13 +127,25 @@ def test_the_boot_loads_the_cipher_before_the_rest_of_the_meter(board_root):
         assert [m for m in loaded if m in emulate.BOOT] == list(emulate.BOOT), loaded
 
 
-def test_startup_names_each_cipher_by_the_code_the_state_record_holds():
-    # startup.cipher_ea reads the record's first byte before sts.codec is loaded
+def test_startup_names_each_cipher_by_the_code_the_state_record_holds(tmp_path):
+    # startup.cipher_ea reads the record's first byte (sts.codec.EA's code) before the meter
+    # is loaded; with no record, the provisioning file's "ea"; else nothing.
     import startup
 
     from sts.codec import EA
 
-    assert startup._EA == {code: name for name, code in EA.items()}
+    dev = {"state": str(tmp_path / "state"), "profile": str(tmp_path / "meter.json")}
+    assert startup.cipher_ea(dev, EA) is None
+    for name, code in EA.items():
+        if (tmp_path / "state.1").exists():
+            (tmp_path / "state.1").unlink()
+        (tmp_path / "meter.json").write_text(json.dumps({"ea": name}))
+        assert startup.cipher_ea(dev, EA) == name
+        (tmp_path / "meter.json").unlink()
+        (tmp_path / "state.1").write_bytes(b"STM3" + bytes(6) + bytes((code,)) + bytes(40))
+        assert startup.cipher_ea(dev, EA) == name
+    (tmp_path / "state.1").write_bytes(b"STM3" + bytes(6) + bytes((99,)) + bytes(40))
+    assert startup.cipher_ea(dev, EA) is None
 
 
 def _demo_tokens():
